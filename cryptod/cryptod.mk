@@ -1,0 +1,6 @@
+# cryptod/: the encryption gateway; the only holder of S/MIME and PGP keys.
+
+$(eval $(call program,$(BUILD)/libexec/osms-cryptod,cryptod/cryptod.c,\
+	lib lib/mail cryptod,gpgme libcrypto))
+
+ROLE_PROGRAMS	+= $(BUILD)/libexec/osms-cryptod

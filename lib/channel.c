@@ -1,0 +1,247 @@
+/*
+ * imsg streams on libevent, checked against the message catalogue.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "log.h"
+#include "osms_imsg.h"
+
+struct event_base	*osms_evbase;
+
+static void	 channel_io(evutil_socket_t, short, void *);
+static void	 channel_closed_ev(evutil_socket_t, short, void *);
+static void	 channel_update(struct channel *);
+
+void
+channel_init(struct channel *ch, int fd, enum osms_role self,
+    enum osms_role remote, int die_on_violation, channel_dispatch_cb dispatch,
+    channel_closed_cb closed, void *arg)
+{
+	int	 flags;
+
+	if (osms_evbase == NULL)
+		fatalx("channel_init: no event base");
+	if ((flags = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		fatal("channel_init: fcntl");
+	memset(ch, 0, sizeof(*ch));
+	imsgbuf_init(&ch->ibuf, fd);
+	ch->self = self;
+	ch->remote = remote;
+	ch->die_on_violation = die_on_violation;
+	ch->dispatch = dispatch;
+	ch->closed = closed;
+	ch->arg = arg;
+	ch->open = 1;
+	evtimer_assign(&ch->closed_ev, osms_evbase, channel_closed_ev, ch);
+	channel_update(ch);
+}
+
+static void
+channel_update(struct channel *ch)
+{
+	short	 events = EV_READ;
+
+	if (!ch->open)
+		return;
+	if (imsgbuf_pending(&ch->ibuf))
+		events |= EV_WRITE;
+	if (events == ch->events && event_initialized(&ch->ev))
+		return;
+	if (event_initialized(&ch->ev))
+		(void)event_del(&ch->ev);
+	ch->events = events;
+	event_assign(&ch->ev, osms_evbase, ch->ibuf.fd, events | EV_PERSIST,
+	    channel_io, ch);
+	if (event_add(&ch->ev, NULL) == -1)
+		fatal("channel: event_add");
+}
+
+void
+channel_close(struct channel *ch)
+{
+	struct timeval	 now = { 0, 0 };
+
+	if (!ch->open)
+		return;
+	ch->open = 0;
+	if (event_initialized(&ch->ev))
+		(void)event_del(&ch->ev);
+	(void)close(ch->ibuf.fd);
+	imsgbuf_clear(&ch->ibuf);
+	ch->ibuf.fd = -1;
+	evtimer_add(&ch->closed_ev, &now);
+}
+
+static void
+channel_closed_ev(evutil_socket_t fd, short ev, void *arg)
+{
+	struct channel	*ch = arg;
+
+	(void)fd;
+	(void)ev;
+	if (ch->closed != NULL)
+		ch->closed(ch);
+}
+
+int
+channel_is_open(const struct channel *ch)
+{
+	return ch->open;
+}
+
+/* A protocol violation by the far end. */
+static void
+channel_violation(struct channel *ch, const char *what, uint32_t type)
+{
+	if (ch->die_on_violation)
+		fatalx("%s from %s: %s; exiting", what, role_name(ch->remote),
+		    imsg_type_name(type));
+	log_warnx("%s from %s: %s; closing the channel", what,
+	    role_name(ch->remote), imsg_type_name(type));
+	ch->broken = 1;
+	channel_close(ch);
+}
+
+void
+channel_bad_message(struct channel *ch, const struct imsg *imsg,
+    const char *why)
+{
+	channel_violation(ch, why, imsg->hdr.type);
+}
+
+static void
+channel_io(evutil_socket_t fd, short ev, void *arg)
+{
+	struct channel	*ch = arg;
+	struct imsg	 imsg;
+	ssize_t		 n;
+	int		 r;
+
+	(void)fd;
+	if (ev & EV_WRITE) {
+		if (imsgbuf_flush(&ch->ibuf) == -1) {
+			if (errno != EPIPE && errno != ECONNRESET)
+				log_warn("channel to %s: write",
+				    role_name(ch->remote));
+			channel_close(ch);
+			return;
+		}
+	}
+	if (ev & EV_READ) {
+		n = imsgbuf_read(&ch->ibuf);
+		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			if (errno == EBADMSG) {
+				channel_violation(ch, "bad descriptors", 0);
+				return;
+			}
+			if (errno != ECONNRESET)
+				log_warn("channel to %s: read",
+				    role_name(ch->remote));
+			channel_close(ch);
+			return;
+		}
+		for (;;) {
+			if ((r = imsg_get(&ch->ibuf, &imsg)) == 0)
+				break;
+			if (r == -1) {
+				channel_violation(ch, "malformed frame", 0);
+				return;
+			}
+			if (!imsg_allowed(imsg.hdr.type, ch->remote, ch->self)) {
+				uint32_t type = imsg.hdr.type;
+
+				imsg_free(&imsg);
+				channel_violation(ch, "forbidden message",
+				    type);
+				return;
+			}
+			if (msg_check(&imsg,
+			    imsg_type_layout(imsg.hdr.type)) == -1) {
+				uint32_t type = imsg.hdr.type;
+
+				imsg_free(&imsg);
+				channel_violation(ch, "malformed payload",
+				    type);
+				return;
+			}
+			log_trace("imsg %s <- %s id=%llu len=%zu%s",
+			    imsg_type_name(imsg.hdr.type),
+			    role_name(ch->remote),
+			    (unsigned long long)imsg.hdr.id, imsg.datalen,
+			    imsg.fd != -1 ? " fd" : "");
+			ch->dispatch(ch, &imsg);
+			imsg_free(&imsg);
+			if (!ch->open)
+				return;
+		}
+		if (n == 0) {
+			channel_close(ch);
+			return;
+		}
+	}
+	channel_update(ch);
+}
+
+int
+channel_compose(struct channel *ch, uint32_t type, uint64_t id, int fd,
+    const void *data, size_t len)
+{
+	if (!ch->open) {
+		if (fd != -1)
+			(void)close(fd);
+		errno = EPIPE;
+		return -1;
+	}
+	if (imsg_compose(&ch->ibuf, type, id, fd, data, len) == -1) {
+		if (errno == EMSGSIZE)
+			fatalx("%s to %s: message too large",
+			    imsg_type_name(type), role_name(ch->remote));
+		log_warnx("channel to %s: peer does not read; closing",
+		    role_name(ch->remote));
+		channel_close(ch);
+		return -1;
+	}
+	log_trace("imsg %s -> %s id=%llu len=%zu%s", imsg_type_name(type),
+	    role_name(ch->remote), (unsigned long long)id, len,
+	    fd != -1 ? " fd" : "");
+	channel_update(ch);
+	return 0;
+}
+
+int
+channel_send(struct channel *ch, struct msg *m)
+{
+	int	 fd = m->fd;
+
+	m->fd = -1;
+	if (m->overflow) {
+		if (fd != -1)
+			(void)close(fd);
+		fatalx("%s to %s: message too large", imsg_type_name(m->type),
+		    role_name(ch->remote));
+	}
+	return channel_compose(ch, m->type, m->id, fd, m->buf, m->len);
+}
+
+void
+channel_flush_sync(struct channel *ch)
+{
+	struct pollfd	 pfd;
+
+	while (ch->open && imsgbuf_pending(&ch->ibuf)) {
+		if (imsgbuf_flush(&ch->ibuf) == -1)
+			return;
+		if (!imsgbuf_pending(&ch->ibuf))
+			return;
+		pfd.fd = ch->ibuf.fd;
+		pfd.events = POLLOUT;
+		if (poll(&pfd, 1, 1000) <= 0)
+			return;
+	}
+}

@@ -1,0 +1,61 @@
+/*
+ * Buffered non-blocking I/O for protocol sessions, on libevent.
+ * Protocol code reads whole lines and writes replies; it never touches
+ * the socket. Input is bounded: a line longer than the limit is reported
+ * once and skipped, and the reader stops reading from the socket while
+ * the session has not consumed what is buffered.
+ */
+#ifndef OSMS_IO_H
+#define OSMS_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct io;
+
+enum io_event {
+	IO_DATAIN,		/* input is buffered: call io_getline() */
+	IO_LOWAT,		/* everything queued has been written */
+	IO_TIMEOUT,		/* no input (or output progress) in time */
+	IO_DISCONNECTED,	/* the peer closed the connection */
+	IO_ERROR,		/* the connection failed */
+};
+
+enum io_line {
+	IO_LINE_NONE,		/* no complete line buffered yet */
+	IO_LINE_OK,		/* *line holds one line, without its end */
+	IO_LINE_TOOLONG,	/* a line over the limit: it is being skipped */
+};
+
+/* Flags describing the line io_getline() returned. */
+#define IO_LINE_BARE_LF	0x01	/* ended in LF without CR */
+#define IO_LINE_CR	0x02	/* holds a CR that is not its line end */
+#define IO_LINE_NUL	0x04	/* holds a NUL byte */
+
+typedef void (*io_cb)(struct io *, enum io_event, void *);
+
+/* Take ownership of a connected socket. max_line counts the line end. */
+struct io	*io_new(int fd, size_t max_line, io_cb, void *);
+void		 io_free(struct io *);
+int		 io_fd(const struct io *);
+
+void		 io_set_timeout(struct io *, int seconds);
+void		 io_set_max_line(struct io *, size_t);
+
+enum io_line	 io_getline(struct io *, char **line, size_t *len,
+		    int *flags);
+/* Bytes received but not yet taken. */
+size_t		 io_inbuf(const struct io *);
+/* Drop every byte received but not taken (before a TLS handshake). */
+void		 io_discard_input(struct io *);
+
+int		 io_write(struct io *, const void *, size_t);
+int		 io_printf(struct io *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+size_t		 io_queued(const struct io *);
+
+/* Stop/start reading from the socket (a session waiting on a peer). */
+void		 io_pause_read(struct io *);
+void		 io_resume_read(struct io *);
+
+#endif

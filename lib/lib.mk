@@ -1,0 +1,43 @@
+# lib/: generic code (lib/) and mail-aware code (lib/mail/), one archive.
+
+LIBOSMS		:= $(BUILD)/libosms.a
+LIBOSMS_PKGS	:= libevent
+
+LIB_SRCS	:= \
+	lib/channel.c \
+	lib/imsg.c \
+	lib/io.c \
+	lib/listener.c \
+	lib/log.c \
+	lib/msg.c \
+	lib/osms_imsg.c \
+	lib/proc.c \
+	lib/role.c \
+	lib/sandbox.c \
+	lib/util.c \
+	lib/mail/conf.c
+
+LIB_OBJS	:= $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRCS)) $(OBJ)/gen/parse.o
+
+$(LIB_OBJS): PROG_INC := -Ilib -Ilib/mail -I$(GEN)
+$(LIB_OBJS): PROG_PKGS := libevent
+
+$(LIBOSMS): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	@echo "  AR    $@"
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $(LIB_OBJS)
+
+# The config grammar. Bison's output is compiled with the same warnings.
+$(GEN)/parse.c $(GEN)/parse.h &: lib/mail/parse.y
+	@mkdir -p $(GEN)
+	@echo "  BISON $<"
+	$(Q)$(BISON) -Wall -Werror --defines=$(GEN)/parse.h -o $(GEN)/parse.c $<
+
+$(OBJ)/gen/parse.o: $(GEN)/parse.c $(FLAGS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC    $<"
+	$(Q)$(CC) $(BASE_CFLAGS) $(WARNINGS) $(CFLAGS) $(CPPFLAGS) $(PROG_INC) \
+	    -MMD -MP -c -o $@ $<
+
+$(OBJ)/lib/mail/conf.o: $(GEN)/parse.h

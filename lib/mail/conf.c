@@ -1,0 +1,1011 @@
+/*
+ * osmsd.conf: reading the file, defaults, the checks across statements,
+ * the canonical dump, and lookups. The grammar itself is parse.y.
+ *
+ * Read by the parent as root before it drops anything, so the file is
+ * handled as untrusted bytes: only regular files, at most CONF_MAX_FILE
+ * bytes, every value checked before it is stored. A configuration with
+ * any error is never returned.
+ */
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf_private.h"
+#include "log.h"
+#include "role.h"
+#include "util.h"
+
+struct conf_msg {
+	int		 line;
+	size_t		 seq;
+	char		*text;
+};
+
+/*
+ * Errors.
+ */
+
+void
+conf_error(struct conf_report *rep, int line, const char *fmt, ...)
+{
+	struct conf_msg	*m;
+	va_list		 ap;
+	char		*text;
+
+	if (conf_report_full(rep))
+		return;
+	rep->nerrors++;
+	if (rep->errfp == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&text, fmt, ap) == -1)
+		fatal("conf_error");
+	va_end(ap);
+	if (rep->nmsgs == rep->msgcap) {
+		rep->msgcap = rep->msgcap == 0 ? 16 : rep->msgcap * 2;
+		rep->msgs = xreallocarray(rep->msgs, rep->msgcap,
+		    sizeof(*rep->msgs));
+	}
+	m = &rep->msgs[rep->nmsgs];
+	m->line = line;
+	m->seq = rep->nmsgs;
+	m->text = text;
+	rep->nmsgs++;
+}
+
+int
+conf_report_full(const struct conf_report *rep)
+{
+	return rep->nerrors >= CONF_MAX_ERRORS;
+}
+
+static int
+msg_cmp(const void *a, const void *b)
+{
+	const struct conf_msg	*ma = a, *mb = b;
+
+	if (ma->line != mb->line)
+		return ma->line < mb->line ? -1 : 1;
+	if (ma->seq != mb->seq)
+		return ma->seq < mb->seq ? -1 : 1;
+	return 0;
+}
+
+/* Print the errors in line order and free them. */
+static void
+report_flush(struct conf_report *rep)
+{
+	size_t	 i;
+
+	if (rep->nmsgs > 0)
+		qsort(rep->msgs, rep->nmsgs, sizeof(*rep->msgs), msg_cmp);
+	for (i = 0; i < rep->nmsgs; i++) {
+		(void)fprintf(rep->errfp, "%s:%d: %s\n", rep->name,
+		    rep->msgs[i].line, rep->msgs[i].text);
+		free(rep->msgs[i].text);
+	}
+	if (rep->errfp != NULL)
+		(void)fflush(rep->errfp);
+	free(rep->msgs);
+	rep->msgs = NULL;
+	rep->nmsgs = rep->msgcap = 0;
+}
+
+const char *
+conf_quote(char *buf, size_t size, const char *s)
+{
+	size_t		 n = 0;
+	unsigned char	 c;
+	char		 esc[8];
+	size_t		 elen;
+
+	if (size < 8) {
+		if (size > 0)
+			buf[0] = '\0';
+		return buf;
+	}
+	buf[n++] = '"';
+	for (; (c = (unsigned char)*s) != '\0'; s++) {
+		if (c == '"' || c == '\\')
+			elen = (size_t)snprintf(esc, sizeof(esc), "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			elen = (size_t)snprintf(esc, sizeof(esc), "\\x%02x",
+			    c);
+		else {
+			esc[0] = (char)c;
+			esc[1] = '\0';
+			elen = 1;
+		}
+		/* Room for this, and for `..."` and the NUL after it. */
+		if (n + elen + 5 > size) {
+			memcpy(buf + n, "...", 3);
+			n += 3;
+			break;
+		}
+		memcpy(buf + n, esc, elen);
+		n += elen;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return buf;
+}
+
+/*
+ * Value checks.
+ */
+
+const char *
+conf_check_path(const char *s)
+{
+	if (s[0] != '/')
+		return "not an absolute path";
+	if (strlen(s) >= CONF_MAX_PATH)
+		return "path too long";
+	if (str_has_ctl(s))
+		return "control character in path";
+	return NULL;
+}
+
+const char *
+conf_check_name(const char *s)
+{
+	if (s[0] == '\0')
+		return "empty";
+	if (strlen(s) >= CONF_MAX_NAME)
+		return "too long";
+	if (str_has_ctl(s))
+		return "control character in name";
+	return NULL;
+}
+
+const char *
+conf_check_conninfo(const char *s)
+{
+	if (s[0] == '\0')
+		return "empty";
+	if (strlen(s) >= CONF_MAX_PATH)
+		return "too long";
+	if (str_has_ctl(s))
+		return "control character in conninfo";
+	return NULL;
+}
+
+/* 1 if s is well-formed UTF-8 (no overlong forms, no surrogates). */
+static int
+utf8_valid(const unsigned char *s)
+{
+	unsigned	 cp, min;
+	int		 n, i;
+
+	while (*s != '\0') {
+		if (*s < 0x80) {
+			s++;
+			continue;
+		}
+		if ((*s & 0xe0) == 0xc0) {
+			n = 1;
+			cp = *s & 0x1f;
+			min = 0x80;
+		} else if ((*s & 0xf0) == 0xe0) {
+			n = 2;
+			cp = *s & 0x0f;
+			min = 0x800;
+		} else if ((*s & 0xf8) == 0xf0) {
+			n = 3;
+			cp = *s & 0x07;
+			min = 0x10000;
+		} else
+			return 0;
+		for (i = 1; i <= n; i++) {
+			if ((s[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		s += n + 1;
+	}
+	return 1;
+}
+
+/*
+ * A DNS name: labels of letters, digits and hyphens (and, if utf8, UTF-8
+ * bytes), no empty label, no hyphen at either end of a label, at most 63
+ * bytes in an ASCII label and CONF_MAX_DOMAIN in all.
+ */
+static const char *
+check_dns(const char *s, int utf8)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	size_t			 len = strlen(s), label = 0, i;
+	int			 ascii = 1;
+
+	if (len == 0)
+		return "empty";
+	if (len > CONF_MAX_DOMAIN)
+		return "longer than 253 bytes";
+	if (u[0] == '.' || u[len - 1] == '.')
+		return "leading or trailing dot";
+	if (utf8 && !utf8_valid(u))
+		return "invalid UTF-8";
+	for (i = 0; i <= len; i++) {
+		if (u[i] == '.' || u[i] == '\0') {
+			if (label == 0)
+				return "empty label";
+			if (ascii && label > 63)
+				return "label longer than 63 bytes";
+			if (u[i - 1] == '-')
+				return "label ends with a hyphen";
+			label = 0;
+			ascii = 1;
+			continue;
+		}
+		if (u[i] == '-' && label == 0)
+			return "label starts with a hyphen";
+		if (u[i] >= 0x80 && utf8)
+			ascii = 0;
+		else if (!((u[i] >= 'a' && u[i] <= 'z') ||
+		    (u[i] >= 'A' && u[i] <= 'Z') ||
+		    (u[i] >= '0' && u[i] <= '9') || u[i] == '-'))
+			return "invalid character";
+		label++;
+	}
+	return NULL;
+}
+
+const char *
+conf_check_hostname(const char *s)
+{
+	return check_dns(s, 0);
+}
+
+const char *
+conf_check_domain(const char *s)
+{
+	const char	*c;
+
+	for (c = s; *c != '\0'; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			return "upper case";
+	return check_dns(s, 1);
+}
+
+const char *
+conf_check_user(const char *s)
+{
+	size_t	 i;
+
+	if (s[0] == '\0')
+		return "empty";
+	if (strlen(s) > CONF_MAX_USER)
+		return "longer than 31 characters";
+	if (!((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return "must start with a lower-case letter or \"_\"";
+	for (i = 1; s[i] != '\0'; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
+		    s[i] == '-'))
+			return "only a-z, 0-9, \"_\" and \"-\" are allowed";
+	return NULL;
+}
+
+/* The family and bytes of a numeric address; -1 if it is none. */
+static int
+address_bytes(const char *s, unsigned char *bytes)
+{
+	memset(bytes, 0, 16);
+	if (inet_pton(AF_INET, s, bytes) == 1)
+		return AF_INET;
+	if (inet_pton(AF_INET6, s, bytes) == 1)
+		return AF_INET6;
+	return -1;
+}
+
+const char *
+conf_check_address(const char *s)
+{
+	unsigned char	 bytes[16];
+
+	if (strlen(s) >= sizeof(((struct conf_listener *)NULL)->addr))
+		return "too long";
+	if (address_bytes(s, bytes) == -1)
+		return "not a numeric IPv4 or IPv6 address";
+	return NULL;
+}
+
+/*
+ * Numbers.
+ */
+
+/* Split "123K" into the digits and what follows. */
+static int
+split_number(const char *s, char *digits, size_t size, const char **suffix)
+{
+	size_t	 n = 0;
+
+	while (s[n] >= '0' && s[n] <= '9')
+		n++;
+	if (n == 0 || n >= size)
+		return -1;
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	*suffix = s + n;
+	return 0;
+}
+
+int
+conf_parse_number(const char *s, long long min, long long max,
+    long long *out)
+{
+	const char	*errstr, *suffix;
+	char		 digits[24];
+	long long	 v;
+
+	if (split_number(s, digits, sizeof(digits), &suffix) == -1 ||
+	    *suffix != '\0')
+		return -1;
+	v = str_to_num(digits, min, max, &errstr);
+	if (errstr != NULL)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+conf_parse_size(const char *s, uint64_t *out)
+{
+	const char	*errstr, *suffix;
+	char		 digits[24];
+	long long	 v, unit;
+
+	if (split_number(s, digits, sizeof(digits), &suffix) == -1)
+		return -1;
+	switch (suffix[0]) {
+	case '\0':
+		unit = 1;
+		break;
+	case 'k': case 'K':
+		unit = 1024;
+		break;
+	case 'm': case 'M':
+		unit = 1024 * 1024;
+		break;
+	case 'g': case 'G':
+		unit = 1024 * 1024 * 1024;
+		break;
+	default:
+		return -1;
+	}
+	if (suffix[0] != '\0' && suffix[1] != '\0')
+		return -1;
+	/* At most 2^31 * 2^30: no overflow in a long long. */
+	v = str_to_num(digits, 0, (long long)CONF_MAX_MESSAGE_SIZE, &errstr);
+	if (errstr != NULL)
+		return -1;
+	v *= unit;
+	if (v < (long long)CONF_MIN_MESSAGE_SIZE ||
+	    v > (long long)CONF_MAX_MESSAGE_SIZE)
+		return -1;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int
+conf_parse_duration(const char *s, uint32_t *out)
+{
+	const char	*errstr, *suffix;
+	char		 digits[24];
+	long long	 v, unit;
+
+	if (split_number(s, digits, sizeof(digits), &suffix) == -1)
+		return -1;
+	switch (suffix[0]) {
+	case '\0':
+	case 's':
+		unit = 1;
+		break;
+	case 'm':
+		unit = 60;
+		break;
+	case 'h':
+		unit = 3600;
+		break;
+	default:
+		return -1;
+	}
+	if (suffix[0] != '\0' && suffix[1] != '\0')
+		return -1;
+	v = str_to_num(digits, 0, CONF_MAX_TIMEOUT, &errstr);
+	if (errstr != NULL)
+		return -1;
+	v *= unit;
+	if (v < CONF_MIN_TIMEOUT || v > CONF_MAX_TIMEOUT)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * The configuration.
+ */
+
+static struct osms_conf *
+conf_new(const char *name)
+{
+	struct osms_conf	*conf;
+
+	conf = xcalloc(1, sizeof(*conf));
+	(void)osms_strlcpy(conf->path, name, sizeof(conf->path));
+	(void)osms_strlcpy(conf->control_socket, CONF_CONTROL_DEFAULT,
+	    sizeof(conf->control_socket));
+	(void)osms_strlcpy(conf->spool, CONF_SPOOL_DEFAULT,
+	    sizeof(conf->spool));
+	(void)osms_strlcpy(conf->mailstore, CONF_MAILSTORE_DEFAULT,
+	    sizeof(conf->mailstore));
+	(void)osms_strlcpy(conf->empty, CONF_EMPTY_DEFAULT,
+	    sizeof(conf->empty));
+	TAILQ_INIT(&conf->pkis);
+	TAILQ_INIT(&conf->tables);
+	TAILQ_INIT(&conf->domains);
+	TAILQ_INIT(&conf->listeners);
+	conf->smtpd.max_message_size = SMTPD_MAX_MESSAGE_SIZE;
+	conf->smtpd.max_recipients = SMTPD_MAX_RECIPIENTS;
+	conf->smtpd.max_line = SMTPD_MAX_LINE;
+	conf->smtpd.timeout = SMTPD_TIMEOUT;
+	return conf;
+}
+
+void
+conf_free(struct osms_conf *conf)
+{
+	struct conf_pki		*k;
+	struct conf_table	*t;
+	struct conf_domain	*d;
+	struct conf_listener	*l;
+
+	if (conf == NULL)
+		return;
+	while ((k = TAILQ_FIRST(&conf->pkis)) != NULL) {
+		TAILQ_REMOVE(&conf->pkis, k, entry);
+		free(k);
+	}
+	while ((t = TAILQ_FIRST(&conf->tables)) != NULL) {
+		TAILQ_REMOVE(&conf->tables, t, entry);
+		/* A conninfo may hold a password. */
+		explicit_wipe(t->source, sizeof(t->source));
+		free(t);
+	}
+	while ((d = TAILQ_FIRST(&conf->domains)) != NULL) {
+		TAILQ_REMOVE(&conf->domains, d, entry);
+		free(d);
+	}
+	while ((l = TAILQ_FIRST(&conf->listeners)) != NULL) {
+		TAILQ_REMOVE(&conf->listeners, l, entry);
+		free(l);
+	}
+	free(conf);
+}
+
+/*
+ * Checks across statements, made after the parse: names defined twice,
+ * listeners on the same address and port, references to pkis and tables
+ * (which may be defined before or after their use), and the listener
+ * rules that need the whole statement. Names are sorted so that a large
+ * file is not checked in quadratic time.
+ */
+
+struct named {
+	const char	*name;
+	int		 line;
+};
+
+static int
+named_cmp(const void *a, const void *b)
+{
+	const struct named	*na = a, *nb = b;
+	int			 r;
+
+	if ((r = strcmp(na->name, nb->name)) != 0)
+		return r;
+	return na->line < nb->line ? -1 : na->line > nb->line;
+}
+
+static int
+named_key_cmp(const void *key, const void *elem)
+{
+	const struct named	*n = elem;
+
+	return strcmp(key, n->name);
+}
+
+/* Report the names given twice; v is sorted. */
+static void
+check_twice(struct conf_report *rep, const char *what, struct named *v,
+    size_t n)
+{
+	char	 q[80];
+	size_t	 i, first = 0;
+
+	for (i = 1; i < n; i++) {
+		if (strcmp(v[i].name, v[first].name) != 0) {
+			first = i;
+			continue;
+		}
+		conf_error(rep, v[i].line, "%s %s defined twice (first on "
+		    "line %d)", what, conf_quote(q, sizeof(q), v[i].name),
+		    v[first].line);
+	}
+}
+
+static int
+is_defined(const struct named *v, size_t n, const char *name)
+{
+	if (n == 0)
+		return 0;
+	return bsearch(name, v, n, sizeof(*v), named_key_cmp) != NULL;
+}
+
+struct lkey {
+	const struct conf_listener *l;
+	int		 family;
+	unsigned char	 bytes[16];
+};
+
+static int
+lkey_cmp(const void *a, const void *b)
+{
+	const struct lkey	*ka = a, *kb = b;
+	int			 r;
+
+	if (ka->family != kb->family)
+		return ka->family < kb->family ? -1 : 1;
+	if ((r = memcmp(ka->bytes, kb->bytes, sizeof(ka->bytes))) != 0)
+		return r;
+	if (ka->l->port != kb->l->port)
+		return ka->l->port < kb->l->port ? -1 : 1;
+	return ka->l->line < kb->l->line ? -1 : ka->l->line > kb->l->line;
+}
+
+static void
+check_listeners(struct osms_conf *conf, struct conf_report *rep,
+    const struct named *pkis, size_t npkis)
+{
+	struct conf_listener	*l;
+	struct lkey		*keys;
+	char			 q[80];
+	size_t			 n = 0, i, first = 0;
+
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		if (l->tls != TLS_NONE && l->pki[0] == '\0')
+			conf_error(rep, l->line, "listen on %s port %u: %s "
+			    "needs a pki", l->addr, l->port,
+			    conf_tls_name(l->tls));
+		if (l->tls == TLS_NONE && l->pki[0] != '\0')
+			conf_error(rep, l->line, "listen on %s port %u: pki "
+			    "without a TLS mode (starttls, starttls-require "
+			    "or tls)", l->addr, l->port);
+		if ((l->flags & LISTEN_AUTH) && l->proto != PROTO_SMTP &&
+		    l->proto != PROTO_SUBMISSION)
+			conf_error(rep, l->line, "listen on %s port %u: auth "
+			    "is only for smtp and submission", l->addr,
+			    l->port);
+		if (l->pki[0] != '\0' && !is_defined(pkis, npkis, l->pki))
+			conf_error(rep, l->line, "pki %s is not defined",
+			    conf_quote(q, sizeof(q), l->pki));
+		n++;
+	}
+	if (n < 2)
+		return;
+
+	keys = xcalloc(n, sizeof(*keys));
+	i = 0;
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		keys[i].l = l;
+		keys[i].family = address_bytes(l->addr, keys[i].bytes);
+		i++;
+	}
+	qsort(keys, n, sizeof(*keys), lkey_cmp);
+	for (i = 1; i < n; i++) {
+		if (keys[i].family != keys[first].family ||
+		    memcmp(keys[i].bytes, keys[first].bytes,
+		    sizeof(keys[i].bytes)) != 0 ||
+		    keys[i].l->port != keys[first].l->port) {
+			first = i;
+			continue;
+		}
+		conf_error(rep, keys[i].l->line, "duplicate listener %s port "
+		    "%u (first on line %d)", keys[i].l->addr, keys[i].l->port,
+		    keys[first].l->line);
+	}
+	free(keys);
+}
+
+static void
+conf_check(struct osms_conf *conf, struct conf_report *rep)
+{
+	struct conf_pki		*k;
+	struct conf_table	*t;
+	struct conf_domain	*d;
+	struct named		*pkis = NULL, *tables = NULL;
+	struct named		*domains = NULL;
+	size_t			 npkis = 0, ntables = 0, ndomains = 0;
+	char			 q[80];
+
+	TAILQ_FOREACH(k, &conf->pkis, entry)
+		npkis++;
+	TAILQ_FOREACH(t, &conf->tables, entry)
+		ntables++;
+	TAILQ_FOREACH(d, &conf->domains, entry)
+		ndomains++;
+	if (npkis > 0) {
+		pkis = xcalloc(npkis, sizeof(*pkis));
+		npkis = 0;
+		TAILQ_FOREACH(k, &conf->pkis, entry) {
+			pkis[npkis].name = k->name;
+			pkis[npkis++].line = k->line;
+		}
+		qsort(pkis, npkis, sizeof(*pkis), named_cmp);
+		check_twice(rep, "pki", pkis, npkis);
+	}
+	if (ntables > 0) {
+		tables = xcalloc(ntables, sizeof(*tables));
+		ntables = 0;
+		TAILQ_FOREACH(t, &conf->tables, entry) {
+			tables[ntables].name = t->name;
+			tables[ntables++].line = t->line;
+		}
+		qsort(tables, ntables, sizeof(*tables), named_cmp);
+		check_twice(rep, "table", tables, ntables);
+	}
+	if (ndomains > 0) {
+		domains = xcalloc(ndomains, sizeof(*domains));
+		ndomains = 0;
+		TAILQ_FOREACH(d, &conf->domains, entry) {
+			domains[ndomains].name = d->name;
+			domains[ndomains++].line = d->line;
+		}
+		qsort(domains, ndomains, sizeof(*domains), named_cmp);
+		check_twice(rep, "domain", domains, ndomains);
+	}
+
+	TAILQ_FOREACH(d, &conf->domains, entry) {
+		if (d->users[0] != '\0' &&
+		    !is_defined(tables, ntables, d->users))
+			conf_error(rep, d->line, "table %s is not defined",
+			    conf_quote(q, sizeof(q), d->users));
+		if (d->aliases[0] != '\0' &&
+		    !is_defined(tables, ntables, d->aliases))
+			conf_error(rep, d->line, "table %s is not defined",
+			    conf_quote(q, sizeof(q), d->aliases));
+	}
+	check_listeners(conf, rep, pkis, npkis);
+
+	free(pkis);
+	free(tables);
+	free(domains);
+}
+
+struct osms_conf *
+conf_parse_buffer(const char *name, const char *buf, size_t len,
+    FILE *errfp, char *const *defines)
+{
+	struct conf_report	 rep;
+	struct osms_conf	*conf;
+	size_t			 nerrors;
+
+	if (name == NULL)
+		name = "-";
+	memset(&rep, 0, sizeof(rep));
+	rep.name = name;
+	rep.errfp = errfp;
+	conf = conf_new(name);
+	if (len > CONF_MAX_FILE)
+		conf_error(&rep, 0, "file too large (more than %d bytes)",
+		    CONF_MAX_FILE);
+	else {
+		conf_parse_grammar(conf, &rep, buf, len, defines);
+		if (!conf_report_full(&rep))
+			conf_check(conf, &rep);
+	}
+	nerrors = rep.nerrors;
+	report_flush(&rep);
+	if (nerrors > 0) {
+		conf_free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+/* A file-level error: "NAME:0: message". */
+static void
+file_error(const char *path, FILE *errfp, const char *msg)
+{
+	if (errfp == NULL)
+		return;
+	(void)fprintf(errfp, "%s:0: %s\n", path, msg);
+	(void)fflush(errfp);
+}
+
+struct osms_conf *
+conf_parse_file(const char *path, FILE *errfp, char *const *defines)
+{
+	struct osms_conf	*conf;
+	struct stat		 st;
+	char			*buf;
+	size_t			 len = 0, cap;
+	ssize_t			 n;
+	int			 fd, saved;
+
+	if (strlen(path) >= CONF_MAX_PATH) {
+		file_error(path, errfp, "path too long");
+		return NULL;
+	}
+	/* O_NONBLOCK: a FIFO must not hang the open; it is refused below. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
+	    O_NONBLOCK)) == -1) {
+		file_error(path, errfp, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		(void)close(fd);
+		file_error(path, errfp, strerror(saved));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		file_error(path, errfp, "not a regular file");
+		return NULL;
+	}
+	if (st.st_mode & S_IWOTH) {
+		(void)close(fd);
+		file_error(path, errfp, "writable by others");
+		return NULL;
+	}
+	if (st.st_size > CONF_MAX_FILE) {
+		(void)close(fd);
+		file_error(path, errfp, "file too large (more than 1048576 "
+		    "bytes)");
+		return NULL;
+	}
+
+	/* The size may change under us (or be 0, as in /proc): read to the
+	 * end, but never more than one byte past the limit. */
+	cap = (size_t)st.st_size + 1;
+	buf = xmalloc(cap);
+	for (;;) {
+		if (len == cap) {
+			if (cap > CONF_MAX_FILE)
+				break;
+			cap = cap * 2 > CONF_MAX_FILE + 1 ?
+			    CONF_MAX_FILE + 1 : cap * 2;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			saved = errno;
+			free(buf);
+			(void)close(fd);
+			file_error(path, errfp, strerror(saved));
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	(void)close(fd);
+	if (len > CONF_MAX_FILE) {
+		free(buf);
+		file_error(path, errfp, "file too large (more than 1048576 "
+		    "bytes)");
+		return NULL;
+	}
+	conf = conf_parse_buffer(path, buf, len, errfp, defines);
+	explicit_wipe(buf, cap);	/* may hold a database password */
+	free(buf);
+	return conf;
+}
+
+/*
+ * The canonical dump.
+ */
+
+static void
+dump_str(FILE *fp, const char *s)
+{
+	(void)fputc('"', fp);
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			(void)fputc('\\', fp);
+		(void)fputc(*s, fp);
+	}
+	(void)fputc('"', fp);
+}
+
+static void
+dump_line(FILE *fp, const char *keyword, const char *path)
+{
+	(void)fprintf(fp, "%s ", keyword);
+	dump_str(fp, path);
+	(void)fputc('\n', fp);
+}
+
+static void
+dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
+{
+	const struct conf_smtpd	*smtpd = &conf->smtpd;
+	const char		*user = conf->roles[role].user;
+
+	if (role != ROLE_SMTPD && user[0] == '\0' &&
+	    (role != ROLE_SCAND || conf->scand.database[0] == '\0'))
+		return;
+	(void)fprintf(fp, "%s {\n", role_name(role));
+	if (user[0] != '\0') {
+		(void)fputs("\tuser ", fp);
+		dump_str(fp, user);
+		(void)fputc('\n', fp);
+	}
+	if (role == ROLE_SMTPD)
+		(void)fprintf(fp, "\tmax-message-size %llu\n"
+		    "\tmax-recipients %u\n\tmax-line-length %u\n"
+		    "\ttimeout %u\n",
+		    (unsigned long long)smtpd->max_message_size,
+		    smtpd->max_recipients, smtpd->max_line, smtpd->timeout);
+	if (role == ROLE_SCAND && conf->scand.database[0] != '\0') {
+		(void)fputs("\tdatabase ", fp);
+		dump_str(fp, conf->scand.database);
+		(void)fputc('\n', fp);
+	}
+	(void)fputs("}\n", fp);
+}
+
+void
+conf_dump(const struct osms_conf *conf, FILE *fp)
+{
+	const struct conf_pki		*k;
+	const struct conf_table		*t;
+	const struct conf_domain	*d;
+	const struct conf_listener	*l;
+	int				 r;
+
+	if (conf->hostname[0] != '\0')
+		dump_line(fp, "hostname", conf->hostname);
+	dump_line(fp, "control socket", conf->control_socket);
+	dump_line(fp, "queue directory", conf->spool);
+	dump_line(fp, "mail directory", conf->mailstore);
+	dump_line(fp, "empty directory", conf->empty);
+
+	TAILQ_FOREACH(k, &conf->pkis, entry) {
+		(void)fputs("pki ", fp);
+		dump_str(fp, k->name);
+		(void)fputs(" certificate ", fp);
+		dump_str(fp, k->cert);
+		(void)fputs(" key ", fp);
+		dump_str(fp, k->key);
+		(void)fputc('\n', fp);
+	}
+	TAILQ_FOREACH(t, &conf->tables, entry) {
+		(void)fputs("table ", fp);
+		dump_str(fp, t->name);
+		(void)fputs(t->backend == TABLE_FILE ? " file " :
+		    " postgres ", fp);
+		dump_str(fp, t->source);
+		(void)fputc('\n', fp);
+	}
+	TAILQ_FOREACH(d, &conf->domains, entry) {
+		(void)fputs("domain ", fp);
+		dump_str(fp, d->name);
+		if (d->users[0] != '\0') {
+			(void)fputs(" users <", fp);
+			dump_str(fp, d->users);
+			(void)fputc('>', fp);
+		}
+		if (d->aliases[0] != '\0') {
+			(void)fputs(" aliases <", fp);
+			dump_str(fp, d->aliases);
+			(void)fputc('>', fp);
+		}
+		(void)fputc('\n', fp);
+	}
+	TAILQ_FOREACH(l, &conf->listeners, entry) {
+		/* The address is numeric, checked: safe as a bare word. */
+		(void)fprintf(fp, "listen on %s port %u %s", l->addr, l->port,
+		    conf_proto_name(l->proto));
+		if (l->tls != TLS_NONE)
+			(void)fprintf(fp, " %s", conf_tls_name(l->tls));
+		if (l->pki[0] != '\0') {
+			(void)fputs(" pki ", fp);
+			dump_str(fp, l->pki);
+		}
+		if (l->proto == PROTO_SMTP && (l->flags & LISTEN_AUTH))
+			(void)fputs(" auth", fp);
+		(void)fputc('\n', fp);
+	}
+	for (r = ROLE_CONTROL; r <= ROLE_SCAND; r++)
+		dump_role(conf, fp, (enum osms_role)r);
+	(void)fflush(fp);
+}
+
+/*
+ * Lookups.
+ */
+
+struct conf_pki *
+conf_pki_find(const struct osms_conf *conf, const char *name)
+{
+	struct conf_pki	*k;
+
+	TAILQ_FOREACH(k, &conf->pkis, entry)
+		if (strcmp(k->name, name) == 0)
+			return k;
+	return NULL;
+}
+
+struct conf_table *
+conf_table_find(const struct osms_conf *conf, const char *name)
+{
+	struct conf_table	*t;
+
+	TAILQ_FOREACH(t, &conf->tables, entry)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+const char *
+conf_role_user(const struct osms_conf *conf, enum osms_role role)
+{
+	const struct role_info	*ri;
+
+	if ((ri = role_info(role)) == NULL)
+		return NULL;
+	if (conf != NULL && conf->roles[role].user[0] != '\0')
+		return conf->roles[role].user;
+	return ri->user;
+}
+
+const char *
+conf_proto_name(enum listen_proto proto)
+{
+	switch (proto) {
+	case PROTO_SMTP:
+		return "smtp";
+	case PROTO_SUBMISSION:
+		return "submission";
+	case PROTO_IMAP:
+		return "imap";
+	case PROTO_POP3:
+		return "pop3";
+	}
+	return "?";
+}
+
+const char *
+conf_tls_name(enum listen_tls tls)
+{
+	switch (tls) {
+	case TLS_NONE:
+		return "none";
+	case TLS_STARTTLS:
+		return "starttls";
+	case TLS_STARTTLS_REQUIRE:
+		return "starttls-require";
+	case TLS_IMPLICIT:
+		return "tls";
+	}
+	return "?";
+}

@@ -1,0 +1,65 @@
+/*
+ * The role table. Links are symmetric; every child also talks to the
+ * parent, which is not listed.
+ */
+#include <string.h>
+
+#include "role.h"
+#include "util.h"
+
+static const struct role_info roles[ROLE_COUNT] = {
+	[ROLE_PARENT] = { "parent", NULL, "root", JAIL_NONE, 1, 0 },
+	[ROLE_CONTROL] = { "control", "osms-control", "_osms", JAIL_EMPTY, 0,
+	    0 },
+	[ROLE_SMTPD] = { "smtpd", "osms-smtpd", "_osms", JAIL_EMPTY, 0,
+	    R(ROLE_QUEUE) | R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) },
+	[ROLE_QUEUE] = { "queue", "osms-queue", "_osmsq", JAIL_SPOOL, 0,
+	    R(ROLE_SMTPD) | R(ROLE_DELIVERY) | R(ROLE_CRYPTOD) |
+	    R(ROLE_SCAND) },
+	[ROLE_DELIVERY] = { "delivery", "osms-delivery", "vmail",
+	    JAIL_MAILSTORE, 0, R(ROLE_QUEUE) | R(ROLE_AUTHD) },
+	[ROLE_IMAPD] = { "imapd", "osms-imapd", "_osms", JAIL_EMPTY, 0,
+	    R(ROLE_AUTHD) },
+	[ROLE_AUTHD] = { "authd", "osms-authd", "_osmsauth", JAIL_NONE, 1,
+	    R(ROLE_SMTPD) | R(ROLE_DELIVERY) | R(ROLE_IMAPD) },
+	[ROLE_CRYPTOD] = { "cryptod", "osms-cryptod", "_osmscrypt", JAIL_NONE,
+	    1, R(ROLE_SMTPD) | R(ROLE_QUEUE) },
+	[ROLE_SCAND] = { "scand", "osms-scand", "_osmsscan", JAIL_NONE, 0,
+	    R(ROLE_SMTPD) | R(ROLE_QUEUE) },
+	[ROLE_CLIENT] = { "client", NULL, NULL, JAIL_NONE, 0, 0 },
+};
+
+const struct role_info *
+role_info(enum osms_role r)
+{
+	if ((unsigned)r >= ROLE_COUNT)
+		return NULL;
+	return &roles[r];
+}
+
+const char *
+role_name(enum osms_role r)
+{
+	if ((unsigned)r >= ROLE_COUNT)
+		return "?";
+	return roles[r].name;
+}
+
+int
+role_from_name(const char *name)
+{
+	int	 r;
+
+	for (r = 0; r < ROLE_COUNT; r++)
+		if (strcmp(roles[r].name, name) == 0)
+			return r;
+	return -1;
+}
+
+int
+role_linked(enum osms_role a, enum osms_role b)
+{
+	if ((unsigned)a >= ROLE_COUNT || (unsigned)b >= ROLE_COUNT)
+		return 0;
+	return (roles[a].links & R(b)) != 0;
+}

@@ -1,0 +1,188 @@
+/*
+ * Small generic helpers: bounded strings, checked allocation, numbers.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+size_t
+osms_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t	 len = strlen(src);
+
+	if (size > 0) {
+		size_t n = len < size - 1 ? len : size - 1;
+		memcpy(dst, src, n);
+		dst[n] = '\0';
+	}
+	return len;
+}
+
+size_t
+osms_strlcat(char *dst, const char *src, size_t size)
+{
+	size_t	 dlen = strnlen(dst, size);
+
+	if (dlen == size)
+		return size + strlen(src);
+	return dlen + osms_strlcpy(dst + dlen, src, size - dlen);
+}
+
+int
+osms_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list	 ap;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+void *
+xmalloc(size_t size)
+{
+	void	*p;
+
+	if (size == 0)
+		fatalx("xmalloc: zero size");
+	if ((p = malloc(size)) == NULL)
+		fatal("xmalloc");
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void	*p;
+
+	if (nmemb == 0 || size == 0)
+		fatalx("xcalloc: zero size");
+	if ((p = calloc(nmemb, size)) == NULL)
+		fatal("xcalloc");
+	return p;
+}
+
+void *
+xreallocarray(void *old, size_t nmemb, size_t size)
+{
+	void	*p;
+
+	if (nmemb == 0 || size == 0)
+		fatalx("xreallocarray: zero size");
+	if (nmemb > SIZE_MAX / size)
+		fatalx("xreallocarray: overflow");
+	if ((p = realloc(old, nmemb * size)) == NULL)
+		fatal("xreallocarray");
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	char	*p;
+
+	if ((p = strdup(s)) == NULL)
+		fatal("xstrdup");
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*p;
+	int	 n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&p, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatal("xasprintf");
+	return p;
+}
+
+long long
+str_to_num(const char *s, long long min, long long max, const char **errstr)
+{
+	long long	 v;
+	char		*end;
+
+	*errstr = NULL;
+	if (min > max || *s == '\0' || *s == ' ' || *s == '\t' || *s == '+') {
+		*errstr = "invalid";
+		return 0;
+	}
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0') {
+		*errstr = "invalid";
+		return 0;
+	}
+	if ((v == LLONG_MIN && errno == ERANGE) || v < min) {
+		*errstr = "too small";
+		return 0;
+	}
+	if ((v == LLONG_MAX && errno == ERANGE) || v > max) {
+		*errstr = "too large";
+		return 0;
+	}
+	return v;
+}
+
+int
+str_has_ctl(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+void
+explicit_wipe(void *p, size_t len)
+{
+	explicit_bzero(p, len);
+}
+
+void
+close_from(int lowfd)
+{
+	int	 fd;
+
+	if (close_range((unsigned)lowfd, ~0U, 0) == 0)
+		return;
+	/* Kernels before 5.9: close what getdtablesize() allows. */
+	for (fd = lowfd; fd < getdtablesize(); fd++)
+		(void)close(fd);
+}
+
+void
+fmt_duration(char *buf, size_t size, long long secs)
+{
+	long long	 d, h, m;
+
+	if (secs < 0)
+		secs = 0;
+	d = secs / 86400;
+	h = secs % 86400 / 3600;
+	m = secs % 3600 / 60;
+	secs %= 60;
+	if (d > 0)
+		(void)snprintf(buf, size, "%lldd%lldh%lldm", d, h, m);
+	else if (h > 0)
+		(void)snprintf(buf, size, "%lldh%lldm%llds", h, m, secs);
+	else if (m > 0)
+		(void)snprintf(buf, size, "%lldm%llds", m, secs);
+	else
+		(void)snprintf(buf, size, "%llds", secs);
+}

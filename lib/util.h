@@ -1,0 +1,45 @@
+/*
+ * Small generic helpers: bounded strings, checked allocation, numbers.
+ * Knows nothing about mail.
+ */
+#ifndef OSMS_UTIL_H
+#define OSMS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* Copy/append at most size-1 bytes, always NUL-terminate; return strlen(src)
+ * (resp. the length tried), so truncation is "ret >= size". */
+size_t	 osms_strlcpy(char *, const char *, size_t);
+size_t	 osms_strlcat(char *, const char *, size_t);
+/* snprintf that reports truncation as -1. */
+int	 osms_snprintf(char *, size_t, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* Allocation failures are fatal: a daemon out of memory cannot go on. */
+void	*xmalloc(size_t);
+void	*xcalloc(size_t, size_t);
+void	*xreallocarray(void *, size_t, size_t);
+char	*xstrdup(const char *);
+char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse a decimal integer in [min, max]; on failure return 0 and set
+ * *errstr to "invalid", "too small" or "too large". */
+long long str_to_num(const char *, long long, long long, const char **);
+
+/* 1 if the string holds a byte < 0x20 or 0x7f (CR, LF, NUL stop here). */
+int	 str_has_ctl(const char *);
+
+/* Wipe memory that held a secret (not optimised away). */
+void	 explicit_wipe(void *, size_t);
+
+/* Close every descriptor from lowfd up (used before exec). */
+void	 close_from(int);
+
+/* "1d2h3m4s"-style rendering of a duration in seconds. */
+void	 fmt_duration(char *, size_t, long long);
+
+#endif

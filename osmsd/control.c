@@ -1,0 +1,204 @@
+/*
+ * control: the socket osmsctl talks to.
+ *
+ * User _osms, chrooted to the empty directory, no secrets. Peers: the
+ * parent only. Input: requests from local root processes (checked with
+ * SO_PEERCRED), still read as hostile: a malformed request closes that
+ * client and nothing else.
+ *
+ * Each request is checked, then relayed to the parent tagged with the
+ * client's id; the parent's answers come back with that id and are
+ * passed on to the client.
+ */
+#include <sys/socket.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "log.h"
+#include "msg.h"
+#include "osms_imsg.h"
+#include "proc.h"
+#include "util.h"
+
+#define CONTROL_MAX_CLIENTS	32
+
+struct ctl_client {
+	TAILQ_ENTRY(ctl_client)	 entry;
+	uint64_t		 id;
+	struct channel		 ch;
+};
+
+static TAILQ_HEAD(, ctl_client)	 clients = TAILQ_HEAD_INITIALIZER(clients);
+static int			 nclients;
+static uint64_t			 next_id = 1;
+static int			 listen_fd = -1;
+static int			 pending_fd = -1;
+static struct event		 ev_accept;
+
+static void
+control_client_closed(struct channel *ch)
+{
+	struct ctl_client	*cc = ch->arg;
+
+	TAILQ_REMOVE(&clients, cc, entry);
+	nclients--;
+	free(cc);
+}
+
+static void
+control_result(struct ctl_client *cc, int ok, const char *text)
+{
+	struct msg	 m;
+
+	msg_init(&m, IMSG_CTL_RESULT, cc->id);
+	msg_add_u32(&m, ok ? 1 : 0);
+	msg_add_str(&m, text);
+	(void)channel_send(&cc->ch, &m);
+}
+
+static void
+control_client_dispatch(struct channel *ch, struct imsg *imsg)
+{
+	struct ctl_client	*cc = ch->arg;
+	struct msg_reader	 r;
+	struct msg		 m;
+	uint32_t		 version, level = 0;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &version);
+	if (imsg->hdr.type == IMSG_CTL_LOG_VERBOSE)
+		(void)msg_get_u32(&r, &level);
+	if (msg_end(&r) == -1 || imsg->fd != -1) {
+		channel_bad_message(ch, imsg, "bad request");
+		return;
+	}
+	if (version != OSMS_IMSG_VERSION) {
+		control_result(cc, 0, "osmsctl and osmsd versions differ");
+		return;
+	}
+	msg_init(&m, imsg->hdr.type, cc->id);
+	msg_add_u32(&m, version);
+	if (imsg->hdr.type == IMSG_CTL_LOG_VERBOSE)
+		msg_add_u32(&m, level);
+	if (channel_send(proc_parent(), &m) == -1)
+		control_result(cc, 0, "osmsd is not answering");
+}
+
+static void
+control_accept(evutil_socket_t fd, short ev, void *arg)
+{
+	struct ctl_client	*cc;
+	struct ucred		 cred;
+	socklen_t		 len = sizeof(cred);
+	int			 s;
+
+	(void)ev;
+	(void)arg;
+	if ((s = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR &&
+		    errno != ECONNABORTED)
+			log_warn("control: accept");
+		return;
+	}
+	if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1) {
+		log_warn("control: SO_PEERCRED");
+		(void)close(s);
+		return;
+	}
+	if (cred.uid != 0) {
+		log_warnx("control: refused uid %u (pid %d): root only",
+		    (unsigned)cred.uid, (int)cred.pid);
+		(void)close(s);
+		return;
+	}
+	if (nclients >= CONTROL_MAX_CLIENTS) {
+		log_warnx("control: too many clients");
+		(void)close(s);
+		return;
+	}
+	cc = xcalloc(1, sizeof(*cc));
+	cc->id = next_id++;
+	TAILQ_INSERT_TAIL(&clients, cc, entry);
+	nclients++;
+	channel_init(&cc->ch, s, ROLE_CONTROL, ROLE_CLIENT, 0,
+	    control_client_dispatch, control_client_closed, cc);
+	log_debug("control: client %llu, pid %d", (unsigned long long)cc->id,
+	    (int)cred.pid);
+}
+
+/* An answer from the parent for the client with that id. */
+static void
+control_dispatch_parent(struct imsg *imsg)
+{
+	struct ctl_client	*cc;
+
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_STATUS_ROLE:
+	case IMSG_CTL_RESULT:
+		TAILQ_FOREACH(cc, &clients, entry)
+			if (cc->id == imsg->hdr.id)
+				break;
+		if (cc == NULL || !channel_is_open(&cc->ch))
+			return;		/* the client left */
+		(void)channel_compose(&cc->ch, imsg->hdr.type, cc->id, -1,
+		    imsg->data, imsg->datalen);
+		break;
+	default:
+		fatalx("unexpected %s from parent",
+		    imsg_type_name(imsg->hdr.type));
+	}
+}
+
+static void
+control_conf(struct imsg *imsg)
+{
+	if (imsg->hdr.type != IMSG_CONF_CONTROL || imsg->fd == -1 ||
+	    imsg->datalen != 0)
+		fatalx("bad %s from parent", imsg_type_name(imsg->hdr.type));
+	if (pending_fd != -1)
+		(void)close(pending_fd);
+	pending_fd = imsg_take_fd(imsg);
+}
+
+static void
+control_conf_end(int reload)
+{
+	(void)reload;
+	if (pending_fd == -1)
+		return;
+	if (listen_fd != -1) {
+		(void)event_del(&ev_accept);
+		(void)close(listen_fd);
+	}
+	listen_fd = pending_fd;
+	pending_fd = -1;
+	if (evutil_make_socket_nonblocking(listen_fd) == -1)
+		fatal("control: non-blocking");
+	event_assign(&ev_accept, osms_evbase, listen_fd, EV_READ | EV_PERSIST,
+	    control_accept, NULL);
+	if (event_add(&ev_accept, NULL) == -1)
+		fatal("control: event_add");
+}
+
+static void
+control_state(char *buf, size_t size)
+{
+	(void)snprintf(buf, size, "%d clients", nclients);
+}
+
+static const struct proc_ops control_ops = {
+	.role = ROLE_CONTROL,
+	.conf = control_conf,
+	.conf_end = control_conf_end,
+	.dispatch_parent = control_dispatch_parent,
+	.state = control_state,
+};
+
+int
+main(int argc, char **argv)
+{
+	proc_main(&control_ops, argc, argv);
+}

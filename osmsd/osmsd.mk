@@ -1,0 +1,10 @@
+# osmsd/: the parent, the control role and osmsctl.
+
+$(eval $(call program,$(BUILD)/osmsd,osmsd/osmsd.c osmsd/parent.c \
+	osmsd/listen.c osmsd/users.c,lib lib/mail osmsd,))
+$(eval $(call program,$(BUILD)/osmsctl,osmsd/osmsctl.c,lib lib/mail osmsd,))
+$(eval $(call program,$(BUILD)/libexec/osms-control,osmsd/control.c,\
+	lib lib/mail osmsd,))
+
+PROGRAMS	+= $(BUILD)/osmsd $(BUILD)/osmsctl
+ROLE_PROGRAMS	+= $(BUILD)/libexec/osms-control

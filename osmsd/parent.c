@@ -1,0 +1,929 @@
+/*
+ * The process tree. The parent runs as root and holds the parsed config
+ * and the listening sockets; it reads nothing from the network.
+ *
+ * Each role is started by fork and exec of its own program (a fresh
+ * address space that links only that role's libraries), with one
+ * socketpair to the parent on descriptor 3 and nothing else. After the
+ * child says hello the parent sends its config slice (with any sockets
+ * it serves) and a fresh channel to each linked role that is up. The
+ * child then locks itself in and says ready.
+ *
+ * A child that dies is restarted with a growing delay; one that sends
+ * the parent a malformed or forbidden message is killed. SIGTERM/SIGINT
+ * stop the tree, SIGHUP re-reads the config: sockets whose address is
+ * unchanged are kept, every role gets its new slice, and only a role
+ * whose user or jail changed is restarted.
+ */
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "channel.h"
+#include "log.h"
+#include "msg.h"
+#include "osms_imsg.h"
+#include "osmsd.h"
+#include "proc.h"
+#include "util.h"
+
+#define BACKOFF_FIRST_MS	250
+#define BACKOFF_MAX_MS		60000
+#define STABLE_SECONDS		60	/* up this long: backoff resets */
+#define STOP_GRACE_SECONDS	5	/* then SIGKILL */
+#define STATUS_TIMEOUT_MS	2000
+
+struct child {
+	enum osms_role	 role;
+	pid_t		 pid;		/* 0: not running */
+	struct channel	*ch;
+	int		 hello;		/* greeted: slice and links sent */
+	int		 ready;
+	int		 restart_now;	/* stopped on purpose: no backoff */
+	time_t		 started;
+	struct timespec	 started_mono;
+	unsigned	 restarts;
+	unsigned	 backoff_ms;
+	struct event	 restart_ev;
+	uint64_t	 ping_round;
+	int		 ponged;
+	char		 info[128];
+};
+
+struct status_req {
+	TAILQ_ENTRY(status_req)	 entry;
+	uint64_t		 id;		/* control's request id */
+	uint64_t		 round;
+	int			 waiting;
+	struct event		 timeout;
+};
+
+static struct osms_conf		*conf;
+static struct role_cred		 creds[ROLE_COUNT];
+static struct plistener_list	 listeners;
+static int			 control_fd = -1;
+static char			 libexec[CONF_MAX_PATH];
+static struct child		 children[ROLE_COUNT];
+static uint32_t			 generation = 1;
+static int			 stopping;
+static time_t			 parent_started;
+static uint64_t			 ping_rounds;
+static TAILQ_HEAD(, status_req)	 status_reqs =
+				    TAILQ_HEAD_INITIALIZER(status_reqs);
+static struct event		 ev_sigterm, ev_sigint, ev_sighup, ev_sigchld;
+static struct event		 ev_killtimer;
+
+static void	 child_spawn(struct child *);
+static void	 parent_dispatch(struct channel *, struct imsg *);
+static void	 parent_child_closed(struct channel *);
+static void	 parent_stop(void);
+
+static int
+is_spawned(enum osms_role r)
+{
+	return r < ROLE_COUNT && role_info(r)->program != NULL;
+}
+
+static double
+mono_seconds_since(const struct timespec *t)
+{
+	struct timespec	 now;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t->tv_sec) +
+	    (double)(now.tv_nsec - t->tv_nsec) / 1e9;
+}
+
+/*
+ * Spawning.
+ */
+
+static _Noreturn void
+child_exec(struct child *c, int fd)
+{
+	char		 path[CONF_MAX_PATH + 64], *argv[6];
+	sigset_t	 all;
+	int		 i = 0, devnull;
+
+	(void)sigemptyset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, NULL);
+	(void)signal(SIGPIPE, SIG_DFL);
+	/* Its own session: a terminal's Ctrl-C reaches the parent only,
+	 * which then stops the tree in order. */
+	(void)setsid();
+
+	if (fd == PROC_PARENT_FD) {
+		if (fcntl(fd, F_SETFD, 0) == -1)
+			_exit(127);
+	} else if (dup2(fd, PROC_PARENT_FD) == -1)
+		_exit(127);
+	if ((devnull = open("/dev/null", O_RDONLY)) != -1) {
+		(void)dup2(devnull, STDIN_FILENO);
+		if (devnull != STDIN_FILENO)
+			(void)close(devnull);
+	}
+	close_from(PROC_PARENT_FD + 1);
+
+	(void)snprintf(path, sizeof(path), "%s/%s", libexec,
+	    role_info(c->role)->program);
+	argv[i++] = (char *)(uintptr_t)role_info(c->role)->program;
+	if (osmsd_foreground)
+		argv[i++] = "-d";
+	if (osmsd_verbose >= 2)
+		argv[i++] = "-vv";
+	else if (osmsd_verbose == 1)
+		argv[i++] = "-v";
+	argv[i] = NULL;
+	execv(path, argv);
+	(void)dprintf(STDERR_FILENO, "osmsd: cannot execute %s: %s\n", path,
+	    strerror(errno));
+	_exit(127);
+}
+
+static void
+child_schedule(struct child *c, unsigned ms)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(&c->restart_ev, &tv);
+}
+
+static void
+child_restart_ev(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	child_spawn(arg);
+}
+
+static void
+child_spawn(struct child *c)
+{
+	int	 sv[2];
+	pid_t	 pid;
+
+	if (stopping || c->pid != 0)
+		return;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("%s: socketpair", role_name(c->role));
+		child_schedule(c, BACKOFF_MAX_MS);
+		return;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("%s: fork", role_name(c->role));
+		(void)close(sv[0]);
+		(void)close(sv[1]);
+		child_schedule(c, BACKOFF_MAX_MS);
+		return;
+	}
+	if (pid == 0) {
+		(void)close(sv[0]);
+		child_exec(c, sv[1]);
+	}
+	(void)close(sv[1]);
+	c->pid = pid;
+	c->hello = 0;
+	c->ready = 0;
+	c->restart_now = 0;
+	c->info[0] = '\0';
+	c->started = time(NULL);
+	(void)clock_gettime(CLOCK_MONOTONIC, &c->started_mono);
+	c->ch = xcalloc(1, sizeof(*c->ch));
+	channel_init(c->ch, sv[0], ROLE_PARENT, c->role, 0, parent_dispatch,
+	    parent_child_closed, c);
+	log_debug("%s started, pid %d", role_name(c->role), (int)pid);
+}
+
+static struct child *
+child_by_pid(pid_t pid)
+{
+	int	 r;
+
+	for (r = 0; r < ROLE_COUNT; r++)
+		if (is_spawned((enum osms_role)r) && children[r].pid == pid)
+			return &children[r];
+	return NULL;
+}
+
+static int
+child_up(const struct child *c)
+{
+	return c->pid != 0 && c->hello && c->ch != NULL &&
+	    channel_is_open(c->ch);
+}
+
+/*
+ * Config slices and links.
+ */
+
+static void
+send_or_kill(struct child *c, struct msg *m)
+{
+	if (channel_send(c->ch, m) == -1 && c->pid != 0)
+		(void)kill(c->pid, SIGKILL);
+}
+
+static int
+xdup(int fd)
+{
+	int	 nfd;
+
+	if ((nfd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		fatal("dup");
+	return nfd;
+}
+
+static void
+slice_listeners(struct child *c)
+{
+	struct plistener	*pl;
+	struct msg		 m;
+	int			 smtp;
+
+	TAILQ_FOREACH(pl, &listeners, entry) {
+		smtp = pl->conf.proto == PROTO_SMTP ||
+		    pl->conf.proto == PROTO_SUBMISSION;
+		if ((c->role == ROLE_SMTPD) != smtp)
+			continue;
+		msg_init(&m, IMSG_CONF_LISTENER, 0);
+		msg_add_u32(&m, pl->conf.proto);
+		msg_add_u32(&m, pl->conf.tls);
+		msg_add_u32(&m, pl->conf.flags);
+		msg_add_str(&m, pl->conf.addr);
+		msg_add_u32(&m, pl->conf.port);
+		msg_add_str(&m, pl->conf.pki);
+		msg_add_fd(&m, xdup(pl->fd));
+		send_or_kill(c, &m);
+	}
+}
+
+static void
+slice_send(struct child *c)
+{
+	struct msg	 m;
+
+	msg_init(&m, IMSG_CONF_START, 0);
+	msg_add_u32(&m, generation);
+	msg_add_u32(&m, (uint32_t)log_getverbose());
+	msg_add_u32(&m, (uint32_t)creds[c->role].uid);
+	msg_add_u32(&m, (uint32_t)creds[c->role].gid);
+	msg_add_str(&m, creds[c->role].jail);
+	msg_add_str(&m, conf->hostname);
+	send_or_kill(c, &m);
+
+	switch (c->role) {
+	case ROLE_SMTPD:
+		slice_listeners(c);
+		msg_init(&m, IMSG_CONF_SMTPD, 0);
+		msg_add_u64(&m, conf->smtpd.max_message_size);
+		msg_add_u32(&m, conf->smtpd.max_recipients);
+		msg_add_u32(&m, conf->smtpd.max_line);
+		msg_add_u32(&m, conf->smtpd.timeout);
+		send_or_kill(c, &m);
+		break;
+	case ROLE_IMAPD:
+		slice_listeners(c);
+		break;
+	case ROLE_CONTROL:
+		msg_init(&m, IMSG_CONF_CONTROL, 0);
+		msg_add_fd(&m, xdup(control_fd));
+		send_or_kill(c, &m);
+		break;
+	default:
+		break;
+	}
+	msg_init(&m, IMSG_CONF_END, 0);
+	send_or_kill(c, &m);
+}
+
+/* A fresh channel between two running, linked roles. */
+static void
+link_roles(struct child *a, struct child *b)
+{
+	struct msg	 m;
+	int		 sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("link %s-%s: socketpair", role_name(a->role),
+		    role_name(b->role));
+		(void)kill(a->pid, SIGTERM);	/* retry through restart */
+		return;
+	}
+	msg_init(&m, IMSG_PEER, 0);
+	msg_add_u32(&m, b->role);
+	msg_add_fd(&m, sv[0]);
+	send_or_kill(a, &m);
+	msg_init(&m, IMSG_PEER, 0);
+	msg_add_u32(&m, a->role);
+	msg_add_fd(&m, sv[1]);
+	send_or_kill(b, &m);
+}
+
+static void
+child_hello(struct child *c, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	uint32_t		 version;
+	int			 o;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &version);
+	if (msg_end(&r) == -1 || c->hello) {
+		channel_bad_message(c->ch, imsg, "bad hello");
+		return;
+	}
+	if (version != OSMS_IMSG_VERSION) {
+		log_warnx("%s speaks protocol %u, osmsd %u: reinstall osms",
+		    role_name(c->role), version, OSMS_IMSG_VERSION);
+		c->ch->broken = 1;
+		channel_close(c->ch);
+		return;
+	}
+	c->hello = 1;
+	slice_send(c);
+	for (o = 0; o < ROLE_COUNT; o++)
+		if (role_linked(c->role, (enum osms_role)o) &&
+		    child_up(&children[o]))
+			link_roles(c, &children[o]);
+}
+
+/*
+ * Status (osmsctl status).
+ */
+
+static void
+status_reply(struct status_req *sr)
+{
+	struct channel	*ctl = children[ROLE_CONTROL].ch;
+	struct child	*c;
+	struct msg	 m;
+	char		 info[64];
+	const char	*state;
+	int		 r;
+
+	TAILQ_REMOVE(&status_reqs, sr, entry);
+	(void)evtimer_del(&sr->timeout);
+	if (ctl == NULL || !channel_is_open(ctl)) {
+		free(sr);
+		return;
+	}
+	(void)snprintf(info, sizeof(info), "config generation %u",
+	    generation);
+	msg_init(&m, IMSG_CTL_STATUS_ROLE, sr->id);
+	msg_add_u32(&m, ROLE_PARENT);
+	msg_add_u32(&m, (uint32_t)getpid());
+	msg_add_s64(&m, parent_started);
+	msg_add_u32(&m, 0);
+	msg_add_str(&m, stopping ? "stopping" : "running");
+	msg_add_str(&m, info);
+	(void)channel_send(ctl, &m);
+
+	for (r = 0; r < ROLE_COUNT; r++) {
+		if (!is_spawned((enum osms_role)r))
+			continue;
+		c = &children[r];
+		if (c->pid == 0)
+			state = stopping ? "stopped" : "restarting";
+		else if (!c->ready)
+			state = "starting";
+		else if (c->ping_round == sr->round && !c->ponged)
+			state = "unresponsive";
+		else
+			state = "ready";
+		msg_init(&m, IMSG_CTL_STATUS_ROLE, sr->id);
+		msg_add_u32(&m, (uint32_t)r);
+		msg_add_u32(&m, (uint32_t)c->pid);
+		msg_add_s64(&m, c->started);
+		msg_add_u32(&m, c->restarts);
+		msg_add_str(&m, state);
+		msg_add_str(&m, c->ping_round == sr->round && c->ponged ?
+		    c->info : "");
+		(void)channel_send(ctl, &m);
+	}
+	msg_init(&m, IMSG_CTL_RESULT, sr->id);
+	msg_add_u32(&m, 1);
+	msg_add_str(&m, "");
+	(void)channel_send(ctl, &m);
+	free(sr);
+}
+
+static void
+status_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	status_reply(arg);
+}
+
+static void
+status_start(uint64_t id)
+{
+	struct status_req	*sr;
+	struct timeval		 tv;
+	struct msg		 m;
+	int			 r;
+
+	sr = xcalloc(1, sizeof(*sr));
+	sr->id = id;
+	sr->round = ++ping_rounds;
+	TAILQ_INSERT_TAIL(&status_reqs, sr, entry);
+	for (r = 0; r < ROLE_COUNT; r++) {
+		struct child *c = &children[r];
+
+		if (!is_spawned((enum osms_role)r) || !child_up(c) ||
+		    !c->ready)
+			continue;
+		c->ping_round = sr->round;
+		c->ponged = 0;
+		msg_init(&m, IMSG_PING, sr->round);
+		if (channel_send(c->ch, &m) == 0)
+			sr->waiting++;
+	}
+	if (sr->waiting == 0) {
+		status_reply(sr);
+		return;
+	}
+	tv.tv_sec = STATUS_TIMEOUT_MS / 1000;
+	tv.tv_usec = (STATUS_TIMEOUT_MS % 1000) * 1000;
+	evtimer_assign(&sr->timeout, osms_evbase, status_timeout, sr);
+	evtimer_add(&sr->timeout, &tv);
+}
+
+static void
+child_pong(struct child *c, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct status_req	*sr;
+	char			 info[sizeof(c->info)];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, info, sizeof(info));
+	if (msg_end(&r) == -1) {
+		channel_bad_message(c->ch, imsg, "bad payload");
+		return;
+	}
+	if (c->ping_round != imsg->hdr.id || c->ponged)
+		return;		/* late answer to an earlier round */
+	c->ponged = 1;
+	(void)osms_strlcpy(c->info, info, sizeof(c->info));
+	TAILQ_FOREACH(sr, &status_reqs, entry)
+		if (sr->round == imsg->hdr.id) {
+			if (--sr->waiting == 0)
+				status_reply(sr);
+			break;
+		}
+}
+
+/*
+ * Reload, log level, stop.
+ */
+
+static int
+parent_reload(char *err, size_t errsize)
+{
+	struct osms_conf	*nconf;
+	struct role_cred	 ncreds[ROLE_COUNT];
+	struct plistener_list	 nlisteners;
+	char			*text = NULL;
+	size_t			 textlen = 0;
+	FILE			*errfp;
+	int			 r;
+
+	if ((errfp = open_memstream(&text, &textlen)) == NULL)
+		fatal("open_memstream");
+	nconf = conf_parse_file(osmsd_conf_path, errfp, osmsd_defines);
+	if (nconf != NULL && conf_check_files(nconf, errfp) == -1) {
+		conf_free(nconf);
+		nconf = NULL;
+	}
+	(void)fclose(errfp);
+	if (nconf == NULL) {
+		size_t	 n;
+
+		/* Keep the first lines; they name file and line. */
+		(void)osms_strlcpy(err, text != NULL && *text ? text :
+		    "configuration error", errsize);
+		free(text);
+		if ((n = strlen(err)) > 0 && err[n - 1] == '\n')
+			err[n - 1] = '\0';
+		return -1;
+	}
+	free(text);
+
+	if (nconf->hostname[0] == '\0')
+		(void)osms_strlcpy(nconf->hostname, conf->hostname,
+		    sizeof(nconf->hostname));
+	memset(ncreds, 0, sizeof(ncreds));
+	if (users_prepare(nconf, ncreds, 1, err, errsize) == -1 ||
+	    listen_open_all(nconf, &listeners, &nlisteners, err,
+	    errsize) == -1) {
+		conf_free(nconf);
+		return -1;
+	}
+	if (strcmp(nconf->control_socket, conf->control_socket) != 0) {
+		log_warnx("a new control socket path takes effect when osmsd"
+		    " restarts; still using %s", conf->control_socket);
+		(void)osms_strlcpy(nconf->control_socket,
+		    conf->control_socket, sizeof(nconf->control_socket));
+	}
+	/* Sockets no longer configured close here; sessions accepted on
+	 * them live on in their role. */
+	listen_close_all(&listeners);
+	TAILQ_CONCAT(&listeners, &nlisteners, entry);
+	conf_free(conf);
+	conf = nconf;
+	generation++;
+
+	for (r = 0; r < ROLE_COUNT; r++) {
+		struct child *c = &children[r];
+
+		if (!is_spawned((enum osms_role)r))
+			continue;
+		if (ncreds[r].uid != creds[r].uid ||
+		    ncreds[r].gid != creds[r].gid ||
+		    strcmp(ncreds[r].jail, creds[r].jail) != 0) {
+			creds[r] = ncreds[r];
+			if (c->pid != 0) {
+				log_info("%s: user or jail changed;"
+				    " restarting it", role_name(c->role));
+				c->restart_now = 1;
+				(void)kill(c->pid, SIGTERM);
+			}
+			continue;
+		}
+		if (child_up(c))
+			slice_send(c);
+	}
+	log_info("configuration reloaded (generation %u)", generation);
+	(void)snprintf(err, errsize, "configuration reloaded (generation %u)",
+	    generation);
+	return 0;
+}
+
+/* Each error of a failed reload on a log line of its own. */
+static void
+log_reload_failure(char *err)
+{
+	char	*line, *next;
+
+	log_warnx("reload failed; the running configuration stays");
+	for (line = err; line != NULL && *line != '\0'; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		log_warnx("%s", line);
+		if (next != NULL)
+			next[-1] = '\n';
+	}
+}
+
+static void
+parent_set_verbose(int level)
+{
+	struct msg	 m;
+	int		 r;
+
+	log_setverbose(level);
+	osmsd_verbose = level;
+	for (r = 0; r < ROLE_COUNT; r++) {
+		if (!is_spawned((enum osms_role)r) || !child_up(&children[r]))
+			continue;
+		msg_init(&m, IMSG_LOG_VERBOSE, 0);
+		msg_add_u32(&m, (uint32_t)level);
+		(void)channel_send(children[r].ch, &m);
+	}
+	log_info("log %s", level > 0 ? "verbose" : "brief");
+}
+
+static _Noreturn void
+parent_exit(void)
+{
+	(void)unlink(conf->control_socket);
+	listen_close_all(&listeners);
+	log_info("stopped");
+	exit(0);
+}
+
+static int
+children_running(void)
+{
+	int	 r, n = 0;
+
+	for (r = 0; r < ROLE_COUNT; r++)
+		if (is_spawned((enum osms_role)r) && children[r].pid != 0)
+			n++;
+	return n;
+}
+
+static void
+parent_killtimer(evutil_socket_t fd, short ev, void *arg)
+{
+	int	 r;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	for (r = 0; r < ROLE_COUNT; r++)
+		if (is_spawned((enum osms_role)r) && children[r].pid != 0) {
+			log_warnx("%s (pid %d) did not stop; killing it",
+			    role_name((enum osms_role)r),
+			    (int)children[r].pid);
+			(void)kill(children[r].pid, SIGKILL);
+		}
+}
+
+static void
+parent_stop(void)
+{
+	struct timeval	 tv = { STOP_GRACE_SECONDS, 0 };
+	int		 r;
+
+	if (stopping)
+		return;
+	stopping = 1;
+	log_info("stopping");
+	for (r = 0; r < ROLE_COUNT; r++) {
+		if (!is_spawned((enum osms_role)r))
+			continue;
+		(void)evtimer_del(&children[r].restart_ev);
+		if (children[r].pid != 0)
+			(void)kill(children[r].pid, SIGTERM);
+	}
+	if (children_running() == 0)
+		parent_exit();
+	evtimer_assign(&ev_killtimer, osms_evbase, parent_killtimer, NULL);
+	evtimer_add(&ev_killtimer, &tv);
+}
+
+/*
+ * Messages from children.
+ */
+
+static void
+ctl_result(uint64_t id, int ok, const char *text)
+{
+	struct channel	*ctl = children[ROLE_CONTROL].ch;
+	struct msg	 m;
+
+	if (ctl == NULL || !channel_is_open(ctl))
+		return;
+	msg_init(&m, IMSG_CTL_RESULT, id);
+	msg_add_u32(&m, ok ? 1 : 0);
+	msg_add_str(&m, text);
+	(void)channel_send(ctl, &m);
+}
+
+static void
+parent_dispatch_control(struct child *c, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	uint32_t		 version, level = 0;
+	char			 err[2048];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &version);
+	if (imsg->hdr.type == IMSG_CTL_LOG_VERBOSE)
+		(void)msg_get_u32(&r, &level);
+	if (msg_end(&r) == -1) {
+		channel_bad_message(c->ch, imsg, "bad payload");
+		return;
+	}
+	if (version != OSMS_IMSG_VERSION) {
+		ctl_result(imsg->hdr.id, 0, "osmsctl and osmsd versions differ");
+		return;
+	}
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_STATUS:
+		status_start(imsg->hdr.id);
+		break;
+	case IMSG_CTL_RELOAD:
+		log_info("reload requested by osmsctl");
+		if (parent_reload(err, sizeof(err)) == -1) {
+			log_reload_failure(err);
+			ctl_result(imsg->hdr.id, 0, err);
+		} else
+			ctl_result(imsg->hdr.id, 1, err);
+		break;
+	case IMSG_CTL_STOP:
+		log_info("stop requested by osmsctl");
+		ctl_result(imsg->hdr.id, 1, "stopping");
+		channel_flush_sync(c->ch);
+		parent_stop();
+		break;
+	case IMSG_CTL_LOG_VERBOSE:
+		parent_set_verbose(level > 2 ? 2 : (int)level);
+		ctl_result(imsg->hdr.id, 1, level > 0 ? "log verbose" :
+		    "log brief");
+		break;
+	default:
+		break;
+	}
+}
+
+static void
+parent_dispatch(struct channel *ch, struct imsg *imsg)
+{
+	struct child		*c = ch->arg;
+	struct msg_reader	 r;
+	uint32_t		 role;
+
+	if (c->ch != ch)
+		return;		/* an old channel of a restarted child */
+	if (!c->hello && imsg->hdr.type != IMSG_HELLO) {
+		channel_bad_message(ch, imsg, "message before hello");
+		return;
+	}
+	switch (imsg->hdr.type) {
+	case IMSG_HELLO:
+		child_hello(c, imsg);
+		break;
+	case IMSG_READY:
+		if (imsg->datalen != 0 || c->ready) {
+			channel_bad_message(ch, imsg, "bad ready");
+			return;
+		}
+		c->ready = 1;
+		log_info("%s ready, pid %d", role_name(c->role), (int)c->pid);
+		break;
+	case IMSG_PONG:
+		child_pong(c, imsg);
+		break;
+	case IMSG_PEER_BAD:
+		msg_reader_init(&r, imsg);
+		(void)msg_get_u32(&r, &role);
+		if (msg_end(&r) == -1 || !role_linked(c->role, role)) {
+			channel_bad_message(ch, imsg, "bad payload");
+			return;
+		}
+		if (children[role].pid != 0) {
+			log_warnx("%s reports garbage from %s; killing %s",
+			    role_name(c->role), role_name(role),
+			    role_name(role));
+			(void)kill(children[role].pid, SIGKILL);
+		}
+		break;
+	case IMSG_CTL_STATUS:
+	case IMSG_CTL_RELOAD:
+	case IMSG_CTL_STOP:
+	case IMSG_CTL_LOG_VERBOSE:
+		parent_dispatch_control(c, imsg);
+		break;
+	default:
+		channel_bad_message(ch, imsg, "unexpected message");
+		break;
+	}
+}
+
+static void
+parent_child_closed(struct channel *ch)
+{
+	struct child	*c = ch->arg;
+
+	if (c->ch == ch) {
+		c->ch = NULL;
+		/* A child that broke the protocol, or closed its channel
+		 * while running, is of no use: make it exit. */
+		if (c->pid != 0) {
+			if (ch->broken)
+				log_warnx("%s (pid %d) broke the protocol;"
+				    " killing it", role_name(c->role),
+				    (int)c->pid);
+			(void)kill(c->pid, SIGKILL);
+		}
+	}
+	free(ch);
+}
+
+/*
+ * Signals.
+ */
+
+static void
+parent_sigchld(evutil_socket_t sig, short ev, void *arg)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 status;
+	double		 up;
+
+	(void)sig;
+	(void)ev;
+	(void)arg;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((c = child_by_pid(pid)) == NULL)
+			continue;
+		if (WIFSIGNALED(status))
+			log_warnx("%s (pid %d) killed by signal %d",
+			    role_name(c->role), (int)pid, WTERMSIG(status));
+		else if (WEXITSTATUS(status) != 0)
+			log_warnx("%s (pid %d) exited with status %d",
+			    role_name(c->role), (int)pid, WEXITSTATUS(status));
+		else if (!stopping && !c->restart_now)
+			log_warnx("%s (pid %d) exited", role_name(c->role),
+			    (int)pid);
+		else
+			log_debug("%s (pid %d) exited", role_name(c->role),
+			    (int)pid);
+		c->pid = 0;
+		c->hello = 0;
+		c->ready = 0;
+		if (c->ch != NULL) {
+			struct channel *old = c->ch;
+
+			c->ch = NULL;
+			channel_close(old);	/* freed in its callback */
+		}
+		if (stopping)
+			continue;
+		up = mono_seconds_since(&c->started_mono);
+		if (c->restart_now)
+			c->backoff_ms = 0;
+		else if (up >= STABLE_SECONDS || c->backoff_ms == 0)
+			c->backoff_ms = BACKOFF_FIRST_MS;
+		else if ((c->backoff_ms *= 2) > BACKOFF_MAX_MS)
+			c->backoff_ms = BACKOFF_MAX_MS;
+		c->restarts++;
+		if (c->backoff_ms > 0)
+			log_info("restarting %s in %u ms", role_name(c->role),
+			    c->backoff_ms);
+		child_schedule(c, c->backoff_ms);
+	}
+	if (stopping && children_running() == 0)
+		parent_exit();
+}
+
+static void
+parent_sigterm(evutil_socket_t sig, short ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	log_info("received %s", sig == SIGINT ? "SIGINT" : "SIGTERM");
+	parent_stop();
+}
+
+static void
+parent_sighup(evutil_socket_t sig, short ev, void *arg)
+{
+	char	 err[2048];
+
+	(void)sig;
+	(void)ev;
+	(void)arg;
+	log_info("reload requested by SIGHUP");
+	if (parent_reload(err, sizeof(err)) == -1)
+		log_reload_failure(err);
+}
+
+void
+parent_run(struct osms_conf *c, struct role_cred *rc,
+    struct plistener_list *pl, int cfd, const char *lx)
+{
+	int	 r;
+
+	conf = c;
+	memcpy(creds, rc, sizeof(creds));
+	TAILQ_INIT(&listeners);
+	TAILQ_CONCAT(&listeners, pl, entry);
+	control_fd = cfd;
+	(void)osms_strlcpy(libexec, lx, sizeof(libexec));
+	parent_started = time(NULL);
+
+	if ((osms_evbase = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	(void)signal(SIGPIPE, SIG_IGN);
+	evsignal_assign(&ev_sigterm, osms_evbase, SIGTERM, parent_sigterm,
+	    NULL);
+	evsignal_assign(&ev_sigint, osms_evbase, SIGINT, parent_sigterm, NULL);
+	evsignal_assign(&ev_sighup, osms_evbase, SIGHUP, parent_sighup, NULL);
+	evsignal_assign(&ev_sigchld, osms_evbase, SIGCHLD, parent_sigchld,
+	    NULL);
+	if (evsignal_add(&ev_sigterm, NULL) == -1 ||
+	    evsignal_add(&ev_sigint, NULL) == -1 ||
+	    evsignal_add(&ev_sighup, NULL) == -1 ||
+	    evsignal_add(&ev_sigchld, NULL) == -1)
+		fatal("evsignal_add");
+
+	for (r = 0; r < ROLE_COUNT; r++) {
+		if (!is_spawned((enum osms_role)r))
+			continue;
+		children[r].role = (enum osms_role)r;
+		evtimer_assign(&children[r].restart_ev, osms_evbase,
+		    child_restart_ev, &children[r]);
+	}
+	for (r = 0; r < ROLE_COUNT; r++)
+		if (is_spawned((enum osms_role)r))
+			child_spawn(&children[r]);
+	log_info("started, pid %d", (int)getpid());
+
+	if (event_base_dispatch(osms_evbase) == -1)
+		fatalx("event_base_dispatch failed");
+	fatalx("event loop ended");
+}

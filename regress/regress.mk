@@ -1,0 +1,57 @@
+# regress/: unit tests (one program per regress/unit/test-*.c), fuzz
+# targets (one per regress/fuzz/fuzz_*.c). The end-to-end scripts in
+# regress/e2e/ need no build step.
+
+UNIT_SRCS	:= $(sort $(wildcard regress/unit/test-*.c))
+TESTS		:= $(patsubst regress/unit/%.c,$(BUILD)/regress/%,$(UNIT_SRCS))
+TEST_HARNESS	:= $(OBJ)/regress/lib/test.o
+
+$(TEST_HARNESS) $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRCS)): \
+	PROG_INC := -Ilib -Ilib/mail -Iregress/lib -I$(GEN)
+$(TEST_HARNESS) $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRCS)): \
+	PROG_PKGS := libevent
+
+$(BUILD)/regress/%: $(OBJ)/regress/unit/%.o $(TEST_HARNESS) $(LIBOSMS)
+	@mkdir -p $(@D)
+	@echo "  LD    $@"
+	$(Q)$(CC) $(BASE_LDFLAGS) $(LDFLAGS) -o $@ $< $(TEST_HARNESS) $(LIBOSMS) \
+	    $(call pkg_libs,$(LIBOSMS_PKGS)) $(LDLIBS)
+
+tests: $(TESTS)
+
+# libFuzzer targets: the library is rebuilt by clang with coverage.
+FUZZ_SRCS	:= $(sort $(wildcard regress/fuzz/fuzz_*.c))
+FUZZ_DIR	:= $(BUILD)/fuzz
+FUZZ_FLAGS	:= -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+		   -fsanitize=fuzzer-no-link,address,undefined \
+		   -Ilib -Ilib/mail -I$(GEN)
+FUZZ_LIB_OBJS	:= $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS)) \
+		   $(FUZZ_DIR)/obj/gen/parse.o
+FUZZERS		:= $(patsubst regress/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRCS))
+
+$(FUZZ_DIR)/obj/%.o: %.c $(GEN)/parse.h
+	@mkdir -p $(@D)
+	$(FUZZCC) $(FUZZ_FLAGS) $(call pkg_cflags,libevent) -c -o $@ $<
+
+$(FUZZ_DIR)/obj/gen/parse.o: $(GEN)/parse.c
+	@mkdir -p $(@D)
+	$(FUZZCC) $(FUZZ_FLAGS) -c -o $@ $<
+
+$(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/regress/fuzz/%.o $(FUZZ_LIB_OBJS)
+	$(FUZZCC) -fsanitize=fuzzer,address,undefined -o $@ $^ \
+	    $(call pkg_libs,libevent)
+
+fuzz: $(FUZZERS)
+
+# Run each fuzz target for SECONDS from its seed corpus.
+SECONDS		?= 60
+fuzz-run: fuzz
+	@for f in $(FUZZERS); do \
+		n=$$(basename $$f); \
+		mkdir -p $(FUZZ_DIR)/corpus/$$n; \
+		echo "== $$n, $(SECONDS)s"; \
+		$$f -max_total_time=$(SECONDS) -print_final_stats=1 \
+		    $(FUZZ_DIR)/corpus/$$n regress/fuzz/corpus/$$n || exit 1; \
+	done
+
+.PHONY: fuzz-run

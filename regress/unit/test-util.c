@@ -1,0 +1,80 @@
+/*
+ * Bounded strings and numbers (util.c).
+ */
+#include <limits.h>
+#include <string.h>
+
+#include "test.h"
+#include "util.h"
+
+static void
+test_strlcpy(void)
+{
+	char	 buf[8];
+
+	test_begin("util: strlcpy/strlcat truncate and always terminate");
+	test_assert(osms_strlcpy(buf, "hello", sizeof(buf)) == 5);
+	test_assert(strcmp(buf, "hello") == 0);
+	test_assert(osms_strlcpy(buf, "0123456789", sizeof(buf)) == 10);
+	test_assert(strcmp(buf, "0123456") == 0);
+	test_assert(osms_strlcpy(buf, "x", 0) == 1 && buf[0] == '0');
+	(void)osms_strlcpy(buf, "abc", sizeof(buf));
+	test_assert(osms_strlcat(buf, "defgh", sizeof(buf)) == 8);
+	test_assert(strcmp(buf, "abcdefg") == 0);
+	test_assert(osms_strlcat(buf, "z", sizeof(buf)) >= sizeof(buf));
+	test_assert(strcmp(buf, "abcdefg") == 0);
+	test_assert(osms_snprintf(buf, sizeof(buf), "%s", "1234567") == 7);
+	test_assert(osms_snprintf(buf, sizeof(buf), "%s", "12345678") == -1);
+	test_end();
+}
+
+static void
+test_str_to_num(void)
+{
+	const char	*e;
+
+	test_begin("util: str_to_num ranges and garbage");
+	test_assert(str_to_num("42", 0, 100, &e) == 42 && e == NULL);
+	test_assert(str_to_num("-1", 0, 100, &e) == 0 &&
+	    strcmp(e, "too small") == 0);
+	test_assert(str_to_num("101", 0, 100, &e) == 0 &&
+	    strcmp(e, "too large") == 0);
+	test_assert(str_to_num("99999999999999999999", 0, LLONG_MAX, &e) ==
+	    0 && strcmp(e, "too large") == 0);
+	test_assert(str_to_num("", 0, 1, &e) == 0 && e != NULL);
+	test_assert(str_to_num("1x", 0, 10, &e) == 0 && e != NULL);
+	test_assert(str_to_num(" 1", 0, 10, &e) == 0 && e != NULL);
+	test_assert(str_to_num("+1", 0, 10, &e) == 0 && e != NULL);
+	test_assert(str_to_num("5", 10, 1, &e) == 0 && e != NULL);
+	test_end();
+}
+
+static void
+test_misc(void)
+{
+	char	 buf[32];
+
+	test_begin("util: control bytes and durations");
+	test_assert(!str_has_ctl("plain text"));
+	test_assert(str_has_ctl("a\r\nb"));
+	test_assert(str_has_ctl("a\tb"));
+	test_assert(str_has_ctl("\x7f"));
+	fmt_duration(buf, sizeof(buf), 5);
+	test_assert(strcmp(buf, "5s") == 0);
+	fmt_duration(buf, sizeof(buf), 302);
+	test_assert(strcmp(buf, "5m2s") == 0);
+	fmt_duration(buf, sizeof(buf), 3 * 86400 + 7200 + 60);
+	test_assert(strcmp(buf, "3d2h1m") == 0);
+	fmt_duration(buf, sizeof(buf), -4);
+	test_assert(strcmp(buf, "0s") == 0);
+	test_end();
+}
+
+int
+main(void)
+{
+	test_strlcpy();
+	test_str_to_num();
+	test_misc();
+	return test_exit();
+}
