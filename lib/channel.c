@@ -13,6 +13,9 @@
 
 struct event_base	*osms_evbase;
 
+/* A violation below the level of messages (frames, descriptors). */
+#define NO_TYPE		UINT32_MAX
+
 static void	 channel_io(evutil_socket_t, short, void *);
 static void	 channel_closed_ev(evutil_socket_t, short, void *);
 static void	 channel_update(struct channel *);
@@ -99,11 +102,14 @@ channel_is_open(const struct channel *ch)
 static void
 channel_violation(struct channel *ch, const char *what, uint32_t type)
 {
+	const char	*name = type == NO_TYPE ? "" : imsg_type_name(type);
+	const char	*sep = type == NO_TYPE ? "" : ": ";
+
 	if (ch->die_on_violation)
-		fatalx("%s from %s: %s; exiting", what, role_name(ch->remote),
-		    imsg_type_name(type));
-	log_warnx("%s from %s: %s; closing the channel", what,
-	    role_name(ch->remote), imsg_type_name(type));
+		fatalx("%s from %s%s%s; exiting", what, role_name(ch->remote),
+		    sep, name);
+	log_warnx("%s from %s%s%s; closing the channel", what,
+	    role_name(ch->remote), sep, name);
 	ch->broken = 1;
 	channel_close(ch);
 }
@@ -137,7 +143,8 @@ channel_io(evutil_socket_t fd, short ev, void *arg)
 		n = imsgbuf_read(&ch->ibuf);
 		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
 			if (errno == EBADMSG) {
-				channel_violation(ch, "bad descriptors", 0);
+				channel_violation(ch, "bad descriptors",
+				    NO_TYPE);
 				return;
 			}
 			if (errno != ECONNRESET)
@@ -150,10 +157,12 @@ channel_io(evutil_socket_t fd, short ev, void *arg)
 			if ((r = imsg_get(&ch->ibuf, &imsg)) == 0)
 				break;
 			if (r == -1) {
-				channel_violation(ch, "malformed frame", 0);
+				channel_violation(ch, "malformed frame",
+				    NO_TYPE);
 				return;
 			}
-			if (!imsg_allowed(imsg.hdr.type, ch->remote, ch->self)) {
+			if (!imsg_allowed(imsg.hdr.type, ch->remote,
+			    ch->self)) {
 				uint32_t type = imsg.hdr.type;
 
 				imsg_free(&imsg);

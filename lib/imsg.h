@@ -20,7 +20,7 @@ struct imsg_hdr {
 	uint32_t	 len;		/* header and payload */
 	uint32_t	 flags;
 	uint32_t	 pid;		/* sender, for logs */
-	uint64_t	 id;		/* request id; a reply carries it back */
+	uint64_t	 id;		/* request id, echoed in the reply */
 };
 
 #define IMSG_HEADER_SIZE	sizeof(struct imsg_hdr)

@@ -314,8 +314,8 @@ proc_main(const struct proc_ops *o, int argc, char **argv)
 	log_setverbose(verbose);
 
 	if (fstat(PROC_PARENT_FD, &st) == -1 || !S_ISSOCK(st.st_mode)) {
-		(void)fprintf(stderr, "%s: no parent channel on descriptor %d\n",
-		    argv[0], PROC_PARENT_FD);
+		(void)fprintf(stderr, "%s: no parent channel on descriptor"
+		    " %d\n", argv[0], PROC_PARENT_FD);
 		proc_usage(argv[0]);
 	}
 

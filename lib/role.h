@@ -29,7 +29,7 @@ enum osms_role {
 
 /* Where a role is locked in after start-up. */
 enum role_jail {
-	JAIL_NONE,		/* own user only (Landlock comes with hardening) */
+	JAIL_NONE,		/* own user only; Landlock comes later */
 	JAIL_EMPTY,		/* chroot to the empty directory */
 	JAIL_SPOOL,		/* chroot to the queue directory */
 	JAIL_MAILSTORE,		/* chroot to the mail store root */
@@ -40,7 +40,7 @@ struct role_info {
 	const char	*program;	/* "osms-smtpd"; NULL if not spawned */
 	const char	*user;		/* default unprivileged user */
 	enum role_jail	 jail;
-	int		 secrets;	/* holds keys or passwords: no core, no ptrace */
+	int		 secrets;	/* keys or passwords: no core dump */
 	uint32_t	 links;		/* roles it has a direct channel to */
 };
 

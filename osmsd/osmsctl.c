@@ -279,7 +279,8 @@ main(int argc, char **argv)
 	else if (strcmp(cmd, "stop") == 0 && argc == 1)
 		type = IMSG_CTL_STOP;
 	else if (strcmp(cmd, "log") == 0 && argc == 2 &&
-	    (strcmp(argv[1], "verbose") == 0 || strcmp(argv[1], "brief") == 0)) {
+	    (strcmp(argv[1], "verbose") == 0 ||
+	    strcmp(argv[1], "brief") == 0)) {
 		type = IMSG_CTL_LOG_VERBOSE;
 		level = strcmp(argv[1], "verbose") == 0 ? 1 : 0;
 	} else

@@ -56,8 +56,8 @@ find_libexec(char *buf, size_t size)
 		self[n] = '\0';
 		if ((slash = strrchr(self, '/')) != NULL) {
 			*slash = '\0';
-			if (osms_snprintf(buf, size, "%s/libexec", self) != -1 &&
-			    access(buf, X_OK) == 0)
+			if (osms_snprintf(buf, size, "%s/libexec", self) !=
+			    -1 && access(buf, X_OK) == 0)
 				return;
 		}
 	}

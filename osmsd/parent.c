@@ -697,7 +697,8 @@ parent_dispatch_control(struct child *c, struct imsg *imsg)
 		return;
 	}
 	if (version != OSMS_IMSG_VERSION) {
-		ctl_result(imsg->hdr.id, 0, "osmsctl and osmsd versions differ");
+		ctl_result(imsg->hdr.id, 0,
+		    "osmsctl and osmsd versions differ");
 		return;
 	}
 	switch (imsg->hdr.type) {

@@ -10,43 +10,9 @@
 #define OSMS_CONF_PRIVATE_H
 
 #include <sys/queue.h>
-
 #include <stdint.h>
 #include <stdio.h>
 
-#ifndef TAILQ_HEAD
-/*
- * Only for static analysers that do not read system headers (cppcheck):
- * without <sys/queue.h> they cannot parse conf.h. The compiler always
- * has the real macros, so this is never built.
- */
-#define TAILQ_HEAD(name, type)						\
-	struct name { struct type *first; struct type **last; }
-#define TAILQ_ENTRY(type)						\
-	struct { struct type *next; struct type **prev; }
-#define TAILQ_FIRST(h)		((h)->first)
-#define TAILQ_NEXT(e, f)	((e)->f.next)
-#define TAILQ_EMPTY(h)		((h)->first == NULL)
-#define TAILQ_INIT(h) do {						\
-	(h)->first = NULL;						\
-	(h)->last = &(h)->first;					\
-} while (0)
-#define TAILQ_FOREACH(e, h, f)						\
-	for ((e) = (h)->first; (e) != NULL; (e) = (e)->f.next)
-#define TAILQ_INSERT_TAIL(h, e, f) do {					\
-	(e)->f.next = NULL;						\
-	(e)->f.prev = (h)->last;					\
-	*(h)->last = (e);						\
-	(h)->last = &(e)->f.next;					\
-} while (0)
-#define TAILQ_REMOVE(h, e, f) do {					\
-	if ((e)->f.next != NULL)					\
-		(e)->f.next->f.prev = (e)->f.prev;			\
-	else								\
-		(h)->last = (e)->f.prev;				\
-	*(e)->f.prev = (e)->f.next;					\
-} while (0)
-#endif
 
 #include "conf.h"
 

@@ -53,8 +53,8 @@ test_bad_lengths(void)
 	struct imsgbuf	 ib;
 	struct imsg	 im;
 	struct imsg_hdr	 h;
-	uint32_t	 lens[] = { 0, 1, IMSG_HEADER_SIZE - 1, IMSG_MAX_SIZE + 1,
-			    0xffffffffU };
+	uint32_t	 lens[] = { 0, 1, IMSG_HEADER_SIZE - 1,
+			    IMSG_MAX_SIZE + 1, 0xffffffffU };
 	size_t		 i;
 
 	test_begin("imsg: lengths below the header or above the maximum");
@@ -197,7 +197,8 @@ test_roundtrip_socket(void)
 			break;
 		}
 		memset(payload, i, sizeof(payload));
-		if (im.hdr.type != (uint32_t)i || im.hdr.id != (uint64_t)i * 3 ||
+		if (im.hdr.type != (uint32_t)i ||
+		    im.hdr.id != (uint64_t)i * 3 ||
 		    im.datalen != (size_t)i * 5 ||
 		    (im.datalen && memcmp(im.data, payload, im.datalen) != 0))
 			ok = 0;
