@@ -121,13 +121,67 @@ channel_bad_message(struct channel *ch, const struct imsg *imsg,
 	channel_violation(ch, why, imsg->hdr.type);
 }
 
+/*
+ * Read once and dispatch every complete message: the number of bytes
+ * read, 0 at end of stream, -1 if nothing was there; when the channel
+ * closed meanwhile, -2.
+ */
+static ssize_t
+channel_read(struct channel *ch)
+{
+	struct imsg	 imsg;
+	uint32_t	 type;
+	ssize_t		 n;
+	int		 r;
+
+	n = imsgbuf_read(&ch->ibuf);
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		if (errno == EBADMSG)
+			channel_violation(ch, "bad descriptors", NO_TYPE);
+		else {
+			if (errno != ECONNRESET)
+				log_warn("channel to %s: read",
+				    role_name(ch->remote));
+			channel_close(ch);
+		}
+		return -2;
+	}
+	while ((r = imsg_get(&ch->ibuf, &imsg)) != 0) {
+		if (r == -1) {
+			channel_violation(ch, "malformed frame", NO_TYPE);
+			return -2;
+		}
+		type = imsg.hdr.type;
+		if (!imsg_allowed(type, ch->remote, ch->self)) {
+			imsg_free(&imsg);
+			channel_violation(ch, "forbidden message", type);
+			return -2;
+		}
+		if (msg_check(&imsg, imsg_type_layout(type)) == -1) {
+			imsg_free(&imsg);
+			channel_violation(ch, "malformed payload", type);
+			return -2;
+		}
+		log_trace("imsg %s <- %s id=%llu len=%zu%s",
+		    imsg_type_name(type), role_name(ch->remote),
+		    (unsigned long long)imsg.hdr.id, imsg.datalen,
+		    imsg.fd != -1 ? " fd" : "");
+		ch->dispatch(ch, &imsg);
+		imsg_free(&imsg);
+		if (!ch->open)
+			return -2;
+	}
+	if (n == 0) {
+		channel_close(ch);
+		return -2;
+	}
+	return n;
+}
+
 static void
 channel_io(evutil_socket_t fd, short ev, void *arg)
 {
 	struct channel	*ch = arg;
-	struct imsg	 imsg;
-	ssize_t		 n;
-	int		 r;
 
 	(void)fd;
 	if (ev & EV_WRITE) {
@@ -139,62 +193,16 @@ channel_io(evutil_socket_t fd, short ev, void *arg)
 			return;
 		}
 	}
-	if (ev & EV_READ) {
-		n = imsgbuf_read(&ch->ibuf);
-		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
-			if (errno == EBADMSG) {
-				channel_violation(ch, "bad descriptors",
-				    NO_TYPE);
-				return;
-			}
-			if (errno != ECONNRESET)
-				log_warn("channel to %s: read",
-				    role_name(ch->remote));
-			channel_close(ch);
-			return;
-		}
-		for (;;) {
-			if ((r = imsg_get(&ch->ibuf, &imsg)) == 0)
-				break;
-			if (r == -1) {
-				channel_violation(ch, "malformed frame",
-				    NO_TYPE);
-				return;
-			}
-			if (!imsg_allowed(imsg.hdr.type, ch->remote,
-			    ch->self)) {
-				uint32_t type = imsg.hdr.type;
-
-				imsg_free(&imsg);
-				channel_violation(ch, "forbidden message",
-				    type);
-				return;
-			}
-			if (msg_check(&imsg,
-			    imsg_type_layout(imsg.hdr.type)) == -1) {
-				uint32_t type = imsg.hdr.type;
-
-				imsg_free(&imsg);
-				channel_violation(ch, "malformed payload",
-				    type);
-				return;
-			}
-			log_trace("imsg %s <- %s id=%llu len=%zu%s",
-			    imsg_type_name(imsg.hdr.type),
-			    role_name(ch->remote),
-			    (unsigned long long)imsg.hdr.id, imsg.datalen,
-			    imsg.fd != -1 ? " fd" : "");
-			ch->dispatch(ch, &imsg);
-			imsg_free(&imsg);
-			if (!ch->open)
-				return;
-		}
-		if (n == 0) {
-			channel_close(ch);
-			return;
-		}
-	}
+	if ((ev & EV_READ) && channel_read(ch) == -2)
+		return;
 	channel_update(ch);
+}
+
+void
+channel_drain(struct channel *ch)
+{
+	while (ch->open && channel_read(ch) > 0)
+		;
 }
 
 int

@@ -65,6 +65,8 @@ int	 channel_compose(struct channel *, uint32_t type, uint64_t id, int fd,
 	    const void *, size_t);
 int	 channel_send(struct channel *, struct msg *);
 
+/* Dispatch whatever has arrived, without waiting: used before exit. */
+void	 channel_drain(struct channel *);
 /* Write everything queued now, blocking: used right before exit. */
 void	 channel_flush_sync(struct channel *);
 

@@ -68,6 +68,8 @@ proc_sigterm(evutil_socket_t sig, short ev, void *arg)
 	(void)ev;
 	(void)arg;
 	log_debug("stopping on SIGTERM");
+	/* What the parent sent before the signal still gets handled. */
+	channel_drain(&parent);
 	proc_exit(0);
 }
 

@@ -189,12 +189,23 @@ control_state(char *buf, size_t size)
 	(void)snprintf(buf, size, "%d clients", nclients);
 }
 
+/* Answers already relayed reach their clients before control exits. */
+static void
+control_shutdown(void)
+{
+	struct ctl_client	*cc;
+
+	TAILQ_FOREACH(cc, &clients, entry)
+		channel_flush_sync(&cc->ch);
+}
+
 static const struct proc_ops control_ops = {
 	.role = ROLE_CONTROL,
 	.conf = control_conf,
 	.conf_end = control_conf_end,
 	.dispatch_parent = control_dispatch_parent,
 	.state = control_state,
+	.shutdown = control_shutdown,
 };
 
 int

@@ -624,6 +624,18 @@ children_running(void)
 }
 
 static void
+stop_control_if_last(void)
+{
+	struct child	*c = &children[ROLE_CONTROL];
+
+	if (stopping && c->pid != 0 && children_running() == 1) {
+		if (c->ch != NULL)
+			channel_flush_sync(c->ch);
+		(void)kill(c->pid, SIGTERM);
+	}
+}
+
+static void
 parent_killtimer(evutil_socket_t fd, short ev, void *arg)
 {
 	int	 r;
@@ -650,13 +662,16 @@ parent_stop(void)
 		return;
 	stopping = 1;
 	log_info("stopping");
+	/* Control goes last, so osmsctl hears the answer and sees the
+	 * tree stop. */
 	for (r = 0; r < ROLE_COUNT; r++) {
 		if (!is_spawned((enum osms_role)r))
 			continue;
 		(void)evtimer_del(&children[r].restart_ev);
-		if (children[r].pid != 0)
+		if (children[r].pid != 0 && r != ROLE_CONTROL)
 			(void)kill(children[r].pid, SIGTERM);
 	}
+	stop_control_if_last();
 	if (children_running() == 0)
 		parent_exit();
 	evtimer_assign(&ev_killtimer, osms_evbase, parent_killtimer, NULL);
@@ -857,8 +872,11 @@ parent_sigchld(evutil_socket_t sig, short ev, void *arg)
 			    c->backoff_ms);
 		child_schedule(c, c->backoff_ms);
 	}
-	if (stopping && children_running() == 0)
-		parent_exit();
+	if (stopping) {
+		stop_control_if_last();
+		if (children_running() == 0)
+			parent_exit();
+	}
 }
 
 static void
