@@ -43,7 +43,7 @@ else
 BASE_CFLAGS	+= -O2 -D_FORTIFY_SOURCE=2
 BASE_LDFLAGS	:=
 endif
-BASE_LDFLAGS	+= -pie -Wl,-z,relro,-z,now
+BASE_LDFLAGS	+= -pie -Wl,-z,relro,-z,now -Wl,--as-needed
 
 # V=1 shows the full commands.
 ifeq ($(V),1)

@@ -9,8 +9,11 @@
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
 #include <stdarg.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,9 @@ struct io {
 	size_t			 linecap;
 	io_cb			 cb;
 	void			*arg;
+	SSL			*ssl;
+	int			 timeout;
+	char			 error[128];
 };
 
 static void
@@ -55,14 +61,30 @@ static void
 io_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct io	*io = arg;
+	unsigned long	 e;
+	int		 saved = errno;
 
-	(void)bev;
-	if (what & BEV_EVENT_TIMEOUT)
+	if (what & BEV_EVENT_CONNECTED) {
+		io->cb(io, IO_TLSREADY, io->arg);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
 		io->cb(io, IO_TIMEOUT, io->arg);
-	else if (what & BEV_EVENT_EOF)
+		return;
+	}
+	if (what & BEV_EVENT_EOF) {
 		io->cb(io, IO_DISCONNECTED, io->arg);
-	else if (what & BEV_EVENT_ERROR)
-		io->cb(io, IO_ERROR, io->arg);
+		return;
+	}
+	if (io->ssl != NULL &&
+	    (e = bufferevent_get_openssl_error(bev)) != 0) {
+		ERR_error_string_n(e, io->error, sizeof(io->error));
+		while (bufferevent_get_openssl_error(bev) != 0)
+			;
+	} else
+		(void)osms_strlcpy(io->error, saved ? strerror(saved) :
+		    "connection failed", sizeof(io->error));
+	io->cb(io, IO_ERROR, io->arg);
 }
 
 struct io *
@@ -110,9 +132,59 @@ io_set_timeout(struct io *io, int seconds)
 {
 	struct timeval	 tv = { seconds, 0 };
 
+	io->timeout = seconds;
 	if (bufferevent_set_timeouts(io->bev, seconds > 0 ? &tv : NULL,
 	    seconds > 0 ? &tv : NULL) == -1)
 		fatalx("io_set_timeout failed");
+}
+
+int
+io_start_tls(struct io *io, SSL_CTX *ctx)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+
+	if (io->ssl != NULL || (ssl = SSL_new(ctx)) == NULL)
+		return -1;
+	/* Plaintext received after the command is never used. */
+	io_discard_input(io);
+	/* Hand the socket from the plain bufferevent to a TLS one. */
+	if (bufferevent_setfd(io->bev, -1) == -1)
+		fatalx("io_start_tls: bufferevent_setfd");
+	bufferevent_free(io->bev);
+	bev = bufferevent_openssl_socket_new(osms_evbase, io->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		fatalx("io_start_tls: bufferevent_openssl_socket_new");
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	io->bev = bev;
+	io->ssl = ssl;
+	bufferevent_setcb(io->bev, io_readcb, io_writecb, io_eventcb, io);
+	io_set_max_line(io, io->max_line);
+	io_set_timeout(io, io->timeout);
+	if (bufferevent_enable(io->bev, EV_READ | EV_WRITE) == -1)
+		fatalx("io_start_tls: bufferevent_enable");
+	return 0;
+}
+
+int
+io_shutdown_write(struct io *io)
+{
+	if (io->ssl != NULL)
+		return -1;
+	return shutdown(io->fd, SHUT_WR);
+}
+
+SSL *
+io_ssl(const struct io *io)
+{
+	return io->ssl;
+}
+
+const char *
+io_error(const struct io *io)
+{
+	return io->error[0] ? io->error : "connection failed";
 }
 
 void
@@ -181,6 +253,17 @@ io_getline(struct io *io, char **linep, size_t *lenp, int *flagsp)
 	*lenp = len;
 	*flagsp = flags;
 	return IO_LINE_OK;
+}
+
+size_t
+io_read(struct io *io, void *buf, size_t len)
+{
+	int	 n;
+
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	n = evbuffer_remove(bufferevent_get_input(io->bev), buf, len);
+	return n < 0 ? 0 : (size_t)n;
 }
 
 size_t

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/ssl.h>
+
 struct io;
 
 enum io_event {
@@ -19,6 +21,7 @@ enum io_event {
 	IO_TIMEOUT,		/* no input (or output progress) in time */
 	IO_DISCONNECTED,	/* the peer closed the connection */
 	IO_ERROR,		/* the connection failed */
+	IO_TLSREADY,		/* the TLS handshake is done */
 };
 
 enum io_line {
@@ -44,6 +47,8 @@ void		 io_set_max_line(struct io *, size_t);
 
 enum io_line	 io_getline(struct io *, char **line, size_t *len,
 		    int *flags);
+/* Take up to len raw bytes (a BDAT chunk); returns how many. */
+size_t		 io_read(struct io *, void *, size_t);
 /* Bytes received but not yet taken. */
 size_t		 io_inbuf(const struct io *);
 /* Drop every byte received but not taken (before a TLS handshake). */
@@ -53,6 +58,24 @@ int		 io_write(struct io *, const void *, size_t);
 int		 io_printf(struct io *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 size_t		 io_queued(const struct io *);
+
+/*
+ * Start a server-side TLS handshake on the connection: what was received
+ * in plaintext and not yet taken is thrown away first (no command
+ * injection before STARTTLS), and the caller must have seen IO_LOWAT
+ * for its last plaintext reply. IO_TLSREADY or IO_ERROR follows.
+ */
+int		 io_start_tls(struct io *, SSL_CTX *);
+/* The TLS connection, NULL in plaintext. */
+SSL		*io_ssl(const struct io *);
+/* Why the last IO_ERROR happened, for the log. */
+const char	*io_error(const struct io *);
+
+/*
+ * End the sending direction (plaintext only; -1 for TLS): a client still
+ * sending then reads our last reply instead of losing it to a reset.
+ */
+int		 io_shutdown_write(struct io *);
 
 /* Stop/start reading from the socket (a session waiting on a peer). */
 void		 io_pause_read(struct io *);

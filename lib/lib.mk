@@ -1,11 +1,12 @@
 # lib/: generic code (lib/) and mail-aware code (lib/mail/), one archive.
 
 LIBOSMS		:= $(BUILD)/libosms.a
-LIBOSMS_PKGS	:= libevent
+LIBOSMS_PKGS	:= libevent libevent_openssl openssl
 
 LIB_SRCS	:= \
 	lib/channel.c \
 	lib/imsg.c \
+	lib/idmap.c \
 	lib/io.c \
 	lib/listener.c \
 	lib/log.c \
@@ -14,13 +15,20 @@ LIB_SRCS	:= \
 	lib/proc.c \
 	lib/role.c \
 	lib/sandbox.c \
+	lib/tls.c \
 	lib/util.c \
-	lib/mail/conf.c
+	lib/mail/addr.c \
+	lib/mail/conf.c \
+	lib/mail/dsn.c \
+	lib/mail/envelope.c \
+	lib/mail/maildir.c \
+	lib/mail/smtp_cmd.c \
+	lib/mail/spool.c
 
 LIB_OBJS	:= $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRCS)) $(OBJ)/gen/parse.o
 
 $(LIB_OBJS): PROG_INC := -Ilib -Ilib/mail -I$(GEN)
-$(LIB_OBJS): PROG_PKGS := libevent
+$(LIB_OBJS): PROG_PKGS := $(LIBOSMS_PKGS)
 
 $(LIBOSMS): $(LIB_OBJS)
 	@mkdir -p $(@D)

@@ -20,10 +20,10 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	1
+#define OSMS_IMSG_VERSION	2
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
-#define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL))	/* reply path */
+#define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE)) /* replies */
 #define R_NET	(R(ROLE_SMTPD) | R(ROLE_IMAPD))
 
 #define OSMS_IMSG_LIST(X)						\
@@ -38,6 +38,14 @@ X(IMSG_CONF_SMTPD, R(ROLE_PARENT), R(ROLE_SMTPD), "Uuuu",		\
     "max message size, max recipients, max line, timeout")		\
 X(IMSG_CONF_CONTROL, R(ROLE_PARENT), R(ROLE_CONTROL), "f",		\
     "socket: the listening control socket")				\
+X(IMSG_CONF_PKI_CERT, R(ROLE_PARENT), R(ROLE_SMTPD), "fs",		\
+    "file, name: a pki's certificate chain (PEM), opened by the parent") \
+X(IMSG_CONF_PKI_KEY, R(ROLE_PARENT), R(ROLE_SMTPD), "fs",		\
+    "file, name: a pki's private key (PEM), opened by the parent")	\
+X(IMSG_CONF_TABLE_FILE, R(ROLE_PARENT), R(ROLE_AUTHD), "fss",		\
+    "file, name, path: a file table, opened by the parent")		\
+X(IMSG_CONF_DOMAIN, R(ROLE_PARENT), R(ROLE_AUTHD), "sss",		\
+    "name, users table, aliases table: a local domain")		\
 X(IMSG_CONF_END, R(ROLE_PARENT), R_CHILDREN, "",			\
     "the slice is complete: apply it")					\
 X(IMSG_PEER, R(ROLE_PARENT), R_CHILDREN, "fu",			\
@@ -52,6 +60,39 @@ X(IMSG_PONG, R_ANY, R_ANY, "s",					\
     "state: alive, and what it is doing")				\
 X(IMSG_LOG_VERBOSE, R(ROLE_PARENT), R_CHILDREN, "u",			\
     "level: change the log level")					\
+/* the directory: recipients and their final destinations */		\
+X(IMSG_AUTH_RCPT, R(ROLE_SMTPD) | R(ROLE_QUEUE), R(ROLE_AUTHD), "us",	\
+    "flags, address: may it receive mail here? expand its aliases")	\
+X(IMSG_AUTH_RCPT_DEST, R(ROLE_AUTHD), R(ROLE_SMTPD) | R(ROLE_QUEUE),	\
+    "ussUU", "kind, address, mailbox, quota bytes, quota messages:"	\
+    " one final destination")						\
+X(IMSG_AUTH_RCPT_END, R(ROLE_AUTHD), R(ROLE_SMTPD) | R(ROLE_QUEUE),	\
+    "us", "result, text: the answer is complete")			\
+/* smtpd -> queue: a message from creation to commit */		\
+X(IMSG_QUEUE_CREATE, R(ROLE_SMTPD), R(ROLE_QUEUE), "",			\
+    "a new message: answered by IMSG_QUEUE_CREATED or _RESULT")	\
+X(IMSG_QUEUE_CREATED, R(ROLE_QUEUE), R(ROLE_SMTPD), "fs",		\
+    "content file (write only to it), id: the message exists")		\
+X(IMSG_QUEUE_ENV, R(ROLE_SMTPD), R(ROLE_QUEUE), "ssssssuuuusU",	\
+    "id, sender, helo, client, tls, auth, body, ret, smtputf8,"	\
+    " requiretls, envid, size: the envelope")				\
+X(IMSG_QUEUE_RCPT, R(ROLE_SMTPD), R(ROLE_QUEUE), "sssu",		\
+    "id, address, orcpt, notify: a recipient as given")		\
+X(IMSG_QUEUE_DEST, R(ROLE_SMTPD), R(ROLE_QUEUE), "suussUU",		\
+    "id, rcpt index, kind, address, mailbox, quota bytes, quota"	\
+    " messages: a final destination")					\
+X(IMSG_QUEUE_COMMIT, R(ROLE_SMTPD), R(ROLE_QUEUE), "s",		\
+    "id: make it durable; answered by IMSG_QUEUE_RESULT")		\
+X(IMSG_QUEUE_ABORT, R(ROLE_SMTPD), R(ROLE_QUEUE), "s",			\
+    "id: forget the uncommitted message")				\
+X(IMSG_QUEUE_RESULT, R(ROLE_QUEUE), R(ROLE_SMTPD), "uss",		\
+    "result, id, text: how a create or commit went")			\
+/* queue -> delivery */							\
+X(IMSG_DELIVERY_REQ, R(ROLE_QUEUE), R(ROLE_DELIVERY), "fusssssUU",	\
+    "content, flags, id, sender, address, mailbox, unique name,"	\
+    " quota bytes, quota messages: deliver one copy")			\
+X(IMSG_DELIVERY_RESULT, R(ROLE_DELIVERY), R(ROLE_QUEUE), "uUs",	\
+    "result, bytes written, text: how the delivery went")		\
 /* osmsctl -> control -> parent, and the answers back */		\
 X(IMSG_CTL_STATUS, R_CTL, R(ROLE_CONTROL) | R(ROLE_PARENT), "u",	\
     "version: list the processes")					\
@@ -64,7 +105,18 @@ X(IMSG_CTL_STOP, R_CTL, R(ROLE_CONTROL) | R(ROLE_PARENT), "u",		\
 X(IMSG_CTL_LOG_VERBOSE, R_CTL, R(ROLE_CONTROL) | R(ROLE_PARENT), "uu",	\
     "version, level: log verbose or brief")				\
 X(IMSG_CTL_RESULT, R_CTLR, R(ROLE_CONTROL) | R(ROLE_CLIENT), "us",	\
-    "ok, text: ends the answer to any osmsctl request")
+    "ok, text: ends the answer to any osmsctl request")		\
+X(IMSG_CTL_TEXT, R_CTLR, R(ROLE_CONTROL) | R(ROLE_CLIENT), "s",	\
+    "line: one line of an answer, printed as it is")			\
+/* osmsctl -> control -> queue */					\
+X(IMSG_CTL_QUEUE_LIST, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "u",	\
+    "version: one line per queued message")				\
+X(IMSG_CTL_QUEUE_SHOW, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "us",	\
+    "version, id: a message's envelope and state")			\
+X(IMSG_CTL_QUEUE_REMOVE, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "us",	\
+    "version, id: remove a message without bouncing it")		\
+X(IMSG_CTL_QUEUE_FLUSH, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "u",	\
+    "version: try every pending delivery now")
 
 enum osms_imsg_type {
 	IMSG_NONE,
@@ -78,6 +130,29 @@ enum osms_imsg_type {
 enum listen_proto { PROTO_SMTP, PROTO_SUBMISSION, PROTO_IMAP, PROTO_POP3 };
 enum listen_tls { TLS_NONE, TLS_STARTTLS, TLS_STARTTLS_REQUIRE, TLS_IMPLICIT };
 #define LISTEN_AUTH	0x01	/* AUTH offered on this listener */
+
+/* IMSG_AUTH_RCPT flags. */
+#define LOOKUP_F_POSTMASTER	0x01	/* "<Postmaster>": any local domain's */
+
+/* IMSG_AUTH_RCPT_END results. */
+enum lookup_result {
+	LOOKUP_OK,		/* at least one destination follows */
+	LOOKUP_NOTFOUND,	/* a local domain, but no such user */
+	LOOKUP_NOTLOCAL,	/* not a domain of ours */
+	LOOKUP_TEMPFAIL,	/* the directory cannot answer now */
+	LOOKUP_LOOP,		/* aliases loop or nest too deep */
+	LOOKUP_TOOMANY,		/* expands to too many destinations */
+};
+
+/* IMSG_QUEUE_RESULT results. */
+enum queue_result {
+	QUEUE_OK,
+	QUEUE_TEMPFAIL,		/* 451 4.3.0 */
+	QUEUE_NOSPACE,		/* 452 4.3.1 */
+};
+
+/* IMSG_DELIVERY_REQ flags. */
+#define DELIVERY_CHECK_DUP	0x01	/* an earlier attempt may have worked */
 
 const char	*imsg_type_name(uint32_t);
 const char	*imsg_type_purpose(uint32_t);

@@ -2,7 +2,7 @@
  * control: the socket osmsctl talks to.
  *
  * User _osms, chrooted to the empty directory, no secrets. Peers: the
- * parent only. Input: requests from local root processes (checked with
+ * parent, and the queue for "osmsctl queue". Input: requests from local root processes (checked with
  * SO_PEERCRED), still read as hostile: a malformed request closes that
  * client and nothing else.
  *
@@ -67,10 +67,16 @@ control_client_dispatch(struct channel *ch, struct imsg *imsg)
 	struct msg		 m;
 	uint32_t		 version, level = 0;
 
+	struct channel		*to = proc_parent();
+	char			 msgid[64] = "";
+
 	msg_reader_init(&r, imsg);
 	(void)msg_get_u32(&r, &version);
 	if (imsg->hdr.type == IMSG_CTL_LOG_VERBOSE)
 		(void)msg_get_u32(&r, &level);
+	if (imsg->hdr.type == IMSG_CTL_QUEUE_SHOW ||
+	    imsg->hdr.type == IMSG_CTL_QUEUE_REMOVE)
+		(void)msg_get_str(&r, msgid, sizeof(msgid));
 	if (msg_end(&r) == -1 || imsg->fd != -1) {
 		channel_bad_message(ch, imsg, "bad request");
 		return;
@@ -79,11 +85,28 @@ control_client_dispatch(struct channel *ch, struct imsg *imsg)
 		control_result(cc, 0, "osmsctl and osmsd versions differ");
 		return;
 	}
+	switch (imsg->hdr.type) {
+	case IMSG_CTL_QUEUE_LIST:
+	case IMSG_CTL_QUEUE_SHOW:
+	case IMSG_CTL_QUEUE_REMOVE:
+	case IMSG_CTL_QUEUE_FLUSH:
+		if ((to = proc_peer(ROLE_QUEUE)) == NULL) {
+			control_result(cc, 0, "the queue is restarting; try"
+			    " again");
+			return;
+		}
+		break;
+	default:
+		break;
+	}
 	msg_init(&m, imsg->hdr.type, cc->id);
 	msg_add_u32(&m, version);
 	if (imsg->hdr.type == IMSG_CTL_LOG_VERBOSE)
 		msg_add_u32(&m, level);
-	if (channel_send(proc_parent(), &m) == -1)
+	if (imsg->hdr.type == IMSG_CTL_QUEUE_SHOW ||
+	    imsg->hdr.type == IMSG_CTL_QUEUE_REMOVE)
+		msg_add_str(&m, msgid);
+	if (channel_send(to, &m) == -1)
 		control_result(cc, 0, "osmsd is not answering");
 }
 
@@ -129,15 +152,16 @@ control_accept(evutil_socket_t fd, short ev, void *arg)
 	    (int)cred.pid);
 }
 
-/* An answer from the parent for the client with that id. */
+/* An answer from the parent or the queue for the client with that id. */
 static void
-control_dispatch_parent(struct imsg *imsg)
+control_relay(struct imsg *imsg)
 {
 	struct ctl_client	*cc;
 
 	switch (imsg->hdr.type) {
 	case IMSG_CTL_STATUS_ROLE:
 	case IMSG_CTL_RESULT:
+	case IMSG_CTL_TEXT:
 		TAILQ_FOREACH(cc, &clients, entry)
 			if (cc->id == imsg->hdr.id)
 				break;
@@ -150,6 +174,19 @@ control_dispatch_parent(struct imsg *imsg)
 		fatalx("unexpected %s from parent",
 		    imsg_type_name(imsg->hdr.type));
 	}
+}
+
+static void
+control_dispatch_parent(struct imsg *imsg)
+{
+	control_relay(imsg);
+}
+
+static void
+control_dispatch_peer(struct channel *ch, struct imsg *imsg)
+{
+	(void)ch;
+	control_relay(imsg);
 }
 
 static void
@@ -204,6 +241,7 @@ static const struct proc_ops control_ops = {
 	.conf = control_conf,
 	.conf_end = control_conf_end,
 	.dispatch_parent = control_dispatch_parent,
+	.dispatch_peer = control_dispatch_peer,
 	.state = control_state,
 	.shutdown = control_shutdown,
 };

@@ -1,7 +1,7 @@
 /*
  * osmsctl: control a running osmsd through its control socket.
  *
- *	osmsctl [-f file] [-s socket] status | reload | stop | log verbose|brief
+ *	osmsctl [-f file] [-s socket] command [argument]
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,7 +39,11 @@ usage(void)
 	    "  status              each process: role, pid, uptime, state\n"
 	    "  reload              re-read the configuration\n"
 	    "  stop                stop every osms process\n"
-	    "  log verbose|brief   change the log level\n");
+	    "  log verbose|brief   change the log level\n"
+	    "  queue list          the messages in the queue\n"
+	    "  queue show ID       one message's envelope and state\n"
+	    "  queue remove ID     remove a message without a bounce\n"
+	    "  queue flush         try every pending delivery now\n");
 	exit(2);
 }
 
@@ -195,6 +199,18 @@ ctl_wait_result(struct imsgbuf *ibuf, int quiet_ok)
 			    " connection\n");
 			exit(1);
 		}
+		if (imsg.hdr.type == IMSG_CTL_TEXT) {
+			msg_reader_init(&r, &imsg);
+			(void)msg_get_str(&r, text, sizeof(text));
+			if (msg_end(&r) == -1) {
+				(void)fprintf(stderr, "osmsctl: malformed"
+				    " answer\n");
+				exit(1);
+			}
+			(void)printf("%s\n", text);
+			imsg_free(&imsg);
+			continue;
+		}
 		if (imsg.hdr.type == IMSG_CTL_STATUS_ROLE) {
 			if (!header++)
 				(void)printf("%-9s %-7s %-9s %-9s %-13s %s\n",
@@ -251,7 +267,7 @@ main(int argc, char **argv)
 	struct imsgbuf		 ibuf;
 	struct msg		 m;
 	const char		*path = OSMS_SYSCONFDIR "/osmsd.conf";
-	const char		*cmd;
+	const char		*cmd, *msgid = NULL;
 	uint32_t		 type, level = 0;
 	int			 ch, fd, ok;
 
@@ -283,8 +299,26 @@ main(int argc, char **argv)
 	    strcmp(argv[1], "brief") == 0)) {
 		type = IMSG_CTL_LOG_VERBOSE;
 		level = strcmp(argv[1], "verbose") == 0 ? 1 : 0;
+	} else if (strcmp(cmd, "queue") == 0 && argc == 2 &&
+	    strcmp(argv[1], "list") == 0)
+		type = IMSG_CTL_QUEUE_LIST;
+	else if (strcmp(cmd, "queue") == 0 && argc == 2 &&
+	    strcmp(argv[1], "flush") == 0)
+		type = IMSG_CTL_QUEUE_FLUSH;
+	else if (strcmp(cmd, "queue") == 0 && argc == 3 &&
+	    strcmp(argv[1], "show") == 0) {
+		type = IMSG_CTL_QUEUE_SHOW;
+		msgid = argv[2];
+	} else if (strcmp(cmd, "queue") == 0 && argc == 3 &&
+	    strcmp(argv[1], "remove") == 0) {
+		type = IMSG_CTL_QUEUE_REMOVE;
+		msgid = argv[2];
 	} else
 		usage();
+	if (msgid != NULL && strlen(msgid) >= 64) {
+		(void)fprintf(stderr, "osmsctl: %s: not a queue id\n", msgid);
+		exit(1);
+	}
 
 	log_init(1, LOG_MAIL);
 	log_procinit("osmsctl");
@@ -303,6 +337,8 @@ main(int argc, char **argv)
 	msg_add_u32(&m, OSMS_IMSG_VERSION);
 	if (type == IMSG_CTL_LOG_VERBOSE)
 		msg_add_u32(&m, level);
+	if (msgid != NULL)
+		msg_add_str(&m, msgid);
 	ctl_send(&ibuf, &m);
 
 	ok = ctl_wait_result(&ibuf, type == IMSG_CTL_STOP);

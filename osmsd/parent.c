@@ -266,6 +266,73 @@ slice_listeners(struct child *c)
 	}
 }
 
+/* Open a file for a role (as root); -1 and a log line if it cannot. */
+static int
+open_for(struct child *c, const char *what, const char *path)
+{
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1)
+		log_warn("%s: cannot open %s %s", role_name(c->role), what,
+		    path);
+	return fd;
+}
+
+/* The certificates and keys of the pkis a network role serves. */
+static void
+slice_pkis(struct child *c)
+{
+	struct conf_pki	*pki;
+	struct msg	 m;
+	int		 certfd, keyfd;
+
+	TAILQ_FOREACH(pki, &conf->pkis, entry) {
+		if ((certfd = open_for(c, "certificate", pki->cert)) == -1)
+			continue;
+		if ((keyfd = open_for(c, "key", pki->key)) == -1) {
+			(void)close(certfd);
+			continue;
+		}
+		msg_init(&m, IMSG_CONF_PKI_CERT, 0);
+		msg_add_str(&m, pki->name);
+		msg_add_fd(&m, certfd);
+		send_or_kill(c, &m);
+		msg_init(&m, IMSG_CONF_PKI_KEY, 0);
+		msg_add_str(&m, pki->name);
+		msg_add_fd(&m, keyfd);
+		send_or_kill(c, &m);
+	}
+}
+
+/* authd's tables (file tables as descriptors) and domains. */
+static void
+slice_directory(struct child *c)
+{
+	struct conf_table	*t;
+	struct conf_domain	*d;
+	struct msg		 m;
+	int			 fd;
+
+	TAILQ_FOREACH(t, &conf->tables, entry) {
+		if (t->backend != TABLE_FILE)
+			continue;
+		if ((fd = open_for(c, "table", t->source)) == -1)
+			continue;
+		msg_init(&m, IMSG_CONF_TABLE_FILE, 0);
+		msg_add_str(&m, t->name);
+		msg_add_str(&m, t->source);
+		msg_add_fd(&m, fd);
+		send_or_kill(c, &m);
+	}
+	TAILQ_FOREACH(d, &conf->domains, entry) {
+		msg_init(&m, IMSG_CONF_DOMAIN, 0);
+		msg_add_str(&m, d->name);
+		msg_add_str(&m, d->users);
+		msg_add_str(&m, d->aliases);
+		send_or_kill(c, &m);
+	}
+}
+
 static void
 slice_send(struct child *c)
 {
@@ -282,6 +349,7 @@ slice_send(struct child *c)
 
 	switch (c->role) {
 	case ROLE_SMTPD:
+		slice_pkis(c);
 		slice_listeners(c);
 		msg_init(&m, IMSG_CONF_SMTPD, 0);
 		msg_add_u64(&m, conf->smtpd.max_message_size);
@@ -292,6 +360,9 @@ slice_send(struct child *c)
 		break;
 	case ROLE_IMAPD:
 		slice_listeners(c);
+		break;
+	case ROLE_AUTHD:
+		slice_directory(c);
 		break;
 	case ROLE_CONTROL:
 		msg_init(&m, IMSG_CONF_CONTROL, 0);

@@ -9,7 +9,7 @@ TEST_HARNESS	:= $(OBJ)/regress/lib/test.o
 $(TEST_HARNESS) $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRCS)): \
 	PROG_INC := -Ilib -Ilib/mail -Iregress/lib -I$(GEN)
 $(TEST_HARNESS) $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRCS)): \
-	PROG_PKGS := libevent
+	PROG_PKGS := $(LIBOSMS_PKGS)
 
 $(BUILD)/regress/%: $(OBJ)/regress/unit/%.o $(TEST_HARNESS) $(LIBOSMS)
 	@mkdir -p $(@D)
@@ -31,7 +31,7 @@ FUZZERS		:= $(patsubst regress/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRCS))
 
 $(FUZZ_DIR)/obj/%.o: %.c $(GEN)/parse.h
 	@mkdir -p $(@D)
-	$(FUZZCC) $(FUZZ_FLAGS) $(call pkg_cflags,libevent) -c -o $@ $<
+	$(FUZZCC) $(FUZZ_FLAGS) $(call pkg_cflags,$(LIBOSMS_PKGS)) -c -o $@ $<
 
 $(FUZZ_DIR)/obj/gen/parse.o: $(GEN)/parse.c
 	@mkdir -p $(@D)
@@ -39,7 +39,7 @@ $(FUZZ_DIR)/obj/gen/parse.o: $(GEN)/parse.c
 
 $(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/regress/fuzz/%.o $(FUZZ_LIB_OBJS)
 	$(FUZZCC) -fsanitize=fuzzer,address,undefined -o $@ $^ \
-	    $(call pkg_libs,libevent)
+	    $(call pkg_libs,$(LIBOSMS_PKGS))
 
 fuzz: $(FUZZERS)
 

@@ -1,73 +1,170 @@
 /*
  * smtpd: the SMTP server role (MX, submission, implicit TLS).
  *
- * User _osms, chrooted to the empty directory, no secrets. Peers: parent
- * (config, listeners), queue, authd, cryptod, scand. Input: hostile, from
- * the network.
+ * User _osms, chrooted to the empty directory. Holds client sessions;
+ * until the TLS key agent lands (hardening issue) it also holds the TLS
+ * keys the parent hands it. Peers: parent (config, listeners, pkis),
+ * queue (messages), authd (recipients), cryptod and scand (content
+ * checks, later). Input: hostile, from the network.
  *
- * Until the SMTP protocol lands every connection is answered with 421,
- * so that clients see a clear temporary failure, never a hang.
+ * This file is the role: its config slice, accepting, and routing the
+ * answers of other roles to the session waiting for them. The protocol
+ * is smtp_session.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
-#include "io.h"
+#include "conf.h"
+#include "idmap.h"
 #include "listener.h"
 #include "log.h"
 #include "osms_imsg.h"
 #include "proc.h"
+#include "smtp.h"
+#include "tls.h"
+#include "util.h"
 
-struct refusal {
-	struct io	*io;
+struct pki {
+	TAILQ_ENTRY(pki)	 entry;
+	char			 name[256];
+	int			 certfd;
+	SSL_CTX			*ctx;
+};
+TAILQ_HEAD(pki_list, pki);
+
+struct smtp_limits	 smtp_limits = {
+	SMTPD_MAX_MESSAGE_SIZE, SMTPD_MAX_RECIPIENTS, SMTPD_MAX_LINE,
+	SMTPD_TIMEOUT
 };
 
-static int	 nsessions;
+static struct pki_list	 pkis = TAILQ_HEAD_INITIALIZER(pkis);
+static struct pki_list	 new_pkis = TAILQ_HEAD_INITIALIZER(new_pkis);
+static struct idmap	 sessions;
+static int		 stopping;
 
-static void
-refusal_io(struct io *io, enum io_event ev, void *arg)
+SSL_CTX *
+smtp_pki_ctx(const char *name)
 {
-	struct refusal	*rf = arg;
+	struct pki	*p;
 
-	(void)io;
-	if (ev == IO_DATAIN)
-		return;		/* ignore whatever the client says */
-	io_free(rf->io);
-	free(rf);
-	nsessions--;
+	TAILQ_FOREACH(p, &pkis, entry)
+		if (strcmp(p->name, name) == 0)
+			return p->ctx;
+	return NULL;
+}
+
+int
+smtp_peer_send(enum osms_role role, struct msg *m)
+{
+	struct channel	*ch = proc_peer(role);
+
+	if (ch == NULL || !channel_is_open(ch)) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		m->fd = -1;
+		return -1;
+	}
+	return channel_send(ch, m);
+}
+
+void
+smtp_session_register(struct smtp_session *s, uint64_t id)
+{
+	if (idmap_put(&sessions, id, s) == -1)
+		fatalx("session id %016llx twice", (unsigned long long)id);
+}
+
+void
+smtp_session_unregister(uint64_t id)
+{
+	(void)idmap_del(&sessions, id);
+}
+
+int
+smtp_session_count(void)
+{
+	return (int)sessions.count;
 }
 
 static void
 smtp_accept(struct listener *l, int fd, const struct sockaddr_storage *ss,
     socklen_t len)
 {
-	struct refusal	*rf;
-
-	(void)l;
-	(void)ss;
-	(void)len;
-	rf = calloc(1, sizeof(*rf));
-	if (rf == NULL) {
-		log_warn("smtp_accept");
+	if (stopping) {
 		(void)close(fd);
 		return;
 	}
-	rf->io = io_new(fd, 1000, refusal_io, rf);
-	io_set_timeout(rf->io, 10);
-	io_pause_read(rf->io);
-	(void)io_printf(rf->io, "421 4.3.2 %s SMTP service not available"
-	    " yet\r\n", proc_conf()->hostname);
-	nsessions++;
+	smtp_session_new(l, fd, ss, len);
+}
+
+/*
+ * The config slice.
+ */
+
+static struct pki *
+pki_new_find(const char *name)
+{
+	struct pki	*p;
+
+	TAILQ_FOREACH(p, &new_pkis, entry)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	return NULL;
+}
+
+static void
+smtp_conf_pki(struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct pki		*p;
+	char			 name[256], err[256];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, name, sizeof(name));
+	if (msg_end(&r) == -1)
+		fatalx("bad %s", imsg_type_name(imsg->hdr.type));
+	if (imsg->hdr.type == IMSG_CONF_PKI_CERT) {
+		p = xcalloc(1, sizeof(*p));
+		(void)osms_strlcpy(p->name, name, sizeof(p->name));
+		p->certfd = imsg_take_fd(imsg);
+		TAILQ_INSERT_TAIL(&new_pkis, p, entry);
+		return;
+	}
+	if ((p = pki_new_find(name)) == NULL || p->certfd == -1)
+		fatalx("pki key without certificate");
+	p->ctx = tls_server_ctx(p->certfd, imsg_take_fd(imsg), err,
+	    sizeof(err));
+	p->certfd = -1;
+	if (p->ctx == NULL)
+		log_warnx("pki %s: %s; its listeners offer no TLS", name, err);
 }
 
 static void
 smtp_conf(struct imsg *imsg)
 {
+	struct msg_reader	 r;
+	struct smtp_limits	 lim;
+
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_LISTENER:
 		listener_conf(proc_parent(), imsg);
 		break;
+	case IMSG_CONF_PKI_CERT:
+	case IMSG_CONF_PKI_KEY:
+		smtp_conf_pki(imsg);
+		break;
 	case IMSG_CONF_SMTPD:
+		msg_reader_init(&r, imsg);
+		(void)msg_get_u64(&r, &lim.max_message_size);
+		(void)msg_get_u32(&r, &lim.max_recipients);
+		(void)msg_get_u32(&r, &lim.max_line);
+		(void)msg_get_u32(&r, &lim.timeout);
+		if (msg_end(&r) == -1 || lim.max_line < SMTP_MAX_COMMAND ||
+		    lim.max_recipients == 0 || lim.timeout == 0)
+			fatalx("bad IMSG_CONF_SMTPD");
+		smtp_limits = lim;
 		break;
 	default:
 		fatalx("unexpected %s", imsg_type_name(imsg->hdr.type));
@@ -77,28 +174,104 @@ smtp_conf(struct imsg *imsg)
 static void
 smtp_conf_end(int reload)
 {
+	struct pki	*p;
+
+	/* Sessions hold their own reference to their context. */
+	while ((p = TAILQ_FIRST(&pkis)) != NULL) {
+		TAILQ_REMOVE(&pkis, p, entry);
+		SSL_CTX_free(p->ctx);
+		free(p);
+	}
+	TAILQ_CONCAT(&pkis, &new_pkis, entry);
+	TAILQ_FOREACH(p, &pkis, entry)
+		if (p->certfd != -1) {
+			(void)close(p->certfd);
+			p->certfd = -1;
+		}
 	listener_apply(smtp_accept);
 	if (reload)
 		log_info("reloaded: %d listeners", listener_count());
 }
 
 static void
+smtp_setup(void)
+{
+	idmap_init(&sessions);
+}
+
+/*
+ * Answers from other roles, for the session with the id they carry.
+ */
+
+static void
+smtp_dispatch_peer(struct channel *ch, struct imsg *imsg)
+{
+	struct smtp_session	*s;
+
+	s = idmap_get(&sessions, imsg->hdr.id);
+	switch (imsg->hdr.type) {
+	case IMSG_AUTH_RCPT_DEST:
+		if (s != NULL)
+			smtp_session_rcpt_dest(s, imsg);
+		break;
+	case IMSG_AUTH_RCPT_END:
+		if (s != NULL)
+			smtp_session_rcpt_end(s, imsg);
+		break;
+	case IMSG_QUEUE_CREATED:
+		if (s != NULL)
+			smtp_session_queue_created(s, imsg);
+		else {
+			/* The session left: drop the new message. */
+			struct msg_reader	 r;
+			struct msg		 m;
+			char			 id[QUEUE_ID_LEN + 1];
+
+			msg_reader_init(&r, imsg);
+			(void)msg_get_str(&r, id, sizeof(id));
+			msg_init(&m, IMSG_QUEUE_ABORT, imsg->hdr.id);
+			msg_add_str(&m, id);
+			(void)channel_send(ch, &m);
+		}
+		break;
+	case IMSG_QUEUE_RESULT:
+		if (s != NULL)
+			smtp_session_queue_result(s, imsg);
+		break;
+	default:
+		channel_bad_message(ch, imsg, "unexpected message");
+		break;
+	}
+}
+
+static void
+smtp_peer_down(enum osms_role role)
+{
+	smtp_session_peer_down_all(role);
+}
+
+static void
 smtp_state(char *buf, size_t size)
 {
 	(void)snprintf(buf, size, "%d listeners, %d sessions",
-	    listener_count(), nsessions);
+	    listener_count(), smtp_session_count());
 }
 
 static void
 smtp_shutdown(void)
 {
+	stopping = 1;
 	listener_close_all();
+	smtp_session_shutdown_all();
 }
 
 static const struct proc_ops smtp_ops = {
 	.role = ROLE_SMTPD,
 	.conf = smtp_conf,
 	.conf_end = smtp_conf_end,
+	.setup = smtp_setup,
+	.dispatch_peer = smtp_dispatch_peer,
+	.peer_down = smtp_peer_down,
 	.state = smtp_state,
 	.shutdown = smtp_shutdown,
 };

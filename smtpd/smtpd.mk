@@ -1,7 +1,7 @@
 # smtpd/: the SMTP server, the queue and local delivery.
 
-$(eval $(call program,$(BUILD)/libexec/osms-smtpd,smtpd/smtp.c,\
-	lib lib/mail smtpd,))
+$(eval $(call program,$(BUILD)/libexec/osms-smtpd,smtpd/smtp.c \
+	smtpd/smtp_check.c smtpd/smtp_session.c,lib lib/mail smtpd,))
 $(eval $(call program,$(BUILD)/libexec/osms-queue,smtpd/queue.c,\
 	lib lib/mail smtpd,))
 $(eval $(call program,$(BUILD)/libexec/osms-delivery,smtpd/delivery.c,\

@@ -8,6 +8,7 @@ import os
 import pwd
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -99,6 +100,16 @@ def wait_new_pid(o, role, old, timeout=20):
             return None
         return None
     return wait_for(check, timeout)
+
+
+def tls_banner(port):
+    """The first line after an implicit TLS handshake."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with ctx.wrap_socket(s) as ts:
+            return ts.recv(1000).decode(errors="replace")
 
 
 def imsg_frame(type_, payload=b"", flags=0):
@@ -205,14 +216,19 @@ with Osms() as o:
         t.expect(st.st_mode & 0o777 == 0o660, oct(st.st_mode))
         t.expect(st.st_uid == 0, "owner %d" % st.st_uid)
 
-    with t.case("every listener answers with a clear refusal for now"):
-        t.expect(read_banner(o.ports["smtp"]).startswith("421 4.3.2 "),
-                 "smtp 421")
+    with t.case("every listener answers"):
+        t.expect(read_banner(o.ports["smtp"]).startswith("220 "),
+                 "smtp 220")
+        t.expect(read_banner(o.ports["submission"]).startswith("220 "),
+                 "submission 220")
+        t.expect(tls_banner(o.ports["submissions"]).startswith("220 "),
+                 "submissions: TLS, then 220")
+        # IMAP and POP3 refuse clearly until their protocol lands.
         t.expect(read_banner(o.ports["imap"]).startswith("* BYE "),
                  "imap BYE")
         t.expect(read_banner(o.ports["pop3"]).startswith("-ERR "),
                  "pop3 -ERR")
-        for name in ("submission", "submissions", "imaps", "pop3s"):
+        for name in ("imaps", "pop3s"):
             t.expect(read_banner(o.ports[name]) != "", name)
 
     with t.case("a role killed with SIGKILL is restarted and re-linked"):
@@ -222,7 +238,7 @@ with Osms() as o:
         new = wait_new_pid(o, "smtpd", old)
         t.require(new, "smtpd restarted")
         t.expect(new["restarts"] == 1, "restart counted: %s" % new)
-        t.expect(read_banner(o.ports["smtp"]).startswith("421 "),
+        t.expect(read_banner(o.ports["smtp"]).startswith("220 "),
                  "the new smtpd serves the same socket")
         t.expect(os.readlink("/proc/%d/root" % new["pid"]) ==
                  o.path("empty"), "the new smtpd is jailed too")
@@ -298,9 +314,9 @@ with Osms() as o:
         p = o.ctl("reload")
         t.require(p.returncode == 0, "reload: %s %s" % (p.stdout, p.stderr))
         t.expect("generation 2" in p.stdout, p.stdout)
-        t.expect(wait_for(lambda: read_banner(port).startswith("421 "), 5),
+        t.expect(wait_for(lambda: read_banner(port).startswith("220 "), 5),
                  "new listener serves")
-        t.expect(read_banner(o.ports["smtp"]).startswith("421 "),
+        t.expect(read_banner(o.ports["smtp"]).startswith("220 "),
                  "old listener still serves")
         after = {r["role"]: r["pid"] for r in o.status()}
         t.expect(before == after, "no process restarted: %s %s" %

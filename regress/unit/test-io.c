@@ -68,6 +68,7 @@ session_cb(struct io *io, enum io_event ev, void *arg)
 		(void)event_base_loopbreak(osms_evbase);
 		break;
 	case IO_LOWAT:
+	case IO_TLSREADY:
 		break;
 	}
 }

@@ -1,0 +1,203 @@
+"""Helpers for the mail tests: build and send messages, speak raw SMTP,
+and find delivered messages in the Maildirs of an Osms instance."""
+
+import email
+import email.policy
+import os
+import smtplib
+import socket
+import ssl
+import time
+import uuid
+
+__all__ = [
+    "Mailboxes", "message_id", "make_message", "send", "insecure_ctx",
+    "Conn", "connect", "read_line", "read_lines", "read_codes", "rss_kb",
+]
+
+
+def message_id():
+    return "<%s@test.osms>" % uuid.uuid4().hex
+
+
+def make_message(sender, rcpt, mid, subject="test", body="test body\r\n"):
+    """A small RFC 5322 message with CRLF line ends, as bytes."""
+    text = ("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMessage-ID: %s\r\n"
+            "Date: Wed, 25 Nov 2026 12:00:00 +0000\r\n\r\n%s"
+            % (sender, rcpt, subject, mid, body))
+    if not text.endswith("\r\n"):
+        text += "\r\n"
+    return text.encode("utf-8")
+
+
+def send(port, sender, rcpts, body="test body\r\n", mid=None, tls=False):
+    """Send one message with smtplib; returns its Message-ID."""
+    mid = mid or message_id()
+    c = smtplib.SMTP("127.0.0.1", port, timeout=20)
+    c.ehlo("client.test")
+    if tls:
+        c.starttls(context=insecure_ctx())
+        c.ehlo("client.test")
+    c.sendmail(sender, rcpts, make_message(sender, rcpts[0], mid,
+                                           body=body))
+    c.quit()
+    return mid
+
+
+def insecure_ctx():
+    """The test CA is made per run: clients do not verify it."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Conn:
+    """A raw SMTP connection with a line buffer."""
+
+    def __init__(self, port, timeout=10):
+        self.sock = socket.create_connection(("127.0.0.1", port),
+                                             timeout=timeout)
+        self.buf = b""
+
+    def sendall(self, data):
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        self.sock.sendall(data)
+
+    def recv(self, n):
+        if self.buf:
+            b, self.buf = self.buf[:n], self.buf[n:]
+            return b
+        return self.sock.recv(n)
+
+    def settimeout(self, t):
+        self.sock.settimeout(t)
+
+    def close(self):
+        self.sock.close()
+
+    def line(self, timeout):
+        self.sock.settimeout(timeout)
+        while b"\n" not in self.buf:
+            b = self.sock.recv(65536)
+            if not b:
+                raise EOFError("connection closed")
+            self.buf += b
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+
+def connect(port, timeout=10):
+    """A raw SMTP connection, past the 220 banner."""
+    c = Conn(port, timeout)
+    line = read_line(c)
+    if not line.startswith("220 "):
+        raise RuntimeError("no banner: %r" % line)
+    return c
+
+
+def read_line(c, timeout=10):
+    """One reply line ("" when the connection closed or timed out)."""
+    try:
+        return c.line(timeout)
+    except (EOFError, socket.timeout, ConnectionResetError):
+        return ""
+
+
+def read_lines(c, n, timeout=10):
+    """The last line of each of n replies (multi-line replies count once)."""
+    out = []
+    while len(out) < n:
+        line = read_line(c, timeout)
+        if line == "":
+            break
+        if len(line) >= 4 and line[3] == "-":
+            continue
+        out.append(line)
+    return out
+
+
+def read_codes(s, n, timeout=10):
+    return [int(x[:3]) for x in read_lines(s, n, timeout)]
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Mailboxes:
+    """The Maildirs of an Osms instance, searched by Message-ID."""
+
+    def __init__(self, osms, domain="example.test"):
+        self.root = os.path.join(osms.dir, "mail", domain)
+
+    def files(self, user):
+        out = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.root, user, sub)
+            try:
+                out += [os.path.join(d, n) for n in sorted(os.listdir(d))]
+            except FileNotFoundError:
+                pass
+        return out
+
+    def messages(self, user):
+        for path in self.files(user):
+            with open(path, "rb") as f:
+                raw = f.read()
+            yield path, raw
+
+    def find(self, user, mid):
+        """The parsed message with that Message-ID, or None."""
+        for path, raw in self.messages(user):
+            m = email.message_from_bytes(raw, policy=email.policy.compat32)
+            if m["Message-ID"] == mid:
+                return m
+        return None
+
+    def count(self, user, mid):
+        n = 0
+        for path, raw in self.messages(user):
+            m = email.message_from_bytes(raw, policy=email.policy.compat32)
+            if m["Message-ID"] == mid:
+                n += 1
+        return n
+
+    def count_from(self, user, sender):
+        n = 0
+        for path, raw in self.messages(user):
+            if ("Return-Path: <%s>" % sender).encode() in raw:
+                n += 1
+        return n
+
+    def raw_bytes(self, user, mid):
+        for path, raw in self.messages(user):
+            m = email.message_from_bytes(raw, policy=email.policy.compat32)
+            if m["Message-ID"] == mid:
+                return raw
+        return b""
+
+    def raw(self, user, mid):
+        return self.raw_bytes(user, mid).decode("utf-8", "replace")
+
+    def wait_for(self, user, mid, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = self.find(user, mid)
+            if m is not None:
+                return m
+            time.sleep(0.05)
+        return None
+
+    def message_ids(self, user):
+        """Every Message-ID in the user's Maildir, with repeats."""
+        out = []
+        for path, raw in self.messages(user):
+            m = email.message_from_bytes(raw, policy=email.policy.compat32)
+            out.append(m["Message-ID"])
+        return out

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""The queue and local delivery: durable, exactly once, retried, bounced.
+
+A real osmsd; mail comes in over SMTP and is counted by Message-ID in
+the Maildirs.
+"""
+import email
+import os
+import random
+import re
+import shutil
+import signal
+import smtplib
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from osmstest import *  # noqa: E402,F401,F403
+from mailtest import *  # noqa: E402,F401,F403
+
+t = Tests(__file__)
+
+
+def queue_ids(o):
+    p = o.ctl("queue", "list")
+    return re.findall(r"^([0-9a-f]{16}) ", p.stdout, re.M)
+
+
+def wait_queue_empty(o, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not queue_ids(o):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def wait_pid_change(o, role, old, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            for r in o.status():
+                if r["role"] == role and r["pid"] not in (0, old) and \
+                        r["state"] == "ready":
+                    return r["pid"]
+        except OsmsError:
+            pass
+        time.sleep(0.1)
+    return None
+
+
+with Osms() as o:
+    mx = o.ports["smtp"]
+    box = Mailboxes(o)
+    alice_dir = os.path.join(box.root, "alice")
+
+    with t.case("an unwritable Maildir defers; flush delivers after fix"):
+        send(mx, "a@remote.test", ["alice@example.test"])  # make the dir
+        t.require(wait_queue_empty(o), "first message delivered")
+        os.chmod(os.path.join(alice_dir, "new"), 0o500)
+        os.chmod(os.path.join(alice_dir, "tmp"), 0o500)
+        mid = send(mx, "a@remote.test", ["alice@example.test"])
+        time.sleep(1)
+        ids = queue_ids(o)
+        t.require(len(ids) == 1, "one message queued: %s" % ids)
+        show = o.ctl("queue", "show", ids[0]).stdout
+        t.expect("pending attempts=1" in show and "error=" in show, show)
+        t.expect(box.find("alice", mid) is None, "not delivered yet")
+        t.expect(os.listdir(os.path.join(alice_dir, "tmp")) == [],
+                 "nothing half-written in tmp/")
+        os.chmod(os.path.join(alice_dir, "new"), 0o700)
+        os.chmod(os.path.join(alice_dir, "tmp"), 0o700)
+        p = o.ctl("queue", "flush")
+        t.expect(p.returncode == 0 and "due now" in p.stdout, p.stdout)
+        t.expect(box.wait_for("alice", mid) is not None, "delivered")
+        t.expect(wait_queue_empty(o), "queue empty")
+        t.expect(box.count("alice", mid) == 1, "once")
+
+    with t.case("osmsctl queue show, remove, and bad ids"):
+        os.chmod(os.path.join(alice_dir, "new"), 0o500)
+        send(mx, "a@remote.test", ["alice@example.test"])
+        time.sleep(1)
+        ids = queue_ids(o)
+        t.require(len(ids) == 1, "queued: %s" % ids)
+        p = o.ctl("queue", "show", ids[0])
+        t.expect(p.returncode == 0 and "sender: <a@remote.test>" in
+                 p.stdout, p.stdout)
+        p = o.ctl("queue", "show", "0123456789abcdef")
+        t.expect(p.returncode == 1 and "no such message" in p.stderr,
+                 p.stderr)
+        p = o.ctl("queue", "show", "../../etc/passwd")
+        t.expect(p.returncode == 1, "a path is not an id")
+        p = o.ctl("queue", "remove", ids[0])
+        t.expect(p.returncode == 0, p.stdout + p.stderr)
+        t.expect(queue_ids(o) == [], "gone")
+        spool = os.listdir(os.path.join(o.dir, "spool", "queue"))
+        t.expect(spool == [], "spool files gone: %s" % spool)
+        os.chmod(os.path.join(alice_dir, "new"), 0o700)
+
+    with t.case("a symlinked Maildir is refused and bounced to the sender"):
+        outside = os.path.join(o.dir, "outside")
+        os.makedirs(os.path.join(outside, "new"))
+        os.makedirs(os.path.join(outside, "tmp"))
+        os.makedirs(os.path.join(outside, "cur"))
+        bob_dir = os.path.join(box.root, "bob")
+        shutil.rmtree(bob_dir, ignore_errors=True)
+        os.symlink(outside, bob_dir)
+        mid = send(mx, "alice@example.test", ["bob@example.test"])
+        # The bounce comes back to alice, a local sender.
+        deadline = time.monotonic() + 20
+        dsn = None
+        while dsn is None and time.monotonic() < deadline:
+            for path, raw in box.messages("alice"):
+                if b"multipart/report" in raw and mid.encode() in raw:
+                    dsn = email.message_from_bytes(raw)
+            time.sleep(0.1)
+        t.require(dsn is not None, "bounce delivered to alice")
+        t.expect(dsn["Return-Path"] == "<>", "null sender")
+        t.expect(dsn.get_content_type() == "multipart/report", "report")
+        parts = [p.get_content_type() for p in dsn.walk()]
+        t.expect("message/delivery-status" in parts, parts)
+        status = [p for p in dsn.walk()
+                  if p.get_content_type() == "message/delivery-status"]
+        text = status[0].as_string() if status else ""
+        t.expect("Action: failed" in text and
+                 "Final-Recipient: rfc822; bob@example.test" in text, text)
+        t.expect(all(os.listdir(os.path.join(outside, d)) == []
+                     for d in ("new", "tmp", "cur")),
+                 "nothing written through the symlink")
+        t.expect(wait_queue_empty(o), "queue empty")
+        os.unlink(bob_dir)
+
+    with t.case("queued mail survives a restart of osmsd"):
+        os.chmod(os.path.join(alice_dir, "new"), 0o500)
+        mids = [send(mx, "r@remote.test", ["alice@example.test"])
+                for _ in range(3)]
+        time.sleep(1)
+        t.require(len(queue_ids(o)) == 3, "3 queued")
+        t.require(o.stop() == 0, "stopped")
+        os.chmod(os.path.join(alice_dir, "new"), 0o700)
+        o.start()
+        t.expect("recovered 3 messages" in o.log(), "recovery logged")
+        o.ctl("queue", "flush")
+        for mid in mids:
+            t.expect(box.wait_for("alice", mid) is not None, mid)
+            t.expect(box.count("alice", mid) == 1, "once: " + mid)
+        t.expect(wait_queue_empty(o), "queue empty")
+
+# The crash test: a stream of messages while queue and delivery die.
+N = int(os.environ.get("OSMS_CRASH_MESSAGES", "1000"))
+CLIENTS = 10
+
+with Osms() as o:
+    mx = o.ports["smtp"]
+    box = Mailboxes(o)
+    acked, refused, unanswered = [], [], []
+    lock = threading.Lock()
+    todo = list(range(N))
+
+    def client():
+        while True:
+            with lock:
+                if not todo:
+                    return
+                todo.pop()
+            mid = message_id()
+            # Like an MTA: a 4xx means "not taken, try again later", so
+            # the same message is sent again; no answer at all (the
+            # queue died during the commit) is not retried, since the
+            # message may be on disk already (RFC 1047).
+            for attempt in range(50):
+                try:
+                    c = smtplib.SMTP("127.0.0.1", mx, timeout=30)
+                    c.sendmail("load@remote.test", ["alice@example.test"],
+                               make_message("load@remote.test",
+                                            "alice@example.test", mid))
+                    c.quit()
+                    with lock:
+                        acked.append(mid)
+                    break
+                except smtplib.SMTPResponseException as e:
+                    if 400 <= e.smtp_code < 500:
+                        time.sleep(0.1)
+                        continue
+                    with lock:
+                        refused.append(mid)
+                    break
+                except smtplib.SMTPRecipientsRefused as e:
+                    code = list(e.recipients.values())[0][0]
+                    if 400 <= code < 500:
+                        time.sleep(0.1)
+                        continue
+                    with lock:
+                        refused.append(mid)
+                    break
+                except (smtplib.SMTPException, OSError):
+                    with lock:
+                        unanswered.append(mid)
+                    break
+
+    with t.case("kill -9 of queue and delivery during %d messages" % N):
+        threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+        for th in threads:
+            th.start()
+        kills = 0
+        for role in ("queue", "delivery", "queue", "delivery"):
+            time.sleep(random.uniform(0.3, 1.5))
+            pid = o.pid(role)
+            os.kill(pid, signal.SIGKILL)
+            kills += 1
+            t.expect(wait_pid_change(o, role, pid) is not None,
+                     "%s restarted" % role)
+        for th in threads:
+            th.join(600)
+        t.diag("%d acknowledged, %d refused, %d unanswered, %d kills" %
+               (len(acked), len(refused), len(unanswered), kills))
+        t.expect(len(acked) + len(refused) + len(unanswered) == N,
+                 "every message tried")
+        t.expect(not refused, "refused for good: %d" % len(refused))
+        # Only a commit in flight when the queue dies goes unanswered.
+        t.expect(len(unanswered) <= CLIENTS * 2,
+                 "unanswered: %d" % len(unanswered))
+        t.require(wait_queue_empty(o, 120), "queue drained")
+        ids = box.message_ids("alice")
+        counts = {}
+        for mid in ids:
+            counts[mid] = counts.get(mid, 0) + 1
+        lost = [m for m in acked if counts.get(m, 0) == 0]
+        dup = [m for m in acked if counts.get(m, 0) > 1]
+        t.expect(not lost, "acknowledged but lost: %s" % lost[:5])
+        t.expect(not dup, "delivered twice: %s" % dup[:5])
+        extra = [m for m in unanswered if counts.get(m, 0) > 1]
+        t.expect(not extra, "unacknowledged delivered twice: %s" % extra)
+        tmp = os.listdir(os.path.join(o.dir, "spool", "tmp"))
+        t.expect(tmp == [], "spool tmp/ empty: %s" % tmp[:5])
+        t.expect(os.listdir(os.path.join(box.root, "alice", "tmp")) == [],
+                 "Maildir tmp/ empty")
+
+t.done()

@@ -1,0 +1,84 @@
+/*
+ * smtpd: shared between the role (smtp.c), the session state machine
+ * (smtp_session.c) and the content checks (smtp_check.c).
+ */
+#ifndef SMTPD_SMTP_H
+#define SMTPD_SMTP_H
+
+#include <sys/socket.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+
+#include "channel.h"
+#include "envelope.h"
+#include "listener.h"
+#include "msg.h"
+
+#define SMTP_MAX_SESSIONS	1000	/* then new clients get 421 */
+#define SMTP_MAX_ERRORS		20	/* hard errors before 421 */
+#define SMTP_MAX_COMMAND	512	/* RFC 5321 4.5.3.1.4, with CRLF */
+#define SMTP_MAX_DESTS		10000	/* destinations of one message */
+
+/* The limits of the config slice (IMSG_CONF_SMTPD). */
+struct smtp_limits {
+	uint64_t	 max_message_size;
+	uint32_t	 max_recipients;
+	uint32_t	 max_line;	/* text lines, with CRLF */
+	uint32_t	 timeout;	/* seconds */
+};
+
+struct smtp_session;
+
+/* smtp.c */
+extern struct smtp_limits	 smtp_limits;
+/* The TLS context of a pki, NULL if it has none. */
+SSL_CTX		*smtp_pki_ctx(const char *);
+/* Send a request to a linked role; -1 if that role is down. */
+int		 smtp_peer_send(enum osms_role, struct msg *);
+/* Register/forget a session under its id, for routing answers. */
+void		 smtp_session_register(struct smtp_session *, uint64_t);
+void		 smtp_session_unregister(uint64_t);
+int		 smtp_session_count(void);
+
+/* smtp_session.c */
+void		 smtp_session_new(struct listener *, int,
+		    const struct sockaddr_storage *, socklen_t);
+void		 smtp_session_rcpt_dest(struct smtp_session *, struct imsg *);
+void		 smtp_session_rcpt_end(struct smtp_session *, struct imsg *);
+void		 smtp_session_queue_created(struct smtp_session *,
+		    struct imsg *);
+void		 smtp_session_queue_result(struct smtp_session *,
+		    struct imsg *);
+/* A linked role went down: sessions waiting on it get a 4xx. */
+void		 smtp_session_peer_down_all(enum osms_role);
+/* Stop: every session is closed, uncommitted messages dropped. */
+void		 smtp_session_shutdown_all(void);
+
+/*
+ * smtp_check.c: the content checks between the end of DATA and the
+ * commit: each may accept, or refuse with a reply before 250 is sent
+ * (scand and cryptod plug in here).
+ */
+enum check_verdict {
+	CHECK_ACCEPT,
+	CHECK_REJECT,		/* permanent: 5xx */
+	CHECK_TEMPFAIL,		/* 4xx */
+};
+
+struct check_result {
+	enum check_verdict	 verdict;
+	int			 code;		/* 550, 451 ... */
+	char			 status[8];	/* "5.7.1" */
+	char			 text[256];
+};
+
+typedef void (*check_done_cb)(struct smtp_session *,
+    const struct check_result *);
+
+/* Run every check in order on the received message msgid; done is called
+ * once, possibly later (a check may ask another role). */
+void		 smtp_check_run(struct smtp_session *, const char *msgid,
+		    check_done_cb);
+
+#endif
