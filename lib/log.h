@@ -27,7 +27,9 @@ void	 vlog(int priority, const char *, va_list)
 
 /* For what cannot happen, for start-up failures, and for malformed
  * messages between roles. Never for anything a client sends. */
-_Noreturn void fatal(const char *, ...) __attribute__((format(printf, 1, 2)));
-_Noreturn void fatalx(const char *, ...) __attribute__((format(printf, 1, 2)));
+_Noreturn void fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+_Noreturn void fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

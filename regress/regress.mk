@@ -14,8 +14,15 @@ $(TEST_HARNESS) $(patsubst %.c,$(OBJ)/%.o,$(UNIT_SRCS)): \
 $(BUILD)/regress/%: $(OBJ)/regress/unit/%.o $(TEST_HARNESS) $(LIBOSMS)
 	@mkdir -p $(@D)
 	@echo "  LD    $@"
-	$(Q)$(CC) $(BASE_LDFLAGS) $(LDFLAGS) -o $@ $< $(TEST_HARNESS) $(LIBOSMS) \
+	$(Q)$(CC) $(BASE_LDFLAGS) $(LDFLAGS) -o $@ $< $(EXTRA_OBJS) \
+	    $(TEST_HARNESS) $(LIBOSMS) \
 	    $(call pkg_libs,$(LIBOSMS_PKGS)) $(LDLIBS)
+
+# Unit tests of a role's own code link that code in too.
+LOOKUP_OBJS	:= $(OBJ)/authd/lookup.o $(OBJ)/authd/table.o
+$(OBJ)/regress/unit/test-lookup.o: PROG_INC += -Iauthd
+$(BUILD)/regress/test-lookup: $(LOOKUP_OBJS)
+$(BUILD)/regress/test-lookup: EXTRA_OBJS := $(LOOKUP_OBJS)
 
 tests: $(TESTS)
 

@@ -148,6 +148,74 @@ with Osms() as o:
             t.expect(box.count("alice", mid) == 1, "once: " + mid)
         t.expect(wait_queue_empty(o), "queue empty")
 
+with t.case("a full spool: 452 4.3.1, nothing half-written, then OK"):
+    with Osms(start=False) as o:
+        spool = o.path("spool")
+        p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m",
+                            "tmpfs", spool], capture_output=True, text=True)
+        t.require(p.returncode == 0, "mount tmpfs: " + p.stderr)
+        try:
+            o.start()
+            mx = o.ports["smtp"]
+            box = Mailboxes(o)
+            c = smtplib.SMTP("127.0.0.1", mx, timeout=30)
+            code = None
+            try:
+                c.sendmail("a@remote.test", ["alice@example.test"],
+                           make_message("a@remote.test",
+                                        "alice@example.test", message_id(),
+                                        body="z" * 900 + "\r\n" * 1
+                                        + ("y" * 998 + "\r\n") * 2000))
+            except smtplib.SMTPDataError as e:
+                code = (e.smtp_code, e.smtp_error)
+            c.quit()
+            t.expect(code is not None and code[0] == 452 and
+                     b"4.3.1" in code[1], "big message: %s" % (code,))
+            t.expect(os.listdir(os.path.join(spool, "queue")) == [],
+                     "no partial message committed")
+            t.expect(os.listdir(os.path.join(spool, "tmp")) == [],
+                     "no leftover in tmp/")
+            mid = send(mx, "a@remote.test", ["alice@example.test"])
+            t.expect(box.wait_for("alice", mid) is not None,
+                     "a small one goes through")
+            o.stop()
+        finally:
+            subprocess.run(["umount", spool])
+
+with Osms(start=False) as o:
+    o.write_users({"alice@example.test": "alice-pw",
+                   "bob@example.test": "bob-pw"})
+    with open(o.users_file, "a") as f:
+        f.write("tiny@example.test {SHA512-CRYPT}x quota=2K\n")
+    with open(o.aliases_file, "a") as f:
+        f.write("ping@example.test pong@example.test\n"
+                "pong@example.test ping@example.test\n")
+    o.start()
+    mx = o.ports["smtp"]
+    box = Mailboxes(o)
+
+    with t.case("over quota: the message stays queued, not half-written"):
+        mid = send(mx, "a@remote.test", ["tiny@example.test"],
+                   body=("q" * 70 + "\r\n") * 45)
+        time.sleep(1)
+        ids = queue_ids(o)
+        t.require(len(ids) == 1, "queued: %s" % ids)
+        show = o.ctl("queue", "show", ids[0]).stdout
+        t.expect("quota" in show, show)
+        t.expect(box.find("tiny", mid) is None, "not delivered")
+        tmp = os.path.join(box.root, "tiny", "tmp")
+        t.expect(not os.path.isdir(tmp) or os.listdir(tmp) == [],
+                 "tmp/ empty")
+        o.ctl("queue", "remove", ids[0])
+
+    with t.case("an alias loop is refused with 550 5.4.6"):
+        s = connect(mx)
+        s.sendall(b"EHLO c\r\nMAIL FROM:<a@remote.test>\r\n"
+                  b"RCPT TO:<ping@example.test>\r\n")
+        lines = read_lines(s, 3)
+        t.expect(lines[2].startswith("550 5.4.6"), lines)
+        s.close()
+
 # The crash test: a stream of messages while queue and delivery die.
 N = int(os.environ.get("OSMS_CRASH_MESSAGES", "1000"))
 CLIENTS = 10
