@@ -30,6 +30,8 @@ struct io {
 	int			 fd;
 	size_t			 max_line;
 	int			 skipping;	/* inside an over-long line */
+	int			 skip_cr;	/* its last byte dropped was CR */
+	int			 prev_bare;	/* last line end was a bare LF */
 	char			*line;		/* the line handed out */
 	size_t			 linecap;
 	io_cb			 cb;
@@ -200,6 +202,19 @@ io_set_max_line(struct io *io, size_t max_line)
 	    max_line + IO_READ_SLACK);
 }
 
+/* The byte at pos of the input buffer is CR. */
+static int
+io_cr_at(struct evbuffer *in, size_t pos)
+{
+	struct evbuffer_ptr	 p;
+	char			 c;
+
+	if (evbuffer_ptr_set(in, &p, pos, EVBUFFER_PTR_SET) == -1 ||
+	    evbuffer_copyout_from(in, &p, &c, 1) != 1)
+		return 0;
+	return c == '\r';
+}
+
 enum io_line
 io_getline(struct io *io, char **linep, size_t *lenp, int *flagsp)
 {
@@ -219,23 +234,33 @@ io_getline(struct io *io, char **linep, size_t *lenp, int *flagsp)
 			break;
 		/* Throw away the rest of an over-long line. */
 		if (eol.pos == -1) {
+			if (buffered > 0)
+				io->skip_cr = io_cr_at(in, buffered - 1);
 			(void)evbuffer_drain(in, buffered);
 			return IO_LINE_NONE;
 		}
+		io->prev_bare = eol.pos > 0 ? !io_cr_at(in, (size_t)eol.pos - 1) :
+		    !io->skip_cr;
 		(void)evbuffer_drain(in, (size_t)eol.pos + 1);
 		io->skipping = 0;
 	}
 
+	if (io->prev_bare)
+		flags |= IO_LINE_AFTER_BARE;
 	if (eol.pos == -1) {
 		if (buffered < io->max_line)
 			return IO_LINE_NONE;
+		io->skip_cr = io_cr_at(in, buffered - 1);
 		(void)evbuffer_drain(in, buffered);
 		io->skipping = 1;
+		*flagsp = flags;
 		return IO_LINE_TOOLONG;
 	}
 	len = (size_t)eol.pos;
 	if (len + 1 > io->max_line) {
+		io->prev_bare = len == 0 || !io_cr_at(in, len - 1);
 		(void)evbuffer_drain(in, len + 1);
+		*flagsp = flags;
 		return IO_LINE_TOOLONG;
 	}
 	if (evbuffer_remove(in, io->line, len + 1) != (int)(len + 1))
@@ -244,6 +269,7 @@ io_getline(struct io *io, char **linep, size_t *lenp, int *flagsp)
 		len--;
 	else
 		flags |= IO_LINE_BARE_LF;
+	io->prev_bare = (flags & IO_LINE_BARE_LF) != 0;
 	io->line[len] = '\0';
 	if (memchr(io->line, '\r', len) != NULL)
 		flags |= IO_LINE_CR;
@@ -279,6 +305,7 @@ io_discard_input(struct io *io)
 
 	(void)evbuffer_drain(in, evbuffer_get_length(in));
 	io->skipping = 0;
+	io->prev_bare = 0;
 }
 
 int

@@ -34,6 +34,8 @@ enum io_line {
 #define IO_LINE_BARE_LF	0x01	/* ended in LF without CR */
 #define IO_LINE_CR	0x02	/* holds a CR that is not its line end */
 #define IO_LINE_NUL	0x04	/* holds a NUL byte */
+#define IO_LINE_AFTER_BARE 0x08	/* the line before it ended in a bare LF
+				 * (SMTP's end of data is CRLF.CRLF) */
 
 typedef void (*io_cb)(struct io *, enum io_event, void *);
 

@@ -1145,11 +1145,13 @@ data_end(struct smtp_session *s)
 static void
 data_line(struct smtp_session *s, char *line, size_t len, int flags)
 {
+	/* Only CRLF "." CRLF ends the text: a dot line after a bare LF
+	 * ("<LF>.<CR><LF>") does not, whatever its own line end. */
 	if (len == 1 && line[0] == '.' && flags == 0) {
 		data_end(s);
 		return;
 	}
-	if (flags & (IO_LINE_BARE_LF | IO_LINE_CR))
+	if (flags & (IO_LINE_BARE_LF | IO_LINE_CR | IO_LINE_AFTER_BARE))
 		s->dataerr |= DATA_BARE;
 	if (flags & IO_LINE_NUL)
 		s->dataerr |= DATA_NUL;

@@ -299,10 +299,21 @@ with Osms(roles_conf=ROLES, start=False) as o:
                       b"RCPT TO:<bob@example.test>\r\nDATA\r\n" +
                       make_message("evil@remote.test", "bob@example.test",
                                    smuggled) + b".\r\nQUIT\r\n")
-            line = read_line(s)
-            t.expect(line.startswith("554 5.6.0") or line.startswith("250"),
-                     "ending %d: %s" % (n, line))
+            # Every reply until the server closes: the text must end
+            # once, at the real CRLF.CRLF, refused; no second
+            # transaction may start.
+            replies = []
+            while True:
+                line = read_line(s, timeout=5)
+                if line == "":
+                    break
+                replies.append(line)
             s.close()
+            t.expect(replies[:1] and replies[0].startswith("554 5.6.0"),
+                     "ending %d %r: %s" % (n, end, replies))
+            t.expect(not any(r.startswith("354") for r in replies),
+                     "ending %d %r started a second message: %s" %
+                     (n, end, replies))
         time.sleep(1)
         t.expect(box.count_from("bob", "evil@remote.test") == 0,
                  "a smuggled message reached bob")

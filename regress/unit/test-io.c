@@ -117,21 +117,26 @@ test_lines(void)
 {
 	struct session	 s;
 	const char	*c[] = { "HELO a\r\nbare\nx\ry\r\n", "nu\0l\r\n",
-			    "par", "tial\r\n", "\r\n" };
-	size_t		 l[] = { 18, 6, 3, 6, 2 };
+			    "par", "tial\r\n", "\r\n", "y\n.\r\n" };
+	size_t		 l[] = { 18, 6, 3, 6, 2, 5 };
 
 	test_begin("io: CRLF, bare LF, inner CR, NUL, split and empty lines");
-	run(&s, c, l, 5, 0);
+	run(&s, c, l, 6, 0);
 	test_assert(s.disconnected);
-	test_assert(s.ngot == 6);
+	test_assert(s.ngot == 8);
 	test_assert(s.got[0].kind == IO_LINE_OK && s.got[0].flags == 0);
 	test_assert(strcmp(s.got[0].text, "HELO a") == 0);
 	test_assert(s.got[1].flags == IO_LINE_BARE_LF);
 	test_assert(strcmp(s.got[1].text, "bare") == 0);
-	test_assert(s.got[2].flags == IO_LINE_CR && s.got[2].len == 3);
+	test_assert(s.got[2].flags == (IO_LINE_CR | IO_LINE_AFTER_BARE) &&
+	    s.got[2].len == 3);
 	test_assert(s.got[3].flags == IO_LINE_NUL && s.got[3].len == 4);
 	test_assert(strcmp(s.got[4].text, "partial") == 0);
 	test_assert(s.got[5].len == 0 && s.got[5].flags == 0);
+	/* "<LF>.<CR><LF>": the dot line says what came before it */
+	test_assert(s.got[6].flags == IO_LINE_BARE_LF);
+	test_assert(s.got[7].len == 1 &&
+	    s.got[7].flags == IO_LINE_AFTER_BARE);
 	test_end();
 }
 
@@ -195,6 +200,31 @@ test_timeout(void)
 	test_end();
 }
 
+static void
+test_long_then_dot(void)
+{
+	struct session	 s;
+	/* longer than the read-ahead: the end is found while skipping */
+	static char	 bare[10000], crlf[10000];
+	const char	*c[] = { bare, ".\r\n", crlf, ".\r\n" };
+	size_t		 l[] = { sizeof(bare), 3, sizeof(crlf), 3 };
+
+	test_begin("io: a skipped over-long line still tells how it ended");
+	memset(bare, 'b', sizeof(bare));
+	bare[sizeof(bare) - 1] = '\n';
+	memset(crlf, 'c', sizeof(crlf));
+	crlf[sizeof(crlf) - 2] = '\r';
+	crlf[sizeof(crlf) - 1] = '\n';
+	run(&s, c, l, 4, 0);
+	test_assert(s.ngot == 4);
+	test_assert(s.got[0].kind == IO_LINE_TOOLONG);
+	test_assert(s.got[1].kind == IO_LINE_OK &&
+	    s.got[1].flags == IO_LINE_AFTER_BARE);
+	test_assert(s.got[2].kind == IO_LINE_TOOLONG);
+	test_assert(s.got[3].kind == IO_LINE_OK && s.got[3].flags == 0);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -203,6 +233,7 @@ main(void)
 		abort();
 	test_lines();
 	test_limits();
+	test_long_then_dot();
 	test_flood();
 	test_timeout();
 	return test_exit();
