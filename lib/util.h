@@ -30,11 +30,24 @@ char	*xasprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
  * *errstr to "invalid", "too small" or "too large". */
 long long str_to_num(const char *, long long, long long, const char **);
 
+/*
+ * Length of the well-formed UTF-8 sequence starting at s (RFC 3629 4: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or 0. Reads no
+ * further than a byte that ends the sequence, so a NUL is safe.
+ */
+size_t	 utf8_seq(const unsigned char *);
+/* 1 if the string is well-formed UTF-8 (ASCII included). */
+int	 utf8_valid(const char *);
+
 /* 1 if the string holds a byte < 0x20 or 0x7f (CR, LF, NUL stop here). */
 int	 str_has_ctl(const char *);
 
 /* Wipe memory that held a secret (not optimised away). */
 void	 explicit_wipe(void *, size_t);
+
+/* Write all of buf, through EINTR and short writes: 0, or -1 and errno
+ * (EIO for a write that wrote nothing). */
+int	 write_all(int, const void *, size_t);
 
 /* Close every descriptor from lowfd up (used before exec). */
 void	 close_from(int);

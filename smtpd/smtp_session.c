@@ -849,25 +849,15 @@ command(struct smtp_session *s, char *line, size_t len, int flags)
 static void
 data_flush(struct smtp_session *s)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
-
-	while (off < s->buflen && !(s->dataerr & (DATA_IOERR |
-	    DATA_NOSPACE))) {
-		n = write(s->msgfd, s->buf + off, s->buflen - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			if (errno == ENOSPC || errno == EDQUOT)
-				s->dataerr |= DATA_NOSPACE;
-			else {
-				log_warn("%016llx smtpd write to queue file",
-				    (unsigned long long)s->id);
-				s->dataerr |= DATA_IOERR;
-			}
-			break;
+	if (!(s->dataerr & (DATA_IOERR | DATA_NOSPACE)) &&
+	    write_all(s->msgfd, s->buf, s->buflen) == -1) {
+		if (errno == ENOSPC || errno == EDQUOT)
+			s->dataerr |= DATA_NOSPACE;
+		else {
+			log_warn("%016llx smtpd write to queue file",
+			    (unsigned long long)s->id);
+			s->dataerr |= DATA_IOERR;
 		}
-		off += (size_t)n;
 	}
 	s->buflen = 0;
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "util.h"
 
 #define LABEL_MAX	63
 /* Inside the brackets: "IPv6:" and the longest IPv6 text (45). */
@@ -42,7 +43,6 @@ static const char E_LOCAL_LONG[] =
 static const char E_DOMAIN_LONG[] =
     "domain longer than " STR(ADDR_MAX_DOMAIN) " bytes";
 
-static size_t	 utf8_seq(const unsigned char *);
 static int	 is_alpha(unsigned char);
 static int	 is_alnum(unsigned char);
 static int	 is_atext(unsigned char);
@@ -63,40 +63,6 @@ static int	 parse_mailbox(const unsigned char **, int, const char *,
 static int	 is_dot_string(const char *);
 static int	 has_ctl(const char *);
 
-/*
- * Length of the well-formed UTF-8 sequence starting at s (RFC 3629 4:
- * no overlong forms, no surrogates, nothing above U+10FFFF), or 0.
- */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	unsigned char	 lo = 0x80, hi = 0xbf;
-	size_t		 n, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;		/* overlong */
-		else if (s[0] == 0xed)
-			hi = 0x9f;		/* surrogates */
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;		/* overlong */
-		else if (s[0] == 0xf4)
-			hi = 0x8f;		/* above U+10FFFF */
-	} else
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	/* s[i - 1] is a continuation byte, so s[i] is still in the string. */
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
 
 static int
 is_alpha(unsigned char c)

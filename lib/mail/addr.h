@@ -13,8 +13,8 @@
  */
 #define ADDR_MAX_LOCAL		128
 #define ADDR_MAX_DOMAIN		255
-/* Printed form, quoted if needed: local@domain. */
-#define ADDR_MAX_TEXT		(2 * ADDR_MAX_LOCAL + 2 + ADDR_MAX_DOMAIN + 1)
+/* Printed form with its NUL: every local byte escaped, two quotes, '@'. */
+#define ADDR_MAX_TEXT		(2 * ADDR_MAX_LOCAL + 2 + 1 + ADDR_MAX_DOMAIN + 1)
 
 #define ADDR_UTF8	0x01	/* SMTPUTF8: UTF-8 in local part and domain */
 #define ADDR_NULL_OK	0x02	/* "<>" is allowed (MAIL FROM) */

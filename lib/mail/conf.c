@@ -182,43 +182,6 @@ conf_check_conninfo(const char *s)
 	return NULL;
 }
 
-/* 1 if s is well-formed UTF-8 (no overlong forms, no surrogates). */
-static int
-utf8_valid(const unsigned char *s)
-{
-	unsigned	 cp, min;
-	int		 n, i;
-
-	while (*s != '\0') {
-		if (*s < 0x80) {
-			s++;
-			continue;
-		}
-		if ((*s & 0xe0) == 0xc0) {
-			n = 1;
-			cp = *s & 0x1f;
-			min = 0x80;
-		} else if ((*s & 0xf0) == 0xe0) {
-			n = 2;
-			cp = *s & 0x0f;
-			min = 0x800;
-		} else if ((*s & 0xf8) == 0xf0) {
-			n = 3;
-			cp = *s & 0x07;
-			min = 0x10000;
-		} else
-			return 0;
-		for (i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		s += n + 1;
-	}
-	return 1;
-}
 
 /*
  * A DNS name: labels of letters, digits and hyphens (and, if utf8, UTF-8
@@ -238,7 +201,7 @@ check_dns(const char *s, int utf8)
 		return "longer than 253 bytes";
 	if (u[0] == '.' || u[len - 1] == '.')
 		return "leading or trailing dot";
-	if (utf8 && !utf8_valid(u))
+	if (utf8 && !utf8_valid((const char *)u))
 		return "invalid UTF-8";
 	for (i = 0; i <= len; i++) {
 		if (u[i] == '.' || u[i] == '\0') {

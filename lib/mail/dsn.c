@@ -27,19 +27,8 @@ struct out {
 static void
 out_flush(struct out *o)
 {
-	size_t	 off = 0;
-	ssize_t	 n;
-
-	while (off < o->len && !o->error) {
-		n = write(o->fd, o->buf + off, o->len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			o->error = errno ? errno : EIO;
-			break;
-		}
-		off += (size_t)n;
-	}
+	if (!o->error && write_all(o->fd, o->buf, o->len) == -1)
+		o->error = errno;
 	o->len = 0;
 }
 

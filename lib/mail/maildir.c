@@ -88,7 +88,6 @@ static int	 md_scan(int, int (*)(int, const char *, void *), void *);
 static int	 md_cur_match(int, const char *, void *);
 static enum maildir_result md_check_dup(const struct maildir_delivery *,
 		    const struct md_dirs *, const char **);
-static int	 md_write_full(int, const void *, size_t);
 static int	 md_flush(struct md_out *);
 static int	 md_put(struct md_out *, const unsigned char *, size_t);
 static int	 md_convert(struct md_out *, const unsigned char *, size_t);
@@ -429,32 +428,10 @@ md_check_dup(const struct maildir_delivery *d, const struct md_dirs *dirs,
 }
 
 static int
-md_write_full(int fd, const void *buf, size_t len)
-{
-	const unsigned char	*p = buf;
-	ssize_t			 n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 md_flush(struct md_out *o)
 {
 	if (o->fd != -1 && o->len > 0 &&
-	    md_write_full(o->fd, o->buf, o->len) == -1) {
+	    write_all(o->fd, o->buf, o->len) == -1) {
 		o->err = errno;
 		return -1;
 	}
@@ -913,7 +890,7 @@ md_quota_rewrite(const struct maildir_delivery *d,
 			return -1;
 		retried = 1;
 	}
-	if (md_write_full(fd, buf, (size_t)n + (size_t)m) == -1 ||
+	if (write_all(fd, buf, (size_t)n + (size_t)m) == -1 ||
 	    fsync(fd) == -1) {
 		(void)close(fd);
 		goto fail;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "util.h"
 #include "smtp_cmd.h"
 
 #define KEYWORD_MAX	32	/* longer keywords are unknown anyway */
@@ -93,7 +94,6 @@ static int	 is_digit(unsigned char);
 static int	 is_alnum(unsigned char);
 static unsigned char upper(unsigned char);
 static int	 ascii_ncaseeq(const char *, const char *, size_t);
-static size_t	 utf8_seq(const unsigned char *);
 static int	 utf8_text(const char *);
 static int	 printable(const char *);
 static int	 hexval(unsigned char);
@@ -159,36 +159,6 @@ ascii_ncaseeq(const char *s, const char *w, size_t n)
 	return 1;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (RFC 3629), or 0. */
-static size_t
-utf8_seq(const unsigned char *s)
-{
-	unsigned char	 lo = 0x80, hi = 0xbf;
-	size_t		 n, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		if (s[0] == 0xe0)
-			lo = 0xa0;
-		else if (s[0] == 0xed)
-			hi = 0x9f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		if (s[0] == 0xf0)
-			lo = 0x90;
-		else if (s[0] == 0xf4)
-			hi = 0x8f;
-	} else
-		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
 
 /* 1 if s is well-formed UTF-8 without control bytes. */
 static int
@@ -685,7 +655,7 @@ smtp_parse_mail(const char *arg, int ehlo, struct mailaddr *addr,
 	    sizeof(mail_params[0]), params, NULL, "Unknown MAIL parameter",
 	    err) == -1)
 		goto fail;
-	/* RFC 6531 3.5 */
+	/* RFC 6531: X.6.7, non-ASCII address not permitted. */
 	if (!params->smtputf8 && addr_is_utf8(addr)) {
 		(void)fail(err, 553, "5.6.7",
 		    "Non-ASCII sender address needs SMTPUTF8");

@@ -30,7 +30,8 @@ enum smtp_verb {
 
 /*
  * A parse failure carries the reply to give: code (500, 501, 504, 553,
- * 555 ...), the enhanced status ("5.5.4") and a short text.
+ * 555 ...), the enhanced status ("5.5.4") and a short text. The text may
+ * live in a buffer of the parser, valid until its next call.
  */
 struct smtp_err {
 	int		 code;
@@ -46,13 +47,14 @@ struct smtp_cmd {
 /*
  * Split a command line into verb (case-insensitive) and argument. Fails
  * (500 5.5.2) on a NUL or control byte other than TAB in the line, or on
- * a verb not followed by a space or the end.
+ * a verb not followed by a space or the end; an unknown verb fails too
+ * (500 5.5.1), so SMTP_CMD_UNKNOWN is never a success.
  */
 int	 smtp_cmd_parse(const char *line, struct smtp_cmd *,
 	    struct smtp_err *);
 
 /* HELO/EHLO argument: a domain or an address literal; stored as given
- * (at most 255 bytes, printable ASCII, or UTF-8 if utf8 is set). */
+ * (at most 255 bytes of printable ASCII). */
 int	 smtp_parse_helo(const char *arg, char *, size_t, struct smtp_err *);
 
 #define SMTP_BODY_7BIT		0
@@ -102,7 +104,8 @@ int	 smtp_parse_mail(const char *arg, int ehlo, struct mailaddr *,
 int	 smtp_parse_rcpt(const char *arg, int ehlo, int utf8,
 	    struct mailaddr *, struct smtp_rcpt_params *, struct smtp_err *);
 
-/* BDAT: "<size> [LAST]"; size at most max (else 552 5.3.4). */
+/* BDAT: "<size> [LAST]"; size at most max (else 552 5.3.4, with *size
+ * still set, UINT64_MAX on overflow, so the chunk can be skipped). */
 int	 smtp_parse_bdat(const char *arg, uint64_t max, uint64_t *size,
 	    int *last, struct smtp_err *);
 

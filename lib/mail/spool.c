@@ -70,7 +70,6 @@ static enum spool_result errno_result(int);
 static enum spool_result sys_err(const char **, const char *, const char *);
 static void	 mkname(char *, const char *, const char *);
 static int	 name_parse(const char *, char *, int *);
-static int	 write_all(int, const uint8_t *, size_t);
 static int	 rename_noreplace(int, const char *, int, const char *);
 static int	 exists_at(int, const char *);
 static enum read_result read_file(int, const char *, uint8_t **, size_t *,
@@ -142,27 +141,6 @@ name_parse(const char *name, char *id, int *kind)
 		*kind = 'm';
 	else
 		return -1;
-	return 0;
-}
-
-static int
-write_all(int fd, const uint8_t *p, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 

@@ -70,11 +70,31 @@ test_misc(void)
 	test_end();
 }
 
+static void
+test_utf8(void)
+{
+	test_begin("util: UTF-8: overlongs, surrogates, range, truncation");
+	test_assert(utf8_valid("plain ascii"));
+	test_assert(utf8_valid("J\xc3\xb6rg \xe2\x82\xac \xf0\x9f\x93\xa7"));
+	test_assert(!utf8_valid("\xc0\xaf"));		/* overlong '/' */
+	test_assert(!utf8_valid("\xe0\x80\xaf"));	/* overlong */
+	test_assert(!utf8_valid("\xed\xa0\x80"));	/* surrogate */
+	test_assert(!utf8_valid("\xf4\x90\x80\x80"));	/* > U+10FFFF */
+	test_assert(!utf8_valid("\xf5\x80\x80\x80"));
+	test_assert(!utf8_valid("\xc3"));		/* truncated at NUL */
+	test_assert(!utf8_valid("\xe2\x82"));
+	test_assert(!utf8_valid("\x80"));		/* lone continuation */
+	test_assert(utf8_seq((const unsigned char *)"\xc3\xb6") == 2);
+	test_assert(utf8_seq((const unsigned char *)"a") == 0);
+	test_end();
+}
+
 int
 main(void)
 {
 	test_strlcpy();
 	test_str_to_num();
 	test_misc();
+	test_utf8();
 	return test_exit();
 }
