@@ -17,6 +17,7 @@ LIB_SRCS	:= \
 	lib/sandbox.c \
 	lib/tls.c \
 	lib/util.c \
+	lib/workq.c \
 	lib/mail/addr.c \
 	lib/mail/conf.c \
 	lib/mail/dsn.c \

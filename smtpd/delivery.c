@@ -7,12 +7,14 @@
  * checked again (maildir.c) so that neither a hostile directory entry
  * nor a symlink planted in a Maildir writes outside the store.
  *
- * One request at a time: each ends with fsync of the file and of new/,
- * and the queue records the answer before it counts as delivered.
+ * Deliveries run on a few worker threads, so that their fsyncs (of the
+ * file and of new/) overlap; the queue records each answer before it
+ * counts as delivered.
  */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -23,75 +25,110 @@
 #include "osms_imsg.h"
 #include "proc.h"
 #include "util.h"
+#include "workq.h"
 
-static int		 rootfd = -1;
-static unsigned long	 ndelivered, nfailed;
+#define DELIVERY_WORKERS	4	/* deliveries flushing at once */
 
-static void
-delivery_request(struct channel *ch, struct imsg *imsg)
-{
+/* One delivery, from request to result; the worker owns it meanwhile. */
+struct job {
+	uint64_t		 reqid;
 	struct maildir_delivery	 md;
-	struct msg_reader	 r;
-	struct msg		 m;
-	enum maildir_result	 res;
-	const char		*err = "";
-	char			 id[QUEUE_ID_LEN + 1], sender[ADDR_MAX_TEXT];
+	char			 id[QUEUE_ID_LEN + 1];
 	char			 address[ADDR_MAX_TEXT];
 	char			 mailbox[MAILDIR_MAX_PATH];
 	char			 name[MAILDIR_MAX_NAME + 1];
 	char			 prepend[2 * ADDR_MAX_TEXT + 64];
-	uint64_t		 qbytes, qmsgs, written = 0;
-	uint32_t		 flags;
-	int			 fd;
+	enum maildir_result	 res;
+	uint64_t		 written;
+	char			 err[256];
+};
 
-	msg_reader_init(&r, imsg);
-	(void)msg_get_u32(&r, &flags);
-	(void)msg_get_str(&r, id, sizeof(id));
-	(void)msg_get_str(&r, sender, sizeof(sender));
-	(void)msg_get_str(&r, address, sizeof(address));
-	(void)msg_get_str(&r, mailbox, sizeof(mailbox));
-	(void)msg_get_str(&r, name, sizeof(name));
-	(void)msg_get_u64(&r, &qbytes);
-	(void)msg_get_u64(&r, &qmsgs);
-	if (msg_end(&r) == -1 || str_has_ctl(sender) ||
-	    str_has_ctl(address)) {
-		channel_bad_message(ch, imsg, "bad request");
-		return;
-	}
-	fd = imsg_take_fd(imsg);
+static int		 rootfd = -1;
+static unsigned long	 ndelivered, nfailed;
+static unsigned		 running;
 
-	/* RFC 5322 3.6.7 trace fields of the final delivery. */
-	(void)snprintf(prepend, sizeof(prepend),
-	    "Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender, address);
-	memset(&md, 0, sizeof(md));
-	md.rootfd = rootfd;
-	md.path = mailbox;
-	md.create = 1;
-	md.msgfd = fd;
-	md.prepend = prepend;
-	md.name = name;
-	md.check_dup = (flags & DELIVERY_CHECK_DUP) != 0;
-	md.quota_bytes = qbytes;
-	md.quota_messages = qmsgs;
-	if (!maildir_path_valid(mailbox) || !maildir_name_valid(name)) {
-		res = MAILDIR_PERMFAIL;
+static void
+delivery_work(void *arg)
+{
+	struct job	*j = arg;
+	const char	*err = NULL;
+
+	if (!maildir_path_valid(j->mailbox) || !maildir_name_valid(j->name)) {
+		j->res = MAILDIR_PERMFAIL;
 		err = "invalid mailbox path or name";
 	} else
-		res = maildir_deliver(&md, &written, &err);
-	(void)close(fd);
-	if (res == MAILDIR_OK || res == MAILDIR_DUPLICATE)
+		j->res = maildir_deliver(&j->md, &j->written, &err);
+	(void)osms_strlcpy(j->err, err != NULL ? err : "", sizeof(j->err));
+}
+
+static void
+delivery_done(void *arg)
+{
+	struct job	*j = arg;
+	struct channel	*ch = proc_peer(ROLE_QUEUE);
+	struct msg	 m;
+	int		 ok = j->res == MAILDIR_OK || j->res == MAILDIR_DUPLICATE;
+
+	running--;
+	(void)close(j->md.msgfd);
+	if (ok)
 		ndelivered++;
 	else {
 		nfailed++;
-		log_info("delivery: %s to=<%s> mailbox=%s result=%d: %s", id,
-		    address, mailbox, res, err);
+		log_info("delivery: %s to=<%s> mailbox=%s result=%d: %s", j->id,
+		    j->address, j->mailbox, j->res, j->err);
 	}
-	msg_init(&m, IMSG_DELIVERY_RESULT, imsg->hdr.id);
-	msg_add_u32(&m, res);
-	msg_add_u64(&m, written);
-	msg_add_str(&m, res == MAILDIR_OK || res == MAILDIR_DUPLICATE ? "" :
-	    err);
-	(void)channel_send(ch, &m);
+	/* A restarted queue does not know this id: it redelivers, and the
+	 * redelivery finds this copy. */
+	if (ch != NULL) {
+		msg_init(&m, IMSG_DELIVERY_RESULT, j->reqid);
+		msg_add_u32(&m, j->res);
+		msg_add_u64(&m, j->written);
+		msg_add_str(&m, ok ? "" : j->err);
+		(void)channel_send(ch, &m);
+	}
+	free(j);
+}
+
+static void
+delivery_request(struct channel *ch, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct job		*j = xcalloc(1, sizeof(*j));
+	char			 sender[ADDR_MAX_TEXT];
+	uint64_t		 qbytes, qmsgs;
+	uint32_t		 flags;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &flags);
+	(void)msg_get_str(&r, j->id, sizeof(j->id));
+	(void)msg_get_str(&r, sender, sizeof(sender));
+	(void)msg_get_str(&r, j->address, sizeof(j->address));
+	(void)msg_get_str(&r, j->mailbox, sizeof(j->mailbox));
+	(void)msg_get_str(&r, j->name, sizeof(j->name));
+	(void)msg_get_u64(&r, &qbytes);
+	(void)msg_get_u64(&r, &qmsgs);
+	if (msg_end(&r) == -1 || str_has_ctl(sender) ||
+	    str_has_ctl(j->address)) {
+		free(j);
+		channel_bad_message(ch, imsg, "bad request");
+		return;
+	}
+	j->reqid = imsg->hdr.id;
+	/* RFC 5322 3.6.7 trace fields of the final delivery. */
+	(void)snprintf(j->prepend, sizeof(j->prepend),
+	    "Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender, j->address);
+	j->md.rootfd = rootfd;
+	j->md.path = j->mailbox;
+	j->md.create = 1;
+	j->md.msgfd = imsg_take_fd(imsg);
+	j->md.prepend = j->prepend;
+	j->md.name = j->name;
+	j->md.check_dup = (flags & DELIVERY_CHECK_DUP) != 0;
+	j->md.quota_bytes = qbytes;
+	j->md.quota_messages = qmsgs;
+	running++;
+	workq_push(delivery_work, delivery_done, j);
 }
 
 static void
@@ -113,13 +150,14 @@ delivery_ready(void)
 	/* Chrooted: "/" is the mail store root. */
 	if ((rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		fatal("delivery: open the mail store");
+	workq_init(DELIVERY_WORKERS);
 }
 
 static void
 delivery_state(char *buf, size_t size)
 {
-	(void)snprintf(buf, size, "%lu delivered, %lu failed", ndelivered,
-	    nfailed);
+	(void)snprintf(buf, size, "%u delivering, %lu delivered, %lu failed",
+	    running, ndelivered, nfailed);
 }
 
 static const struct proc_ops delivery_ops = {

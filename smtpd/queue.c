@@ -33,12 +33,14 @@
 #include "proc.h"
 #include "spool.h"
 #include "util.h"
+#include "workq.h"
 
 #define QUEUE_LIFETIME		(5 * 24 * 3600)	/* then bounce */
 #define QUEUE_RETRY_FIRST	60
 #define QUEUE_RETRY_MAX		3600
 #define DELIVERY_MAX_INFLIGHT	32
 #define QUEUE_MAX_INCOMING	4096	/* messages being received */
+#define QUEUE_WORKERS		4	/* threads flushing to disk */
 
 /* A committed message. */
 struct qmsg {
@@ -57,6 +59,8 @@ struct incoming {
 	uint64_t		 session;	/* smtpd's id for it */
 	struct envelope		 env;
 	int			 have_env;
+	enum spool_result	 commit_rc;	/* set by the worker */
+	char			 commit_err[256];
 };
 
 /* A delivery in flight. */
@@ -93,6 +97,8 @@ static TAILQ_HEAD(, due)	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static unsigned long		 ndelivered, nbounced, ncommitted;
 
 static void	 schedule(struct qmsg *);
+static void	 commit_work(void *);
+static void	 commit_done(void *);
 static void	 dispatch_waiting(void);
 static void	 bounce_start(struct qmsg *, size_t);
 
@@ -155,6 +161,24 @@ qmsg_free(struct qmsg *q)
 	free(q);
 }
 
+/* A worker removes a message that is done; no reply is needed. */
+static void
+remove_work(void *arg)
+{
+	char		*id = arg;
+	const char	*err;
+
+	if (spool_remove(&spool, id, &err) != SPOOL_OK)
+		log_warnx("queue: %s: cannot remove: %s", id, err);
+}
+
+static void
+remove_done(void *arg)
+{
+	log_info("queue: %s removed, all done", (char *)arg);
+	free(arg);
+}
+
 /* Write the envelope's new state; the message leaves when all is done. */
 static void
 qmsg_save(struct qmsg *q)
@@ -162,11 +186,12 @@ qmsg_save(struct qmsg *q)
 	const char	*err;
 
 	if (envelope_done(&q->env) && q->inflight == 0) {
-		if (spool_remove(&spool, q->env.id, &err) != SPOOL_OK)
-			log_warnx("queue: %s: cannot remove: %s", q->env.id,
-			    err);
-		else
-			log_info("queue: %s removed, all done", q->env.id);
+		/*
+		 * Gone from memory now, from disk soon: if a crash comes
+		 * first, recovery brings it back and every delivery finds
+		 * its earlier copy.
+		 */
+		workq_push(remove_work, remove_done, xstrdup(q->env.id));
 		qmsg_free(q);
 		return;
 	}
@@ -730,11 +755,7 @@ smtpd_commit(struct channel *ch, struct imsg *imsg)
 {
 	struct msg_reader	 r;
 	struct incoming		*in;
-	struct qmsg		*q;
-	enum spool_result	 rc;
-	const char		*err;
 	char			 id[QUEUE_ID_LEN + 1];
-	size_t			 i;
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_str(&r, id, sizeof(id));
@@ -743,22 +764,54 @@ smtpd_commit(struct channel *ch, struct imsg *imsg)
 		channel_bad_message(ch, imsg, "bad commit");
 		return;
 	}
-	rc = spool_commit(&spool, &in->env, &err);
-	if (rc != SPOOL_OK) {
-		log_warnx("queue: %s: commit failed: %s", id, err);
-		queue_result(ch, imsg->hdr.id, rc == SPOOL_NOSPACE ?
-		    QUEUE_NOSPACE : QUEUE_TEMPFAIL, id, "");
-		incoming_drop(in);
+	/* The commit is the job's now: nothing else may touch it. */
+	(void)idmap_del(&incoming, in->key);
+	in->commit_rc = SPOOL_TEMPFAIL;
+	workq_push(commit_work, commit_done, in);
+}
+
+/* In a worker: the fsyncs and renames of spool_commit(). */
+static void
+commit_work(void *arg)
+{
+	struct incoming	*in = arg;
+	const char	*err = NULL;
+
+	in->commit_rc = spool_commit(&spool, &in->env, &err);
+	(void)osms_strlcpy(in->commit_err, err != NULL ? err : "",
+	    sizeof(in->commit_err));
+}
+
+/* Back in the loop: only now may smtpd say 250. */
+static void
+commit_done(void *arg)
+{
+	struct incoming	*in = arg;
+	struct channel	*ch = proc_peer(ROLE_SMTPD);
+	struct qmsg	*q;
+	const char	*id = in->env.id;
+	size_t		 i;
+
+	if (in->commit_rc != SPOOL_OK) {
+		log_warnx("queue: %s: commit failed: %s", id, in->commit_err);
+		if (ch != NULL)
+			queue_result(ch, in->session, in->commit_rc ==
+			    SPOOL_NOSPACE ? QUEUE_NOSPACE : QUEUE_TEMPFAIL, id,
+			    "");
+		spool_abort(&spool, id);
+		envelope_clear(&in->env);
+		free(in);
 		return;
 	}
 	ncommitted++;
-	queue_result(ch, imsg->hdr.id, QUEUE_OK, id, "");
+	/* A new smtpd (after a crash) does not know the id: harmless. */
+	if (ch != NULL)
+		queue_result(ch, in->session, QUEUE_OK, id, "");
 	log_info("queue: %s queued from=<%s> rcpts=%zu destinations=%zu"
 	    " size=%" PRIu64 " client=%s", id, in->env.sender, in->env.nrcpts,
 	    in->env.ndests, in->env.size, in->env.client);
 	for (i = 0; i < in->env.nrcpts; i++)
 		log_debug("queue: %s rcpt=<%s>", id, in->env.rcpts[i].address);
-	(void)idmap_del(&incoming, in->key);
 	q = qmsg_add(&in->env);
 	free(in);
 	if (q != NULL)
@@ -1099,6 +1152,8 @@ queue_ready(void)
 	struct spool_stats	 st;
 	const char		*err;
 
+	/* Threads after the sandbox: they inherit all of it. */
+	workq_init(QUEUE_WORKERS);
 	/* As _osmsq, so every file it makes is the queue's own. */
 	if (spool_open(&spool, spool_rootfd, &err) != SPOOL_OK)
 		fatalx("queue: cannot open the spool: %s", err);

@@ -71,7 +71,7 @@ struct md_usage {
 	int64_t		 msgs;
 };
 
-static char	 md_errbuf[160];
+static _Thread_local char md_errbuf[160];	/* per worker thread */
 
 static int	 md_comp_valid(const char *, size_t);
 static const char *md_errno_str(const char *, int);

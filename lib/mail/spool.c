@@ -63,7 +63,7 @@ struct names {
 	size_t	 n;
 };
 
-static char	 spool_errbuf[256];
+static _Thread_local char spool_errbuf[256];	/* per worker thread */
 
 static void	 set_err(const char **, const char *);
 static enum spool_result errno_result(int);
