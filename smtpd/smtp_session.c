@@ -998,14 +998,26 @@ smtp_session_queue_result(struct smtp_session *s, struct imsg *imsg)
 		} else
 			queue_failed(s, res, text);
 	} else if (res == QUEUE_OK) {
-		char	 from[ADDR_MAX_TEXT];
+		char	 from[ADDR_MAX_TEXT], to[1024] = "";
+		size_t	 i;
 
 		(void)addr_format(&s->sender, from, sizeof(from));
+		/* The first recipients; the queue's log has them all. */
+		for (i = 0; i < s->env.nrcpts; i++) {
+			if (i > 0)
+				(void)osms_strlcat(to, ",", sizeof(to));
+			if (osms_strlcat(to, s->env.rcpts[i].address,
+			    sizeof(to)) >= sizeof(to) - 8) {
+				(void)osms_strlcat(to, "...", sizeof(to));
+				break;
+			}
+		}
 		s->nmessages++;
-		log_info("%016llx smtpd message id=%s from=<%s> rcpts=%zu"
+		log_info("%016llx smtpd message id=%s from=<%s> to=%s rcpts=%zu"
 		    " size=%llu tls=%s result=queued",
-		    (unsigned long long)s->id, s->msgid, from, s->env.nrcpts,
-		    (unsigned long long)s->datalen, s->tls ? "yes" : "no");
+		    (unsigned long long)s->id, s->msgid, from, to,
+		    s->env.nrcpts, (unsigned long long)s->datalen,
+		    s->tls ? "yes" : "no");
 		reply(s, 250, "2.0.0", "Ok: queued as %s", s->msgid);
 		s->msgid[0] = '\0';	/* committed: nothing to abort */
 	} else {
