@@ -2,12 +2,17 @@
  * authd: the directory (domains, users, aliases, quotas) and
  * authentication.
  *
- * User _osmsauth, not dumpable; no chroot (PostgreSQL's socket comes with
- * the directory issue). The only process that holds the directory's data
- * and password hashes: file tables arrive as descriptors the parent
- * opened, so authd needs no access to the files. Peers: parent, smtpd,
- * queue, delivery, imapd. Input: addresses relayed by osms roles from
- * clients, parsed again here.
+ * User _osmsauth, not dumpable, no chroot (it reaches PostgreSQL's
+ * socket). The only process that holds the database credentials and the
+ * password hashes: file tables arrive as descriptors the parent opened,
+ * so it needs no access to the files, and what it answers is an outcome
+ * (a destination, "authenticated as", "may send as"), never a hash.
+ * Peers: parent, smtpd, queue, delivery, imapd, control (osmsctl). Input:
+ * addresses and SASL responses relayed from clients, parsed again here.
+ *
+ * Every lookup and every SASL step runs on a worker thread (a database
+ * or a slow hash never stops the event loop), with the directory as it
+ * was when the request came.
  */
 #include <sasl/sasl.h>
 #include <libpq-fe.h>
@@ -15,24 +20,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin.h"
+#include "authd.h"
 #include "channel.h"
 #include "log.h"
 #include "lookup.h"
 #include "msg.h"
 #include "osms_imsg.h"
 #include "proc.h"
+#include "pwhash.h"
+#include "ratelimit.h"
+#include "sasl.h"
 #include "table.h"
 #include "util.h"
+#include "workq.h"
 
-TAILQ_HEAD(table_list, table);
-
-static struct table_list	 tables = TAILQ_HEAD_INITIALIZER(tables);
-static struct domain_list	 domains = TAILQ_HEAD_INITIALIZER(domains);
-static struct table_list	 new_tables = TAILQ_HEAD_INITIALIZER(new_tables);
-static struct domain_list	 new_domains =
-				    TAILQ_HEAD_INITIALIZER(new_domains);
-static struct lookup_dest	*dests;
+static struct directory		*current;	/* what lookups use */
+static struct directory		*building;	/* the slice coming in */
 static unsigned long		 nlookups;
+static unsigned			 auth_max_failures = SMTPD_AUTH_MAX_FAILURES;
+
+struct directory *
+authd_directory(void)
+{
+	return current;
+}
 
 static void
 authd_setup(void)
@@ -43,28 +55,95 @@ authd_setup(void)
 	sasl_version_info(&impl, &ver, NULL, NULL, NULL, NULL);
 	log_debug("libpq %d.%d, %s sasl %s", pq / 10000, pq % 10000,
 	    impl ? impl : "?", ver ? ver : "?");
-	dests = xcalloc(LOOKUP_MAX_DESTS, sizeof(*dests));
+	authd_sasl_init();
+	rl_init(auth_max_failures);
+	/* The first dummy hash is made, not just checked: not on a login. */
+	pwhash_dummy("", 0);
 }
 
-static struct table *
-table_find_new(const char *name)
+static void
+authd_ready(void)
 {
-	struct table	*t;
+	/* Threads after the sandbox: they share all of it. */
+	workq_init(AUTHD_WORKERS);
+}
 
-	TAILQ_FOREACH(t, &new_tables, entry)
-		if (strcmp(t->name, name) == 0)
-			return t;
-	return NULL;
+/*
+ * The config slice: tables, then domains, then limits.
+ */
+
+static struct directory *
+slice_dir(void)
+{
+	if (building == NULL)
+		building = dir_new();
+	return building;
+}
+
+static void
+conf_domain(struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct directory	*dir = slice_dir();
+	struct domain		*d = xcalloc(1, sizeof(*d));
+	struct table		*t;
+	char			 users[256], aliases[256];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, d->name, sizeof(d->name));
+	(void)msg_get_str(&r, users, sizeof(users));
+	(void)msg_get_str(&r, aliases, sizeof(aliases));
+	if (msg_end(&r) == -1)
+		fatalx("bad IMSG_CONF_DOMAIN");
+	if (users[0])
+		d->users = dir_table(dir, users);
+	if (aliases[0])
+		d->aliases = dir_table(dir, aliases);
+	if ((users[0] && d->users == NULL) ||
+	    (aliases[0] && d->aliases == NULL)) {
+		/* A table that could not be opened fails lookups for now
+		 * rather than making users unknown. */
+		log_warnx("domain %s: a table could not be read; its lookups"
+		    " fail until it can", d->name);
+		t = xcalloc(1, sizeof(*t));	/* loaded == 0 */
+		(void)osms_strlcpy(t->name, "(unreadable)", sizeof(t->name));
+		TAILQ_INSERT_TAIL(&dir->tables, t, entry);
+		if (users[0] && d->users == NULL)
+			d->users = t;
+		if (aliases[0] && d->aliases == NULL)
+			d->aliases = t;
+	}
+	TAILQ_INSERT_TAIL(&dir->domains, d, entry);
+}
+
+static void
+conf_table_pg(struct imsg *imsg)
+{
+	static char		 queries[TQ_COUNT][CONF_MAX_QUERY];
+	struct msg_reader	 r;
+	struct table		*t;
+	char			 name[256], conninfo[CONF_MAX_PATH];
+	int			 i;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, name, sizeof(name));
+	(void)msg_get_str(&r, conninfo, sizeof(conninfo));
+	for (i = 0; i < TQ_COUNT; i++)
+		(void)msg_get_str(&r, queries[i], sizeof(queries[i]));
+	if (msg_end(&r) == -1)
+		fatalx("bad IMSG_CONF_TABLE_PG");
+	t = table_pg_new(name, conninfo, queries);
+	explicit_wipe(conninfo, sizeof(conninfo));
+	TAILQ_INSERT_TAIL(&slice_dir()->tables, t, entry);
 }
 
 static void
 authd_conf(struct imsg *imsg)
 {
 	struct msg_reader	 r;
-	struct domain		*d;
 	struct table		*t;
 	char			 name[256], path[1024];
-	char			 users[256], aliases[256];
+	uint32_t		 max;
 
 	msg_reader_init(&r, imsg);
 	switch (imsg->hdr.type) {
@@ -74,35 +153,20 @@ authd_conf(struct imsg *imsg)
 		if (msg_end(&r) == -1)
 			fatalx("bad IMSG_CONF_TABLE_FILE");
 		t = table_file_load(imsg_take_fd(imsg), name, path);
-		TAILQ_INSERT_TAIL(&new_tables, t, entry);
+		TAILQ_INSERT_TAIL(&slice_dir()->tables, t, entry);
+		break;
+	case IMSG_CONF_TABLE_PG:
+		conf_table_pg(imsg);
 		break;
 	case IMSG_CONF_DOMAIN:
-		d = xcalloc(1, sizeof(*d));
-		(void)msg_get_str(&r, d->name, sizeof(d->name));
-		(void)msg_get_str(&r, users, sizeof(users));
-		(void)msg_get_str(&r, aliases, sizeof(aliases));
+		conf_domain(imsg);
+		break;
+	case IMSG_CONF_AUTHD:
+		(void)msg_get_u32(&r, &max);
 		if (msg_end(&r) == -1)
-			fatalx("bad IMSG_CONF_DOMAIN");
-		/* A table that could not be opened fails lookups
-		 * temporarily rather than making users unknown. */
-		if (users[0])
-			d->users = table_find_new(users);
-		if (aliases[0])
-			d->aliases = table_find_new(aliases);
-		if ((users[0] && d->users == NULL) ||
-		    (aliases[0] && d->aliases == NULL)) {
-			log_warnx("domain %s: a table could not be read;"
-			    " its lookups fail until it can", d->name);
-			t = xcalloc(1, sizeof(*t));	/* loaded == 0 */
-			(void)osms_strlcpy(t->name, "(unreadable)",
-			    sizeof(t->name));
-			TAILQ_INSERT_TAIL(&new_tables, t, entry);
-			if (users[0] && d->users == NULL)
-				d->users = t;
-			if (aliases[0] && d->aliases == NULL)
-				d->aliases = t;
-		}
-		TAILQ_INSERT_TAIL(&new_domains, d, entry);
+			fatalx("bad IMSG_CONF_AUTHD");
+		auth_max_failures = max;
+		rl_init(max);	/* a reload; at start-up setup comes next */
 		break;
 	default:
 		fatalx("unexpected %s", imsg_type_name(imsg->hdr.type));
@@ -112,65 +176,185 @@ authd_conf(struct imsg *imsg)
 static void
 authd_conf_end(int reload)
 {
-	struct domain	*d;
-	struct table	*t;
+	struct directory	*old = current;
 
-	while ((d = TAILQ_FIRST(&domains)) != NULL) {
-		TAILQ_REMOVE(&domains, d, entry);
-		free(d);
-	}
-	while ((t = TAILQ_FIRST(&tables)) != NULL) {
-		TAILQ_REMOVE(&tables, t, entry);
-		table_free(t);
-	}
-	TAILQ_CONCAT(&domains, &new_domains, entry);
-	TAILQ_CONCAT(&tables, &new_tables, entry);
+	/* Jobs still running keep the old one until they are done. */
+	current = building != NULL ? building : dir_new();
+	building = NULL;
+	dir_unref(old);
 	if (reload)
 		log_info("directory reloaded");
+}
+
+/*
+ * Recipients (smtpd, queue).
+ */
+
+struct rcpt_job {
+	uint64_t		 id;
+	enum osms_role		 from;
+	char			 address[ADDR_MAX_TEXT];
+	struct directory	*dir;
+	struct lookup		 l;
+	enum lookup_result	 res;
+};
+
+static void
+rcpt_work(void *arg)
+{
+	struct rcpt_job	*j = arg;
+
+	j->res = lookup_rcpt(j->dir, j->address, &j->l);
+}
+
+static void
+rcpt_done(void *arg)
+{
+	struct rcpt_job	*j = arg;
+	struct channel	*ch = proc_peer(j->from);
+	struct msg	 m;
+	size_t		 i;
+
+	nlookups++;
+	log_debug("lookup %s: %d, %zu destinations", j->address, j->res,
+	    j->l.ndests);
+	for (i = 0; ch != NULL && j->res == LOOKUP_OK && i < j->l.ndests;
+	    i++) {
+		msg_init(&m, IMSG_AUTH_RCPT_DEST, j->id);
+		msg_add_u32(&m, (uint32_t)j->l.dests[i].kind);
+		msg_add_str(&m, j->l.dests[i].address);
+		msg_add_str(&m, j->l.dests[i].mailbox);
+		msg_add_u64(&m, j->l.dests[i].quota_bytes);
+		msg_add_u64(&m, j->l.dests[i].quota_messages);
+		if (channel_send(ch, &m) == -1)
+			ch = NULL;
+	}
+	if (ch != NULL) {
+		msg_init(&m, IMSG_AUTH_RCPT_END, j->id);
+		msg_add_u32(&m, j->res);
+		msg_add_str(&m, j->l.error != NULL ? j->l.error : "");
+		(void)channel_send(ch, &m);
+	}
+	free(j->l.dests);
+	dir_unref(j->dir);
+	free(j);
 }
 
 static void
 authd_rcpt(struct channel *ch, struct imsg *imsg)
 {
 	struct msg_reader	 r;
-	struct lookup		 l;
-	struct msg		 m;
-	enum lookup_result	 res;
-	char			 address[ADDR_MAX_TEXT];
+	struct rcpt_job		*j = xcalloc(1, sizeof(*j));
+	struct domain		*d;
 	uint32_t		 flags;
-	size_t			 i;
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_u32(&r, &flags);
-	(void)msg_get_str(&r, address, sizeof(address));
+	(void)msg_get_str(&r, j->address, sizeof(j->address));
 	if (msg_end(&r) == -1) {
+		free(j);
 		channel_bad_message(ch, imsg, "bad payload");
 		return;
 	}
-	if ((flags & LOOKUP_F_POSTMASTER) && !TAILQ_EMPTY(&domains))
-		/* RFC 5321 4.5.1: the first domain's postmaster. */
-		(void)osms_snprintf(address, sizeof(address), "postmaster@%s",
-		    TAILQ_FIRST(&domains)->name);
-	memset(&l, 0, sizeof(l));
-	l.dests = dests;
-	res = lookup_rcpt(&domains, address, &l);
-	nlookups++;
-	log_debug("lookup %s: %d, %zu destinations", address, res, l.ndests);
-	for (i = 0; res == LOOKUP_OK && i < l.ndests; i++) {
-		msg_init(&m, IMSG_AUTH_RCPT_DEST, imsg->hdr.id);
-		msg_add_u32(&m, (uint32_t)l.dests[i].kind);
-		msg_add_str(&m, l.dests[i].address);
-		msg_add_str(&m, l.dests[i].mailbox);
-		msg_add_u64(&m, l.dests[i].quota_bytes);
-		msg_add_u64(&m, l.dests[i].quota_messages);
-		if (channel_send(ch, &m) == -1)
-			return;
+	if (flags & LOOKUP_F_POSTMASTER) {
+		/* RFC 5321 4.5.1: the first configured domain's. */
+		TAILQ_FOREACH(d, &current->domains, entry)
+			if (strcmp(d->name, "*") != 0)
+				break;
+		(void)osms_snprintf(j->address, sizeof(j->address),
+		    "postmaster@%s", d != NULL ? d->name :
+		    proc_conf()->hostname);
 	}
-	msg_init(&m, IMSG_AUTH_RCPT_END, imsg->hdr.id);
-	msg_add_u32(&m, res);
-	msg_add_str(&m, l.error != NULL ? l.error : "");
-	(void)channel_send(ch, &m);
+	j->id = imsg->hdr.id;
+	j->from = ch->remote;
+	j->dir = current;
+	dir_ref(j->dir);
+	workq_push(rcpt_work, rcpt_done, j);
 }
+
+/*
+ * Senders (smtpd: submission).
+ */
+
+struct sender_job {
+	uint64_t		 id;
+	char			 user[ADDR_MAX_TEXT];
+	char			 sender[ADDR_MAX_TEXT];
+	struct directory	*dir;
+	uint32_t		 verdict;	/* 1 ok, 0 no, 2 tempfail */
+};
+
+/* The sender is the user's own address, or one that reaches the user's
+ * own Maildir (an alias of the user). */
+static void
+sender_work(void *arg)
+{
+	struct sender_job	*j = arg;
+	struct userent		 u;
+	struct lookup		 l;
+	enum lookup_result	 res;
+	size_t			 i;
+
+	j->verdict = 0;
+	if (j->sender[0] == '\0' || strcasecmp(j->sender, j->user) == 0) {
+		j->verdict = 1;
+		return;
+	}
+	if (dir_user(j->dir, j->user, &u) != TABLE_FOUND) {
+		j->verdict = 2;
+		return;
+	}
+	memset(&l, 0, sizeof(l));
+	res = lookup_rcpt(j->dir, j->sender, &l);
+	if (res == LOOKUP_TEMPFAIL)
+		j->verdict = 2;
+	for (i = 0; res == LOOKUP_OK && i < l.ndests; i++)
+		if (l.dests[i].kind == DEST_MAILBOX &&
+		    strcmp(l.dests[i].mailbox, u.maildir) == 0)
+			j->verdict = 1;
+	free(l.dests);
+	explicit_wipe(&u, sizeof(u));
+}
+
+static void
+sender_done(void *arg)
+{
+	struct sender_job	*j = arg;
+	struct channel		*ch = proc_peer(ROLE_SMTPD);
+	struct msg		 m;
+
+	if (ch != NULL) {
+		msg_init(&m, IMSG_AUTH_SENDER_RESULT, j->id);
+		msg_add_u32(&m, j->verdict);
+		(void)channel_send(ch, &m);
+	}
+	dir_unref(j->dir);
+	free(j);
+}
+
+static void
+authd_sender(struct channel *ch, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct sender_job	*j = xcalloc(1, sizeof(*j));
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, j->user, sizeof(j->user));
+	(void)msg_get_str(&r, j->sender, sizeof(j->sender));
+	if (msg_end(&r) == -1) {
+		free(j);
+		channel_bad_message(ch, imsg, "bad payload");
+		return;
+	}
+	j->id = imsg->hdr.id;
+	j->dir = current;
+	dir_ref(j->dir);
+	workq_push(sender_work, sender_done, j);
+}
+
+/*
+ * The role.
+ */
 
 static void
 authd_dispatch_peer(struct channel *ch, struct imsg *imsg)
@@ -179,6 +363,21 @@ authd_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_AUTH_RCPT:
 		authd_rcpt(ch, imsg);
 		break;
+	case IMSG_AUTH_SENDER:
+		authd_sender(ch, imsg);
+		break;
+	case IMSG_AUTH_SASL_START:
+		authd_sasl_start(ch, imsg);
+		break;
+	case IMSG_AUTH_SASL_STEP:
+		authd_sasl_step(ch, imsg);
+		break;
+	case IMSG_AUTH_SASL_ABORT:
+		authd_sasl_abort(ch, imsg);
+		break;
+	case IMSG_CTL_DIR:
+		authd_admin(ch, imsg);
+		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");
 		break;
@@ -186,22 +385,45 @@ authd_dispatch_peer(struct channel *ch, struct imsg *imsg)
 }
 
 static void
+authd_dispatch_parent(struct imsg *imsg)
+{
+	if (imsg->hdr.type != IMSG_PARENT_TABLE_EDITED)
+		fatalx("unexpected %s from parent",
+		    imsg_type_name(imsg->hdr.type));
+	authd_admin_edited(imsg);
+}
+
+static void
+authd_peer_down(enum osms_role role)
+{
+	if (role == ROLE_SMTPD || role == ROLE_IMAPD)
+		authd_sasl_peer_down(role);
+}
+
+static void
 authd_state(char *buf, size_t size)
 {
 	struct domain	*d;
+	unsigned long	 ok, failed;
 	int		 n = 0;
 
-	TAILQ_FOREACH(d, &domains, entry)
-		n++;
-	(void)snprintf(buf, size, "%d domains, %lu lookups", n, nlookups);
+	if (current != NULL)
+		TAILQ_FOREACH(d, &current->domains, entry)
+			n++;
+	authd_sasl_state(&ok, &failed);
+	(void)snprintf(buf, size, "%d domains, %lu lookups, %lu logins,"
+	    " %lu failed", n, nlookups, ok, failed);
 }
 
 static const struct proc_ops authd_ops = {
 	.role = ROLE_AUTHD,
 	.setup = authd_setup,
+	.ready = authd_ready,
 	.conf = authd_conf,
 	.conf_end = authd_conf_end,
+	.dispatch_parent = authd_dispatch_parent,
 	.dispatch_peer = authd_dispatch_peer,
+	.peer_down = authd_peer_down,
 	.state = authd_state,
 };
 

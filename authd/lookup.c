@@ -20,7 +20,7 @@
 #define LOOKUP_MAX_SEEN	(4 * LOOKUP_MAX_DESTS)
 
 struct expansion {
-	const struct domain_list *domains;
+	struct directory	*dir;
 	struct lookup		*l;
 	char			(*seen)[ADDR_MAX_TEXT];
 	size_t			 nseen;
@@ -30,46 +30,11 @@ struct expansion {
 	int			 toomany;
 };
 
-static const struct domain *
-domain_find(const struct domain_list *domains, const char *name)
-{
-	const struct domain	*d;
-
-	TAILQ_FOREACH(d, domains, entry)
-		if (strcasecmp(d->name, name) == 0)
-			return d;
-	return NULL;
-}
-
 static void
 lower(char *s)
 {
 	for (; *s; s++)
 		*s = (char)tolower((unsigned char)*s);
-}
-
-/* "10M", "500K", "12345" into bytes; 0 on nonsense. */
-static uint64_t
-parse_quota(const char *s)
-{
-	const char	*errstr;
-	char		 num[32];
-	uint64_t	 mult = 1;
-	size_t		 len = strlen(s);
-
-	if (len == 0 || len >= sizeof(num))
-		return 0;
-	(void)osms_strlcpy(num, s, sizeof(num));
-	switch (num[len - 1]) {
-	case 'K': case 'k': mult = 1024ULL; break;
-	case 'M': case 'm': mult = 1024ULL * 1024; break;
-	case 'G': case 'g': mult = 1024ULL * 1024 * 1024; break;
-	default: break;
-	}
-	if (mult != 1)
-		num[len - 1] = '\0';
-	return (uint64_t)str_to_num(num, 0, (long long)(UINT64_MAX >> 32),
-	    &errstr) * mult;
 }
 
 static int
@@ -87,6 +52,10 @@ add_dest(struct expansion *x, int kind, const char *address,
 		x->toomany = 1;
 		return -1;
 	}
+	if (l->ndests == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 4;
+		l->dests = xreallocarray(l->dests, l->cap, sizeof(*l->dests));
+	}
 	d = &l->dests[l->ndests++];
 	memset(d, 0, sizeof(*d));
 	d->kind = kind;
@@ -97,36 +66,22 @@ add_dest(struct expansion *x, int kind, const char *address,
 	return 0;
 }
 
-/* A user's entry: "{SCHEME}hash [maildir=path] [quota=size]". */
+/* A user's entry: its Maildir and quota. */
 static int
 user_dest(struct expansion *x, const struct mailaddr *a, const char *key,
     const char *value)
 {
-	char		 buf[TABLE_MAX_VALUE], mailbox[MAILDIR_MAX_PATH];
-	char		*word, *last = NULL;
-	uint64_t	 qbytes = 0, qmsgs = 0;
+	struct userent	 u;
 
-	(void)osms_snprintf(mailbox, sizeof(mailbox), "%s/%s", a->domain,
-	    a->local);
-	lower(mailbox);
-	(void)osms_strlcpy(buf, value, sizeof(buf));
-	for (word = strtok_r(buf, " \t", &last); word != NULL;
-	    word = strtok_r(NULL, " \t", &last)) {
-		if (strncmp(word, "maildir=", 8) == 0)
-			(void)osms_strlcpy(mailbox, word + 8,
-			    sizeof(mailbox));
-		else if (strncmp(word, "quota=", 6) == 0)
-			qbytes = parse_quota(word + 6);
-		else if (strncmp(word, "quota_messages=", 15) == 0)
-			qmsgs = parse_quota(word + 15);
-	}
-	if (!maildir_path_valid(mailbox)) {
-		log_warnx("lookup: %s has an invalid Maildir path; refusing"
-		    " to deliver until the directory is fixed", key);
+	if (userent_parse(a->local, a->domain, value, &u) == -1) {
+		log_warnx("lookup: the entry of %s is not valid (a bad"
+		    " attribute or Maildir path); refusing to deliver until"
+		    " the directory is fixed", key);
 		x->tempfail = 1;
 		return -1;
 	}
-	return add_dest(x, DEST_MAILBOX, key, mailbox, qbytes, qmsgs);
+	return add_dest(x, DEST_MAILBOX, key, u.maildir, u.quota_bytes,
+	    u.quota_messages);
 }
 
 static int	expand(struct expansion *, const char *, int);
@@ -136,17 +91,21 @@ static int	expand(struct expansion *, const char *, int);
 static int
 own_mailbox(struct expansion *x, const char *key)
 {
-	const struct domain	*d;
+	struct domain		*d;
 	struct mailaddr		 a;
 	const char		*errstr;
 	char			 value[TABLE_MAX_VALUE];
+	char			 canon[ADDR_MAX_DOMAIN + 1];
 	enum table_found	 f;
 
-	if (addr_parse_mailbox(key, ADDR_UTF8, &a, &errstr) == -1 ||
-	    (d = domain_find(x->domains, a.domain)) == NULL ||
-	    d->users == NULL)
+	if (addr_parse_mailbox(key, ADDR_UTF8, &a, &errstr) == -1)
 		return -1;
-	f = table_lookup(d->users, key, value, sizeof(value));
+	f = dir_domain(x->dir, a.domain, &d, canon, sizeof(canon));
+	if (f == TABLE_TEMPFAIL)
+		x->tempfail = 1;
+	if (f != TABLE_FOUND || d->users == NULL)
+		return -1;
+	f = table_get(d->users, TQ_USER, key, value, sizeof(value));
 	if (f == TABLE_TEMPFAIL)
 		x->tempfail = 1;
 	if (f != TABLE_FOUND)
@@ -182,11 +141,12 @@ expand_targets(struct expansion *x, const char *key, const char *value,
 static int
 expand(struct expansion *x, const char *address, int depth)
 {
-	const struct domain	*d;
+	struct domain		*d;
 	struct mailaddr		 a;
 	const char		*errstr;
 	char			 key[ADDR_MAX_TEXT], value[TABLE_MAX_VALUE];
 	char			 catchall[ADDR_MAX_DOMAIN + 2];
+	char			 canon[ADDR_MAX_DOMAIN + 1];
 	enum table_found	 f;
 	size_t			 i;
 
@@ -213,11 +173,24 @@ expand(struct expansion *x, const char *address, int depth)
 	}
 	(void)osms_strlcpy(x->seen[x->nseen++], key, ADDR_MAX_TEXT);
 
-	if ((d = domain_find(x->domains, a.domain)) == NULL)
+	f = dir_domain(x->dir, a.domain, &d, canon, sizeof(canon));
+	if (f == TABLE_TEMPFAIL) {
+		x->tempfail = 1;
+		return -1;
+	}
+	if (f == TABLE_NOTFOUND)
 		return add_dest(x, DEST_RELAY, key, "", 0, 0);
+	if (strcmp(canon, a.domain) != 0) {
+		/* An alias domain: the same local part, in its target. */
+		(void)osms_strlcpy(a.domain, canon, sizeof(a.domain));
+		if (addr_format(&a, key, sizeof(key)) == -1)
+			return -1;
+		lower(key);
+		return expand(x, key, depth + 1);
+	}
 
 	if (d->aliases != NULL) {
-		f = table_lookup(d->aliases, key, value, sizeof(value));
+		f = table_get(d->aliases, TQ_ALIAS, key, value, sizeof(value));
 		if (f == TABLE_TEMPFAIL) {
 			x->tempfail = 1;
 			return -1;
@@ -226,7 +199,7 @@ expand(struct expansion *x, const char *address, int depth)
 			return expand_targets(x, key, value, depth);
 	}
 	if (d->users != NULL) {
-		f = table_lookup(d->users, key, value, sizeof(value));
+		f = table_get(d->users, TQ_USER, key, value, sizeof(value));
 		if (f == TABLE_TEMPFAIL) {
 			x->tempfail = 1;
 			return -1;
@@ -237,7 +210,8 @@ expand(struct expansion *x, const char *address, int depth)
 	if (d->aliases != NULL) {
 		(void)osms_snprintf(catchall, sizeof(catchall), "@%s",
 		    a.domain);
-		f = table_lookup(d->aliases, catchall, value, sizeof(value));
+		f = table_get(d->aliases, TQ_ALIAS, catchall, value,
+		    sizeof(value));
 		if (f == TABLE_TEMPFAIL) {
 			x->tempfail = 1;
 			return -1;
@@ -249,12 +223,14 @@ expand(struct expansion *x, const char *address, int depth)
 }
 
 enum lookup_result
-lookup_rcpt(const struct domain_list *domains, const char *address,
-    struct lookup *l)
+lookup_rcpt(struct directory *dir, const char *address, struct lookup *l)
 {
 	struct expansion	 x;
 	struct mailaddr		 a;
+	struct domain		*d;
 	const char		*errstr;
+	char			 canon[ADDR_MAX_DOMAIN + 1];
+	enum table_found	 f;
 	int			 rc;
 
 	l->ndests = 0;
@@ -263,11 +239,16 @@ lookup_rcpt(const struct domain_list *domains, const char *address,
 		l->error = errstr;
 		return LOOKUP_NOTFOUND;
 	}
-	if (domain_find(domains, a.domain) == NULL)
+	f = dir_domain(dir, a.domain, &d, canon, sizeof(canon));
+	if (f == TABLE_TEMPFAIL) {
+		l->error = "the directory cannot answer now";
+		return LOOKUP_TEMPFAIL;
+	}
+	if (f == TABLE_NOTFOUND)
 		return LOOKUP_NOTLOCAL;
 
 	memset(&x, 0, sizeof(x));
-	x.domains = domains;
+	x.dir = dir;
 	x.l = l;
 	x.seen = xcalloc(LOOKUP_MAX_SEEN, sizeof(*x.seen));
 	rc = expand(&x, address, 0);

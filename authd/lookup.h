@@ -8,20 +8,13 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "dir.h"
+#include "envelope.h"
 #include "maildir.h"
 #include "osms_imsg.h"
-#include "table.h"
 
 #define LOOKUP_MAX_DEPTH	8	/* aliases within aliases */
 #define LOOKUP_MAX_DESTS	1000	/* destinations of one recipient */
-
-struct domain {
-	TAILQ_ENTRY(domain)	 entry;
-	char			 name[ADDR_MAX_DOMAIN + 1];
-	struct table		*users;		/* NULL: none */
-	struct table		*aliases;	/* NULL: none */
-};
-TAILQ_HEAD(domain_list, domain);
 
 /* What a recipient comes to: a Maildir, or another server. */
 struct lookup_dest {
@@ -33,14 +26,17 @@ struct lookup_dest {
 };
 
 struct lookup {
-	struct lookup_dest	*dests;		/* LOOKUP_MAX_DESTS */
+	struct lookup_dest	*dests;		/* grown as needed; free it */
 	size_t			 ndests;
+	size_t			 cap;
 	const char		*error;		/* for the log and reply */
 };
 
-/* Expand address over the domains: LOOKUP_OK with l->ndests > 0, or why
- * not. */
-enum lookup_result lookup_rcpt(const struct domain_list *, const char *,
+/*
+ * Expand address over the directory: LOOKUP_OK with l->ndests > 0, or
+ * why not. May query a database: call it on a worker thread.
+ */
+enum lookup_result lookup_rcpt(struct directory *, const char *,
 		    struct lookup *);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "table.h"
+#include "table_pg.h"
 #include "util.h"
 
 struct table_entry {
@@ -104,6 +105,20 @@ table_line(struct table *t, char *line, size_t lineno)
 }
 
 struct table *
+table_pg_new(const char *name, const char *conninfo,
+    char queries[TQ_COUNT][CONF_MAX_QUERY])
+{
+	struct table	*t = xcalloc(1, sizeof(*t));
+
+	(void)osms_strlcpy(t->name, name, sizeof(t->name));
+	(void)osms_strlcpy(t->source, "postgres", sizeof(t->source));
+	t->backend = TABLE_POSTGRES;
+	t->pg = pgtable_new(name, conninfo, queries);
+	t->loaded = t->pg != NULL;	/* else every lookup fails for now */
+	return t;
+}
+
+struct table *
 table_file_load(int fd, const char *name, const char *path)
 {
 	struct table	*t = xcalloc(1, sizeof(*t));
@@ -170,6 +185,8 @@ table_free(struct table *t)
 
 	if (t == NULL)
 		return;
+	if (t->pg != NULL)
+		pgtable_free(t->pg);
 	for (i = 0; i < t->nbuckets; i++)
 		for (e = t->buckets[i]; e != NULL; e = next) {
 			next = e->next;
@@ -193,4 +210,30 @@ table_lookup(const struct table *t, const char *key, char *buf, size_t size)
 	if (osms_strlcpy(buf, e->value, size) >= size)
 		return TABLE_TEMPFAIL;
 	return TABLE_FOUND;
+}
+
+enum table_found
+table_get(struct table *t, enum table_query kind, const char *key,
+    char *buf, size_t size)
+{
+	if (t->backend == TABLE_POSTGRES)
+		return pgtable_get(t->pg, kind, key, buf, size);
+	/* A file table is one map: its use decides the kind. */
+	return table_lookup(t, key, buf, size);
+}
+
+char **
+table_keys(const struct table *t, size_t *np)
+{
+	struct table_entry	*e;
+	char			**keys = NULL;
+	size_t			 i, n = 0;
+
+	if (t->count > 0)
+		keys = xcalloc(t->count, sizeof(*keys));
+	for (i = 0; i < t->nbuckets; i++)
+		for (e = t->buckets[i]; e != NULL; e = e->next)
+			keys[n++] = xstrdup(e->key);
+	*np = n;
+	return keys;
 }

@@ -2,12 +2,15 @@
 
 LIBOSMS		:= $(BUILD)/libosms.a
 LIBOSMS_PKGS	:= libevent libevent_openssl openssl
+# Only the programs that hash passwords (authd, osmsctl) link these.
+PWHASH_PKGS	:= libargon2 libcrypt libcrypto
 
 LIB_SRCS	:= \
 	lib/channel.c \
 	lib/imsg.c \
 	lib/idmap.c \
 	lib/io.c \
+	lib/keycount.c \
 	lib/listener.c \
 	lib/log.c \
 	lib/msg.c \
@@ -23,8 +26,10 @@ LIB_SRCS	:= \
 	lib/mail/dsn.c \
 	lib/mail/envelope.c \
 	lib/mail/maildir.c \
+	lib/mail/pwhash.c \
 	lib/mail/smtp_cmd.c \
-	lib/mail/spool.c
+	lib/mail/spool.c \
+	lib/mail/userent.c
 
 LIB_OBJS	:= $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRCS)) $(OBJ)/gen/parse.o
 

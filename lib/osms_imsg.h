@@ -20,10 +20,11 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	2
+#define OSMS_IMSG_VERSION	3
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
-#define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE)) /* replies */
+#define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
+	    R(ROLE_AUTHD))				/* reply path */
 #define R_NET	(R(ROLE_SMTPD) | R(ROLE_IMAPD))
 
 #define OSMS_IMSG_LIST(X)						\
@@ -34,8 +35,9 @@ X(IMSG_CONF_START, R(ROLE_PARENT), R_CHILDREN, "uuuuss",		\
     "generation, verbose, uid, gid, jail, hostname: a slice begins")	\
 X(IMSG_CONF_LISTENER, R(ROLE_PARENT), R_NET, "fuuusus",		\
     "socket, proto, tls, flags, addr, port, pki: a socket to serve")	\
-X(IMSG_CONF_SMTPD, R(ROLE_PARENT), R(ROLE_SMTPD), "Uuuu",		\
-    "max message size, max recipients, max line, timeout")		\
+X(IMSG_CONF_SMTPD, R(ROLE_PARENT), R(ROLE_SMTPD), "Uuuuuu",		\
+    "max message size, max recipients, max line, timeout, sender"	\
+    " check, max messages per user and hour")				\
 X(IMSG_CONF_CONTROL, R(ROLE_PARENT), R(ROLE_CONTROL), "f",		\
     "socket: the listening control socket")				\
 X(IMSG_CONF_PKI_CERT, R(ROLE_PARENT), R(ROLE_SMTPD), "fs",		\
@@ -44,8 +46,13 @@ X(IMSG_CONF_PKI_KEY, R(ROLE_PARENT), R(ROLE_SMTPD), "fs",		\
     "file, name: a pki's private key (PEM), opened by the parent")	\
 X(IMSG_CONF_TABLE_FILE, R(ROLE_PARENT), R(ROLE_AUTHD), "fss",		\
     "file, name, path: a file table, opened by the parent")		\
+X(IMSG_CONF_TABLE_PG, R(ROLE_PARENT), R(ROLE_AUTHD),			\
+    "ssssssssssssssss", "name, conninfo, then the 14 queries of"	\
+    " enum table_query: a PostgreSQL table")				\
 X(IMSG_CONF_DOMAIN, R(ROLE_PARENT), R(ROLE_AUTHD), "sss",		\
-    "name, users table, aliases table: a local domain")		\
+    "name (\"*\": a table's domains), users table, aliases table")	\
+X(IMSG_CONF_AUTHD, R(ROLE_PARENT), R(ROLE_AUTHD), "u",		\
+    "failed authentications before a client or account is refused")	\
 X(IMSG_CONF_END, R(ROLE_PARENT), R_CHILDREN, "",			\
     "the slice is complete: apply it")					\
 X(IMSG_PEER, R(ROLE_PARENT), R_CHILDREN, "fu",			\
@@ -68,6 +75,22 @@ X(IMSG_AUTH_RCPT_DEST, R(ROLE_AUTHD), R(ROLE_SMTPD) | R(ROLE_QUEUE),	\
     " one final destination")						\
 X(IMSG_AUTH_RCPT_END, R(ROLE_AUTHD), R(ROLE_SMTPD) | R(ROLE_QUEUE),	\
     "us", "result, text: the answer is complete")			\
+/* authentication, relayed by the network roles */			\
+X(IMSG_AUTH_SASL_START, R_NET, R(ROLE_AUTHD), "ssuud",		\
+    "mechanism, client address, service, has initial response,"	\
+    " initial response (decoded)")					\
+X(IMSG_AUTH_SASL_STEP, R_NET, R(ROLE_AUTHD), "d",			\
+    "the client's next response (decoded)")				\
+X(IMSG_AUTH_SASL_ABORT, R_NET, R(ROLE_AUTHD), "",			\
+    "the client cancelled, or left")					\
+X(IMSG_AUTH_SASL_CHALLENGE, R(ROLE_AUTHD), R_NET, "d",		\
+    "the server's next challenge (to encode)")				\
+X(IMSG_AUTH_SASL_RESULT, R(ROLE_AUTHD), R_NET, "uss",			\
+    "result, user, text: the exchange is over")			\
+X(IMSG_AUTH_SENDER, R(ROLE_SMTPD), R(ROLE_AUTHD), "ss",		\
+    "user, sender: may this user send as this address?")		\
+X(IMSG_AUTH_SENDER_RESULT, R(ROLE_AUTHD), R(ROLE_SMTPD), "u",		\
+    "1 if the sender is the user's, 0 if not, 2 if unknown now")	\
 /* smtpd -> queue: a message from creation to commit */		\
 X(IMSG_QUEUE_CREATE, R(ROLE_SMTPD), R(ROLE_QUEUE), "",			\
     "a new message: answered by IMSG_QUEUE_CREATED or _RESULT")	\
@@ -116,7 +139,15 @@ X(IMSG_CTL_QUEUE_SHOW, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "us",	\
 X(IMSG_CTL_QUEUE_REMOVE, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "us",	\
     "version, id: remove a message without bouncing it")		\
 X(IMSG_CTL_QUEUE_FLUSH, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "u",	\
-    "version: try every pending delivery now")
+    "version: try every pending delivery now")			\
+/* osmsctl -> control -> authd, and authd -> parent for file tables */	\
+X(IMSG_CTL_DIR, R_CTL, R(ROLE_CONTROL) | R(ROLE_AUTHD), "uusss",	\
+    "version, operation, up to three arguments: osmsctl domain, user,"	\
+    " alias")								\
+X(IMSG_PARENT_TABLE_EDIT, R(ROLE_AUTHD), R(ROLE_PARENT), "usss",	\
+    "operation, table, key, value: change a line of a file table")	\
+X(IMSG_PARENT_TABLE_EDITED, R(ROLE_PARENT), R(ROLE_AUTHD), "us",	\
+    "ok, text: the edit is on disk (and the table sent again)")
 
 enum osms_imsg_type {
 	IMSG_NONE,
@@ -143,6 +174,33 @@ enum lookup_result {
 	LOOKUP_LOOP,		/* aliases loop or nest too deep */
 	LOOKUP_TOOMANY,		/* expands to too many destinations */
 };
+
+/* IMSG_AUTH_SASL_START: the service a client logs in to. */
+enum auth_service {
+	AUTH_SERVICE_SMTP = 0x01,
+	AUTH_SERVICE_IMAP = 0x02,
+	AUTH_SERVICE_POP3 = 0x04,
+};
+#define AUTH_SERVICE_ALL	(AUTH_SERVICE_SMTP | AUTH_SERVICE_IMAP | \
+				 AUTH_SERVICE_POP3)
+
+/* IMSG_AUTH_SASL_RESULT results. */
+enum auth_result {
+	AUTH_OK,
+	AUTH_FAIL,		/* 535 5.7.8 */
+	AUTH_TEMPFAIL,		/* 454 4.7.0: the directory is down */
+	AUTH_THROTTLED,		/* 454 4.7.0: too many failures */
+};
+
+/* IMSG_CTL_DIR operations; IMSG_PARENT_TABLE_EDIT operations. */
+enum dir_op {
+	DIR_OP_DOMAIN_ADD, DIR_OP_DOMAIN_DEL, DIR_OP_DOMAIN_LIST,
+	DIR_OP_USER_ADD, DIR_OP_USER_DEL, DIR_OP_USER_LIST,
+	DIR_OP_USER_PASSWD, DIR_OP_USER_QUOTA,
+	DIR_OP_ALIAS_ADD, DIR_OP_ALIAS_DEL, DIR_OP_ALIAS_LIST,
+	DIR_OP_COUNT
+};
+enum table_edit { TABLE_EDIT_SET, TABLE_EDIT_DEL };
 
 /* IMSG_QUEUE_RESULT results. */
 enum queue_result {

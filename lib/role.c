@@ -10,7 +10,7 @@
 static const struct role_info roles[ROLE_COUNT] = {
 	[ROLE_PARENT] = { "parent", NULL, "root", JAIL_NONE, 1, 0 },
 	[ROLE_CONTROL] = { "control", "osms-control", "_osms", JAIL_EMPTY, 0,
-	    R(ROLE_QUEUE) },
+	    R(ROLE_QUEUE) | R(ROLE_AUTHD) },
 	[ROLE_SMTPD] = { "smtpd", "osms-smtpd", "_osms", JAIL_EMPTY, 0,
 	    R(ROLE_QUEUE) | R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) },
 	[ROLE_QUEUE] = { "queue", "osms-queue", "_osmsq", JAIL_SPOOL, 0,
@@ -21,7 +21,8 @@ static const struct role_info roles[ROLE_COUNT] = {
 	[ROLE_IMAPD] = { "imapd", "osms-imapd", "_osms", JAIL_EMPTY, 0,
 	    R(ROLE_AUTHD) },
 	[ROLE_AUTHD] = { "authd", "osms-authd", "_osmsauth", JAIL_NONE, 1,
-	    R(ROLE_SMTPD) | R(ROLE_QUEUE) | R(ROLE_DELIVERY) | R(ROLE_IMAPD) },
+	    R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_QUEUE) |
+	    R(ROLE_DELIVERY) | R(ROLE_IMAPD) },
 	[ROLE_CRYPTOD] = { "cryptod", "osms-cryptod", "_osmscrypt", JAIL_NONE,
 	    1, R(ROLE_SMTPD) | R(ROLE_QUEUE) },
 	[ROLE_SCAND] = { "scand", "osms-scand", "_osmsscan", JAIL_NONE, 0,

@@ -257,3 +257,82 @@ fmt_duration(char *buf, size_t size, long long secs)
 	else
 		(void)snprintf(buf, size, "%llds", secs);
 }
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int
+base64_encode(const void *in, size_t len, char *out, size_t size)
+{
+	const unsigned char	*p = in;
+	size_t			 need, i, o = 0;
+	uint32_t		 v;
+
+	if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
+		return -1;
+	need = (len + 2) / 3 * 4 + 1;
+	if (need > size || need - 1 > INT32_MAX)
+		return -1;
+	for (i = 0; i + 2 < len; i += 3) {
+		v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+		out[o++] = b64chars[v >> 18 & 63];
+		out[o++] = b64chars[v >> 12 & 63];
+		out[o++] = b64chars[v >> 6 & 63];
+		out[o++] = b64chars[v & 63];
+	}
+	if (i < len) {
+		v = (uint32_t)p[i] << 16;
+		if (i + 1 < len)
+			v |= (uint32_t)p[i + 1] << 8;
+		out[o++] = b64chars[v >> 18 & 63];
+		out[o++] = b64chars[v >> 12 & 63];
+		out[o++] = i + 1 < len ? b64chars[v >> 6 & 63] : '=';
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return (int)o;
+}
+
+static int
+b64val(char c)
+{
+	const char	*p;
+
+	if (c == '\0' || (p = strchr(b64chars, c)) == NULL)
+		return -1;
+	return (int)(p - b64chars);
+}
+
+int
+base64_decode(const char *in, void *out, size_t size, size_t *outlen)
+{
+	unsigned char	*o = out;
+	size_t		 len = strlen(in), i, n = 0;
+	int		 a, b, c, d;
+
+	if (len % 4 != 0)
+		return -1;
+	for (i = 0; i < len; i += 4) {
+		int last = i + 4 == len;
+
+		if ((a = b64val(in[i])) < 0 || (b = b64val(in[i + 1])) < 0)
+			return -1;
+		c = last && in[i + 2] == '=' && in[i + 3] == '=' ? -2 :
+		    b64val(in[i + 2]);
+		d = last && in[i + 3] == '=' ? -2 : b64val(in[i + 3]);
+		if (c == -1 || d == -1 || (c == -2 && d != -2))
+			return -1;
+		/* Unused bits must be zero: one encoding per input. */
+		if ((c == -2 && (b & 15)) || (c >= 0 && d == -2 && (c & 3)))
+			return -1;
+		if (n + 1 + (c >= 0) + (d >= 0) > size)
+			return -1;
+		o[n++] = (unsigned char)(a << 2 | b >> 4);
+		if (c >= 0)
+			o[n++] = (unsigned char)((b & 15) << 4 | c >> 2);
+		if (d >= 0)
+			o[n++] = (unsigned char)((c & 3) << 6 | d);
+	}
+	*outlen = n;
+	return 0;
+}

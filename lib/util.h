@@ -45,6 +45,15 @@ int	 str_has_ctl(const char *);
 /* Wipe memory that held a secret (not optimised away). */
 void	 explicit_wipe(void *, size_t);
 
+/*
+ * Base64 (RFC 4648, with padding). encode: the length written (with a
+ * NUL after it), or -1 if it does not fit. decode: strict (no white
+ * space, padding only at the end, unused bits zero); -1 on bad input or
+ * if it does not fit.
+ */
+int	 base64_encode(const void *, size_t, char *, size_t);
+int	 base64_decode(const char *, void *, size_t, size_t *);
+
 /* Write all of buf, through EINTR and short writes: 0, or -1 and errno
  * (EIO for a write that wrote nothing). */
 int	 write_all(int, const void *, size_t);

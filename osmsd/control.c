@@ -2,9 +2,10 @@
  * control: the socket osmsctl talks to.
  *
  * User _osms, chrooted to the empty directory, no secrets. Peers: the
- * parent, and the queue for "osmsctl queue". Input: requests from local root processes (checked with
- * SO_PEERCRED), still read as hostile: a malformed request closes that
- * client and nothing else.
+ * parent, the queue for "osmsctl queue" and authd for "osmsctl domain",
+ * "user" and "alias". Input: requests from local root processes
+ * (checked with SO_PEERCRED), still read as hostile: a malformed request
+ * closes that client and nothing else.
  *
  * Each request is checked, then relayed to the parent tagged with the
  * client's id; the parent's answers come back with that id and are
@@ -59,6 +60,27 @@ control_result(struct ctl_client *cc, int ok, const char *text)
 	(void)channel_send(&cc->ch, &m);
 }
 
+/* osmsctl domain/user/alias: relayed to authd as it came (checked). */
+static void
+control_dir(struct ctl_client *cc, struct imsg *imsg)
+{
+	struct channel	*to = proc_peer(ROLE_AUTHD);
+
+	if (imsg->fd != -1) {
+		channel_bad_message(&cc->ch, imsg, "bad request");
+		return;
+	}
+	if (to == NULL) {
+		control_result(cc, 0, "the directory is restarting; try"
+		    " again");
+		return;
+	}
+	(void)channel_compose(to, IMSG_CTL_DIR, cc->id, -1, imsg->data,
+	    imsg->datalen);
+	/* It may carry a password: no copy stays here. */
+	explicit_wipe(imsg->data, imsg->datalen);
+}
+
 static void
 control_client_dispatch(struct channel *ch, struct imsg *imsg)
 {
@@ -77,6 +99,10 @@ control_client_dispatch(struct channel *ch, struct imsg *imsg)
 	if (imsg->hdr.type == IMSG_CTL_QUEUE_SHOW ||
 	    imsg->hdr.type == IMSG_CTL_QUEUE_REMOVE)
 		(void)msg_get_str(&r, msgid, sizeof(msgid));
+	if (imsg->hdr.type == IMSG_CTL_DIR) {
+		control_dir(cc, imsg);
+		return;
+	}
 	if (msg_end(&r) == -1 || imsg->fd != -1) {
 		channel_bad_message(ch, imsg, "bad request");
 		return;

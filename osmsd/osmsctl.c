@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
 #include "log.h"
 #include "msg.h"
 #include "osms_imsg.h"
+#include "pwhash.h"
+#include "userent.h"
 #include "util.h"
 
 #ifndef OSMS_SYSCONFDIR
@@ -43,8 +46,171 @@ usage(void)
 	    "  queue list          the messages in the queue\n"
 	    "  queue show ID       one message's envelope and state\n"
 	    "  queue remove ID     remove a message without a bounce\n"
-	    "  queue flush         try every pending delivery now\n");
+	    "  queue flush         try every pending delivery now\n"
+	    "  domain add|del DOMAIN, domain list\n"
+	    "  user add ADDRESS [QUOTA], user del|passwd ADDRESS,\n"
+	    "  user quota ADDRESS SIZE, user list [DOMAIN]\n"
+	    "                      the password is read from standard input\n"
+	    "  alias add ADDRESS TARGET, alias del ADDRESS [TARGET],\n"
+	    "  alias list [DOMAIN]\n"
+	    "  hash                print a password hash for a users table\n");
 	exit(2);
+}
+
+/*
+ * A password: from a terminal with echo off, asked twice; else the first
+ * line of standard input. Never from the command line, where other users
+ * could see it.
+ */
+static void
+read_password(char *buf, size_t size)
+{
+	struct termios	 old, quiet;
+	char		 again[PWHASH_MAX_PASSWORD + 2];
+	int		 tty = isatty(STDIN_FILENO);
+	size_t		 len;
+
+	if (tty) {
+		if (tcgetattr(STDIN_FILENO, &old) == -1) {
+			(void)fprintf(stderr, "osmsctl: tcgetattr: %s\n",
+			    strerror(errno));
+			exit(1);
+		}
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+		(void)fputs("Password: ", stderr);
+	}
+	if (fgets(buf, (int)size, stdin) == NULL)
+		buf[0] = '\0';
+	if (strchr(buf, '\n') == NULL && !feof(stdin)) {
+		if (tty) {
+			(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+			(void)fputc('\n', stderr);
+		}
+		explicit_wipe(buf, size);
+		(void)fprintf(stderr, "osmsctl: the password is too long"
+		    " (at most %zu bytes)\n", size - 2);
+		exit(1);
+	}
+	if (tty) {
+		(void)fputs("\nAgain: ", stderr);
+		if (fgets(again, sizeof(again), stdin) == NULL)
+			again[0] = '\0';
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		(void)fputc('\n', stderr);
+		if (strcmp(buf, again) != 0) {
+			explicit_wipe(again, sizeof(again));
+			explicit_wipe(buf, size);
+			(void)fprintf(stderr, "osmsctl: the passwords"
+			    " differ\n");
+			exit(1);
+		}
+		explicit_wipe(again, sizeof(again));
+	}
+	len = strlen(buf);
+	if (len > 0 && buf[len - 1] == '\n')
+		buf[--len] = '\0';
+	if (len > 0 && buf[len - 1] == '\r')
+		buf[--len] = '\0';
+	if (len == 0) {
+		(void)fprintf(stderr, "osmsctl: no password\n");
+		exit(1);
+	}
+}
+
+/* "10M" into bytes, as text; exits on nonsense. */
+static void
+size_arg(const char *s, char *out, size_t size)
+{
+	uint64_t	 v;
+
+	if (userent_size(s, &v) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: not a size (such as"
+		    " 500M)\n", s);
+		exit(2);
+	}
+	(void)snprintf(out, size, "%llu", (unsigned long long)v);
+}
+
+/* osmsctl hash: no daemon needed. */
+static int
+cmd_hash(void)
+{
+	char	 pw[PWHASH_MAX_PASSWORD + 2], hash[PWHASH_MAX];
+
+	read_password(pw, sizeof(pw));
+	if (pwhash_create(pw, strlen(pw), hash, sizeof(hash)) == -1) {
+		explicit_wipe(pw, sizeof(pw));
+		(void)fprintf(stderr, "osmsctl: cannot hash the password\n");
+		return 1;
+	}
+	explicit_wipe(pw, sizeof(pw));
+	(void)printf("%s\n", hash);
+	return 0;
+}
+
+/* The directory commands: operation and up to three arguments. */
+static int
+dir_command(int argc, char **argv, uint32_t *op, char args[3][1024])
+{
+	const char	*what = argv[0], *verb = argc > 1 ? argv[1] : "";
+	int		 n = argc - 2;
+
+	args[0][0] = args[1][0] = args[2][0] = '\0';
+	if (strcmp(what, "domain") == 0) {
+		if (strcmp(verb, "list") == 0 && n == 0)
+			*op = DIR_OP_DOMAIN_LIST;
+		else if (strcmp(verb, "add") == 0 && n == 1)
+			*op = DIR_OP_DOMAIN_ADD;
+		else if (strcmp(verb, "del") == 0 && n == 1)
+			*op = DIR_OP_DOMAIN_DEL;
+		else
+			return -1;
+	} else if (strcmp(what, "user") == 0) {
+		if (strcmp(verb, "list") == 0 && n <= 1)
+			*op = DIR_OP_USER_LIST;
+		else if (strcmp(verb, "add") == 0 && (n == 1 || n == 2))
+			*op = DIR_OP_USER_ADD;
+		else if (strcmp(verb, "del") == 0 && n == 1)
+			*op = DIR_OP_USER_DEL;
+		else if (strcmp(verb, "passwd") == 0 && n == 1)
+			*op = DIR_OP_USER_PASSWD;
+		else if (strcmp(verb, "quota") == 0 && n == 2)
+			*op = DIR_OP_USER_QUOTA;
+		else
+			return -1;
+	} else if (strcmp(what, "alias") == 0) {
+		if (strcmp(verb, "list") == 0 && n <= 1)
+			*op = DIR_OP_ALIAS_LIST;
+		else if (strcmp(verb, "add") == 0 && n == 2)
+			*op = DIR_OP_ALIAS_ADD;
+		else if (strcmp(verb, "del") == 0 && (n == 1 || n == 2))
+			*op = DIR_OP_ALIAS_DEL;
+		else
+			return -1;
+	} else
+		return -1;
+	if (n >= 1 && osms_strlcpy(args[0], argv[2], 1024) >= 1024)
+		return -1;
+	switch (*op) {
+	case DIR_OP_USER_ADD:
+		if (n == 2)
+			size_arg(argv[3], args[2], 1024);
+		read_password(args[1], 1024);
+		break;
+	case DIR_OP_USER_PASSWD:
+		read_password(args[1], 1024);
+		break;
+	case DIR_OP_USER_QUOTA:
+		size_arg(argv[3], args[1], 1024);
+		break;
+	default:
+		if (n == 2 && osms_strlcpy(args[1], argv[3], 1024) >= 1024)
+			return -1;
+		break;
+	}
+	return 0;
 }
 
 static int
@@ -268,7 +434,8 @@ main(int argc, char **argv)
 	struct msg		 m;
 	const char		*path = OSMS_SYSCONFDIR "/osmsd.conf";
 	const char		*cmd, *msgid = NULL;
-	uint32_t		 type, level = 0;
+	char			 dirargs[3][1024];
+	uint32_t		 type, level = 0, dirop = 0;
 	int			 ch, fd, ok;
 
 	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
@@ -288,7 +455,14 @@ main(int argc, char **argv)
 	if (argc < 1)
 		usage();
 	cmd = argv[0];
-	if (strcmp(cmd, "status") == 0 && argc == 1)
+	if (strcmp(cmd, "hash") == 0 && argc == 1)
+		return cmd_hash();
+	if (strcmp(cmd, "domain") == 0 || strcmp(cmd, "user") == 0 ||
+	    strcmp(cmd, "alias") == 0) {
+		if (dir_command(argc, argv, &dirop, dirargs) == -1)
+			usage();
+		type = IMSG_CTL_DIR;
+	} else if (strcmp(cmd, "status") == 0 && argc == 1)
 		type = IMSG_CTL_STATUS;
 	else if (strcmp(cmd, "reload") == 0 && argc == 1)
 		type = IMSG_CTL_RELOAD;
@@ -339,7 +513,15 @@ main(int argc, char **argv)
 		msg_add_u32(&m, level);
 	if (msgid != NULL)
 		msg_add_str(&m, msgid);
+	if (type == IMSG_CTL_DIR) {
+		msg_add_u32(&m, dirop);
+		msg_add_str(&m, dirargs[0]);
+		msg_add_str(&m, dirargs[1]);
+		msg_add_str(&m, dirargs[2]);
+		explicit_wipe(dirargs, sizeof(dirargs));
+	}
 	ctl_send(&ibuf, &m);
+	explicit_wipe(m.buf, m.len);
 
 	ok = ctl_wait_result(&ibuf, type == IMSG_CTL_STOP);
 	if (ok && type == IMSG_CTL_STOP)

@@ -5,11 +5,13 @@
  *	parent.c	the process tree: spawn, slices, restart, reload, stop
  *	listen.c	listening sockets and the control socket
  *	users.c		role users and the directories they are jailed in
+ *	tables.c	file tables: edits for osmsctl, changes by hand
  */
 #ifndef OSMSD_H
 #define OSMSD_H
 
 #include <sys/types.h>
+#include <stdint.h>
 
 #include "conf.h"
 #include "role.h"
@@ -51,6 +53,15 @@ int		 listen_open_all(const struct osms_conf *,
 		    char *, size_t);
 void		 listen_close_all(struct plistener_list *);
 int		 control_open(const char *path, char *, size_t);
+
+/* tables.c */
+#define TABLE_EDIT_MAX_VALUE	4096
+#define TABLES_WATCH_SEC	2	/* file tables are looked at so often */
+/* Set (or remove) the line of key in a file table, atomically. */
+int		 table_file_edit(const char *path, uint32_t op,
+		    const char *key, const char *value, char *, size_t);
+/* Changes whenever a file table is changed, replaced or removed. */
+uint64_t	 tables_fingerprint(const struct osms_conf *);
 
 /* users.c */
 /* Resolve (and with create, add) the user of every role, and prepare

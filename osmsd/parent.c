@@ -71,6 +71,8 @@ static struct plistener_list	 listeners;
 static int			 control_fd = -1;
 static char			 libexec[CONF_MAX_PATH];
 static struct child		 children[ROLE_COUNT];
+static uint64_t			 tables_seen;	/* as authd last got them */
+static struct event		 ev_tables;
 static uint32_t			 generation = 1;
 static int			 stopping;
 static time_t			 parent_started;
@@ -313,9 +315,23 @@ slice_directory(struct child *c)
 	struct msg		 m;
 	int			 fd;
 
+	/* Before the files are opened: a change after this is seen again. */
+	tables_seen = tables_fingerprint(conf);
 	TAILQ_FOREACH(t, &conf->tables, entry) {
-		if (t->backend != TABLE_FILE)
+		if (t->backend == TABLE_POSTGRES) {
+			int	 q;
+
+			/* The conninfo (a password, maybe) reaches only
+			 * authd. */
+			msg_init(&m, IMSG_CONF_TABLE_PG, 0);
+			msg_add_str(&m, t->name);
+			msg_add_str(&m, t->source);
+			for (q = 0; q < TQ_COUNT; q++)
+				msg_add_str(&m, t->queries[q]);
+			send_or_kill(c, &m);
+			explicit_wipe(m.buf, m.len);
 			continue;
+		}
 		if ((fd = open_for(c, "table", t->source)) == -1)
 			continue;
 		msg_init(&m, IMSG_CONF_TABLE_FILE, 0);
@@ -331,6 +347,9 @@ slice_directory(struct child *c)
 		msg_add_str(&m, d->aliases);
 		send_or_kill(c, &m);
 	}
+	msg_init(&m, IMSG_CONF_AUTHD, 0);
+	msg_add_u32(&m, conf->smtpd.auth_max_failures);
+	send_or_kill(c, &m);
 }
 
 static void
@@ -356,6 +375,8 @@ slice_send(struct child *c)
 		msg_add_u32(&m, conf->smtpd.max_recipients);
 		msg_add_u32(&m, conf->smtpd.max_line);
 		msg_add_u32(&m, conf->smtpd.timeout);
+		msg_add_u32(&m, (uint32_t)conf->smtpd.sender_check);
+		msg_add_u32(&m, conf->smtpd.max_messages_per_hour);
 		send_or_kill(c, &m);
 		break;
 	case ROLE_IMAPD:
@@ -815,6 +836,65 @@ parent_dispatch_control(struct child *c, struct imsg *imsg)
 	}
 }
 
+/* A file table changed by hand: authd reads the tables again. */
+static void
+tables_watch(evutil_socket_t fd, short ev, void *arg)
+{
+	struct child	*c = &children[ROLE_AUTHD];
+	struct timeval	 tv = { TABLES_WATCH_SEC, 0 };
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (child_up(c) && tables_fingerprint(conf) != tables_seen) {
+		log_info("file tables changed on disk; authd reads them"
+		    " again");
+		slice_send(c);
+	}
+	evtimer_add(&ev_tables, &tv);
+}
+
+/*
+ * authd asks to change a line of a file table (osmsctl user add ...):
+ * the parent owns the file. The change is checked, written atomically,
+ * and the tables go to authd again before the answer, so the change is
+ * live when osmsctl hears it is done.
+ */
+static void
+parent_table_edit(struct child *c, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct conf_table	*t;
+	struct msg		 m;
+	uint32_t		 op;
+	char			 name[CONF_MAX_NAME], key[1024];
+	char			 value[TABLE_EDIT_MAX_VALUE], err[256];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &op);
+	(void)msg_get_str(&r, name, sizeof(name));
+	(void)msg_get_str(&r, key, sizeof(key));
+	(void)msg_get_str(&r, value, sizeof(value));
+	if (msg_end(&r) == -1 || c->role != ROLE_AUTHD) {
+		channel_bad_message(c->ch, imsg, "bad table edit");
+		return;
+	}
+	err[0] = '\0';
+	if ((t = conf_table_find(conf, name)) == NULL ||
+	    t->backend != TABLE_FILE)
+		(void)osms_strlcpy(err, "no such file table", sizeof(err));
+	else if (table_file_edit(t->source, op, key, value, err,
+	    sizeof(err)) == 0)
+		slice_send(c);	/* the new tables, before the answer */
+	explicit_wipe(value, sizeof(value));
+	msg_init(&m, IMSG_PARENT_TABLE_EDITED, imsg->hdr.id);
+	msg_add_u32(&m, err[0] == '\0');
+	msg_add_str(&m, err[0] == '\0' ? "done" : err);
+	(void)channel_send(c->ch, &m);
+	log_info("table %s: %s %s: %s", name, op == TABLE_EDIT_DEL ?
+	    "remove" : "set", key, err[0] == '\0' ? "done" : err);
+}
+
 static void
 parent_dispatch(struct channel *ch, struct imsg *imsg)
 {
@@ -862,6 +942,9 @@ parent_dispatch(struct channel *ch, struct imsg *imsg)
 	case IMSG_CTL_STOP:
 	case IMSG_CTL_LOG_VERBOSE:
 		parent_dispatch_control(c, imsg);
+		break;
+	case IMSG_PARENT_TABLE_EDIT:
+		parent_table_edit(c, imsg);
 		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");
@@ -1011,6 +1094,8 @@ parent_run(struct osms_conf *c, struct role_cred *rc,
 	for (r = 0; r < ROLE_COUNT; r++)
 		if (is_spawned((enum osms_role)r))
 			child_spawn(&children[r]);
+	evtimer_assign(&ev_tables, osms_evbase, tables_watch, NULL);
+	tables_watch(-1, 0, NULL);
 	log_info("started, pid %d", (int)getpid());
 
 	if (event_base_dispatch(osms_evbase) == -1)

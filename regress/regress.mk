@@ -16,13 +16,24 @@ $(BUILD)/regress/%: $(OBJ)/regress/unit/%.o $(TEST_HARNESS) $(LIBOSMS)
 	@echo "  LD    $@"
 	$(Q)$(CC) $(BASE_LDFLAGS) $(LDFLAGS) -o $@ $< $(EXTRA_OBJS) \
 	    $(TEST_HARNESS) $(LIBOSMS) \
-	    $(call pkg_libs,$(LIBOSMS_PKGS)) $(LDLIBS)
+	    $(call pkg_libs,$(LIBOSMS_PKGS) $(PWHASH_PKGS) $(EXTRA_PKGS)) \
+	    $(LDLIBS)
 
 # Unit tests of a role's own code link that code in too.
-LOOKUP_OBJS	:= $(OBJ)/authd/lookup.o $(OBJ)/authd/table.o
-$(OBJ)/regress/unit/test-lookup.o: PROG_INC += -Iauthd
+DIR_OBJS	:= $(OBJ)/authd/dir.o $(OBJ)/authd/table.o \
+		   $(OBJ)/authd/table_pg.o
+LOOKUP_OBJS	:= $(OBJ)/authd/lookup.o $(DIR_OBJS)
+$(OBJ)/regress/unit/test-lookup.o $(OBJ)/regress/unit/test-table_pg.o \
+    $(OBJ)/regress/unit/test-ratelimit.o: PROG_INC += -Iauthd
+$(OBJ)/regress/unit/test-table_pg.o: PROG_PKGS += libpq
 $(BUILD)/regress/test-lookup: $(LOOKUP_OBJS)
 $(BUILD)/regress/test-lookup: EXTRA_OBJS := $(LOOKUP_OBJS)
+$(BUILD)/regress/test-lookup: EXTRA_PKGS := libpq
+$(BUILD)/regress/test-table_pg: $(DIR_OBJS)
+$(BUILD)/regress/test-table_pg: EXTRA_OBJS := $(DIR_OBJS)
+$(BUILD)/regress/test-table_pg: EXTRA_PKGS := libpq
+$(BUILD)/regress/test-ratelimit: $(OBJ)/authd/ratelimit.o
+$(BUILD)/regress/test-ratelimit: EXTRA_OBJS := $(OBJ)/authd/ratelimit.o
 
 tests: $(TESTS)
 
@@ -46,7 +57,7 @@ $(FUZZ_DIR)/obj/gen/parse.o: $(GEN)/parse.c
 
 $(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/regress/fuzz/%.o $(FUZZ_LIB_OBJS)
 	$(FUZZCC) -fsanitize=fuzzer,address,undefined -o $@ $^ \
-	    $(call pkg_libs,$(LIBOSMS_PKGS))
+	    $(call pkg_libs,$(LIBOSMS_PKGS) $(PWHASH_PKGS))
 
 fuzz: $(FUZZERS)
 

@@ -38,6 +38,7 @@ fi
 D="$ROOT/$STATE"
 CONF="$D/osmsd.conf"
 OSMSD="${OSMSD:-$ROOT/build/osmsd}"
+OSMSCTL="${OSMSCTL:-$ROOT/build/osmsctl}"
 PGBIN="${OSMS_PGBIN:-/usr/lib/postgresql/15/bin}"
 USERS=(alice bob)
 DOMAIN=example.test
@@ -206,21 +207,21 @@ fi
 if [ ! -s "$CONF" ]; then
 	say "writing $STATE/osmsd.conf from etc/demo.conf.in"
 	if [ "$PG" = 1 ]; then
-		PGTABLES="# The directory in PostgreSQL (var/demo-pg/run, database osms).
-# The domain still uses the file tables above until the directory
-# feature lands; then it switches to <pgusers>.
-table pgusers postgres \"host=$D/run dbname=osms user=osms\""
+		DIRECTORY="# The directory in PostgreSQL (schema sql/schema.sql; psql -h
+# $D/run -U osms osms), managed with osmsctl domain/user/alias.
+table dir postgres \"host=$D/run dbname=osms user=osms\"
+domains <dir>"
 	else
-		PGTABLES=""
+		DIRECTORY="# Lines \"address {SCHEME}hash [attributes]\" and \"alias targets\";
+# osmsctl user/alias add edits them.
+table users file \"$D/users\"
+table aliases file \"$D/aliases\"
+domain \"example.test\" users <users> aliases <aliases>"
 	fi
 	(
 		umask 077
-		DEMO="$D" PGTABLES="$PGTABLES" awk '
-		    $0 == "@PGTABLES@" {
-			if (ENVIRON["PGTABLES"] != "")
-				print ENVIRON["PGTABLES"]
-			next
-		    }
+		DEMO="$D" DIRECTORY="$DIRECTORY" awk '
+		    $0 == "@DIRECTORY@" { print ENVIRON["DIRECTORY"]; next }
 		    { gsub(/@DEMO@/, ENVIRON["DEMO"]); print }
 		' etc/demo.conf.in >"$CONF.new"
 	)
@@ -315,6 +316,31 @@ if [ "$(psql_pg -d postgres -c \
 	"$PGBIN/createdb" -h "$D/run" -U osms osms
 fi
 
+if [ "$(psql_pg -d osms -c "SELECT to_regclass('schema_version') IS NOT NULL")" != t ]; then
+	say "loading sql/schema.sql into the database osms"
+	psql_pg -d osms -f sql/schema.sql >/dev/null
+fi
+
+# The demo users, through osmsctl once osmsd answers (an empty database
+# only): the same path an administrator takes.
+fill_directory() {
+	local u
+	[ "$(psql_pg -d osms -c "SELECT count(*) FROM domains")" = 0 ] ||
+	    return 0
+	for _ in $(seq 1 100); do
+		"$OSMSCTL" -f "$CONF" status >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	say "adding $DOMAIN, ${USERS[*]} and postmaster with osmsctl"
+	"$OSMSCTL" -f "$CONF" domain add "$DOMAIN" >/dev/null
+	for u in "${USERS[@]}"; do
+		printf '%s\n' "$u-pw" |
+		    "$OSMSCTL" -f "$CONF" user add "$u@$DOMAIN" >/dev/null
+	done
+	"$OSMSCTL" -f "$CONF" alias add "postmaster@$DOMAIN" \
+	    "alice@$DOMAIN" >/dev/null
+}
+
 banner
 child=
 # shellcheck disable=SC2317  # a trap handler
@@ -326,6 +352,7 @@ forward() {
 trap forward INT TERM HUP
 "$OSMSD" -d -f "$CONF" &
 child=$!
+fill_directory || say "could not add the demo users; see the log above"
 rc=0
 while :; do
 	if wait "$child"; then rc=0; else rc=$?; fi

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "conf.h"
 #include "idmap.h"
+#include "keycount.h"
 #include "listener.h"
 #include "log.h"
 #include "osms_imsg.h"
@@ -36,8 +38,12 @@ TAILQ_HEAD(pki_list, pki);
 
 struct smtp_limits	 smtp_limits = {
 	SMTPD_MAX_MESSAGE_SIZE, SMTPD_MAX_RECIPIENTS, SMTPD_MAX_LINE,
-	SMTPD_TIMEOUT
+	SMTPD_TIMEOUT, 1, 0
 };
+
+/* Messages per authenticated user, in the hour since its first. */
+#define USER_RATE_MAX	100000	/* users counted at once */
+static struct keycount	*user_rates;
 
 static struct pki_list	 pkis = TAILQ_HEAD_INITIALIZER(pkis);
 static struct pki_list	 new_pkis = TAILQ_HEAD_INITIALIZER(new_pkis);
@@ -86,6 +92,21 @@ int
 smtp_session_count(void)
 {
 	return (int)sessions.count;
+}
+
+int
+smtp_user_rate_allowed(const char *user)
+{
+	return smtp_limits.max_messages_per_hour == 0 ||
+	    keycount_get(user_rates, user, time(NULL)) <
+	    smtp_limits.max_messages_per_hour;
+}
+
+void
+smtp_user_rate_count(const char *user)
+{
+	if (smtp_limits.max_messages_per_hour > 0)
+		(void)keycount_add(user_rates, user, time(NULL));
 }
 
 static void
@@ -161,6 +182,8 @@ smtp_conf(struct imsg *imsg)
 		(void)msg_get_u32(&r, &lim.max_recipients);
 		(void)msg_get_u32(&r, &lim.max_line);
 		(void)msg_get_u32(&r, &lim.timeout);
+		(void)msg_get_u32(&r, &lim.sender_check);
+		(void)msg_get_u32(&r, &lim.max_messages_per_hour);
 		if (msg_end(&r) == -1 || lim.max_line < SMTP_MAX_COMMAND ||
 		    lim.max_recipients == 0 || lim.timeout == 0)
 			fatalx("bad IMSG_CONF_SMTPD");
@@ -197,6 +220,7 @@ static void
 smtp_setup(void)
 {
 	idmap_init(&sessions);
+	user_rates = keycount_new(USER_RATE_MAX, 3600, KEYCOUNT_SINCE_FIRST);
 }
 
 /*
@@ -237,6 +261,18 @@ smtp_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_QUEUE_RESULT:
 		if (s != NULL)
 			smtp_session_queue_result(s, imsg);
+		break;
+	case IMSG_AUTH_SASL_CHALLENGE:
+		if (s != NULL)
+			smtp_session_auth_challenge(s, imsg);
+		break;
+	case IMSG_AUTH_SASL_RESULT:
+		if (s != NULL)
+			smtp_session_auth_result(s, imsg);
+		break;
+	case IMSG_AUTH_SENDER_RESULT:
+		if (s != NULL)
+			smtp_session_sender_result(s, imsg);
 		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");

@@ -19,6 +19,8 @@
 #define SMTP_MAX_ERRORS		20	/* hard errors before 421 */
 #define SMTP_MAX_COMMAND	512	/* RFC 5321 4.5.3.1.4, with CRLF */
 #define SMTP_MAX_DESTS		10000	/* destinations of one message */
+#define SMTP_AUTH_MECHS		"SCRAM-SHA-256 PLAIN LOGIN"
+#define SMTP_AUTH_MAX_RESPONSE	2048	/* decoded SASL response */
 
 /* The limits of the config slice (IMSG_CONF_SMTPD). */
 struct smtp_limits {
@@ -26,6 +28,8 @@ struct smtp_limits {
 	uint32_t	 max_recipients;
 	uint32_t	 max_line;	/* text lines, with CRLF */
 	uint32_t	 timeout;	/* seconds */
+	uint32_t	 sender_check;	/* MAIL FROM must be the user's */
+	uint32_t	 max_messages_per_hour;	/* per user; 0: no limit */
 };
 
 struct smtp_session;
@@ -40,6 +44,9 @@ int		 smtp_peer_send(enum osms_role, struct msg *);
 void		 smtp_session_register(struct smtp_session *, uint64_t);
 void		 smtp_session_unregister(uint64_t);
 int		 smtp_session_count(void);
+/* Messages an authenticated user sent in the last hour. */
+int		 smtp_user_rate_allowed(const char *);
+void		 smtp_user_rate_count(const char *);
 
 /* smtp_session.c */
 void		 smtp_session_new(struct listener *, int,
@@ -49,6 +56,12 @@ void		 smtp_session_rcpt_end(struct smtp_session *, struct imsg *);
 void		 smtp_session_queue_created(struct smtp_session *,
 		    struct imsg *);
 void		 smtp_session_queue_result(struct smtp_session *,
+		    struct imsg *);
+void		 smtp_session_auth_challenge(struct smtp_session *,
+		    struct imsg *);
+void		 smtp_session_auth_result(struct smtp_session *,
+		    struct imsg *);
+void		 smtp_session_sender_result(struct smtp_session *,
 		    struct imsg *);
 /* A linked role went down: sessions waiting on it get a 4xx. */
 void		 smtp_session_peer_down_all(enum osms_role);

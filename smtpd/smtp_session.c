@@ -42,6 +42,7 @@ enum smtp_state {
 	S_RCPT,		/* at least one recipient accepted */
 	S_DATA,		/* reading the DATA text */
 	S_BDAT,		/* reading a BDAT chunk */
+	S_AUTH,		/* a SASL exchange: lines are responses */
 	S_STARTTLS,	/* 220 sent, handshake when it is out */
 	S_TLS,		/* handshake running */
 	S_QUIT,		/* last reply going out, then close */
@@ -63,6 +64,8 @@ enum smtp_wait {
 	W_RCPT,		/* authd: recipient lookup */
 	W_CREATE,	/* queue: a new message */
 	W_COMMIT,	/* queue: the commit */
+	W_AUTH,		/* authd: the next SASL step */
+	W_SENDER,	/* authd: may the user send as this sender? */
 };
 
 struct smtp_session {
@@ -86,7 +89,9 @@ struct smtp_session {
 	char			 helo[256];
 	int			 tls;
 	char			 tlsinfo[128];
-	char			 auth_user[256];
+	char			 auth_user[ADDR_MAX_TEXT];
+	char			 auth_mech[32];
+	enum smtp_state		 auth_prev;	/* to return to after AUTH */
 	unsigned		 ncommands;
 	unsigned		 nerrors;
 	unsigned		 nmessages;
@@ -129,6 +134,8 @@ static void	 session_reset(struct smtp_session *);
 static void	 data_end(struct smtp_session *);
 static void	 bdat_chunk_done(struct smtp_session *);
 static void	 rcpt_drop_dests(struct smtp_session *);
+static void	 mail_accepted(struct smtp_session *);
+static int	 auth_offered(const struct smtp_session *);
 
 static const char *
 hostname(void)
@@ -182,7 +189,8 @@ static const char *
 state_name(enum smtp_state st)
 {
 	static const char *names[] = { "connected", "helo", "ready", "mail",
-	    "rcpt", "data", "bdat", "starttls", "tls", "quit", "drain" };
+	    "rcpt", "data", "bdat", "auth", "starttls", "tls", "quit",
+	    "drain" };
 
 	return names[st];
 }
@@ -262,6 +270,12 @@ smtp_session_new(struct listener *l, int fd, const struct sockaddr_storage *ss,
 static void
 session_free(struct smtp_session *s)
 {
+	struct msg	 m;
+
+	if (s->state == S_AUTH) {
+		msg_init(&m, IMSG_AUTH_SASL_ABORT, s->id);
+		(void)smtp_peer_send(ROLE_AUTHD, &m);
+	}
 	TAILQ_REMOVE(&sessions, s, entry);
 	smtp_session_unregister(s->id);
 	io_free(s->io);
@@ -353,6 +367,17 @@ session_peer_down(struct smtp_session *s, enum osms_role role)
 		s->msgid[0] = '\0';
 		s->dataerr |= DATA_IOERR;
 	}
+	if (role == ROLE_AUTHD && (s->wait == W_AUTH ||
+	    s->wait == W_SENDER)) {
+		if (s->wait == W_AUTH)
+			s->state = s->auth_prev;
+		s->wait = W_NONE;
+		reply(s, s->state == S_READY ? 454 : 451, s->state ==
+		    S_READY ? "4.7.0" : "4.3.0", "Temporary failure; try"
+		    " again later");
+		session_input(s);
+		return;
+	}
 	if ((role == ROLE_AUTHD && s->wait == W_RCPT) ||
 	    (role == ROLE_QUEUE && s->wait == W_CREATE)) {
 		if (s->wait == W_RCPT)
@@ -390,6 +415,13 @@ tls_offered(const struct smtp_session *s)
 	return !s->tls && s->ctx != NULL && s->tlsmode != TLS_NONE;
 }
 
+/* AUTH: only inside TLS (RFC 4954 4, RFC 8314), where it is offered. */
+static int
+auth_offered(const struct smtp_session *s)
+{
+	return s->tls && (s->lflags & LISTEN_AUTH) && s->auth_user[0] == '\0';
+}
+
 static void
 ehlo_reply(struct smtp_session *s)
 {
@@ -404,6 +436,8 @@ ehlo_reply(struct smtp_session *s)
 		(void)io_printf(s->io, "250-STARTTLS\r\n");
 	if (s->tls)
 		(void)io_printf(s->io, "250-REQUIRETLS\r\n");
+	if (auth_offered(s))
+		(void)io_printf(s->io, "250-AUTH %s\r\n", SMTP_AUTH_MECHS);
 	(void)io_printf(s->io, "250-DSN\r\n");
 	(void)io_printf(s->io, "250-ENHANCEDSTATUSCODES\r\n");
 	(void)io_printf(s->io, "250 CHUNKING\r\n");
@@ -516,11 +550,71 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	(void)addr_format(&s->sender, from, sizeof(from));
+	if (s->auth_user[0] != '\0') {
+		if (!smtp_user_rate_allowed(s->auth_user)) {
+			log_info("%016llx smtpd rate limit user=<%s>",
+			    (unsigned long long)s->id, s->auth_user);
+			reply(s, 450, "4.7.1", "Message rate limit exceeded;"
+			    " try again later");
+			return;
+		}
+		if (smtp_limits.sender_check) {
+			struct msg	 m;
+
+			/* The sender must be the user's: ask authd. */
+			msg_init(&m, IMSG_AUTH_SENDER, s->id);
+			msg_add_str(&m, s->auth_user);
+			msg_add_str(&m, from);
+			if (smtp_peer_send(ROLE_AUTHD, &m) == -1) {
+				reply(s, 451, "4.3.0", "Temporary lookup"
+				    " failure");
+				return;
+			}
+			s->wait = W_SENDER;
+			return;
+		}
+	}
+	mail_accepted(s);
+}
+
+static void
+mail_accepted(struct smtp_session *s)
+{
+	char	 from[ADDR_MAX_TEXT];
+
+	(void)addr_format(&s->sender, from, sizeof(from));
 	s->state = S_MAIL;
 	reply(s, 250, "2.1.0", "Ok");
 	log_debug("%016llx smtpd mail from=<%s> size=%llu",
 	    (unsigned long long)s->id, from,
 	    (unsigned long long)s->mparams.size);
+}
+
+void
+smtp_session_sender_result(struct smtp_session *s, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	uint32_t		 verdict;
+	char			 from[ADDR_MAX_TEXT];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &verdict);
+	if (msg_end(&r) == -1)
+		fatalx("bad IMSG_AUTH_SENDER_RESULT from authd");
+	if (s->wait != W_SENDER)
+		return;
+	s->wait = W_NONE;
+	(void)addr_format(&s->sender, from, sizeof(from));
+	if (verdict == 1)
+		mail_accepted(s);
+	else if (verdict == 0) {
+		log_info("%016llx smtpd sender rejected user=<%s> from=<%s>",
+		    (unsigned long long)s->id, s->auth_user, from);
+		reply(s, 553, "5.7.1", "<%s>: Sender address rejected: not"
+		    " owned by user %s", from, s->auth_user);
+	} else
+		reply(s, 451, "4.3.0", "Temporary lookup failure");
+	session_input(s);
 }
 
 static void
@@ -758,6 +852,196 @@ cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 }
 
+/* Is mech (upper case) one word of the list EHLO advertises? */
+static int
+mech_offered(const char *mech)
+{
+	const char	*list = SMTP_AUTH_MECHS, *p;
+	size_t		 n = strlen(mech);
+
+	for (p = list; (p = strstr(p, mech)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') &&
+		    (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+/*
+ * AUTH (RFC 4954): the exchange runs in authd; the session only turns
+ * base64 lines into bytes and back. What the client sends (a password
+ * with PLAIN) passes through; no hash ever comes here.
+ */
+static void
+cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	struct smtp_err	 err;
+	struct msg	 m;
+	unsigned char	 dec[SMTP_AUTH_MAX_RESPONSE];
+	char		 buf[SMTP_MAX_COMMAND];
+	const char	*mech, *initial;
+	size_t		 declen = 0;
+
+	if (!s->tls) {
+		reply(s, 538, "5.7.11", "Encryption required for requested"
+		    " authentication mechanism");
+		return;
+	}
+	if (s->auth_user[0] != '\0') {
+		reply(s, 503, "5.5.1", "Already authenticated");
+		return;
+	}
+	if (!(s->lflags & LISTEN_AUTH)) {
+		reply(s, 502, "5.5.1", "AUTH is not available here");
+		return;
+	}
+	if (s->state == S_HELO || !s->ehlo) {
+		reply(s, 503, "5.5.1", "Send EHLO first");
+		return;
+	}
+	if (s->state != S_READY) {
+		reply(s, 503, "5.5.1", "AUTH not allowed during a mail"
+		    " transaction");
+		return;
+	}
+	if (smtp_parse_auth(cmd->arg, buf, sizeof(buf), &mech, &initial,
+	    &err) == -1) {
+		reply_err(s, &err);
+		return;
+	}
+	if (!mech_offered(mech)) {
+		reply(s, 504, "5.5.4", "Unrecognized authentication type");
+		return;
+	}
+	if (initial != NULL && strcmp(initial, "=") != 0 &&
+	    base64_decode(initial, dec, sizeof(dec), &declen) == -1) {
+		explicit_wipe(buf, sizeof(buf));
+		reply(s, 501, "5.5.2", "Invalid base64 in the initial"
+		    " response");
+		return;
+	}
+	(void)osms_strlcpy(s->auth_mech, mech, sizeof(s->auth_mech));
+	msg_init(&m, IMSG_AUTH_SASL_START, s->id);
+	msg_add_str(&m, mech);
+	msg_add_str(&m, s->addr);
+	msg_add_u32(&m, AUTH_SERVICE_SMTP);
+	msg_add_u32(&m, initial != NULL);
+	msg_add_data(&m, dec, declen);
+	explicit_wipe(buf, sizeof(buf));
+	explicit_wipe(dec, sizeof(dec));
+	if (smtp_peer_send(ROLE_AUTHD, &m) == -1) {
+		explicit_wipe(m.buf, m.len);
+		reply(s, 454, "4.7.0", "Temporary authentication failure");
+		return;
+	}
+	explicit_wipe(m.buf, m.len);
+	s->auth_prev = s->state;
+	s->state = S_AUTH;
+	s->wait = W_AUTH;
+}
+
+/* End the exchange on our side, and tell authd. */
+static void
+auth_cancel(struct smtp_session *s)
+{
+	struct msg	 m;
+
+	msg_init(&m, IMSG_AUTH_SASL_ABORT, s->id);
+	(void)smtp_peer_send(ROLE_AUTHD, &m);
+	s->state = s->auth_prev;
+}
+
+/* A client's line inside an exchange: "*" cancels (RFC 4954 4). */
+static void
+auth_response(struct smtp_session *s, char *line, size_t len, int flags)
+{
+	struct msg	 m;
+	unsigned char	 dec[SMTP_AUTH_MAX_RESPONSE];
+	size_t		 declen = 0;
+	int		 cancel = strcmp(line, "*") == 0;
+
+	if (cancel || (flags & (IO_LINE_BARE_LF | IO_LINE_CR |
+	    IO_LINE_NUL)) || base64_decode(line, dec, sizeof(dec),
+	    &declen) == -1) {
+		explicit_wipe(line, len);
+		auth_cancel(s);
+		if (cancel)
+			reply(s, 501, "5.7.0", "Authentication aborted");
+		else
+			reply(s, 501, "5.5.2", "Invalid base64 response");
+		return;
+	}
+	explicit_wipe(line, len);
+	msg_init(&m, IMSG_AUTH_SASL_STEP, s->id);
+	msg_add_data(&m, dec, declen);
+	explicit_wipe(dec, sizeof(dec));
+	if (smtp_peer_send(ROLE_AUTHD, &m) == -1) {
+		explicit_wipe(m.buf, m.len);
+		s->state = s->auth_prev;
+		reply(s, 454, "4.7.0", "Temporary authentication failure");
+		return;
+	}
+	explicit_wipe(m.buf, m.len);
+	s->wait = W_AUTH;
+}
+
+void
+smtp_session_auth_challenge(struct smtp_session *s, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	const void		*p;
+	size_t			 len;
+	char			 enc[SMTP_AUTH_MAX_RESPONSE * 2];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_data(&r, &p, &len);
+	if (msg_end(&r) == -1 || base64_encode(p, len, enc, sizeof(enc)) ==
+	    -1)
+		fatalx("bad IMSG_AUTH_SASL_CHALLENGE from authd");
+	if (s->wait != W_AUTH)
+		return;
+	s->wait = W_NONE;
+	(void)io_printf(s->io, "334 %s\r\n", enc);
+	session_input(s);
+}
+
+void
+smtp_session_auth_result(struct smtp_session *s, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	uint32_t		 res;
+	char			 user[ADDR_MAX_TEXT], text[256];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &res);
+	(void)msg_get_str(&r, user, sizeof(user));
+	(void)msg_get_str(&r, text, sizeof(text));
+	if (msg_end(&r) == -1)
+		fatalx("bad IMSG_AUTH_SASL_RESULT from authd");
+	if (s->wait != W_AUTH)
+		return;
+	s->wait = W_NONE;
+	s->state = s->auth_prev;
+	switch (res) {
+	case AUTH_OK:
+		(void)osms_strlcpy(s->auth_user, user, sizeof(s->auth_user));
+		log_info("%016llx smtpd auth ok from=%s user=<%s> mech=%s",
+		    (unsigned long long)s->id, s->addr, user, s->auth_mech);
+		reply(s, 235, "2.7.0", "Authentication successful");
+		break;
+	case AUTH_THROTTLED:
+		reply(s, 454, "4.7.0", "Too many failed authentications;"
+		    " try again later");
+		break;
+	case AUTH_TEMPFAIL:
+		reply(s, 454, "4.7.0", "Temporary authentication failure");
+		break;
+	default:
+		reply(s, 535, "5.7.8", "Authentication credentials invalid");
+		break;
+	}
+	session_input(s);
+}
+
 static void
 cmd_rset(struct smtp_session *s)
 {
@@ -829,12 +1113,7 @@ command(struct smtp_session *s, char *line, size_t len, int flags)
 		reply(s, 214, "2.0.0", "osms: see RFC 5321");
 		break;
 	case SMTP_CMD_AUTH:
-		if (!s->tls)
-			reply(s, 538, "5.7.11", "Encryption required for"
-			    " requested authentication mechanism");
-		else
-			reply(s, 504, "5.5.4", "Authentication is not"
-			    " available");
+		cmd_auth(s, &cmd);
 		break;
 	default:
 		reply(s, 500, "5.5.2", "Command unrecognized");
@@ -1020,6 +1299,8 @@ smtp_session_queue_result(struct smtp_session *s, struct imsg *imsg)
 		    s->tls ? "yes" : "no");
 		reply(s, 250, "2.0.0", "Ok: queued as %s", s->msgid);
 		s->msgid[0] = '\0';	/* committed: nothing to abort */
+		if (s->auth_user[0] != '\0')
+			smtp_user_rate_count(s->auth_user);
 	} else {
 		queue_failed(s, res, text);
 		s->msgid[0] = '\0';	/* the queue dropped it */
@@ -1279,10 +1560,15 @@ session_input_loop(struct smtp_session *s)
 		if (r == IO_LINE_TOOLONG) {
 			if (s->state == S_DATA)
 				s->dataerr |= DATA_LONGLINE;
-			else
+			else if (s->state == S_AUTH) {
+				auth_cancel(s);
+				reply(s, 500, "5.5.2", "Line too long");
+			} else
 				reply(s, 500, "5.5.2", "Line too long");
 		} else if (s->state == S_DATA)
 			data_line(s, line, len, flags);
+		else if (s->state == S_AUTH)
+			auth_response(s, line, len, flags);
 		else
 			command(s, line, len, flags);
 		if (s->nerrors >= SMTP_MAX_ERRORS && s->state != S_QUIT) {

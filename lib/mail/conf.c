@@ -427,6 +427,8 @@ conf_new(const char *name)
 	conf->smtpd.max_recipients = SMTPD_MAX_RECIPIENTS;
 	conf->smtpd.max_line = SMTPD_MAX_LINE;
 	conf->smtpd.timeout = SMTPD_TIMEOUT;
+	conf->smtpd.sender_check = 1;
+	conf->smtpd.auth_max_failures = SMTPD_AUTH_MAX_FAILURES;
 	return conf;
 }
 
@@ -636,7 +638,9 @@ conf_check(struct osms_conf *conf, struct conf_report *rep)
 		domains = xcalloc(ndomains, sizeof(*domains));
 		ndomains = 0;
 		TAILQ_FOREACH(d, &conf->domains, entry) {
-			domains[ndomains].name = d->name;
+			/* "domains <t>" is named by its table */
+			domains[ndomains].name = strcmp(d->name, "*") == 0 ?
+			    d->users : d->name;
 			domains[ndomains++].line = d->line;
 		}
 		qsort(domains, ndomains, sizeof(*domains), named_cmp);
@@ -644,11 +648,20 @@ conf_check(struct osms_conf *conf, struct conf_report *rep)
 	}
 
 	TAILQ_FOREACH(d, &conf->domains, entry) {
+		const struct conf_table	*dt;
+
+		if (strcmp(d->name, "*") == 0 &&
+		    (dt = conf_table_find(conf, d->users)) != NULL &&
+		    dt->backend != TABLE_POSTGRES)
+			conf_error(rep, d->line, "domains <%s>: only a "
+			    "postgres table can list domains",
+			    conf_quote(q, sizeof(q), d->users));
 		if (d->users[0] != '\0' &&
 		    !is_defined(tables, ntables, d->users))
 			conf_error(rep, d->line, "table %s is not defined",
 			    conf_quote(q, sizeof(q), d->users));
 		if (d->aliases[0] != '\0' &&
+		    strcmp(d->aliases, d->users) != 0 &&
 		    !is_defined(tables, ntables, d->aliases))
 			conf_error(rep, d->line, "table %s is not defined",
 			    conf_quote(q, sizeof(q), d->aliases));
@@ -825,9 +838,12 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 	if (role == ROLE_SMTPD)
 		(void)fprintf(fp, "\tmax-message-size %llu\n"
 		    "\tmax-recipients %u\n\tmax-line-length %u\n"
-		    "\ttimeout %u\n",
+		    "\ttimeout %u\n\tsender-check %s\n"
+		    "\tmax-messages-per-hour %u\n\tauth-max-failures %u\n",
 		    (unsigned long long)smtpd->max_message_size,
-		    smtpd->max_recipients, smtpd->max_line, smtpd->timeout);
+		    smtpd->max_recipients, smtpd->max_line, smtpd->timeout,
+		    smtpd->sender_check ? "yes" : "no",
+		    smtpd->max_messages_per_hour, smtpd->auth_max_failures);
 	if (role == ROLE_SCAND && conf->scand.database[0] != '\0') {
 		(void)fputs("\tdatabase ", fp);
 		dump_str(fp, conf->scand.database);
@@ -862,14 +878,31 @@ conf_dump(const struct osms_conf *conf, FILE *fp)
 		(void)fputc('\n', fp);
 	}
 	TAILQ_FOREACH(t, &conf->tables, entry) {
+		int	 qi, any = 0;
+
 		(void)fputs("table ", fp);
 		dump_str(fp, t->name);
 		(void)fputs(t->backend == TABLE_FILE ? " file " :
 		    " postgres ", fp);
 		dump_str(fp, t->source);
-		(void)fputc('\n', fp);
+		for (qi = 0; qi < TQ_COUNT; qi++) {
+			if (t->queries[qi][0] == '\0')
+				continue;
+			(void)fputs(any++ ? "" : " {\n", fp);
+			(void)fprintf(fp, "\tquery %s ",
+			    conf_query_name((enum table_query)qi));
+			dump_str(fp, t->queries[qi]);
+			(void)fputc('\n', fp);
+		}
+		(void)fputs(any ? "}\n" : "\n", fp);
 	}
 	TAILQ_FOREACH(d, &conf->domains, entry) {
+		if (strcmp(d->name, "*") == 0) {
+			(void)fputs("domains <", fp);
+			dump_str(fp, d->users);
+			(void)fputs(">\n", fp);
+			continue;
+		}
 		(void)fputs("domain ", fp);
 		dump_str(fp, d->name);
 		if (d->users[0] != '\0') {
@@ -939,6 +972,42 @@ conf_role_user(const struct osms_conf *conf, enum osms_role role)
 	if (conf != NULL && conf->roles[role].user[0] != '\0')
 		return conf->roles[role].user;
 	return ri->user;
+}
+
+static const char *const query_names[TQ_COUNT] = {
+	[TQ_DOMAIN] = "domain",
+	[TQ_USER] = "user",
+	[TQ_ALIAS] = "alias",
+	[TQ_DOMAIN_ADD] = "domain-add",
+	[TQ_DOMAIN_DEL] = "domain-del",
+	[TQ_DOMAIN_LIST] = "domain-list",
+	[TQ_USER_ADD] = "user-add",
+	[TQ_USER_DEL] = "user-del",
+	[TQ_USER_LIST] = "user-list",
+	[TQ_USER_PASSWORD] = "user-password",
+	[TQ_USER_QUOTA] = "user-quota",
+	[TQ_ALIAS_ADD] = "alias-add",
+	[TQ_ALIAS_DEL] = "alias-del",
+	[TQ_ALIAS_LIST] = "alias-list",
+};
+
+const char *
+conf_query_name(enum table_query q)
+{
+	if ((unsigned)q >= TQ_COUNT)
+		return "?";
+	return query_names[q];
+}
+
+int
+conf_query_from_name(const char *name)
+{
+	int	 i;
+
+	for (i = 0; i < TQ_COUNT; i++)
+		if (strcmp(query_names[i], name) == 0)
+			return i;
+	return -1;
 }
 
 const char *

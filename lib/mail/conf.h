@@ -28,14 +28,58 @@
 #define SMTPD_MAX_RECIPIENTS	1000
 #define SMTPD_MAX_LINE		1000	/* text line incl. CRLF */
 #define SMTPD_TIMEOUT		300	/* seconds idle before 421 */
+#define SMTPD_AUTH_MAX_FAILURES	10	/* per client address or account */
 
 enum table_backend { TABLE_FILE, TABLE_POSTGRES };
+
+/*
+ * The SQL a PostgreSQL table runs, one per purpose; "" means the default
+ * for osms's own schema (sql/schema.sql). $1, $2 ... are the parameters
+ * given, always as text:
+ *
+ *	domain		$1 domain: a row if it is local; an optional column
+ *			"target" names the real domain of an alias domain
+ *	user		$1 address: columns password, and optionally maildir,
+ *			quota, quota_messages, scram, smtp, imap, pop3
+ *	alias		$1 address: its targets, one a row or comma lists
+ *	domain-add	$1 domain
+ *	domain-del	$1 domain
+ *	domain-list	rows: domain
+ *	user-add	$1 address, $2 password hash, $3 maildir, $4 quota,
+ *			$5 SCRAM secret or "", $6 local part, $7 domain
+ *	user-del	$1 address
+ *	user-list	$1 domain or "" for all; rows: address, quota
+ *	user-password	$1 address, $2 password hash, $3 SCRAM secret or ""
+ *	user-quota	$1 address, $2 quota in bytes (0: none)
+ *	alias-add	$1 address, $2 target
+ *	alias-del	$1 address, $2 target or "" for all of them
+ *	alias-list	$1 domain or "" for all; rows: address, target
+ */
+enum table_query {
+	TQ_DOMAIN,
+	TQ_USER,
+	TQ_ALIAS,
+	TQ_DOMAIN_ADD,
+	TQ_DOMAIN_DEL,
+	TQ_DOMAIN_LIST,
+	TQ_USER_ADD,
+	TQ_USER_DEL,
+	TQ_USER_LIST,
+	TQ_USER_PASSWORD,
+	TQ_USER_QUOTA,
+	TQ_ALIAS_ADD,
+	TQ_ALIAS_DEL,
+	TQ_ALIAS_LIST,
+	TQ_COUNT
+};
+#define CONF_MAX_QUERY		2048
 
 struct conf_table {
 	TAILQ_ENTRY(conf_table)	 entry;
 	char			 name[CONF_MAX_NAME];
 	enum table_backend	 backend;
 	char			 source[CONF_MAX_PATH];	/* path or conninfo */
+	char			 queries[TQ_COUNT][CONF_MAX_QUERY];
 	int			 line;
 };
 
@@ -49,7 +93,9 @@ struct conf_pki {
 
 struct conf_domain {
 	TAILQ_ENTRY(conf_domain) entry;
-	char			 name[CONF_MAX_NAME];	/* lower case */
+	/* lower case; "*" for "domains <table>": every domain the table's
+	 * domain query knows, with users and aliases from that table */
+	char			 name[CONF_MAX_NAME];
 	char			 users[CONF_MAX_NAME];	/* table name or "" */
 	char			 aliases[CONF_MAX_NAME];/* table name or "" */
 	int			 line;
@@ -76,6 +122,9 @@ struct conf_smtpd {
 	uint32_t		 max_recipients;
 	uint32_t		 max_line;
 	uint32_t		 timeout;
+	int			 sender_check;	/* MAIL FROM: the user's */
+	uint32_t		 max_messages_per_hour;	/* per user; 0: none */
+	uint32_t		 auth_max_failures; /* then 454 a while */
 };
 
 struct conf_scand {
@@ -125,6 +174,9 @@ struct conf_table *conf_table_find(const struct osms_conf *, const char *);
 const char	*conf_role_user(const struct osms_conf *, enum osms_role);
 
 const char	*conf_proto_name(enum listen_proto);
+/* "domain", "user-add" ...; -1 from conf_query_from_name if unknown. */
+const char	*conf_query_name(enum table_query);
+int		 conf_query_from_name(const char *);
 const char	*conf_tls_name(enum listen_tls);
 
 #endif

@@ -104,6 +104,7 @@ struct parser {
 	int			 lineno;
 	int			 last;		/* -1 at start */
 	int			 role;		/* current block */
+	struct conf_table	*table;		/* current postgres block */
 	struct macro		*macros[MACRO_BUCKETS];
 	char			 tok[CONF_MAX_TOKEN + 1];
 	char			 near[80];	/* for messages */
@@ -165,6 +166,8 @@ static void	 listen_add(struct parser *, int, const char *,
 		    struct lbuild *);
 static void	 block_setting(struct parser *, int, const char *,
 		    const char *);
+static void	 query_set(struct parser *, int, const char *, const char *);
+static void	 domains_add(struct parser *, int, const char *);
 }
 
 %token <kw> ALIASES "aliases" AUTH "auth" AUTHD "authd"
@@ -178,7 +181,9 @@ static void	 block_setting(struct parser *, int, const char *,
 %token <kw> SMTP "smtp" SMTPD "smtpd" SOCKET "socket" STARTTLS "starttls"
 %token <kw> STARTTLSREQ "starttls-require" SUBMISSION "submission"
 %token <kw> TABLE "table" TIMEOUT "timeout" TLS "tls" USER "user"
-%token <kw> USERS "users"
+%token <kw> USERS "users" DOMAINS "domains" QUERY "query"
+%token <kw> SENDERCHECK "sender-check" MAXMSGHOUR "max-messages-per-hour"
+%token <kw> AUTHFAIL "auth-max-failures"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -204,6 +209,7 @@ stmt		: macro
 		| pki
 		| table
 		| domain
+		| domains
 		| listen
 		| roleblock
 		;
@@ -219,7 +225,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| MAXLINE | MAXMSG | MAXRCPT | ON | PKI | POP3 | PORT
 		| POSTGRES | QUEUE | SCAND | SMTP | SMTPD | SOCKET | STARTTLS
 		| STARTTLSREQ | SUBMISSION | TABLE | TIMEOUT | TLS | USER
-		| USERS
+		| USERS | DOMAINS | QUERY | SENDERCHECK | MAXMSGHOUR | AUTHFAIL
 		;
 
 macro		: STRING '=' str {
@@ -281,9 +287,37 @@ table		: TABLE str FILE str {
 			free($4);
 		}
 		| TABLE str POSTGRES str {
+			/* $2 and $4 stay owned by the stack until the end,
+			 * so error recovery in the block frees them. */
 			table_add(p, @1, $2, TABLE_POSTGRES, $4);
+		} pgblock {
 			free($2);
 			free($4);
+		}
+		;
+
+pgblock		: %empty
+		| '{' pgitems '}'
+		| '{' pgitems pgitem '}'
+		| '{' pgitems error '}'		{ yyerrok; }
+		;
+
+pgitems		: %empty
+		| pgitems '\n'
+		| pgitems pgitem '\n'
+		| pgitems error '\n'		{ yyerrok; }
+		;
+
+pgitem		: QUERY str str {
+			query_set(p, @1, $2, $3);
+			free($2);
+			free($3);
+		}
+		;
+
+domains		: DOMAINS tableref {
+			domains_add(p, @1, $2);
+			free($2);
 		}
 		;
 
@@ -390,6 +424,7 @@ blockitem	: setting str {
 		;
 
 setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
+		| SENDERCHECK | MAXMSGHOUR | AUTHFAIL
 		;
 
 %%
@@ -401,6 +436,7 @@ static const struct keyword {
 } keywords[] = {
 	{ "aliases",		T_ALIASES },
 	{ "auth",		T_AUTH },
+	{ "auth-max-failures",	T_AUTHFAIL },
 	{ "authd",		T_AUTHD },
 	{ "certificate",	T_CERTIFICATE },
 	{ "control",		T_CONTROL },
@@ -409,6 +445,7 @@ static const struct keyword {
 	{ "delivery",		T_DELIVERY },
 	{ "directory",		T_DIRECTORY },
 	{ "domain",		T_DOMAIN },
+	{ "domains",		T_DOMAINS },
 	{ "empty",		T_EMPTY },
 	{ "file",		T_FILE },
 	{ "hostname",		T_HOSTNAME },
@@ -419,14 +456,17 @@ static const struct keyword {
 	{ "mail",		T_MAIL },
 	{ "max-line-length",	T_MAXLINE },
 	{ "max-message-size",	T_MAXMSG },
+	{ "max-messages-per-hour", T_MAXMSGHOUR },
 	{ "max-recipients",	T_MAXRCPT },
 	{ "on",			T_ON },
 	{ "pki",		T_PKI },
 	{ "pop3",		T_POP3 },
 	{ "port",		T_PORT },
 	{ "postgres",		T_POSTGRES },
+	{ "query",		T_QUERY },
 	{ "queue",		T_QUEUE },
 	{ "scand",		T_SCAND },
+	{ "sender-check",	T_SENDERCHECK },
 	{ "smtp",		T_SMTP },
 	{ "smtpd",		T_SMTPD },
 	{ "socket",		T_SOCKET },
@@ -973,6 +1013,7 @@ table_add(struct parser *p, int line, const char *name,
 	const char		*why;
 	char			 q[80];
 
+	p->table = NULL;
 	if (check_name(p, line, "table", name) == -1)
 		return;
 	if (backend == TABLE_FILE)
@@ -986,10 +1027,59 @@ table_add(struct parser *p, int line, const char *name,
 	t = xcalloc(1, sizeof(*t));
 	(void)osms_strlcpy(t->name, name, sizeof(t->name));
 	t->backend = backend;
+	p->table = NULL;
 	if (why == NULL)
 		(void)osms_strlcpy(t->source, source, sizeof(t->source));
 	t->line = line;
 	TAILQ_INSERT_TAIL(&p->conf->tables, t, entry);
+	p->table = t;
+}
+
+/* "query NAME SQL" inside a postgres table's block. */
+static void
+query_set(struct parser *p, int line, const char *name, const char *sql)
+{
+	char	 q[80];
+	int	 kind;
+
+	if (p->table == NULL)
+		return;
+	if ((kind = conf_query_from_name(name)) == -1) {
+		conf_error(p->rep, line, "unknown query %s (domain, user, "
+		    "alias, domain-add, domain-del, domain-list, user-add, "
+		    "user-del, user-list, user-password, user-quota, "
+		    "alias-add, alias-del or alias-list)",
+		    conf_quote(q, sizeof(q), name));
+		return;
+	}
+	if (sql[0] == '\0' || str_has_ctl(sql) ||
+	    strlen(sql) >= CONF_MAX_QUERY) {
+		conf_error(p->rep, line, "invalid query %s: empty, too long "
+		    "or with control characters", name);
+		return;
+	}
+	if (p->table->queries[kind][0] != '\0') {
+		conf_error(p->rep, line, "query %s given twice", name);
+		return;
+	}
+	(void)osms_strlcpy(p->table->queries[kind], sql,
+	    sizeof(p->table->queries[kind]));
+}
+
+/* "domains <table>": the domains a database knows are all local. */
+static void
+domains_add(struct parser *p, int line, const char *table)
+{
+	struct conf_domain	*d;
+
+	if (check_name(p, line, "table", table) == -1)
+		return;
+	d = xcalloc(1, sizeof(*d));
+	(void)osms_strlcpy(d->name, "*", sizeof(d->name));
+	(void)osms_strlcpy(d->users, table, sizeof(d->users));
+	(void)osms_strlcpy(d->aliases, table, sizeof(d->aliases));
+	d->line = line;
+	TAILQ_INSERT_TAIL(&p->conf->domains, d, entry);
 }
 
 static void
@@ -1173,6 +1263,27 @@ block_setting(struct parser *p, int line, const char *setting,
 			    CONF_MIN_LINE, CONF_MAX_LINE);
 		else
 			smtpd->max_line = (uint32_t)v;
+	} else if (strcmp(setting, "sender-check") == 0) {
+		if (strcmp(s, "yes") == 0)
+			smtpd->sender_check = 1;
+		else if (strcmp(s, "no") == 0)
+			smtpd->sender_check = 0;
+		else
+			conf_error(p->rep, line, "invalid sender-check %s: "
+			    "expected yes or no", q);
+	} else if (strcmp(setting, "max-messages-per-hour") == 0) {
+		if (conf_parse_number(s, 0, 1000000, &v) == -1)
+			conf_error(p->rep, line, "invalid max-messages-per-hour"
+			    " %s: expected a number from 0 (no limit) to "
+			    "1000000", q);
+		else
+			smtpd->max_messages_per_hour = (uint32_t)v;
+	} else if (strcmp(setting, "auth-max-failures") == 0) {
+		if (conf_parse_number(s, 1, 1000, &v) == -1)
+			conf_error(p->rep, line, "invalid auth-max-failures %s:"
+			    " expected a number from 1 to 1000", q);
+		else
+			smtpd->auth_max_failures = (uint32_t)v;
 	} else {
 		if (conf_parse_duration(s, &smtpd->timeout) == -1)
 			conf_error(p->rep, line, "invalid timeout %s: "

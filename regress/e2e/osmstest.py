@@ -545,12 +545,14 @@ class Osms:
             for pid in _descendants(self.proc.pid):
                 self._remember(pid)
 
-    def ctl(self, *args, timeout=30):
-        """Run osmsctl -f CONF ARGS...; returns the CompletedProcess."""
+    def ctl(self, *args, timeout=30, input=None):
+        """Run osmsctl -f CONF ARGS... (input: its standard input, e.g.
+        a password); returns the CompletedProcess."""
         return subprocess.run(
             [os.path.join(BUILD, "osmsctl"), "-f", self.conf] +
             [str(a) for a in args], capture_output=True, text=True,
-            stdin=subprocess.DEVNULL, timeout=timeout)
+            input=input, stdin=subprocess.DEVNULL if input is None
+            else None, timeout=timeout)
 
     @staticmethod
     def parse_status(text):

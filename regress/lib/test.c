@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "test.h"
 
@@ -54,4 +55,16 @@ int
 test_exit(void)
 {
 	return tests_failed == 0 ? 0 : 1;
+}
+
+char *
+test_dup_exact(const char *s)
+{
+	size_t	 len = strlen(s) + 1;
+	char	*p;
+
+	if ((p = malloc(len)) == NULL)
+		abort();
+	memcpy(p, s, len);
+	return p;
 }

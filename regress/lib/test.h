@@ -10,6 +10,8 @@
 void	 test_begin(const char *name);
 void	 test_assert_at(int ok, const char *expr, const char *file, int line);
 void	 test_end(void);
+/* A copy in a buffer of exactly its size, so ASan sees any overread. */
+char	*test_dup_exact(const char *);
 /* Exit status for main(): 0 if every test passed. */
 int	 test_exit(void);
 

@@ -26,18 +26,6 @@ struct path_case {
 	const char	*why;		/* if !ok and set: part of errstr */
 };
 
-static char *
-dup_exact(const char *s)
-{
-	size_t	 len = strlen(s) + 1;
-	char	*p;
-
-	if ((p = malloc(len)) == NULL)
-		abort();
-	memcpy(p, s, len);
-	return p;
-}
-
 /* Print s with C escapes, for the "# ..." diagnostics. */
 static void
 print_escaped(const char *s)
@@ -56,7 +44,7 @@ check_path(const struct path_case *c, int mailbox)
 {
 	struct mailaddr	 a;
 	const char	*end = NULL, *why = NULL;
-	char		*in = dup_exact(c->in);
+	char		*in = test_dup_exact(c->in);
 	int		 r, good;
 
 	if (mailbox)

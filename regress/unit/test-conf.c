@@ -380,6 +380,32 @@ static const struct errcase errcases[] = {
 	  "t.conf:4: invalid hostname \"-\": label starts with a hyphen\n" },
 	{ "# a comment \\\nhostname -\n",
 	  "t.conf:2: invalid hostname \"-\": label starts with a hyphen\n" },
+	/* PostgreSQL queries and "domains". */
+	{ "table pg postgres \"dbname=x\" {\n query nope \"x\"\n}\n",
+	  "t.conf:2: unknown query \"nope\" (domain, user, alias, "
+	  "domain-add, domain-del, domain-list, user-add, user-del, "
+	  "user-list, user-password, user-quota, alias-add, alias-del or "
+	  "alias-list)\n" },
+	{ "table pg postgres \"dbname=x\" {\n query user \"a\"\n"
+	  " query user \"b\"\n}\n",
+	  "t.conf:3: query user given twice\n" },
+	{ "table pg postgres \"dbname=x\" {\n query user \"\"\n}\n",
+	  "t.conf:2: invalid query user: empty, too long or with control "
+	  "characters\n" },
+	{ "table f file /f\ndomains <f>\n",
+	  "t.conf:2: domains <\"f\">: only a postgres table can list "
+	  "domains\n" },
+	{ "domains <nope>\n",
+	  "t.conf:1: table \"nope\" is not defined\n" },
+	{ "table pg postgres \"dbname=x\"\ndomains <pg>\ndomains <pg>\n",
+	  "t.conf:3: domain \"pg\" defined twice (first on line 2)\n" },
+	{ "smtpd {\n sender-check maybe\n}\n",
+	  "t.conf:2: invalid sender-check \"maybe\": expected yes or no\n" },
+	{ "smtpd {\n auth-max-failures 0\n}\n",
+	  "t.conf:2: invalid auth-max-failures \"0\": expected a number "
+	  "from 1 to 1000\n" },
+	{ "queue {\n sender-check no\n}\n",
+	  "t.conf:2: sender-check is not a setting of the queue block\n" },
 };
 
 static void
@@ -873,6 +899,9 @@ test_defaults(void)
 		    "\tmax-recipients 1000\n"
 		    "\tmax-line-length 1000\n"
 		    "\ttimeout 300\n"
+		    "\tsender-check yes\n"
+		    "\tmax-messages-per-hour 0\n"
+		    "\tauth-max-failures 10\n"
 		    "}\n"));
 		free(out);
 		test_assert(strcmp(conf_role_user(conf, ROLE_SMTPD),
@@ -1004,6 +1033,14 @@ static const char *const roundtrips[] = {
 	"\"\n",
 	"listen on 2001:db8::1 port 1 pop3\nlisten on 2001:db8::1 port 2 "
 	"pop3\n",
+	/* PostgreSQL queries, "domains", the submission settings. */
+	"table pg postgres \"dbname=x\" {\n"
+	" query user \"SELECT password FROM m WHERE a = $1\"\n"
+	" query alias-list \"SELECT a, t FROM x\"\n}\n"
+	"table pg2 postgres \"dbname=y\" { query domain \"SELECT 1\" }\n"
+	"domains <pg>\ndomains <pg2>\n",
+	"smtpd {\n sender-check no\n max-messages-per-hour 50\n"
+	" auth-max-failures 3\n}\n",
 };
 
 static void

@@ -12,8 +12,7 @@
 #include "table.h"
 #include "test.h"
 
-static struct domain_list	 domains = TAILQ_HEAD_INITIALIZER(domains);
-static struct lookup_dest	 dests[LOOKUP_MAX_DESTS];
+static struct directory	*dir;
 
 static struct table *
 table_from(const char *name, const char *text)
@@ -25,10 +24,16 @@ table_from(const char *name, const char *text)
 		abort();
 	fputs(text, f);
 	fflush(f);
+	struct table	*t;
+
 	fd = dup(fileno(f));
 	fclose(f);
 	lseek(fd, 0, SEEK_SET);
-	return table_file_load(fd, name, name);
+	t = table_file_load(fd, name, name);
+	if (t == NULL)
+		abort();
+	TAILQ_INSERT_TAIL(&dir->tables, t, entry);
+	return t;
 }
 
 static void
@@ -39,15 +44,15 @@ domain_add(const char *name, struct table *users, struct table *aliases)
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->users = users;
 	d->aliases = aliases;
-	TAILQ_INSERT_TAIL(&domains, d, entry);
+	TAILQ_INSERT_TAIL(&dir->domains, d, entry);
 }
 
 static enum lookup_result
 lookup(const char *address, struct lookup *l)
 {
+	free(l->dests);
 	memset(l, 0, sizeof(*l));
-	l->dests = dests;
-	return lookup_rcpt(&domains, address, l);
+	return lookup_rcpt(dir, address, l);
 }
 
 static int
@@ -123,12 +128,19 @@ setup(void)
 	users2 = table_from("users2", "x@catch.test {X}y\n");
 	aliases2 = table_from("aliases2", "@catch.test x@catch.test\n");
 	domain_add("catch.test", users2, aliases2);
+	/* a domains table: alias.test is example.test under another name */
+	domain_add("*", table_from("domains",
+	    "alias.test example.test\n"
+	    "alias2.test alias.test\n"
+	    "ring1.test ring2.test\n"
+	    "ring2.test ring1.test\n"
+	    "bogus.test -not-a-domain-\n"), NULL);
 }
 
 static void
 test_hostile(void)
 {
-	struct lookup	 l;
+	struct lookup	 l = { 0 };
 
 	test_begin("lookup: a hostile path, loops, depth and breadth");
 	test_assert(lookup("evil@example.test", &l) == LOOKUP_TEMPFAIL);
@@ -138,13 +150,14 @@ test_hostile(void)
 	test_assert(lookup("nowhere@example.test", &l) == LOOKUP_NOTFOUND);
 	test_assert(lookup("not an address", &l) == LOOKUP_NOTFOUND);
 	test_assert(lookup("\"x\r\ny\"@example.test", &l) == LOOKUP_NOTFOUND);
+	free(l.dests);
 	test_end();
 }
 
 static void
 test_users(void)
 {
-	struct lookup	 l;
+	struct lookup	 l = { 0 };
 
 	test_begin("lookup: users, case, quota and maildir attributes");
 	test_assert(lookup("alice@example.test", &l) == LOOKUP_OK);
@@ -159,13 +172,14 @@ test_users(void)
 	test_assert(strcmp(l.dests[0].mailbox, "example.test/c/.Inbox2") == 0);
 	test_assert(lookup("nobody@example.test", &l) == LOOKUP_NOTFOUND);
 	test_assert(lookup("someone@elsewhere.test", &l) == LOOKUP_NOTLOCAL);
+	free(l.dests);
 	test_end();
 }
 
 static void
 test_aliases(void)
 {
-	struct lookup	 l;
+	struct lookup	 l = { 0 };
 
 	test_begin("lookup: aliases, self-reference, relays, catch-all");
 	test_assert(lookup("postmaster@example.test", &l) == LOOKUP_OK);
@@ -186,15 +200,41 @@ test_aliases(void)
 	test_assert(lookup("anything@catch.test", &l) == LOOKUP_OK);
 	test_assert(has_dest(&l, DEST_MAILBOX, "x@catch.test", NULL));
 	test_assert(lookup("many@many.test", &l) == LOOKUP_TOOMANY);
+	free(l.dests);
+	test_end();
+}
+
+static void
+test_domains(void)
+{
+	struct lookup	 l = { 0 };
+
+	test_begin("lookup: alias domains from a domains table");
+	test_assert(lookup("alice@alias.test", &l) == LOOKUP_OK);
+	test_assert(l.ndests == 1 && has_dest(&l, DEST_MAILBOX,
+	    "alice@example.test", "example.test/alice"));
+	test_assert(lookup("team@alias2.test", &l) == LOOKUP_OK);
+	test_assert(l.ndests == 3);
+	test_assert(lookup("nobody@alias.test", &l) == LOOKUP_NOTFOUND);
+	test_assert(lookup("x@ring1.test", &l) == LOOKUP_TEMPFAIL);
+	test_assert(lookup("x@bogus.test", &l) == LOOKUP_TEMPFAIL);
+	test_assert(lookup("x@unknown.test", &l) == LOOKUP_NOTLOCAL);
+	free(l.dests);
 	test_end();
 }
 
 int
 main(void)
 {
+	int	 rc;
+
+	dir = dir_new();
 	setup();
 	test_hostile();
 	test_users();
 	test_aliases();
-	return test_exit();
+	test_domains();
+	rc = test_exit();
+	dir_unref(dir);
+	return rc;
 }

@@ -217,7 +217,8 @@ test_roles(void)
 	test_assert(role_info(ROLE_SMTPD)->jail == JAIL_EMPTY);
 	test_assert(role_info(ROLE_IMAPD)->jail == JAIL_EMPTY);
 	test_assert(!role_linked(ROLE_IMAPD, ROLE_QUEUE));
-	test_assert(!role_linked(ROLE_CONTROL, ROLE_AUTHD));
+	test_assert(!role_linked(ROLE_CONTROL, ROLE_SMTPD));
+	test_assert(!role_linked(ROLE_SMTPD, ROLE_DELIVERY));
 	test_end();
 }
 

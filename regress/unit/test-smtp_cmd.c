@@ -13,18 +13,6 @@
 
 #define nelem(a)	(sizeof(a) / sizeof((a)[0]))
 
-static char *
-dup_exact(const char *s)
-{
-	size_t	 len = strlen(s) + 1;
-	char	*p;
-
-	if ((p = malloc(len)) == NULL)
-		abort();
-	memcpy(p, s, len);
-	return p;
-}
-
 static void
 print_escaped(const char *s)
 {
@@ -128,7 +116,7 @@ test_cmd(void)
 
 	test_begin("smtp_cmd: control bytes, separators, verbs");
 	for (i = 0; i < nelem(cmd_cases); i++) {
-		in = dup_exact(cmd_cases[i].line);
+		in = test_dup_exact(cmd_cases[i].line);
 		r = smtp_cmd_parse(in, &cmd, &err);
 		if (cmd_cases[i].code == 0)
 			good = r == 0 && cmd.verb == cmd_cases[i].verb &&
@@ -186,7 +174,7 @@ test_helo(void)
 
 	test_begin("smtp_cmd: HELO/EHLO argument");
 	for (i = 0; i < nelem(helo_cases); i++) {
-		in = dup_exact(helo_cases[i].arg);
+		in = test_dup_exact(helo_cases[i].arg);
 		memset(buf, 'Z', sizeof(buf));
 		r = smtp_parse_helo(in, buf, helo_cases[i].size, &err);
 		if (helo_cases[i].code == 0)
@@ -393,7 +381,7 @@ test_mail(void)
 	test_begin("smtp_cmd: MAIL FROM and its parameters");
 	for (i = 0; i < nelem(mail_cases); i++) {
 		c = &mail_cases[i];
-		in = dup_exact(c->arg);
+		in = test_dup_exact(c->arg);
 		r = smtp_parse_mail(in, c->ehlo, &a, &mp, &err);
 		if (c->code == 0)
 			good = r == 0 && strcmp(a.local, c->local) == 0 &&
@@ -567,7 +555,7 @@ test_rcpt(void)
 	test_begin("smtp_cmd: RCPT TO and its parameters");
 	for (i = 0; i < nelem(rcpt_cases); i++) {
 		c = &rcpt_cases[i];
-		in = dup_exact(c->arg);
+		in = test_dup_exact(c->arg);
 		r = smtp_parse_rcpt(in, c->ehlo, c->utf8, &a, &rp, &err);
 		if (c->code == 0)
 			good = r == 0 && strcmp(a.local, c->local) == 0 &&
@@ -633,7 +621,7 @@ test_bdat(void)
 
 	test_begin("smtp_cmd: BDAT size and LAST");
 	for (i = 0; i < nelem(bdat_cases); i++) {
-		in = dup_exact(bdat_cases[i].arg);
+		in = test_dup_exact(bdat_cases[i].arg);
 		r = smtp_parse_bdat(in, bdat_cases[i].max, &size, &last, &err);
 		if (bdat_cases[i].code == 0)
 			good = r == 0;
@@ -705,7 +693,7 @@ test_auth(void)
 
 	test_begin("smtp_cmd: AUTH mechanism and initial response");
 	for (i = 0; i < nelem(auth_cases); i++) {
-		in = dup_exact(auth_cases[i].arg);
+		in = test_dup_exact(auth_cases[i].arg);
 		memset(buf, 'Z', sizeof(buf));
 		r = smtp_parse_auth(in, buf, auth_cases[i].size, &mech,
 		    &initial, &err);

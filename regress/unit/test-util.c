@@ -89,6 +89,38 @@ test_utf8(void)
 	test_end();
 }
 
+static void
+test_base64(void)
+{
+	char		 enc[64];
+	unsigned char	 dec[64];
+	size_t		 n;
+
+	test_begin("util: base64 round trips and strict decoding");
+	test_assert(base64_encode("", 0, enc, sizeof(enc)) == 0 && !enc[0]);
+	test_assert(base64_encode("f", 1, enc, sizeof(enc)) == 4 &&
+	    strcmp(enc, "Zg==") == 0);
+	test_assert(base64_encode("fo", 2, enc, sizeof(enc)) == 4 &&
+	    strcmp(enc, "Zm8=") == 0);
+	test_assert(base64_encode("foobar", 6, enc, sizeof(enc)) == 8 &&
+	    strcmp(enc, "Zm9vYmFy") == 0);
+	test_assert(base64_encode("foobar", 6, enc, 8) == -1);
+	test_assert(base64_decode("AGFsaWNlAHB3", dec, sizeof(dec), &n) == 0 &&
+	    n == 9 && memcmp(dec, "\0alice\0pw", 9) == 0);
+	test_assert(base64_decode("Zg==", dec, sizeof(dec), &n) == 0 &&
+	    n == 1 && dec[0] == 'f');
+	test_assert(base64_decode("", dec, sizeof(dec), &n) == 0 && n == 0);
+	test_assert(base64_decode("Zg=", dec, sizeof(dec), &n) == -1);
+	test_assert(base64_decode("Zh==", dec, sizeof(dec), &n) == -1);
+	test_assert(base64_decode("Z===", dec, sizeof(dec), &n) == -1);
+	test_assert(base64_decode("Zg==Zg==", dec, sizeof(dec), &n) == -1);
+	test_assert(base64_decode("Zm 9v", dec, sizeof(dec), &n) == -1);
+	test_assert(base64_decode("Zm9v\r\n", dec, sizeof(dec), &n) == -1);
+	test_assert(base64_decode("Zm9vYmFy", dec, 5, &n) == -1);
+	test_assert(base64_decode("Zm9vYmFy", dec, 6, &n) == 0 && n == 6);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -96,5 +128,6 @@ main(void)
 	test_str_to_num();
 	test_misc();
 	test_utf8();
+	test_base64();
 	return test_exit();
 }

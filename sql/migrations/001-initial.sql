@@ -1,0 +1,84 @@
+-- osms directory schema for PostgreSQL 13 or later.
+--
+-- This file is the result of applying sql/migrations/ in order; with only
+-- the first migration it is the same text as 001-initial.sql. Load it
+-- into an empty database:
+--
+--	psql -v ON_ERROR_STOP=1 -d osms -f sql/schema.sql
+--
+-- Addresses and domain names are stored in lower case (the checks below
+-- refuse anything else), so lookups compare with "=" and use the keys.
+-- authd reads these tables with the default queries of table_pg.c; a
+-- row with active = false is invisible to mail and logins.
+
+BEGIN;
+
+CREATE TABLE schema_version (
+	version		integer PRIMARY KEY,
+	description	text NOT NULL,
+	applied		timestamptz NOT NULL DEFAULT now()
+);
+
+-- A local domain, or (alias_target set) another name for one: mail to
+-- user@alias goes to user@target.
+CREATE TABLE domains (
+	name		text PRIMARY KEY,
+	alias_target	text NULL REFERENCES domains (name),
+	active		boolean NOT NULL DEFAULT true,
+	created		timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT domains_name_lower CHECK (name = lower(name)),
+	CONSTRAINT domains_name_valid CHECK (name <> ''
+	    AND position('@' IN name) = 0),
+	CONSTRAINT domains_alias_not_self CHECK (alias_target <> name)
+);
+
+-- A mailbox: maildir is relative to the mail store, so it may neither
+-- start with '/' nor hold "..". quota_bytes and quota_messages: 0 is no
+-- limit. smtp, imap, pop3: the services the user may log in to.
+CREATE TABLE mailboxes (
+	address		text PRIMARY KEY,
+	domain		text NOT NULL REFERENCES domains (name)
+			    ON DELETE CASCADE,
+	password	text NOT NULL,
+	scram		text,
+	maildir		text NOT NULL,
+	quota_bytes	bigint NOT NULL DEFAULT 0,
+	quota_messages	bigint NOT NULL DEFAULT 0,
+	smtp		boolean NOT NULL DEFAULT true,
+	imap		boolean NOT NULL DEFAULT true,
+	pop3		boolean NOT NULL DEFAULT true,
+	active		boolean NOT NULL DEFAULT true,
+	created		timestamptz NOT NULL DEFAULT now(),
+	CONSTRAINT mailboxes_address_lower CHECK (address = lower(address)),
+	CONSTRAINT mailboxes_address_in_domain
+	    CHECK (right(address, length(domain) + 1) = '@' || domain
+	    AND length(address) > length(domain) + 1),
+	CONSTRAINT mailboxes_maildir_relative CHECK (maildir <> ''
+	    AND left(maildir, 1) <> '/' AND strpos(maildir, '..') = 0),
+	CONSTRAINT mailboxes_quota_positive CHECK (quota_bytes >= 0
+	    AND quota_messages >= 0)
+);
+CREATE INDEX mailboxes_domain ON mailboxes (domain);
+
+-- Aliases: one row per target; address '@domain' is the domain's
+-- catch-all. domain is derived from the address, so deleting a domain
+-- deletes its aliases.
+CREATE TABLE aliases (
+	address		text NOT NULL,
+	target		text NOT NULL,
+	domain		text GENERATED ALWAYS AS
+			    (substring(address FROM '@([^@]*)$')) STORED
+			    REFERENCES domains (name) ON DELETE CASCADE,
+	active		boolean NOT NULL DEFAULT true,
+	created		timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (address, target),
+	CONSTRAINT aliases_address_lower CHECK (address = lower(address)),
+	CONSTRAINT aliases_address_valid CHECK (strpos(address, '@') > 0),
+	CONSTRAINT aliases_target_valid CHECK (target <> '')
+);
+CREATE INDEX aliases_domain ON aliases (domain);
+
+INSERT INTO schema_version (version, description)
+    VALUES (1, 'initial: domains, mailboxes, aliases');
+
+COMMIT;
