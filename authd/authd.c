@@ -32,6 +32,7 @@
 #include "ratelimit.h"
 #include "sasl.h"
 #include "table.h"
+#include "token.h"
 #include "util.h"
 #include "workq.h"
 
@@ -384,13 +385,51 @@ authd_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	}
 }
 
+/* The parent redeems a login token for the user's mail session. */
+static void
+authd_redeem(struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct msg		 m;
+	struct userent		 u;
+	unsigned		 service = 0;
+	char			 token[TOKEN_LEN + 8];
+	int			 ok;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, token, sizeof(token));
+	if (msg_end(&r) == -1)
+		fatalx("bad IMSG_AUTH_REDEEM");
+	memset(&u, 0, sizeof(u));
+	ok = token_redeem(token, &u, &service) == 0;
+	explicit_wipe(token, sizeof(token));
+	if (!ok)
+		log_warnx("authd: a login token was not redeemed (unknown,"
+		    " used or expired)");
+	msg_init(&m, IMSG_AUTH_REDEEMED, imsg->hdr.id);
+	msg_add_u32(&m, (uint32_t)ok);
+	msg_add_str(&m, ok ? u.address : "");
+	msg_add_u32(&m, service);
+	msg_add_u64(&m, u.quota_bytes);
+	msg_add_u64(&m, u.quota_messages);
+	msg_add_str(&m, ok ? u.maildir : "");
+	(void)channel_send(proc_parent(), &m);
+}
+
 static void
 authd_dispatch_parent(struct imsg *imsg)
 {
-	if (imsg->hdr.type != IMSG_PARENT_TABLE_EDITED)
+	switch (imsg->hdr.type) {
+	case IMSG_PARENT_TABLE_EDITED:
+		authd_admin_edited(imsg);
+		break;
+	case IMSG_AUTH_REDEEM:
+		authd_redeem(imsg);
+		break;
+	default:
 		fatalx("unexpected %s from parent",
 		    imsg_type_name(imsg->hdr.type));
-	authd_admin_edited(imsg);
+	}
 }
 
 static void

@@ -45,6 +45,7 @@
 #include "pwhash.h"
 #include "ratelimit.h"
 #include "sasl.h"
+#include "token.h"
 #include "util.h"
 #include "workq.h"
 
@@ -397,14 +398,25 @@ result(struct exchange *x, enum auth_result res, const char *text)
 {
 	struct channel	*ch = proc_peer(x->from);
 	struct msg	 m;
+	char		 token[TOKEN_LEN + 1];
 
 	if (ch == NULL)
 		return;
+	token[0] = '\0';
+	/* An IMAP or POP3 login: the parent redeems the token for the
+	 * user's session. */
+	if (res == AUTH_OK && x->from == ROLE_IMAPD &&
+	    (x->service == AUTH_SERVICE_IMAP || x->service ==
+	    AUTH_SERVICE_POP3))
+		token_issue(&x->u, x->service, token);
 	msg_init(&m, IMSG_AUTH_SASL_RESULT, x->id);
 	msg_add_u32(&m, res);
 	msg_add_str(&m, res == AUTH_OK ? x->user : "");
 	msg_add_str(&m, text);
+	msg_add_str(&m, token);
 	(void)channel_send(ch, &m);
+	explicit_wipe(m.buf, m.len);
+	explicit_wipe(token, sizeof(token));
 }
 
 /*

@@ -2,99 +2,102 @@
  * imapd: the IMAP and POP3 login role.
  *
  * User _osms, chrooted to the empty directory, no secrets, no access to
- * any mailbox. Peers: parent (config, listeners), authd. Input: hostile,
- * from the network.
+ * any mailbox. Peers: parent (config, listeners, the hand-off of a
+ * logged-in stream), authd (SASL). Input: hostile, from the network.
  *
- * Until the protocols land every connection gets a clear refusal
- * ("* BYE" or "-ERR") and is closed.
+ * It serves every connection until its login (login.c and the protocol
+ * files), then stays in front of the user's session process as the TLS
+ * proxy.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "io.h"
 #include "listener.h"
 #include "log.h"
+#include "login.h"
 #include "osms_imsg.h"
 #include "proc.h"
-
-struct refusal {
-	struct io	*io;
-};
-
-static int	 nsessions;
-
-static void
-refusal_io(struct io *io, enum io_event ev, void *arg)
-{
-	struct refusal	*rf = arg;
-
-	(void)io;
-	if (ev == IO_DATAIN)
-		return;
-	io_free(rf->io);
-	free(rf);
-	nsessions--;
-}
-
-static void
-imap_accept(struct listener *l, int fd, const struct sockaddr_storage *ss,
-    socklen_t len)
-{
-	struct refusal	*rf;
-
-	(void)ss;
-	(void)len;
-	if ((rf = calloc(1, sizeof(*rf))) == NULL) {
-		log_warn("imap_accept");
-		(void)close(fd);
-		return;
-	}
-	rf->io = io_new(fd, 1000, refusal_io, rf);
-	io_set_timeout(rf->io, 10);
-	io_pause_read(rf->io);
-	if (l->proto == PROTO_POP3)
-		(void)io_printf(rf->io, "-ERR [SYS/TEMP] POP3 service not"
-		    " available yet\r\n");
-	else
-		(void)io_printf(rf->io, "* BYE [UNAVAILABLE] IMAP service not"
-		    " available yet\r\n");
-	nsessions++;
-}
+#include "tls.h"
 
 static void
 imap_conf(struct imsg *imsg)
 {
-	if (imsg->hdr.type != IMSG_CONF_LISTENER)
+	switch (imsg->hdr.type) {
+	case IMSG_CONF_LISTENER:
+		listener_conf(proc_parent(), imsg);
+		break;
+	case IMSG_CONF_PKI_CERT:
+	case IMSG_CONF_PKI_KEY:
+		tls_pki_conf(imsg);
+		break;
+	default:
 		fatalx("unexpected %s", imsg_type_name(imsg->hdr.type));
-	listener_conf(proc_parent(), imsg);
+	}
 }
 
 static void
 imap_conf_end(int reload)
 {
-	listener_apply(imap_accept);
+	tls_pki_apply();
+	listener_apply(login_accept);
 	if (reload)
 		log_info("reloaded: %d listeners", listener_count());
 }
 
 static void
+imap_dispatch_parent(struct imsg *imsg)
+{
+	if (imsg->hdr.type != IMSG_IMAP_LOGIN_RESULT)
+		fatalx("unexpected %s from the parent",
+		    imsg_type_name(imsg->hdr.type));
+	login_handoff_result(imsg);
+}
+
+static void
+imap_dispatch_peer(struct channel *ch, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_AUTH_SASL_CHALLENGE:
+		login_auth_challenge(imsg);
+		break;
+	case IMSG_AUTH_SASL_RESULT:
+		login_auth_result(imsg);
+		break;
+	default:
+		channel_bad_message(ch, imsg, "unexpected message");
+		break;
+	}
+}
+
+static void
+imap_peer_down(enum osms_role role)
+{
+	if (role == ROLE_AUTHD)
+		login_authd_down();
+}
+
+static void
 imap_state(char *buf, size_t size)
 {
-	(void)snprintf(buf, size, "%d listeners, %d sessions",
-	    listener_count(), nsessions);
+	(void)snprintf(buf, size, "%d listeners, %d connections",
+	    listener_count(), login_session_count());
 }
 
 static void
 imap_shutdown(void)
 {
 	listener_close_all();
+	login_shutdown();
 }
 
 static const struct proc_ops imap_ops = {
 	.role = ROLE_IMAPD,
 	.conf = imap_conf,
 	.conf_end = imap_conf_end,
+	.dispatch_parent = imap_dispatch_parent,
+	.dispatch_peer = imap_dispatch_peer,
+	.peer_down = imap_peer_down,
 	.state = imap_state,
 	.shutdown = imap_shutdown,
 };

@@ -9,9 +9,7 @@
  */
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
-#include <openssl/err.h>
 #include <stdarg.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -20,28 +18,13 @@
 
 #include "channel.h"
 #include "io.h"
+#include "io_private.h"
 #include "log.h"
 #include "util.h"
 
 #define IO_READ_SLACK	4096	/* read-ahead beyond one line */
 
-struct io {
-	struct bufferevent	*bev;
-	int			 fd;
-	size_t			 max_line;
-	int			 skipping;	/* inside an over-long line */
-	int			 skip_cr;	/* its last byte dropped was CR */
-	int			 prev_bare;	/* last line end was a bare LF */
-	char			*line;		/* the line handed out */
-	size_t			 linecap;
-	io_cb			 cb;
-	void			*arg;
-	SSL			*ssl;
-	int			 timeout;
-	char			 error[128];
-};
-
-static void
+void
 io_readcb(struct bufferevent *bev, void *arg)
 {
 	struct io	*io = arg;
@@ -50,7 +33,7 @@ io_readcb(struct bufferevent *bev, void *arg)
 	io->cb(io, IO_DATAIN, io->arg);
 }
 
-static void
+void
 io_writecb(struct bufferevent *bev, void *arg)
 {
 	struct io	*io = arg;
@@ -59,13 +42,13 @@ io_writecb(struct bufferevent *bev, void *arg)
 	io->cb(io, IO_LOWAT, io->arg);
 }
 
-static void
+void
 io_eventcb(struct bufferevent *bev, short what, void *arg)
 {
 	struct io	*io = arg;
-	unsigned long	 e;
 	int		 saved = errno;
 
+	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
 		io->cb(io, IO_TLSREADY, io->arg);
 		return;
@@ -78,12 +61,7 @@ io_eventcb(struct bufferevent *bev, short what, void *arg)
 		io->cb(io, IO_DISCONNECTED, io->arg);
 		return;
 	}
-	if (io->ssl != NULL &&
-	    (e = bufferevent_get_openssl_error(bev)) != 0) {
-		ERR_error_string_n(e, io->error, sizeof(io->error));
-		while (bufferevent_get_openssl_error(bev) != 0)
-			;
-	} else
+	if (io->tls_error == NULL || io->tls_error(io) == 0)
 		(void)osms_strlcpy(io->error, saved ? strerror(saved) :
 		    "connection failed", sizeof(io->error));
 	io->cb(io, IO_ERROR, io->arg);
@@ -118,9 +96,34 @@ io_free(struct io *io)
 {
 	if (io == NULL)
 		return;
+	if (io->failev != NULL)
+		event_free(io->failev);
 	bufferevent_free(io->bev);
 	free(io->line);
 	free(io);
+}
+
+static void
+io_failcb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct io	*io = arg;
+
+	(void)fd;
+	(void)ev;
+	io->cb(io, IO_ERROR, io->arg);
+}
+
+void
+io_fail_later(struct io *io, const char *why)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	(void)osms_strlcpy(io->error, why, sizeof(io->error));
+	if (io->failev == NULL &&
+	    (io->failev = evtimer_new(osms_evbase, io_failcb, io)) == NULL)
+		fatalx("io_fail_later: evtimer_new");
+	(void)bufferevent_disable(io->bev, EV_READ);
+	evtimer_add(io->failev, &tv);
 }
 
 int
@@ -140,32 +143,69 @@ io_set_timeout(struct io *io, int seconds)
 		fatalx("io_set_timeout failed");
 }
 
+/* The filter callbacks, in libevent's types. */
+struct io_filter {
+	io_filter_cb	 in;
+	io_filter_cb	 out;
+	void		*ctx;
+	void		(*free_ctx)(void *);
+};
+
+static enum bufferevent_filter_result
+io_filter_in(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	struct io_filter	*f = arg;
+
+	return (enum bufferevent_filter_result)f->in(src, dst, (long)limit,
+	    (int)mode, f->ctx);
+}
+
+static enum bufferevent_filter_result
+io_filter_out(struct evbuffer *src, struct evbuffer *dst, ev_ssize_t limit,
+    enum bufferevent_flush_mode mode, void *arg)
+{
+	struct io_filter	*f = arg;
+
+	return (enum bufferevent_filter_result)f->out(src, dst, (long)limit,
+	    (int)mode, f->ctx);
+}
+
+static void
+io_filter_free(void *arg)
+{
+	struct io_filter	*f = arg;
+
+	if (f->free_ctx != NULL)
+		f->free_ctx(f->ctx);
+	free(f);
+}
+
 int
-io_start_tls(struct io *io, SSL_CTX *ctx)
+io_push_filter(struct io *io, io_filter_cb in, io_filter_cb out, void *ctx,
+    void (*free_ctx)(void *))
 {
 	struct bufferevent	*bev;
-	SSL			*ssl;
+	struct io_filter	*f = xcalloc(1, sizeof(*f));
 
-	if (io->ssl != NULL || (ssl = SSL_new(ctx)) == NULL)
+	f->in = in;
+	f->out = out;
+	f->ctx = ctx;
+	f->free_ctx = free_ctx;
+	/* Deferred callbacks: a filter bufferevent would otherwise call
+	 * back from inside io_write(), into a session in mid-step. */
+	bev = bufferevent_filter_new(io->bev, io_filter_in, io_filter_out,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS, io_filter_free, f);
+	if (bev == NULL) {
+		free(f);
 		return -1;
-	/* Plaintext received after the command is never used. */
-	io_discard_input(io);
-	/* Hand the socket from the plain bufferevent to a TLS one. */
-	if (bufferevent_setfd(io->bev, -1) == -1)
-		fatalx("io_start_tls: bufferevent_setfd");
-	bufferevent_free(io->bev);
-	bev = bufferevent_openssl_socket_new(osms_evbase, io->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev == NULL)
-		fatalx("io_start_tls: bufferevent_openssl_socket_new");
-	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	}
 	io->bev = bev;
-	io->ssl = ssl;
 	bufferevent_setcb(io->bev, io_readcb, io_writecb, io_eventcb, io);
 	io_set_max_line(io, io->max_line);
 	io_set_timeout(io, io->timeout);
 	if (bufferevent_enable(io->bev, EV_READ | EV_WRITE) == -1)
-		fatalx("io_start_tls: bufferevent_enable");
+		fatalx("io_push_filter: bufferevent_enable");
 	return 0;
 }
 
@@ -175,12 +215,6 @@ io_shutdown_write(struct io *io)
 	if (io->ssl != NULL)
 		return -1;
 	return shutdown(io->fd, SHUT_WR);
-}
-
-SSL *
-io_ssl(const struct io *io)
-{
-	return io->ssl;
 }
 
 const char *
@@ -213,6 +247,20 @@ io_cr_at(struct evbuffer *in, size_t pos)
 	    evbuffer_copyout_from(in, &p, &c, 1) != 1)
 		return 0;
 	return c == '\r';
+}
+
+/* The start of an over-long line, so the session can name it (a tag). */
+static void
+io_line_start(struct io *io, struct evbuffer *in, char **linep,
+    size_t *lenp)
+{
+	size_t	 n = io->max_line - 1;
+
+	if (evbuffer_copyout(in, io->line, n) != (ev_ssize_t)n)
+		return;
+	io->line[n] = '\0';
+	*linep = io->line;
+	*lenp = n;
 }
 
 enum io_line
@@ -251,6 +299,7 @@ io_getline(struct io *io, char **linep, size_t *lenp, int *flagsp)
 		if (buffered < io->max_line)
 			return IO_LINE_NONE;
 		io->skip_cr = io_cr_at(in, buffered - 1);
+		io_line_start(io, in, linep, lenp);
 		(void)evbuffer_drain(in, buffered);
 		io->skipping = 1;
 		*flagsp = flags;
@@ -259,6 +308,7 @@ io_getline(struct io *io, char **linep, size_t *lenp, int *flagsp)
 	len = (size_t)eol.pos;
 	if (len + 1 > io->max_line) {
 		io->prev_bare = len == 0 || !io_cr_at(in, len - 1);
+		io_line_start(io, in, linep, lenp);
 		(void)evbuffer_drain(in, len + 1);
 		*flagsp = flags;
 		return IO_LINE_TOOLONG;

@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <openssl/ssl.h>
 
 struct io;
 
@@ -27,7 +26,8 @@ enum io_event {
 enum io_line {
 	IO_LINE_NONE,		/* no complete line buffered yet */
 	IO_LINE_OK,		/* *line holds one line, without its end */
-	IO_LINE_TOOLONG,	/* a line over the limit: it is being skipped */
+	IO_LINE_TOOLONG,	/* a line over the limit: it is being skipped;
+				 * *line holds its first max_line - 1 bytes */
 };
 
 /* Flags describing the line io_getline() returned. */
@@ -62,14 +62,18 @@ int		 io_printf(struct io *, const char *, ...)
 size_t		 io_queued(const struct io *);
 
 /*
+ * TLS (lib/io_tls.c, which links OpenSSL).
+ *
  * Start a server-side TLS handshake on the connection: what was received
  * in plaintext and not yet taken is thrown away first (no command
  * injection before STARTTLS), and the caller must have seen IO_LOWAT
  * for its last plaintext reply. IO_TLSREADY or IO_ERROR follows.
  */
-int		 io_start_tls(struct io *, SSL_CTX *);
+struct ssl_ctx_st;
+struct ssl_st;
+int		 io_start_tls(struct io *, struct ssl_ctx_st *);
 /* The TLS connection, NULL in plaintext. */
-SSL		*io_ssl(const struct io *);
+struct ssl_st	*io_ssl(const struct io *);
 /* Why the last IO_ERROR happened, for the log. */
 const char	*io_error(const struct io *);
 
@@ -78,6 +82,23 @@ const char	*io_error(const struct io *);
  * sending then reads our last reply instead of losing it to a reset.
  */
 int		 io_shutdown_write(struct io *);
+
+/*
+ * Put a filter between the socket (or TLS) and the session, such as
+ * compression (lib/iodeflate.c): in turns what arrives into what the
+ * session reads, out what the session writes into what is sent. The
+ * functions are libevent's bufferevent filter callbacks; free_ctx runs
+ * when the io is freed. -1 if the filter cannot be set.
+ */
+struct evbuffer;
+typedef int (*io_filter_cb)(struct evbuffer *src, struct evbuffer *dst,
+    long dst_limit, int flush_mode, void *ctx);
+int		 io_push_filter(struct io *, io_filter_cb in, io_filter_cb out,
+		    void *ctx, void (*free_ctx)(void *));
+
+/* A filter found the stream broken: IO_ERROR (with why) comes from the
+ * event loop, not from inside the filter. */
+void		 io_fail_later(struct io *, const char *why);
 
 /* Stop/start reading from the socket (a session waiting on a peer). */
 void		 io_pause_read(struct io *);

@@ -2,14 +2,21 @@
 
 LIBOSMS		:= $(BUILD)/libosms.a
 LIBOSMS_PKGS	:= libevent libevent_openssl openssl
-# Only the programs that hash passwords (authd, osmsctl) link these.
+# Only the programs that hash passwords (authd, osmsctl) link these,
+# and only the mail session links zlib (lib/iodeflate.c). Tests and
+# fuzzers, which link every object, take them all.
 PWHASH_PKGS	:= libargon2 libcrypt libcrypto
+ZLIB_PKGS	:= zlib
+ALL_LIB_PKGS	:= $(LIBOSMS_PKGS) $(PWHASH_PKGS) $(ZLIB_PKGS)
 
 LIB_SRCS	:= \
+	lib/buf.c \
 	lib/channel.c \
 	lib/imsg.c \
 	lib/idmap.c \
 	lib/io.c \
+	lib/iodeflate.c \
+	lib/io_tls.c \
 	lib/keycount.c \
 	lib/listener.c \
 	lib/log.c \
@@ -22,10 +29,14 @@ LIB_SRCS	:= \
 	lib/util.c \
 	lib/workq.c \
 	lib/mail/addr.c \
+	lib/mail/charsets.c \
 	lib/mail/conf.c \
 	lib/mail/dsn.c \
 	lib/mail/envelope.c \
+	lib/mail/imapstr.c \
 	lib/mail/maildir.c \
+	lib/mail/mime.c \
+	lib/mail/mstore.c \
 	lib/mail/pwhash.c \
 	lib/mail/smtp_cmd.c \
 	lib/mail/spool.c \

@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	3
+#define OSMS_IMSG_VERSION	4
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -40,9 +40,9 @@ X(IMSG_CONF_SMTPD, R(ROLE_PARENT), R(ROLE_SMTPD), "Uuuuuu",		\
     " check, max messages per user and hour")				\
 X(IMSG_CONF_CONTROL, R(ROLE_PARENT), R(ROLE_CONTROL), "f",		\
     "socket: the listening control socket")				\
-X(IMSG_CONF_PKI_CERT, R(ROLE_PARENT), R(ROLE_SMTPD), "fs",		\
+X(IMSG_CONF_PKI_CERT, R(ROLE_PARENT), R_NET, "fs",		\
     "file, name: a pki's certificate chain (PEM), opened by the parent") \
-X(IMSG_CONF_PKI_KEY, R(ROLE_PARENT), R(ROLE_SMTPD), "fs",		\
+X(IMSG_CONF_PKI_KEY, R(ROLE_PARENT), R_NET, "fs",		\
     "file, name: a pki's private key (PEM), opened by the parent")	\
 X(IMSG_CONF_TABLE_FILE, R(ROLE_PARENT), R(ROLE_AUTHD), "fss",		\
     "file, name, path: a file table, opened by the parent")		\
@@ -85,12 +85,28 @@ X(IMSG_AUTH_SASL_ABORT, R_NET, R(ROLE_AUTHD), "",			\
     "the client cancelled, or left")					\
 X(IMSG_AUTH_SASL_CHALLENGE, R(ROLE_AUTHD), R_NET, "d",		\
     "the server's next challenge (to encode)")				\
-X(IMSG_AUTH_SASL_RESULT, R(ROLE_AUTHD), R_NET, "uss",			\
-    "result, user, text: the exchange is over")			\
+X(IMSG_AUTH_SASL_RESULT, R(ROLE_AUTHD), R_NET, "usss",		\
+    "result, user, text, login token (IMAP/POP3 only): the exchange"	\
+    " is over")							\
 X(IMSG_AUTH_SENDER, R(ROLE_SMTPD), R(ROLE_AUTHD), "ss",		\
     "user, sender: may this user send as this address?")		\
 X(IMSG_AUTH_SENDER_RESULT, R(ROLE_AUTHD), R(ROLE_SMTPD), "u",		\
     "1 if the sender is the user's, 0 if not, 2 if unknown now")	\
+/* IMAP/POP3 login -> parent -> authd: a mail session for a token */	\
+X(IMSG_IMAP_LOGIN, R(ROLE_IMAPD), R(ROLE_PARENT), "fsussu",		\
+    "client stream, login token, proto, client address, IMAP tag,"	\
+    " tls: start the user's mail session on this stream")		\
+X(IMSG_IMAP_LOGIN_RESULT, R(ROLE_PARENT), R(ROLE_IMAPD), "us",	\
+    "ok, text: the session runs (it answers the login), or why not")	\
+X(IMSG_AUTH_REDEEM, R(ROLE_PARENT), R(ROLE_AUTHD), "s",		\
+    "login token: who logged in with it? (once, within seconds)")	\
+X(IMSG_AUTH_REDEEMED, R(ROLE_AUTHD), R(ROLE_PARENT), "usuUUs",	\
+    "ok, user, service, quota bytes, quota messages, Maildir"		\
+    " (relative to the mail store)")					\
+X(IMSG_SESSION_START, R(ROLE_PARENT), R(ROLE_SESSION), "uuusssssuUUuu", \
+    "proto, uid, gid, mail store, Maildir, user, client, IMAP tag,"	\
+    " tls, quota bytes, quota messages, verbose, idle timeout: serve"	\
+    " the stream on descriptor 4")					\
 /* smtpd -> queue: a message from creation to commit */		\
 X(IMSG_QUEUE_CREATE, R(ROLE_SMTPD), R(ROLE_QUEUE), "",			\
     "a new message: answered by IMSG_QUEUE_CREATED or _RESULT")	\

@@ -16,8 +16,9 @@ static const struct role_info roles[ROLE_COUNT] = {
 	[ROLE_QUEUE] = { "queue", "osms-queue", "_osmsq", JAIL_SPOOL, 0,
 	    R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_DELIVERY) |
 	    R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) },
+	/* Not dumpable: sessions share its user and must not ptrace it. */
 	[ROLE_DELIVERY] = { "delivery", "osms-delivery", "vmail",
-	    JAIL_MAILSTORE, 0, R(ROLE_QUEUE) | R(ROLE_AUTHD) },
+	    JAIL_MAILSTORE, 1, R(ROLE_QUEUE) | R(ROLE_AUTHD) },
 	[ROLE_IMAPD] = { "imapd", "osms-imapd", "_osms", JAIL_EMPTY, 0,
 	    R(ROLE_AUTHD) },
 	[ROLE_AUTHD] = { "authd", "osms-authd", "_osmsauth", JAIL_NONE, 1,
@@ -27,7 +28,10 @@ static const struct role_info roles[ROLE_COUNT] = {
 	    1, R(ROLE_SMTPD) | R(ROLE_QUEUE) },
 	[ROLE_SCAND] = { "scand", "osms-scand", "_osmsscan", JAIL_NONE, 0,
 	    R(ROLE_SMTPD) | R(ROLE_QUEUE) },
-	[ROLE_CLIENT] = { "client", NULL, NULL, JAIL_NONE, 0, 0 },
+	[ROLE_CLIENT] = { "client", NULL, NULL, JAIL_NONE, 0, 0, 0 },
+	/* One per login, chrooted into the user's own Maildir; no peers. */
+	[ROLE_SESSION] = { "session", "osms-session", "vmail", JAIL_MAILSTORE,
+	    1, 0, 1 },
 };
 
 const struct role_info *

@@ -18,6 +18,7 @@ enum osms_role {
 	ROLE_CRYPTOD,
 	ROLE_SCAND,
 	ROLE_CLIENT,		/* osmsctl, on the far side of control */
+	ROLE_SESSION,		/* a user's IMAP/POP3 session, on demand */
 	ROLE_COUNT
 };
 
@@ -42,6 +43,7 @@ struct role_info {
 	enum role_jail	 jail;
 	int		 secrets;	/* keys or passwords: no core dump */
 	uint32_t	 links;		/* roles it has a direct channel to */
+	int		 ondemand;	/* started per login, not at start-up */
 };
 
 const struct role_info *role_info(enum osms_role);

@@ -1,6 +1,7 @@
 /*
  * TLS server contexts with safe defaults.
  */
+#include <sys/queue.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,10 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "imsg.h"
 #include "log.h"
+#include "msg.h"
+#include "osms_imsg.h"
 #include "tls.h"
 #include "util.h"
 
@@ -167,4 +171,79 @@ const char *
 tls_cipher(const SSL *ssl)
 {
 	return SSL_CIPHER_get_name(SSL_get_current_cipher(ssl));
+}
+
+/*
+ * The pkis of a network role.
+ */
+
+struct pki {
+	TAILQ_ENTRY(pki)	 entry;
+	char			 name[256];
+	int			 certfd;
+	SSL_CTX			*ctx;
+};
+TAILQ_HEAD(pki_list, pki);
+
+static struct pki_list	 pkis = TAILQ_HEAD_INITIALIZER(pkis);
+static struct pki_list	 new_pkis = TAILQ_HEAD_INITIALIZER(new_pkis);
+
+SSL_CTX *
+tls_pki_ctx(const char *name)
+{
+	struct pki	*p;
+
+	TAILQ_FOREACH(p, &pkis, entry)
+		if (strcmp(p->name, name) == 0)
+			return p->ctx;
+	return NULL;
+}
+
+void
+tls_pki_conf(struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct pki		*p;
+	char			 name[256], err[256];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, name, sizeof(name));
+	if (msg_end(&r) == -1)
+		fatalx("bad %s", imsg_type_name(imsg->hdr.type));
+	if (imsg->hdr.type == IMSG_CONF_PKI_CERT) {
+		p = xcalloc(1, sizeof(*p));
+		(void)osms_strlcpy(p->name, name, sizeof(p->name));
+		p->certfd = imsg_take_fd(imsg);
+		TAILQ_INSERT_TAIL(&new_pkis, p, entry);
+		return;
+	}
+	TAILQ_FOREACH(p, &new_pkis, entry)
+		if (strcmp(p->name, name) == 0)
+			break;
+	if (p == NULL || p->certfd == -1)
+		fatalx("pki key without certificate");
+	p->ctx = tls_server_ctx(p->certfd, imsg_take_fd(imsg), err,
+	    sizeof(err));
+	p->certfd = -1;
+	if (p->ctx == NULL)
+		log_warnx("pki %s: %s; its listeners offer no TLS", name, err);
+}
+
+void
+tls_pki_apply(void)
+{
+	struct pki	*p;
+
+	/* Sessions hold their own reference to their context. */
+	while ((p = TAILQ_FIRST(&pkis)) != NULL) {
+		TAILQ_REMOVE(&pkis, p, entry);
+		SSL_CTX_free(p->ctx);
+		free(p);
+	}
+	TAILQ_CONCAT(&pkis, &new_pkis, entry);
+	TAILQ_FOREACH(p, &pkis, entry)
+		if (p->certfd != -1) {
+			(void)close(p->certfd);
+			p->certfd = -1;
+		}
 }

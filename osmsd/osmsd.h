@@ -6,6 +6,7 @@
  *	listen.c	listening sockets and the control socket
  *	users.c		role users and the directories they are jailed in
  *	tables.c	file tables: edits for osmsctl, changes by hand
+ *	sessions.c	mail sessions after an IMAP or POP3 login
  */
 #ifndef OSMSD_H
 #define OSMSD_H
@@ -43,6 +44,21 @@ extern int		 osmsd_verbose;
 _Noreturn void	 parent_run(struct osms_conf *, struct role_cred *,
 		    struct plistener_list *, int control_fd,
 		    const char *libexec);
+/* The channel to a running role (NULL if it is down), and the state. */
+struct channel	*parent_channel(enum osms_role);
+const struct osms_conf *parent_conf(void);
+const struct role_cred *parent_cred(enum osms_role);
+const char	*parent_libexec(void);
+
+/* sessions.c */
+struct imsg;
+void		 sessions_login(struct imsg *);		/* from imapd */
+void		 sessions_redeemed(struct imsg *);	/* from authd */
+/* 1 if pid was a session (now forgotten). */
+int		 sessions_reap(pid_t, int status);
+size_t		 sessions_count(void);
+void		 sessions_stop(void);			/* SIGTERM */
+void		 sessions_kill(void);			/* SIGKILL */
 
 /* listen.c */
 int		 listen_open(const struct conf_listener *, char *, size_t);

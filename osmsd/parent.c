@@ -83,14 +83,42 @@ static struct event		 ev_sigterm, ev_sigint, ev_sighup, ev_sigchld;
 static struct event		 ev_killtimer;
 
 static void	 child_spawn(struct child *);
+static int	 child_up(const struct child *);
 static void	 parent_dispatch(struct channel *, struct imsg *);
 static void	 parent_child_closed(struct channel *);
 static void	 parent_stop(void);
 
+struct channel *
+parent_channel(enum osms_role r)
+{
+	if (r >= ROLE_COUNT || !child_up(&children[r]))
+		return NULL;
+	return children[r].ch;
+}
+
+const struct osms_conf *
+parent_conf(void)
+{
+	return conf;
+}
+
+const struct role_cred *
+parent_cred(enum osms_role r)
+{
+	return &creds[r];
+}
+
+const char *
+parent_libexec(void)
+{
+	return libexec;
+}
+
 static int
 is_spawned(enum osms_role r)
 {
-	return r < ROLE_COUNT && role_info(r)->program != NULL;
+	return r < ROLE_COUNT && role_info(r)->program != NULL &&
+	    !role_info(r)->ondemand;
 }
 
 static double
@@ -380,6 +408,7 @@ slice_send(struct child *c)
 		send_or_kill(c, &m);
 		break;
 	case ROLE_IMAPD:
+		slice_pkis(c);
 		slice_listeners(c);
 		break;
 	case ROLE_AUTHD:
@@ -468,8 +497,8 @@ status_reply(struct status_req *sr)
 		free(sr);
 		return;
 	}
-	(void)snprintf(info, sizeof(info), "config generation %u",
-	    generation);
+	(void)snprintf(info, sizeof(info), "config generation %u, %zu mail"
+	    " sessions", generation, sessions_count());
 	msg_init(&m, IMSG_CTL_STATUS_ROLE, sr->id);
 	msg_add_u32(&m, ROLE_PARENT);
 	msg_add_u32(&m, (uint32_t)getpid());
@@ -712,7 +741,7 @@ children_running(void)
 	for (r = 0; r < ROLE_COUNT; r++)
 		if (is_spawned((enum osms_role)r) && children[r].pid != 0)
 			n++;
-	return n;
+	return n + (int)sessions_count();
 }
 
 static void
@@ -735,6 +764,7 @@ parent_killtimer(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
+	sessions_kill();
 	for (r = 0; r < ROLE_COUNT; r++)
 		if (is_spawned((enum osms_role)r) && children[r].pid != 0) {
 			log_warnx("%s (pid %d) did not stop; killing it",
@@ -754,6 +784,7 @@ parent_stop(void)
 		return;
 	stopping = 1;
 	log_info("stopping");
+	sessions_stop();
 	/* Control goes last, so osmsctl hears the answer and sees the
 	 * tree stop. */
 	for (r = 0; r < ROLE_COUNT; r++) {
@@ -946,6 +977,12 @@ parent_dispatch(struct channel *ch, struct imsg *imsg)
 	case IMSG_PARENT_TABLE_EDIT:
 		parent_table_edit(c, imsg);
 		break;
+	case IMSG_IMAP_LOGIN:
+		sessions_login(imsg);
+		break;
+	case IMSG_AUTH_REDEEMED:
+		sessions_redeemed(imsg);
+		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");
 		break;
@@ -988,8 +1025,10 @@ parent_sigchld(evutil_socket_t sig, short ev, void *arg)
 	(void)ev;
 	(void)arg;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((c = child_by_pid(pid)) == NULL)
+		if ((c = child_by_pid(pid)) == NULL) {
+			(void)sessions_reap(pid, status);
 			continue;
+		}
 		if (WIFSIGNALED(status))
 			log_warnx("%s (pid %d) killed by signal %d",
 			    role_name(c->role), (int)pid, WTERMSIG(status));

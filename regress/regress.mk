@@ -16,7 +16,7 @@ $(BUILD)/regress/%: $(OBJ)/regress/unit/%.o $(TEST_HARNESS) $(LIBOSMS)
 	@echo "  LD    $@"
 	$(Q)$(CC) $(BASE_LDFLAGS) $(LDFLAGS) -o $@ $< $(EXTRA_OBJS) \
 	    $(TEST_HARNESS) $(LIBOSMS) \
-	    $(call pkg_libs,$(LIBOSMS_PKGS) $(PWHASH_PKGS) $(EXTRA_PKGS)) \
+	    $(call pkg_libs,$(ALL_LIB_PKGS) $(EXTRA_PKGS)) \
 	    $(LDLIBS)
 
 # Unit tests of a role's own code link that code in too.
@@ -32,6 +32,23 @@ $(BUILD)/regress/test-lookup: EXTRA_PKGS := libpq
 $(BUILD)/regress/test-table_pg: $(DIR_OBJS)
 $(BUILD)/regress/test-table_pg: EXTRA_OBJS := $(DIR_OBJS)
 $(BUILD)/regress/test-table_pg: EXTRA_PKGS := libpq
+IMAP_PARSER_OBJS := $(OBJ)/imapd/imap_parser.o
+IMAPD_UNIT_OBJS	:= $(IMAP_PARSER_OBJS) $(OBJ)/imapd/fetch.o \
+		   $(OBJ)/imapd/search.o
+$(OBJ)/regress/unit/test-imap_fetch.o $(OBJ)/regress/unit/test-imap_search.o: \
+	PROG_INC += -Iimapd
+$(BUILD)/regress/test-imap_fetch $(BUILD)/regress/test-imap_search: \
+	$(IMAPD_UNIT_OBJS)
+$(BUILD)/regress/test-imap_fetch $(BUILD)/regress/test-imap_search: \
+	EXTRA_OBJS := $(IMAPD_UNIT_OBJS)
+$(OBJ)/imapd/fetch.o $(OBJ)/imapd/search.o: \
+	PROG_INC := -Ilib -Ilib/mail -Iimapd -I$(GEN)
+$(OBJ)/imapd/fetch.o $(OBJ)/imapd/search.o: PROG_PKGS := $(LIBOSMS_PKGS)
+$(OBJ)/regress/unit/test-imap_parser.o: PROG_INC += -Iimapd
+$(BUILD)/regress/test-imap_parser: $(IMAP_PARSER_OBJS)
+$(BUILD)/regress/test-imap_parser: EXTRA_OBJS := $(IMAP_PARSER_OBJS)
+$(OBJ)/imapd/imap_parser.o: PROG_INC := -Ilib -Ilib/mail -Iimapd -I$(GEN)
+$(OBJ)/imapd/imap_parser.o: PROG_PKGS := $(LIBOSMS_PKGS)
 $(BUILD)/regress/test-ratelimit: $(OBJ)/authd/ratelimit.o
 $(BUILD)/regress/test-ratelimit: EXTRA_OBJS := $(OBJ)/authd/ratelimit.o
 
@@ -42,7 +59,7 @@ FUZZ_SRCS	:= $(sort $(wildcard regress/fuzz/fuzz_*.c))
 FUZZ_DIR	:= $(BUILD)/fuzz
 FUZZ_FLAGS	:= -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 		   -fsanitize=fuzzer-no-link,address,undefined \
-		   -Ilib -Ilib/mail -I$(GEN)
+		   -Ilib -Ilib/mail -Iimapd -I$(GEN)
 FUZZ_LIB_OBJS	:= $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS)) \
 		   $(FUZZ_DIR)/obj/gen/parse.o
 FUZZERS		:= $(patsubst regress/fuzz/%.c,$(FUZZ_DIR)/%,$(FUZZ_SRCS))
@@ -57,7 +74,12 @@ $(FUZZ_DIR)/obj/gen/parse.o: $(GEN)/parse.c
 
 $(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/regress/fuzz/%.o $(FUZZ_LIB_OBJS)
 	$(FUZZCC) -fsanitize=fuzzer,address,undefined -o $@ $^ \
-	    $(call pkg_libs,$(LIBOSMS_PKGS) $(PWHASH_PKGS))
+	    $(call pkg_libs,$(ALL_LIB_PKGS))
+
+# Fuzz targets of a role's own parsers link that parser in too.
+$(FUZZ_DIR)/fuzz_imap_parser: $(FUZZ_DIR)/obj/imapd/imap_parser.o
+$(FUZZ_DIR)/fuzz_imap_search: $(FUZZ_DIR)/obj/imapd/imap_parser.o $(FUZZ_DIR)/obj/imapd/search.o
+$(FUZZ_DIR)/fuzz_imap_fetch: $(FUZZ_DIR)/obj/imapd/imap_parser.o $(FUZZ_DIR)/obj/imapd/fetch.o
 
 fuzz: $(FUZZERS)
 

@@ -13,10 +13,10 @@ set -euo pipefail
 
 BUILD_PKGS=(gcc make pkg-config bison libc6-dev libssl-dev libevent-dev
 	libgpgme-dev libclamav-dev libpq-dev libsasl2-dev libseccomp-dev
-	libargon2-dev libcrypt-dev)
+	libargon2-dev libcrypt-dev zlib1g-dev)
 RUN_PKGS=(openssl ca-certificates postgresql clamav gnupg gpgsm swaks curl
 	python3 iproute2 procps util-linux passwd sasl2-bin
-	libsasl2-modules)
+	libsasl2-modules neomutt isync fetchmail)
 DEV_PKGS=(clang libclang-rt-14-dev cppcheck clang-tidy mandoc)
 
 usage() {

@@ -28,14 +28,6 @@
 #include "tls.h"
 #include "util.h"
 
-struct pki {
-	TAILQ_ENTRY(pki)	 entry;
-	char			 name[256];
-	int			 certfd;
-	SSL_CTX			*ctx;
-};
-TAILQ_HEAD(pki_list, pki);
-
 struct smtp_limits	 smtp_limits = {
 	SMTPD_MAX_MESSAGE_SIZE, SMTPD_MAX_RECIPIENTS, SMTPD_MAX_LINE,
 	SMTPD_TIMEOUT, 1, 0
@@ -45,21 +37,8 @@ struct smtp_limits	 smtp_limits = {
 #define USER_RATE_MAX	100000	/* users counted at once */
 static struct keycount	*user_rates;
 
-static struct pki_list	 pkis = TAILQ_HEAD_INITIALIZER(pkis);
-static struct pki_list	 new_pkis = TAILQ_HEAD_INITIALIZER(new_pkis);
 static struct idmap	 sessions;
 static int		 stopping;
-
-SSL_CTX *
-smtp_pki_ctx(const char *name)
-{
-	struct pki	*p;
-
-	TAILQ_FOREACH(p, &pkis, entry)
-		if (strcmp(p->name, name) == 0)
-			return p->ctx;
-	return NULL;
-}
 
 int
 smtp_peer_send(enum osms_role role, struct msg *m)
@@ -124,44 +103,6 @@ smtp_accept(struct listener *l, int fd, const struct sockaddr_storage *ss,
  * The config slice.
  */
 
-static struct pki *
-pki_new_find(const char *name)
-{
-	struct pki	*p;
-
-	TAILQ_FOREACH(p, &new_pkis, entry)
-		if (strcmp(p->name, name) == 0)
-			return p;
-	return NULL;
-}
-
-static void
-smtp_conf_pki(struct imsg *imsg)
-{
-	struct msg_reader	 r;
-	struct pki		*p;
-	char			 name[256], err[256];
-
-	msg_reader_init(&r, imsg);
-	(void)msg_get_str(&r, name, sizeof(name));
-	if (msg_end(&r) == -1)
-		fatalx("bad %s", imsg_type_name(imsg->hdr.type));
-	if (imsg->hdr.type == IMSG_CONF_PKI_CERT) {
-		p = xcalloc(1, sizeof(*p));
-		(void)osms_strlcpy(p->name, name, sizeof(p->name));
-		p->certfd = imsg_take_fd(imsg);
-		TAILQ_INSERT_TAIL(&new_pkis, p, entry);
-		return;
-	}
-	if ((p = pki_new_find(name)) == NULL || p->certfd == -1)
-		fatalx("pki key without certificate");
-	p->ctx = tls_server_ctx(p->certfd, imsg_take_fd(imsg), err,
-	    sizeof(err));
-	p->certfd = -1;
-	if (p->ctx == NULL)
-		log_warnx("pki %s: %s; its listeners offer no TLS", name, err);
-}
-
 static void
 smtp_conf(struct imsg *imsg)
 {
@@ -174,7 +115,7 @@ smtp_conf(struct imsg *imsg)
 		break;
 	case IMSG_CONF_PKI_CERT:
 	case IMSG_CONF_PKI_KEY:
-		smtp_conf_pki(imsg);
+		tls_pki_conf(imsg);
 		break;
 	case IMSG_CONF_SMTPD:
 		msg_reader_init(&r, imsg);
@@ -197,20 +138,7 @@ smtp_conf(struct imsg *imsg)
 static void
 smtp_conf_end(int reload)
 {
-	struct pki	*p;
-
-	/* Sessions hold their own reference to their context. */
-	while ((p = TAILQ_FIRST(&pkis)) != NULL) {
-		TAILQ_REMOVE(&pkis, p, entry);
-		SSL_CTX_free(p->ctx);
-		free(p);
-	}
-	TAILQ_CONCAT(&pkis, &new_pkis, entry);
-	TAILQ_FOREACH(p, &pkis, entry)
-		if (p->certfd != -1) {
-			(void)close(p->certfd);
-			p->certfd = -1;
-		}
+	tls_pki_apply();
 	listener_apply(smtp_accept);
 	if (reload)
 		log_info("reloaded: %d listeners", listener_count());

@@ -36,8 +36,6 @@ struct smtp_session;
 
 /* smtp.c */
 extern struct smtp_limits	 smtp_limits;
-/* The TLS context of a pki, NULL if it has none. */
-SSL_CTX		*smtp_pki_ctx(const char *);
 /* Send a request to a linked role; -1 if that role is down. */
 int		 smtp_peer_send(enum osms_role, struct msg *);
 /* Register/forget a session under its id, for routing answers. */

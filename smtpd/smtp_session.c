@@ -238,7 +238,7 @@ smtp_session_new(struct listener *l, int fd, const struct sockaddr_storage *ss,
 	s->msgfd = -1;
 	envelope_init(&s->env);
 	client_addr(ss, s->addr, sizeof(s->addr));
-	if (l->pki[0] != '\0' && (s->ctx = smtp_pki_ctx(l->pki)) != NULL)
+	if (l->pki[0] != '\0' && (s->ctx = tls_pki_ctx(l->pki)) != NULL)
 		SSL_CTX_up_ref(s->ctx);
 	s->io = io_new(fd, smtp_limits.max_line, session_io, s);
 	io_set_timeout(s->io, (int)smtp_limits.timeout);
@@ -1009,12 +1009,13 @@ smtp_session_auth_result(struct smtp_session *s, struct imsg *imsg)
 {
 	struct msg_reader	 r;
 	uint32_t		 res;
-	char			 user[ADDR_MAX_TEXT], text[256];
+	char			 user[ADDR_MAX_TEXT], text[256], token[64];
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_u32(&r, &res);
 	(void)msg_get_str(&r, user, sizeof(user));
 	(void)msg_get_str(&r, text, sizeof(text));
+	(void)msg_get_str(&r, token, sizeof(token));	/* "" for SMTP */
 	if (msg_end(&r) == -1)
 		fatalx("bad IMSG_AUTH_SASL_RESULT from authd");
 	if (s->wait != W_AUTH)

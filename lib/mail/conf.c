@@ -429,6 +429,9 @@ conf_new(const char *name)
 	conf->smtpd.timeout = SMTPD_TIMEOUT;
 	conf->smtpd.sender_check = 1;
 	conf->smtpd.auth_max_failures = SMTPD_AUTH_MAX_FAILURES;
+	conf->imapd.max_sessions = IMAPD_MAX_SESSIONS;
+	conf->imapd.max_user_sessions = IMAPD_MAX_USER_SESSIONS;
+	conf->imapd.timeout = IMAPD_TIMEOUT;
 	return conf;
 }
 
@@ -826,7 +829,7 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 	const struct conf_smtpd	*smtpd = &conf->smtpd;
 	const char		*user = conf->roles[role].user;
 
-	if (role != ROLE_SMTPD && user[0] == '\0' &&
+	if (role != ROLE_SMTPD && role != ROLE_IMAPD && user[0] == '\0' &&
 	    (role != ROLE_SCAND || conf->scand.database[0] == '\0'))
 		return;
 	(void)fprintf(fp, "%s {\n", role_name(role));
@@ -844,6 +847,10 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		    smtpd->max_recipients, smtpd->max_line, smtpd->timeout,
 		    smtpd->sender_check ? "yes" : "no",
 		    smtpd->max_messages_per_hour, smtpd->auth_max_failures);
+	if (role == ROLE_IMAPD)
+		(void)fprintf(fp, "\tmax-sessions %u\n\tmax-user-sessions %u\n"
+		    "\ttimeout %u\n", conf->imapd.max_sessions,
+		    conf->imapd.max_user_sessions, conf->imapd.timeout);
 	if (role == ROLE_SCAND && conf->scand.database[0] != '\0') {
 		(void)fputs("\tdatabase ", fp);
 		dump_str(fp, conf->scand.database);

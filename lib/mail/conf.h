@@ -29,6 +29,9 @@
 #define SMTPD_MAX_LINE		1000	/* text line incl. CRLF */
 #define SMTPD_TIMEOUT		300	/* seconds idle before 421 */
 #define SMTPD_AUTH_MAX_FAILURES	10	/* per client address or account */
+#define IMAPD_MAX_SESSIONS	1000	/* mail sessions on the server */
+#define IMAPD_MAX_USER_SESSIONS	20	/* of one user */
+#define IMAPD_TIMEOUT		1800	/* idle; RFC 9051: at least 30 min */
 
 enum table_backend { TABLE_FILE, TABLE_POSTGRES };
 
@@ -127,6 +130,12 @@ struct conf_smtpd {
 	uint32_t		 auth_max_failures; /* then 454 a while */
 };
 
+struct conf_imapd {
+	uint32_t		 max_sessions;
+	uint32_t		 max_user_sessions;
+	uint32_t		 timeout;		/* seconds */
+};
+
 struct conf_scand {
 	char			 database[CONF_MAX_PATH];	/* "" = none */
 };
@@ -146,6 +155,7 @@ struct osms_conf {
 
 	struct conf_role	 roles[ROLE_COUNT];
 	struct conf_smtpd	 smtpd;
+	struct conf_imapd	 imapd;
 	struct conf_scand	 scand;
 };
 

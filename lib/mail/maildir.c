@@ -16,11 +16,16 @@
  *	   compare it with the usage from maildirsize;
  *	4. write tmp/<name> (O_EXCL, O_NOFOLLOW), CRLF turned into LF,
  *	   fsync it;
- *	5. link it to new/<name> (EEXIST: an earlier copy won), unlink
- *	   tmp/<name>, fsync new/;
+ *	5. link it to new/<name>,S=<size>,W=<wire size> (EEXIST: an
+ *	   earlier copy won), unlink tmp/<name>, fsync new/;
  *	6. with a quota, append "<size> 1" to maildirsize.
  * A crash anywhere leaves either nothing in new/ or the complete message
  * under its name, which the next attempt finds.
+ *
+ * The sizes in the name (the Dovecot convention) spare readers a stat
+ * and a count: S= is the size of the file, W= its size with every LF
+ * sent as CRLF (IMAP's RFC822.SIZE). The unique part, up to the first
+ * ',' or ':', is what the duplicate check compares.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -63,6 +68,7 @@ struct md_out {
 	int		 err;		/* errno of the failed write */
 	size_t		 len;		/* bytes in buf */
 	uint64_t	 total;		/* bytes produced */
+	uint64_t	 lfs;		/* of which LFs */
 	unsigned char	*buf;
 };
 
@@ -93,6 +99,10 @@ static int	 md_put(struct md_out *, const unsigned char *, size_t);
 static int	 md_convert(struct md_out *, const unsigned char *, size_t);
 static enum maildir_result md_copy(const struct maildir_delivery *,
 		    struct md_out *, unsigned char *, const char **);
+static int	 md_final_name(char *, size_t, const char *,
+		    const struct md_out *);
+static enum maildir_result md_write_tmp(const struct maildir_delivery *,
+		    int, struct md_bufs *, struct md_out *, const char **);
 static enum maildir_result md_store(const struct maildir_delivery *,
 		    const struct md_dirs *, struct md_bufs *, uint64_t *,
 		    const char **);
@@ -106,11 +116,13 @@ static int	 md_name_size(const char *, int64_t *);
 static int	 md_sum_entry(int, const char *, void *);
 static int	 md_quota_recalc(const struct md_dirs *, struct md_usage *);
 static int	 md_quota_header(char *, size_t, uint64_t, uint64_t);
+static int	 md_quota_write(int, int, const char *, uint64_t, uint64_t,
+		    int64_t, int64_t);
 static int	 md_quota_rewrite(const struct maildir_delivery *,
 		    const struct md_dirs *, const struct md_usage *);
 static enum maildir_result md_quota_check(const struct maildir_delivery *,
 		    const struct md_dirs *, uint64_t, const char **);
-static void	 md_quota_add(int, uint64_t);
+static void	 md_quota_add(int, int64_t, int64_t);
 
 int
 maildir_name_valid(const char *name)
@@ -385,7 +397,10 @@ md_scan(int dirfd, int (*fn)(int, const char *, void *), void *arg)
 	return ret;
 }
 
-/* A reader renames new/<name> to cur/<name>:2,<flags>. */
+/*
+ * An earlier copy is <name>, or <name>,S=...,W=... as delivered now,
+ * either of them with the ":2,<flags>" a reader adds in cur/.
+ */
 static int
 md_cur_match(int dirfd, const char *ent, void *arg)
 {
@@ -394,7 +409,7 @@ md_cur_match(int dirfd, const char *ent, void *arg)
 
 	(void)dirfd;
 	if (strncmp(ent, name, len) == 0 &&
-	    (ent[len] == '\0' || ent[len] == ':'))
+	    (ent[len] == '\0' || ent[len] == ':' || ent[len] == ','))
 		return 1;
 	return 0;
 }
@@ -409,7 +424,9 @@ md_check_dup(const struct maildir_delivery *d, const struct md_dirs *dirs,
 
 	/*
 	 * new/ before cur/: a copy not in new/ now was moved to cur/
-	 * before, so the scan that starts after this finds it.
+	 * before, so the scan that starts after this finds it. Without
+	 * check_dup only the bare name is looked up here; a copy named
+	 * with its sizes is found when the link into new/ fails.
 	 */
 	if (fstatat(dirs->newfd, d->name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return MAILDIR_DUPLICATE;
@@ -420,6 +437,12 @@ md_check_dup(const struct maildir_delivery *d, const struct md_dirs *dirs,
 	if (!d->check_dup)
 		return MAILDIR_OK;
 	(void)osms_strlcpy(name, d->name, sizeof(name));
+	if ((ret = md_scan(dirs->newfd, md_cur_match, name)) == -1) {
+		*errstr = md_errno_str("cannot read new/", errno);
+		return MAILDIR_TEMPFAIL;
+	}
+	if (ret == 1)
+		return MAILDIR_DUPLICATE;
 	if ((ret = md_scan(dirs->curfd, md_cur_match, name)) == -1) {
 		*errstr = md_errno_str("cannot read cur/", errno);
 		return MAILDIR_TEMPFAIL;
@@ -442,9 +465,13 @@ md_flush(struct md_out *o)
 static int
 md_put(struct md_out *o, const unsigned char *p, size_t len)
 {
-	size_t	 n;
+	const unsigned char	*lf, *end = p + len;
+	size_t			 n;
 
 	o->total += len;
+	for (lf = p; lf < end && (lf = memchr(lf, '\n',
+	    (size_t)(end - lf))) != NULL; lf++)
+		o->lfs++;
 	if (o->fd == -1)
 		return 0;
 	while (len > 0) {
@@ -513,6 +540,7 @@ md_copy(const struct maildir_delivery *d, struct md_out *o,
 	o->cr = 0;
 	o->len = 0;
 	o->total = 0;
+	o->lfs = 0;
 	if (d->prepend != NULL && md_convert(o,
 	    (const unsigned char *)d->prepend, strlen(d->prepend)) == -1)
 		goto fail_write;
@@ -544,21 +572,29 @@ md_copy(const struct maildir_delivery *d, struct md_out *o,
 	return MAILDIR_TEMPFAIL;
 }
 
+/* The name in new/: "<name>,S=<size>,W=<size with CRLF line ends>". */
+static int
+md_final_name(char *buf, size_t size, const char *name,
+    const struct md_out *o)
+{
+	return osms_snprintf(buf, size, "%s,S=%" PRIu64 ",W=%" PRIu64, name,
+	    o->total, o->total + o->lfs);
+}
+
 /*
- * Steps 4 and 5: tmp/<name>, then new/<name>. Nothing is left in tmp/
- * unless the message is already in new/.
+ * Step 4: tmp/<name> from the message, CRLF turned into LF, fsync'd; the
+ * counts of what was written in *o. Nothing is left on failure.
  */
 static enum maildir_result
-md_store(const struct maildir_delivery *d, const struct md_dirs *dirs,
-    struct md_bufs *b, uint64_t *written, const char **errstr)
+md_write_tmp(const struct maildir_delivery *d, int tmpfd, struct md_bufs *b,
+    struct md_out *o, const char **errstr)
 {
-	struct md_out		 o;
 	enum maildir_result	 r;
 	int			 fd, retried = 0;
 
 	for (;;) {
-		fd = openat(dirs->tmpfd, d->name, O_WRONLY | O_CREAT |
-		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(tmpfd, d->name, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd != -1)
 			break;
 		if (errno != EEXIST || retried) {
@@ -572,18 +608,17 @@ md_store(const struct maildir_delivery *d, const struct md_dirs *dirs,
 		 * try once more. A directory cannot be removed this way.
 		 */
 		retried = 1;
-		if (unlinkat(dirs->tmpfd, d->name, 0) == -1 &&
-		    errno != ENOENT) {
+		if (unlinkat(tmpfd, d->name, 0) == -1 && errno != ENOENT) {
 			*errstr = md_errno_str("cannot remove a stale file "
 			    "in tmp/", errno);
 			return MAILDIR_TEMPFAIL;
 		}
 	}
 
-	memset(&o, 0, sizeof(o));
-	o.fd = fd;
-	o.buf = b->out;
-	r = md_copy(d, &o, b->in, errstr);
+	memset(o, 0, sizeof(*o));
+	o->fd = fd;
+	o->buf = b->out;
+	r = md_copy(d, o, b->in, errstr);
 	if (r == MAILDIR_OK && fsync(fd) == -1) {
 		*errstr = md_errno_str("cannot sync the file in tmp/", errno);
 		r = MAILDIR_TEMPFAIL;
@@ -595,10 +630,32 @@ md_store(const struct maildir_delivery *d, const struct md_dirs *dirs,
 		r = MAILDIR_TEMPFAIL;
 	}
 	if (r != MAILDIR_OK)
+		(void)unlinkat(tmpfd, d->name, 0);
+	return r;
+}
+
+/*
+ * Steps 4 and 5: tmp/<name>, then new/<name>,S=<size>,W=<wire size>.
+ * Nothing is left in tmp/ unless the message is already in new/.
+ */
+static enum maildir_result
+md_store(const struct maildir_delivery *d, const struct md_dirs *dirs,
+    struct md_bufs *b, uint64_t *written, const char **errstr)
+{
+	char			 final[MAILDIR_MAX_NAME + 48];
+	struct md_out		 o;
+	enum maildir_result	 r;
+
+	if ((r = md_write_tmp(d, dirs->tmpfd, b, &o, errstr)) != MAILDIR_OK)
+		return r;
+	if (md_final_name(final, sizeof(final), d->name, &o) == -1) {
+		*errstr = "unique name too long";
+		r = MAILDIR_PERMFAIL;
 		goto fail;
+	}
 
 	/* Unlike rename, link never replaces an earlier copy. */
-	if (linkat(dirs->tmpfd, d->name, dirs->newfd, d->name, 0) == -1) {
+	if (linkat(dirs->tmpfd, d->name, dirs->newfd, final, 0) == -1) {
 		if (errno == EEXIST)
 			r = MAILDIR_DUPLICATE;
 		else {
@@ -860,33 +917,29 @@ md_quota_header(char *buf, size_t size, uint64_t qbytes, uint64_t qmsgs)
 }
 
 /*
- * Write a fresh maildirsize in tmp/ and rename it over the old one
- * (which may be a link or a FIFO: rename replaces the entry). The name
- * in tmp/ holds a ',', which no unique name does. Returns -1 on failure,
- * which only means another recalculation next time.
+ * Write a fresh maildirsize as tmpname in tmpfd and rename it over the
+ * one in mdfd (which may be a link or a FIFO: rename replaces the
+ * entry). Returns -1 on failure, which only means another
+ * recalculation next time.
  */
 static int
-md_quota_rewrite(const struct maildir_delivery *d,
-    const struct md_dirs *dirs, const struct md_usage *u)
+md_quota_write(int mdfd, int tmpfd, const char *tmpname, uint64_t qbytes,
+    uint64_t qmsgs, int64_t bytes, int64_t msgs)
 {
-	char	 tmpname[MAILDIR_MAX_NAME + sizeof(",maildirsize")];
 	char	 buf[128];
 	int	 fd, n, m, retried = 0;
 
-	if (osms_snprintf(tmpname, sizeof(tmpname), "%s,maildirsize",
-	    d->name) == -1 ||
-	    (n = md_quota_header(buf, sizeof(buf), d->quota_bytes,
-	    d->quota_messages)) == -1 ||
+	if ((n = md_quota_header(buf, sizeof(buf), qbytes, qmsgs)) == -1 ||
 	    (m = osms_snprintf(buf + n, sizeof(buf) - (size_t)n,
-	    "%" PRId64 " %" PRId64 "\n", u->bytes, u->msgs)) == -1)
+	    "%" PRId64 " %" PRId64 "\n", bytes, msgs)) == -1)
 		return -1;
 	for (;;) {
-		fd = openat(dirs->tmpfd, tmpname, O_WRONLY | O_CREAT |
-		    O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		fd = openat(tmpfd, tmpname, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd != -1)
 			break;
 		if (errno != EEXIST || retried ||
-		    unlinkat(dirs->tmpfd, tmpname, 0) == -1)
+		    unlinkat(tmpfd, tmpname, 0) == -1)
 			return -1;
 		retried = 1;
 	}
@@ -897,13 +950,27 @@ md_quota_rewrite(const struct maildir_delivery *d,
 	}
 	if (close(fd) == -1)
 		goto fail;
-	if (renameat(dirs->tmpfd, tmpname, dirs->mdfd, MD_SIZEFILE) == -1)
+	if (renameat(tmpfd, tmpname, mdfd, MD_SIZEFILE) == -1)
 		goto fail;
 	return 0;
 
  fail:
-	(void)unlinkat(dirs->tmpfd, tmpname, 0);
+	(void)unlinkat(tmpfd, tmpname, 0);
 	return -1;
+}
+
+/* The name in tmp/ holds a ',' after the unique name: no message's. */
+static int
+md_quota_rewrite(const struct maildir_delivery *d,
+    const struct md_dirs *dirs, const struct md_usage *u)
+{
+	char	 tmpname[MAILDIR_MAX_NAME + sizeof(",maildirsize")];
+
+	if (osms_snprintf(tmpname, sizeof(tmpname), "%s,maildirsize",
+	    d->name) == -1)
+		return -1;
+	return md_quota_write(dirs->mdfd, dirs->tmpfd, tmpname,
+	    d->quota_bytes, d->quota_messages, u->bytes, u->msgs);
 }
 
 /* Step 3: would a message of size bytes go over the quota? */
@@ -946,7 +1013,7 @@ md_quota_check(const struct maildir_delivery *d, const struct md_dirs *dirs,
  * recalculation counts this message.
  */
 static void
-md_quota_add(int mdfd, uint64_t size)
+md_quota_add(int mdfd, int64_t bytes, int64_t msgs)
 {
 	char		 line[48];
 	struct stat	 st;
@@ -965,8 +1032,8 @@ md_quota_add(int mdfd, uint64_t size)
 		(void)unlinkat(mdfd, MD_SIZEFILE, 0);
 		return;
 	}
-	if ((len = osms_snprintf(line, sizeof(line), "%" PRIu64 " 1\n",
-	    size)) == -1) {
+	if ((len = osms_snprintf(line, sizeof(line), "%" PRId64 " %" PRId64
+	    "\n", bytes, msgs)) == -1) {
 		(void)close(fd);
 		return;
 	}
@@ -982,6 +1049,8 @@ maildir_deliver(const struct maildir_delivery *d, uint64_t *written,
 	struct md_dirs		 dirs = { -1, -1, -1, -1 };
 	struct md_bufs		*b = NULL;
 	struct md_out		 count;
+	struct stat		 st;
+	char			 final[MAILDIR_MAX_NAME + 48];
 	const char		*unused;
 	enum maildir_result	 r;
 	uint64_t		 total = 0;
@@ -1028,8 +1097,16 @@ maildir_deliver(const struct maildir_delivery *d, uint64_t *written,
 		/* A counting pass gives the size as stored. */
 		memset(&count, 0, sizeof(count));
 		count.fd = -1;
-		if ((r = md_copy(d, &count, b->in, errstr)) != MAILDIR_OK ||
-		    (r = md_quota_check(d, &dirs, count.total, errstr)) !=
+		if ((r = md_copy(d, &count, b->in, errstr)) != MAILDIR_OK)
+			goto done;
+		/* The final name is known: a duplicate is not over quota. */
+		if (md_final_name(final, sizeof(final), d->name, &count) !=
+		    -1 && fstatat(dirs.newfd, final, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0) {
+			r = MAILDIR_DUPLICATE;
+			goto done;
+		}
+		if ((r = md_quota_check(d, &dirs, count.total, errstr)) !=
 		    MAILDIR_OK)
 			goto done;
 	}
@@ -1037,7 +1114,8 @@ maildir_deliver(const struct maildir_delivery *d, uint64_t *written,
 	if ((r = md_store(d, &dirs, b, &total, errstr)) != MAILDIR_OK)
 		goto done;
 	if (quota)
-		md_quota_add(dirs.mdfd, total);
+		md_quota_add(dirs.mdfd, total > INT64_MAX ? INT64_MAX :
+		    (int64_t)total, 1);
 	if (written != NULL)
 		*written = total;
 
@@ -1046,3 +1124,82 @@ maildir_deliver(const struct maildir_delivery *d, uint64_t *written,
 	md_close_dirs(&dirs);
 	return r;
 }
+
+/*
+ * regress/fuzz/fuzz_maildirsize.c includes this file, renaming
+ * maildir_deliver and the validity checks, and is linked with the
+ * library's copy too: the exported helpers below are left out of that
+ * copy so that each is defined once.
+ */
+#ifndef maildir_deliver
+
+int
+maildir_quota_read(int mdfd, uint64_t *qbytes, uint64_t *qmsgs,
+    int64_t *bytes, int64_t *msgs)
+{
+	struct md_usage	 u;
+
+	if (md_quota_read(mdfd, qbytes, qmsgs, &u) == -1)
+		return -1;
+	*bytes = u.bytes;
+	*msgs = u.msgs;
+	return 0;
+}
+
+int
+maildir_quota_write(int mdfd, int tmpfd, const char *tmpname,
+    uint64_t qbytes, uint64_t qmsgs, int64_t bytes, int64_t msgs)
+{
+	if (bytes < 0 || msgs < 0 || tmpname == NULL ||
+	    strchr(tmpname, '/') != NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	return md_quota_write(mdfd, tmpfd, tmpname, qbytes, qmsgs, bytes,
+	    msgs);
+}
+
+void
+maildir_quota_add(int mdfd, int64_t bytes, int64_t msgs)
+{
+	md_quota_add(mdfd, bytes, msgs);
+}
+
+enum maildir_result
+maildir_write_tmp(int tmpfd, const char *name, int msgfd, uint64_t *size,
+    uint64_t *wire_size, const char **errstr)
+{
+	struct maildir_delivery	 d;
+	struct md_bufs		*b;
+	struct md_out		 o;
+	enum maildir_result	 r;
+	const char		*unused;
+
+	if (errstr == NULL)
+		errstr = &unused;
+	*errstr = NULL;
+	*size = *wire_size = 0;
+	if (tmpfd < 0 || msgfd < 0) {
+		*errstr = "invalid request";
+		return MAILDIR_TEMPFAIL;
+	}
+	if (!maildir_name_valid(name)) {
+		*errstr = "invalid unique name";
+		return MAILDIR_PERMFAIL;
+	}
+	memset(&d, 0, sizeof(d));
+	d.msgfd = msgfd;
+	d.name = name;
+	if ((b = malloc(sizeof(*b))) == NULL) {
+		*errstr = "out of memory";
+		return MAILDIR_TEMPFAIL;
+	}
+	if ((r = md_write_tmp(&d, tmpfd, b, &o, errstr)) == MAILDIR_OK) {
+		*size = o.total;
+		*wire_size = o.total + o.lfs;
+	}
+	free(b);
+	return r;
+}
+
+#endif

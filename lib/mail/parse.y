@@ -184,6 +184,7 @@ static void	 domains_add(struct parser *, int, const char *);
 %token <kw> USERS "users" DOMAINS "domains" QUERY "query"
 %token <kw> SENDERCHECK "sender-check" MAXMSGHOUR "max-messages-per-hour"
 %token <kw> AUTHFAIL "auth-max-failures"
+%token <kw> MAXSESS "max-sessions" MAXUSERSESS "max-user-sessions"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -226,6 +227,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| POSTGRES | QUEUE | SCAND | SMTP | SMTPD | SOCKET | STARTTLS
 		| STARTTLSREQ | SUBMISSION | TABLE | TIMEOUT | TLS | USER
 		| USERS | DOMAINS | QUERY | SENDERCHECK | MAXMSGHOUR | AUTHFAIL
+		| MAXSESS | MAXUSERSESS
 		;
 
 macro		: STRING '=' str {
@@ -424,7 +426,7 @@ blockitem	: setting str {
 		;
 
 setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
-		| SENDERCHECK | MAXMSGHOUR | AUTHFAIL
+		| SENDERCHECK | MAXMSGHOUR | AUTHFAIL | MAXSESS | MAXUSERSESS
 		;
 
 %%
@@ -458,6 +460,8 @@ static const struct keyword {
 	{ "max-message-size",	T_MAXMSG },
 	{ "max-messages-per-hour", T_MAXMSGHOUR },
 	{ "max-recipients",	T_MAXRCPT },
+	{ "max-sessions",	T_MAXSESS },
+	{ "max-user-sessions",	T_MAXUSERSESS },
 	{ "on",			T_ON },
 	{ "pki",		T_PKI },
 	{ "pop3",		T_POP3 },
@@ -1207,6 +1211,38 @@ listen_add(struct parser *p, int line, const char *addr, struct lbuild *b)
 }
 
 static void
+imapd_setting(struct parser *p, int line, const char *setting,
+    const char *s)
+{
+	struct conf_imapd	*imapd = &p->conf->imapd;
+	char			 q[80];
+	long long		 v;
+
+	(void)conf_quote(q, sizeof(q), s);
+	if (strcmp(setting, "max-sessions") == 0) {
+		if (conf_parse_number(s, 1, 100000, &v) == -1)
+			conf_error(p->rep, line, "invalid max-sessions %s: "
+			    "expected a number from 1 to 100000", q);
+		else
+			imapd->max_sessions = (uint32_t)v;
+	} else if (strcmp(setting, "max-user-sessions") == 0) {
+		if (conf_parse_number(s, 1, 1000, &v) == -1)
+			conf_error(p->rep, line, "invalid max-user-sessions %s:"
+			    " expected a number from 1 to 1000", q);
+		else
+			imapd->max_user_sessions = (uint32_t)v;
+	} else if (strcmp(setting, "timeout") == 0) {
+		/* RFC 9051 5.4: an idle client keeps 30 minutes at least. */
+		if (conf_parse_duration(s, &imapd->timeout) == -1 ||
+		    imapd->timeout < 1800)
+			conf_error(p->rep, line, "invalid timeout %s: "
+			    "expected a duration from 30m to 1h", q);
+	} else
+		conf_error(p->rep, line, "%s is not a setting of the imapd"
+		    " block", setting);
+}
+
+static void
 block_setting(struct parser *p, int line, const char *setting,
     const char *s)
 {
@@ -1237,7 +1273,13 @@ block_setting(struct parser *p, int line, const char *setting,
 		    sizeof(p->conf->scand.database));
 		return;
 	}
-	if (p->role != ROLE_SMTPD || strcmp(setting, "database") == 0) {
+	if (p->role == ROLE_IMAPD) {
+		imapd_setting(p, line, setting, s);
+		return;
+	}
+	if (p->role != ROLE_SMTPD || strcmp(setting, "database") == 0 ||
+	    strcmp(setting, "max-sessions") == 0 ||
+	    strcmp(setting, "max-user-sessions") == 0) {
 		conf_error(p->rep, line, "%s is not a setting of the %s block",
 		    setting, role_name((enum osms_role)p->role));
 		return;

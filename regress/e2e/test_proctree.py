@@ -223,13 +223,14 @@ with Osms() as o:
                  "submission 220")
         t.expect(tls_banner(o.ports["submissions"]).startswith("220 "),
                  "submissions: TLS, then 220")
-        # IMAP and POP3 refuse clearly until their protocol lands.
-        t.expect(read_banner(o.ports["imap"]).startswith("* BYE "),
-                 "imap BYE")
-        t.expect(read_banner(o.ports["pop3"]).startswith("-ERR "),
-                 "pop3 -ERR")
-        for name in ("imaps", "pop3s"):
-            t.expect(read_banner(o.ports[name]) != "", name)
+        t.expect(read_banner(o.ports["imap"]).startswith("* "),
+                 "imap greeting")
+        t.expect(read_banner(o.ports["pop3"]).startswith("+OK "),
+                 "pop3 +OK")
+        t.expect(tls_banner(o.ports["imaps"]).startswith("* "),
+                 "imaps: TLS, then the greeting")
+        t.expect(tls_banner(o.ports["pop3s"]).startswith("+OK "),
+                 "pop3s: TLS, then +OK")
 
     with t.case("a role killed with SIGKILL is restarted and re-linked"):
         t.require(o.ctl("log", "verbose").returncode == 0, "log verbose")

@@ -256,6 +256,61 @@ file_is(const char *rel, const char *s)
 	return ok;
 }
 
+/*
+ * The message delivered as name into root/dir: the one entry
+ * "<name>,S=<size>,W=<wire size>" there, whose sizes must be those of
+ * its content (W= counting every LF as CRLF). Its path, or "" (which
+ * no file_is() matches) if there is no such entry, several, or sizes
+ * that are off. Four results live at once.
+ */
+static const char *
+delivered(const char *dir, const char *name)
+{
+	static char	 paths[4][PATH_MAX];
+	static int	 next;
+	char		*p = paths[next++ % 4], *buf, *end;
+	DIR		*dp;
+	struct dirent	*de;
+	size_t		 nlen = strlen(name), len, i, lfs;
+	unsigned long long s = 0, w = 0;
+	int		 fd, found = 0;
+
+	p[0] = '\0';
+	if ((fd = openat(rootfd, dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (dp = fdopendir(fd)) == NULL)
+		exit(2);
+	while ((de = readdir(dp)) != NULL) {
+		if (strncmp(de->d_name, name, nlen) != 0 ||
+		    strncmp(de->d_name + nlen, ",S=", 3) != 0)
+			continue;
+		s = strtoull(de->d_name + nlen + 3, &end, 10);
+		if (strncmp(end, ",W=", 3) != 0)
+			continue;
+		w = strtoull(end + 3, &end, 10);
+		if (*end != '\0')
+			continue;
+		found++;
+		(void)snprintf(p, PATH_MAX, "%s/%s", dir, de->d_name);
+	}
+	(void)closedir(dp);
+	if (found != 1) {
+		(void)printf("# %s/%s: %d entries\n", dir, name, found);
+		p[0] = '\0';
+		return p;
+	}
+	if ((buf = get_file(rootfd, p, &len)) == NULL)
+		exit(2);
+	for (i = lfs = 0; i < len; i++)
+		if (buf[i] == '\n')
+			lfs++;
+	free(buf);
+	if (s != len || w != len + lfs) {
+		(void)printf("# %s: %zu bytes, %zu LFs\n", p, len, lfs);
+		p[0] = '\0';
+	}
+	return p;
+}
+
 /* Entries in root/rel, or -1 if it cannot be opened as a directory. */
 static int
 entries_at(int dirfd, const char *rel)
@@ -548,7 +603,7 @@ test_planted_tmp(void)
 	plant_link("u/tmp/m1", victim_rel);
 	md_init(&d, "u", "m1");
 	test_assert(run(&d, "mail\r\n") == MAILDIR_OK);
-	test_assert(file_is("u/new/m1", "mail\n"));
+	test_assert(file_is(delivered("u/new", "m1"), "mail\n"));
 	test_assert(entries("u/tmp") == 0);
 	test_assert(entries_at(outfd, ".") == 1);
 
@@ -556,7 +611,7 @@ test_planted_tmp(void)
 	plant_link("u/tmp/m2", "created");
 	md_init(&d, "u", "m2");
 	test_assert(run(&d, "mail\r\n") == MAILDIR_OK);
-	test_assert(file_is("u/new/m2", "mail\n"));
+	test_assert(file_is(delivered("u/new", "m2"), "mail\n"));
 	test_assert(entries_at(outfd, ".") == 1);
 
 	/* A hard link to the file outside (same file system). */
@@ -564,7 +619,7 @@ test_planted_tmp(void)
 		exit(2);
 	md_init(&d, "u", "m3");
 	test_assert(run(&d, "mail\r\n") == MAILDIR_OK);
-	test_assert(file_is("u/new/m3", "mail\n"));
+	test_assert(file_is(delivered("u/new", "m3"), "mail\n"));
 	test_assert(entries("u/tmp") == 0);
 
 	/* A FIFO: O_EXCL never opens it, so no hang. */
@@ -572,14 +627,14 @@ test_planted_tmp(void)
 		exit(2);
 	md_init(&d, "u", "m4");
 	test_assert(run(&d, "mail\r\n") == MAILDIR_OK);
-	test_assert(file_is("u/new/m4", "mail\n"));
+	test_assert(file_is(delivered("u/new", "m4"), "mail\n"));
 	test_assert(entries("u/tmp") == 0);
 
 	/* A stale file from a crash. */
 	put_str("u/tmp/m5", "half a mess");
 	md_init(&d, "u", "m5");
 	test_assert(run(&d, "mail\r\n") == MAILDIR_OK);
-	test_assert(file_is("u/new/m5", "mail\n"));
+	test_assert(file_is(delivered("u/new", "m5"), "mail\n"));
 	test_assert(entries("u/tmp") == 0);
 
 	/* A directory cannot be removed: try again later. */
@@ -638,10 +693,11 @@ test_create_tree(void)
 		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
 		    (st.st_mode & 07777) == 0700);
 	}
-	test_assert(file_is("example.test/alice/.Lists/new/m1",
+	test_assert(file_is(delivered("example.test/alice/.Lists/new", "m1"),
 	    "Subject: hi\n\nbody\n"));
-	test_assert(fstatat(rootfd, "example.test/alice/.Lists/new/m1", &st,
-	    AT_SYMLINK_NOFOLLOW) == 0 && (st.st_mode & 07777) == 0600);
+	test_assert(fstatat(rootfd, delivered("example.test/alice/.Lists/new",
+	    "m1"), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (st.st_mode & 07777) == 0600);
 	/* The parent has no tmp/new/cur: it is not made a Maildir. */
 	test_assert(entries("example.test/alice") == 1);
 
@@ -690,12 +746,7 @@ check_content(const char *what, const unsigned char *msg, size_t len,
 	d.prepend = prepend;
 	test_assert(run_len(&d, msg, len, &w) == MAILDIR_OK);
 	test_assert(w == wlen);
-	{
-		char	 rel[300];
-
-		(void)snprintf(rel, sizeof(rel), "u/new/%s", what);
-		got = get_file(rootfd, rel, &glen);
-	}
+	got = get_file(rootfd, delivered("u/new", what), &glen);
 	test_assert(got != NULL && glen == wlen &&
 	    (wlen == 0 || memcmp(got, want, wlen) == 0));
 	if (got == NULL || glen != wlen)
@@ -729,9 +780,16 @@ test_content(void)
 	    "Return-Path: <>\r\n");
 	/* The prepend and the message are one stream. */
 	check_content("prepcr", (const unsigned char *)"\nrest", 5, "X: y\r");
-	test_assert(file_is("u/new/prepcr", "X: y\nrest"));
-	test_assert(file_is("u/new/lonecr", "a\rb\r\nc\n\r"));
-	test_assert(file_is("u/new/endcr", "x\n\r"));
+	test_assert(file_is(delivered("u/new", "prepcr"), "X: y\nrest"));
+	test_assert(file_is(delivered("u/new", "lonecr"), "a\rb\r\nc\n\r"));
+	test_assert(file_is(delivered("u/new", "endcr"), "x\n\r"));
+	/* The sizes in the name, worked out by hand once. */
+	test_assert(strcmp(delivered("u/new", "simple"),
+	    "u/new/simple,S=4,W=6") == 0);
+	test_assert(strcmp(delivered("u/new", "empty"),
+	    "u/new/empty,S=0,W=0") == 0);
+	test_assert(strcmp(delivered("u/new", "lonecr"),
+	    "u/new/lonecr,S=8,W=10") == 0);
 
 	/*
 	 * Larger than the buffers, with a CRLF split at each 64 KiB read,
@@ -773,7 +831,8 @@ test_content(void)
 		test_assert(maildir_deliver(&d, NULL, NULL) == MAILDIR_OK);
 		test_assert(lseek(fd, 0, SEEK_CUR) == 5);
 		(void)close(fd);
-		test_assert(file_is("u/new/offset", "0123456789\n"));
+		test_assert(file_is(delivered("u/new", "offset"),
+		    "0123456789\n"));
 	}
 	test_assert(entries("u/tmp") == 0);
 	end();
@@ -785,20 +844,26 @@ static void
 test_exactly_once(void)
 {
 	struct maildir_delivery	 d;
+	char			 cur[PATH_MAX];
 
 	begin("maildir: a second delivery under a name is a DUPLICATE");
 	md_init(&d, "dom/bob", "Q1.bob");
 	test_assert(run(&d, "first\r\n") == MAILDIR_OK);
-	test_assert(run(&d, "second\r\n") == MAILDIR_DUPLICATE);
+	/* The same message again: its name, sizes included, is taken. */
+	test_assert(run(&d, "first\r\n") == MAILDIR_DUPLICATE);
+	/* Other sizes: found by the unique part, with check_dup. */
 	d.check_dup = 1;
+	test_assert(run(&d, "second\r\n") == MAILDIR_DUPLICATE);
 	test_assert(run(&d, "third\r\n") == MAILDIR_DUPLICATE);
 	test_assert(entries("dom/bob/new") == 1);
 	test_assert(entries("dom/bob/tmp") == 0);
-	test_assert(file_is("dom/bob/new/Q1.bob", "first\n"));
+	test_assert(strcmp(delivered("dom/bob/new", "Q1.bob"),
+	    "dom/bob/new/Q1.bob,S=6,W=7") == 0);
+	test_assert(file_is(delivered("dom/bob/new", "Q1.bob"), "first\n"));
 
 	/* A reader moved it to cur/ and set flags. */
-	if (renameat(rootfd, "dom/bob/new/Q1.bob", rootfd,
-	    "dom/bob/cur/Q1.bob:2,S") == -1)
+	if (renameat(rootfd, "dom/bob/new/Q1.bob,S=6,W=7", rootfd,
+	    "dom/bob/cur/Q1.bob,S=6,W=7:2,S") == -1)
 		exit(2);
 	test_assert(run(&d, "fourth\r\n") == MAILDIR_DUPLICATE);
 	test_assert(entries("dom/bob/new") == 0);
@@ -808,28 +873,60 @@ test_exactly_once(void)
 	test_assert(run(&d, "fifth\r\n") == MAILDIR_OK);
 	test_assert(entries("dom/bob/new") == 1);
 
-	/* cur/ without the ":2," suffix counts too; a longer name not. */
-	if (renameat(rootfd, "dom/bob/new/Q1.bob", rootfd,
-	    "dom/bob/cur/Q2.bob") == -1)
+	/*
+	 * cur/ with the bare name of earlier deliveries, with or without
+	 * ":2,", or with sizes and no ":2,", counts too; a longer or a
+	 * shorter name does not.
+	 */
+	(void)osms_strlcpy(cur, delivered("dom/bob/new", "Q1.bob"),
+	    sizeof(cur));
+	if (renameat(rootfd, cur, rootfd, "dom/bob/cur/Q2.bob") == -1)
 		exit(2);
 	put_str("dom/bob/cur/Q3.bob2:2,S", "x");
+	put_str("dom/bob/cur/Q3.bob2,S=1,W=1", "x");
 	put_str("dom/bob/cur/Q3.bo", "x");
+	put_str("dom/bob/cur/Q5.bob,S=1,W=1", "x");
+	put_str("dom/bob/cur/Q6.bob:2,", "x");
 	d.check_dup = 1;
 	d.name = "Q2.bob";
 	test_assert(run(&d, "x") == MAILDIR_DUPLICATE);
+	d.name = "Q5.bob";
+	test_assert(run(&d, "x") == MAILDIR_DUPLICATE);
+	d.name = "Q6.bob";
+	test_assert(run(&d, "x") == MAILDIR_DUPLICATE);
 	d.name = "Q3.bob";
 	test_assert(run(&d, "six\r\n") == MAILDIR_OK);
-	test_assert(file_is("dom/bob/new/Q3.bob", "six\n"));
+	test_assert(file_is(delivered("dom/bob/new", "Q3.bob"), "six\n"));
+
+	/* The bare name in new/ is found without check_dup. */
+	put_str("dom/bob/new/Q7.bob", "old\n");
+	d.check_dup = 0;
+	d.name = "Q7.bob";
+	test_assert(run(&d, "new\r\n") == MAILDIR_DUPLICATE);
+	/* Other sizes in new/: only with check_dup. */
+	put_str("dom/bob/new/Q8.bob,S=99,W=100", "old\n");
+	d.name = "Q8.bob";
+	d.check_dup = 1;
+	test_assert(run(&d, "new\r\n") == MAILDIR_DUPLICATE);
+	test_assert(entries("dom/bob/tmp") == 0);
 
 	/* A crash between link and unlink: tmp/ and new/ both hold it. */
+	d.check_dup = 0;
 	d.name = "Q4.bob";
 	test_assert(run(&d, "seven\r\n") == MAILDIR_OK);
-	if (linkat(rootfd, "dom/bob/new/Q4.bob", rootfd,
+	if (linkat(rootfd, delivered("dom/bob/new", "Q4.bob"), rootfd,
 	    "dom/bob/tmp/Q4.bob", 0) == -1)
 		exit(2);
 	test_assert(run(&d, "seven\r\n") == MAILDIR_DUPLICATE);
 	test_assert(entries("dom/bob/tmp") == 0);
-	test_assert(file_is("dom/bob/new/Q4.bob", "seven\n"));
+	test_assert(file_is(delivered("dom/bob/new", "Q4.bob"), "seven\n"));
+	d.check_dup = 1;
+	if (linkat(rootfd, delivered("dom/bob/new", "Q4.bob"), rootfd,
+	    "dom/bob/tmp/Q4.bob", 0) == -1)
+		exit(2);
+	test_assert(run(&d, "seven\r\n") == MAILDIR_DUPLICATE);
+	test_assert(entries("dom/bob/tmp") == 0);
+	test_assert(file_is(delivered("dom/bob/new", "Q4.bob"), "seven\n"));
 	end();
 }
 
@@ -1119,7 +1216,7 @@ test_unwritable(void)
 	empty_dir(rootdir);
 	make_maildir("u");
 	test_assert(run_as_nobody(&d, "hello\r\n", 0) == MAILDIR_OK);
-	test_assert(file_is("u/new/m1", "hello\n"));
+	test_assert(file_is(delivered("u/new", "m1"), "hello\n"));
 
 	/* A write error (EFBIG here, like ENOSPC): nothing is left. */
 	empty_dir(rootdir);

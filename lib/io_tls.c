@@ -1,0 +1,64 @@
+/*
+ * TLS on an io: the server side of a handshake on the connection
+ * (STARTTLS or implicit TLS). Only the programs that serve TLS link it,
+ * and OpenSSL with it.
+ */
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "channel.h"
+#include "io.h"
+#include "io_private.h"
+#include "log.h"
+
+/* The reason of a TLS failure, into io->error; 0 if OpenSSL has none. */
+static int
+io_tls_error(struct io *io)
+{
+	unsigned long	 e;
+
+	if ((e = bufferevent_get_openssl_error(io->bev)) == 0)
+		return 0;
+	ERR_error_string_n(e, io->error, sizeof(io->error));
+	while (bufferevent_get_openssl_error(io->bev) != 0)
+		;
+	return 1;
+}
+
+int
+io_start_tls(struct io *io, SSL_CTX *ctx)
+{
+	struct bufferevent	*bev;
+	SSL			*ssl;
+
+	if (io->ssl != NULL || (ssl = SSL_new(ctx)) == NULL)
+		return -1;
+	/* Plaintext received after the command is never used. */
+	io_discard_input(io);
+	/* Hand the socket from the plain bufferevent to a TLS one. */
+	if (bufferevent_setfd(io->bev, -1) == -1)
+		fatalx("io_start_tls: bufferevent_setfd");
+	bufferevent_free(io->bev);
+	bev = bufferevent_openssl_socket_new(osms_evbase, io->fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL)
+		fatalx("io_start_tls: bufferevent_openssl_socket_new");
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	io->bev = bev;
+	io->ssl = ssl;
+	io->tls_error = io_tls_error;
+	bufferevent_setcb(io->bev, io_readcb, io_writecb, io_eventcb, io);
+	io_set_max_line(io, io->max_line);
+	io_set_timeout(io, io->timeout);
+	if (bufferevent_enable(io->bev, EV_READ | EV_WRITE) == -1)
+		fatalx("io_start_tls: bufferevent_enable");
+	return 0;
+}
+
+SSL *
+io_ssl(const struct io *io)
+{
+	return io->ssl;
+}
