@@ -56,8 +56,7 @@ job_free(struct fetch_job *job)
 {
 	if (job->active)
 		fetch_render_free(&job->r);
-	if (job->map != NULL)
-		(void)munmap(job->map, job->maplen);
+	session_unmap(job->map, job->maplen, "FETCH");
 	fetch_plan_free(&job->plan);
 	imap_fetch_free(&job->f);
 	buf_free(&job->out);
@@ -247,8 +246,7 @@ end_message(struct fetch_job *job)
 	if (job->active)
 		fetch_render_free(&job->r);
 	job->active = 0;
-	if (job->map != NULL)
-		(void)munmap(job->map, job->maplen);
+	session_unmap(job->map, job->maplen, "FETCH");
 	job->map = NULL;
 	job->maplen = 0;
 	job->dropped = 0;

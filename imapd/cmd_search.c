@@ -109,8 +109,7 @@ src_release(void *arg, size_t idx)
 	struct src_ctx	*sc = arg;
 
 	(void)idx;
-	if (sc->map != NULL)
-		(void)munmap(sc->map, sc->maplen);
+	session_unmap(sc->map, sc->maplen, "SEARCH");
 	if (sc->fd != -1)
 		(void)close(sc->fd);
 	sc->map = NULL;

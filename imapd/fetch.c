@@ -1053,8 +1053,14 @@ fetch_render_step(struct fetch_render *r, struct buf *b, size_t max)
 				r->rpos += n;
 				got = n;
 			}
-			if (got == 0)
-				return -1;	/* cannot be: bytes were left */
+			if (got == 0) {
+				/*
+				 * The file changed under its mapping (see
+				 * session_unmap): the length is promised.
+				 */
+				memset(tmp, ' ', n);
+				got = n;
+			}
 			if (buf_add(b, tmp, got) == -1)
 				return -1;
 			n = got;

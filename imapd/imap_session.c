@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@
 #include "log.h"
 #include "util.h"
 
+#define QUIET_SECS	1	/* then the folder's caches are let go */
+
 #define CAPS_AUTH	"IMAP4rev2 IMAP4rev1 LITERAL+ ID ENABLE IDLE" \
 	" NAMESPACE UNSELECT UIDPLUS MOVE CHILDREN LIST-EXTENDED" \
 	" LIST-STATUS SPECIAL-USE STATUS=SIZE CONDSTORE QRESYNC ESEARCH" \
@@ -36,6 +39,7 @@ static struct imap_session	 sess;
 
 static void	 imap_io(struct io *, enum io_event, void *);
 static void	 imap_input(struct imap_session *);
+static void	 quiet_arm(struct imap_session *);
 
 /*
  * Output.
@@ -547,7 +551,40 @@ watch_fired(evutil_socket_t fd, short ev, void *arg)
 			if (imap_queued(s) == 0)
 				session_exit(0);
 		}
+		quiet_arm(s);
 	}
+}
+
+/*
+ * Most sessions sit idle for hours: a second after the last command,
+ * the session gives back what it can read again from the folder's
+ * files, and the heap what was freed.
+ */
+static void
+quiet_fired(evutil_socket_t fd, short ev, void *arg)
+{
+	struct imap_session	*s = arg;
+
+	(void)fd;
+	(void)ev;
+	if (s->cont != NULL || s->lit_need > 0)
+		return;
+	if (s->mbox != NULL)
+		mbox_trim(s->mbox);
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+}
+
+static void
+quiet_arm(struct imap_session *s)
+{
+	struct timeval	 tv = { QUIET_SECS, 0 };
+
+	if (s->quiet == NULL &&
+	    (s->quiet = evtimer_new(osms_evbase, quiet_fired, s)) == NULL)
+		return;
+	(void)evtimer_add(s->quiet, &tv);
 }
 
 static void
@@ -834,7 +871,8 @@ imap_input(struct imap_session *s)
 		io_pause_read(s->io);
 		if (imap_queued(s) == 0)
 			session_exit(0);
-	}
+	} else if (s->cont == NULL)
+		quiet_arm(s);
 }
 
 static void

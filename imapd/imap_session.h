@@ -74,6 +74,7 @@ struct imap_session {
 	/* IDLE */
 	char			 idle_tag[IMAP_MAX_TAG + 1];
 	struct event		*watch;		/* inotify of the folder */
+	struct event		*quiet;		/* no command for a while */
 
 	/* SEARCHRES (RFC 5182): the saved result, as UIDs */
 	uint32_t		*saved;

@@ -201,7 +201,7 @@ send_more(struct pop3 *p)
 	if (!p->at_bol)
 		(void)io_write(p->io, "\r\n", 2);
 	(void)io_write(p->io, ".\r\n", 3);
-	(void)munmap((void *)(uintptr_t)p->map, p->maplen);
+	session_unmap((void *)(uintptr_t)p->map, p->maplen, "RETR");
 	p->map = NULL;
 	p->sending = 0;
 	return 0;

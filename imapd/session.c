@@ -10,10 +10,12 @@
  * the mail store's user for good; it cannot reach another user's mail.
  * Input: hostile, from an authenticated user.
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,9 @@ static struct channel	 parent_ch;
 static int		 started;
 static struct event	 ev_sigterm;
 static void		(*on_exit_fn)(void);
+static char		 session_user[256];
+static uintptr_t	 pagesize;
+static volatile sig_atomic_t bus_faults;
 
 void
 session_on_exit(void (*fn)(void))
@@ -50,6 +55,65 @@ session_exit(int status)
 	if (fn != NULL)
 		fn();
 	exit(status);
+}
+
+/*
+ * The sessions read message files through mmap. A file cut short by
+ * someone else meanwhile raises SIGBUS on the pages past its new end:
+ * those become pages of spaces and the session goes on, to log it when
+ * the mapping goes. Any other SIGBUS (or a failed fix) kills as usual.
+ */
+static void
+on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t	 page;
+
+	(void)uc;
+	if (si->si_code == BUS_ADRERR && pagesize > 0) {
+		page = (uintptr_t)si->si_addr & ~(pagesize - 1);
+		/* Spaces, not NULs: they may go out in a literal. */
+		if (mmap((void *)page, pagesize, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) !=
+		    MAP_FAILED) {
+			memset((void *)page, ' ', pagesize);
+			if (mprotect((void *)page, pagesize, PROT_READ) == 0) {
+				bus_faults++;
+				return;
+			}
+		}
+	}
+	(void)signal(sig, SIG_DFL);	/* the access faults again: death */
+}
+
+static void
+sigbus_init(void)
+{
+	struct sigaction	 sa;
+	long			 ps;
+
+	if ((ps = sysconf(_SC_PAGESIZE)) <= 0)
+		fatalx("session: no page size");
+	pagesize = (uintptr_t)ps;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	(void)sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) == -1)
+		fatal("session: sigaction");
+}
+
+void
+session_unmap(void *map, size_t len, const char *what)
+{
+	if (map == NULL)
+		return;
+	(void)munmap(map, len);
+	if (bus_faults > 0) {
+		bus_faults = 0;
+		log_warnx("session %s: %s: the message file shrank while it "
+		    "was read; spaces were sent in place of the rest",
+		    session_user, what);
+	}
 }
 
 /*
@@ -117,6 +181,7 @@ session_start(struct imsg *imsg)
 	    !maildir_path_valid(maildir) || store[0] != '/')
 		fatalx("session: bad IMSG_SESSION_START");
 	started = 1;
+	(void)osms_strlcpy(session_user, si.user, sizeof(session_user));
 	si.tls = tls != 0;
 	si.timeout = timeout;
 	log_setverbose((int)verbose);
@@ -184,6 +249,7 @@ main(int argc, char **argv)
 	    fcntl(SESSION_STREAM_FD, F_GETFD) == -1)
 		fatalx("session: started without its descriptors");
 	(void)signal(SIGPIPE, SIG_IGN);
+	sigbus_init();
 	if ((osms_evbase = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	evsignal_assign(&ev_sigterm, osms_evbase, SIGTERM, session_sigterm,

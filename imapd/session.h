@@ -7,6 +7,7 @@
 #ifndef IMAPD_SESSION_H
 #define IMAPD_SESSION_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SESSION_STREAM_FD	4
@@ -28,6 +29,12 @@ struct session_info {
  */
 _Noreturn void	 session_exit(int status);
 void		 session_on_exit(void (*)(void));
+
+/*
+ * munmap a message file mapping, and log if the file shrank while it
+ * was mapped (its missing pages were read as spaces).
+ */
+void		 session_unmap(void *, size_t, const char *what);
 
 /* pop3_session.c, imap_session.c: serve the stream on fd. */
 void	 pop3_session_start(int fd, const struct session_info *);

@@ -2637,13 +2637,20 @@ measure(int dirfd, const char *name, struct mstore_ix_rec *r, int sizes)
 	ssize_t		 n;
 	int		 fd;
 
+	if (sizes) {
+		/* The name has the sizes: the date alone, without an open. */
+		if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
+			return -1;
+		if (!S_ISREG(sb.st_mode)) {
+			errno = EINVAL;
+			return -1;
+		}
+		r->date = (int64_t)sb.st_mtim.tv_sec;
+		return 0;
+	}
 	if ((fd = ms_open_reg(dirfd, name, MS_RDFLAGS, 0, &sb)) == -1)
 		return -1;
 	r->date = (int64_t)sb.st_mtim.tv_sec;
-	if (sizes) {
-		(void)close(fd);
-		return 0;
-	}
 	r->size = (uint64_t)sb.st_size;
 	buf = xmalloc(IO_CHUNK);
 	for (;;) {
@@ -3460,6 +3467,52 @@ mbox_sync(struct mbox *mb, struct mbox_sync *out, const char **errstr)
 	if (out == &tmp)
 		mbox_sync_free(&tmp);
 	return 0;
+}
+
+/*
+ * A quiet session lets go of what the files hold anyway: the uid list
+ * and the index records (read again, whole, at the next sync) and the
+ * FETCH cache table (read again at the next get). What is not yet on
+ * disk stays; the file names and the view stay, as they are the
+ * session's own.
+ */
+void
+mbox_trim(struct mbox *mb)
+{
+	struct ul	*ul = &mb->ul;
+	struct ix	*ix = &mb->ix;
+	struct cache	*c = &mb->cache;
+	size_t		 i;
+
+	if (mb->locked)
+		return;
+	if (ul->loaded && !ul->rewrite) {
+		/* Keep what the view and cache checks compare with. */
+		free(ul->ent);
+		free(ul->keys);
+		ht_free(&ul->h);
+		ul->ent = NULL;
+		ul->keys = NULL;
+		ul->n = ul->cap = ul->ndead = 0;
+		ul->klen = ul->kcap = 0;
+		ul->loaded = 0;
+	}
+	if (ix->valid && !ix->rewrite && !ix->hdrdirty && ix->ndirty == 0 &&
+	    !ix->range && ix->newmodseq == 0)
+		ix_clear(ix);
+	for (i = 0; i < c->n && !c->e[i].pending; i++)
+		;
+	if (i == c->n && c->plen == 0) {
+		ms_close(&c->fd);
+		free(c->e);
+		ht_free(&c->h);
+		free(c->buf);
+		c->e = NULL;
+		c->buf = NULL;
+		c->n = c->cap = c->bufcap = 0;
+		c->loaded = 0;
+		c->end = c->live = c->dead = 0;
+	}
 }
 
 /* The state's file of a message of the view: its index there. */

@@ -321,6 +321,11 @@ int		 mbox_move(struct mbox *, const size_t *idx, size_t n,
 		    const char **errstr);
 
 /*
+ * Free the in-memory copies of the folder's files (a session gone
+ * quiet): the next sync or cache get reads them again.
+ */
+void		 mbox_trim(struct mbox *);
+/*
  * An inotify descriptor that becomes readable when new/, cur/ or the
  * uidlist change (IDLE): read it empty with mbox_watch_drain, then
  * mbox_sync. -1 if inotify is not available.

@@ -1709,6 +1709,77 @@ test_cache(void)
 	end();
 }
 
+/* A quiet session drops its copies of the files and reads them again. */
+static void
+test_trim(void)
+{
+	struct mstore		*st;
+	struct mbox		*a, *b;
+	struct mbox_sync	 s;
+	const void		*d;
+	size_t			 len;
+	uint64_t		 hi;
+	uint32_t		 uv, u1;
+
+	begin("mstore: a trimmed session reads the files again, loses nothing");
+	st = store(0, 0, 0, 0);
+	test_assert(mstore_create(st, "Box", NULL) == 0);
+	u1 = append(st, "Box", "one\n", 0, 0);
+	(void)append(st, "Box", "two\n", 0, 0);
+	a = open_box(st, "Box", 0);
+	b = open_box(st, "Box", 0);
+	if (a == NULL || b == NULL)
+		exit(2);
+	uv = mbox_uidvalidity(a);
+	hi = mbox_highestmodseq(a);
+	test_assert(mbox_cache_put(a, u1, MBOX_CACHE_ENVELOPE, "env", 3) == 0);
+	test_assert(sync_ok(a, NULL));
+	mbox_trim(a);
+	/* The cache comes back from its file. */
+	test_assert(mbox_cache_get(a, u1, MBOX_CACHE_ENVELOPE, &d, &len) ==
+	    0 && len == 3 && memcmp(d, "env", 3) == 0);
+	mbox_trim(a);
+	/* Nothing changed: a sync says so. */
+	test_assert(sync_ok(a, &s) && s.added == 0 && s.nexpunged == 0 &&
+	    s.nchanged == 0 && mbox_count(a) == 2);
+	mbox_sync_free(&s);
+	mbox_trim(a);
+	/* Changes by another session while a was trimmed. */
+	test_assert(append(st, "Box", "three\n", 0, 0) == 3);
+	test_assert(mbox_store(b, (size_t[]){ 0 }, 1, MBOX_FLAGS_ADD,
+	    MBOX_FLAGGED, 0, 0, NULL, NULL, NULL) == 0);
+	test_assert(sync_ok(a, &s) && s.added == 1 && s.nchanged == 1 &&
+	    s.changed[0] == 0 && mbox_count(a) == 3 &&
+	    mbox_msg(a, 2)->uid == 3 && mbox_uidvalidity(a) == uv &&
+	    mbox_highestmodseq(a) > hi &&
+	    (mbox_msg(a, 0)->flags & MBOX_FLAGGED));
+	mbox_sync_free(&s);
+	/* A change and an expunge right after a trim. */
+	mbox_trim(a);
+	test_assert(mbox_store(a, (size_t[]){ 1 }, 1, MBOX_FLAGS_ADD,
+	    MBOX_DELETED, 0, 0, NULL, NULL, NULL) == 0 &&
+	    (mbox_msg(a, 1)->flags & MBOX_DELETED));
+	mbox_trim(a);
+	test_assert(mbox_expunge(a, NULL, 0, &s, NULL) == 0 &&
+	    s.nexpunged == 1 && s.expunged_uids[0] == 2 &&
+	    mbox_count(a) == 2);
+	mbox_sync_free(&s);
+	test_assert(msg_is(a, 1, "three\n"));
+	test_assert(sync_ok(b, &s) && s.nexpunged == 1 && mbox_count(b) == 2 &&
+	    mbox_msg(b, 1)->uid == 3);
+	mbox_sync_free(&s);
+	mbox_close(a);
+	mbox_close(b);
+	/* UIDs as they were for a new session. */
+	a = open_box(st, "Box", 1);
+	test_assert(a != NULL && mbox_count(a) == 2 &&
+	    mbox_msg(a, 0)->uid == 1 && mbox_msg(a, 1)->uid == 3 &&
+	    mbox_uidvalidity(a) == uv);
+	mbox_close(a);
+	mstore_close(st);
+	end();
+}
+
 static void
 test_pop3_watch(void)
 {
@@ -2039,6 +2110,7 @@ main(void)
 	test_quota();
 	test_keywords();
 	test_cache();
+	test_trim();
 	test_pop3_watch();
 	test_deleted_under();
 	test_concurrent();
