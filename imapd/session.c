@@ -25,6 +25,7 @@
 #include "channel.h"
 #include "log.h"
 #include "maildir.h"
+#include "mime.h"
 #include "msg.h"
 #include "osms_imsg.h"
 #include "proc.h"
@@ -186,6 +187,8 @@ session_start(struct imsg *imsg)
 	si.timeout = timeout;
 	log_setverbose((int)verbose);
 
+	if (proto == PROTO_IMAP)
+		mime_charsets_preload();	/* SEARCH, after the chroot */
 	enter_maildir(store, maildir, (uid_t)uid, (gid_t)gid);
 	memset(&sb, 0, sizeof(sb));
 	sb.uid = (uid_t)uid;

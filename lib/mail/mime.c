@@ -261,6 +261,7 @@ static const struct {
 	{ "gb2312", "GB18030" },
 	{ "gbk", "GB18030" },
 	{ "ks_c_5601-1987", "CP949" },
+	{ "euc-kr", "CP949" },		/* its superset */
 };
 
 static void
@@ -323,6 +324,27 @@ conv_set(struct conv *cv, const char *name, size_t len, size_t *budget)
 		return -1;
 	cv->kind = CONV_ICONV;
 	return 0;
+}
+
+/*
+ * iconv loads a module per charset on first use, by path: in a chroot
+ * it finds none. A converter opened before and never closed keeps its
+ * module loaded, and later opens of that charset work anywhere.
+ */
+static const char *const preload_charsets[] = {
+	/* What East Asian mail mostly uses; about 16 KB of memory each. */
+	"ISO-2022-JP", "SHIFT_JIS", "GB18030", "BIG5", "CP949",
+};
+
+void
+mime_charsets_preload(void)
+{
+	static iconv_t	 kept[nitems(preload_charsets)];
+	size_t		 i;
+
+	for (i = 0; i < nitems(preload_charsets); i++)
+		if (kept[i] == NULL || kept[i] == (iconv_t)-1)
+			kept[i] = iconv_open("UTF-8", preload_charsets[i]);
 }
 
 struct convs {

@@ -151,6 +151,12 @@ int	 mime_text(const struct mime_msg *, int headers, int bodies,
 	    int (*cb)(void *, const char *utf8, size_t len), void *arg);
 
 /*
+ * Load iconv's multi-byte charset modules now, before a chroot where
+ * iconv could not find them (the single-byte ones are compiled in).
+ */
+void	 mime_charsets_preload(void);
+
+/*
  * RFC 5322 date-time (obsolete forms tolerated): 0 and the time and the
  * zone offset in minutes, or -1.
  */

@@ -453,12 +453,15 @@ static struct mstore_folder *flist_find(struct flist *, const char *);
 static void	 flist_add(struct flist *, const char *, unsigned);
 static int	 ms_selectable(struct mstore *, const char *);
 static void	 tree_remove(int, const char *, int);
-static int	 create_one(struct mstore *, const char *, const char **);
+static int	 create_one(struct mstore *, const char *, int,
+		    const char **);
 static int	 create_locked(struct mstore *, const char *, const char **);
 static int	 ms_subtree(struct mstore *, const char *, struct dirlist *,
 		    int *);
 static int	 rename_inbox(struct mstore *, const char *, const char **);
 static int	 subscribe_locked(struct mstore *, const char *, int,
+		    const char **);
+static int	 subscribe_many(struct mstore *, const char **, size_t,
 		    const char **);
 
 /* ---- small helpers ---- */
@@ -5231,7 +5234,8 @@ tree_remove(int dirfd, const char *name, int depth)
  * place, so that nobody sees it half made. 1 if it was there already.
  */
 static int
-create_one(struct mstore *st, const char *canon, const char **errstr)
+create_one(struct mstore *st, const char *canon, int syncroot,
+    const char **errstr)
 {
 	static const char	*sub[] = { "cur", "new", "tmp" };
 	char			 dname[MSTORE_NAME_MAX + 2], tmp[160];
@@ -5267,7 +5271,7 @@ create_one(struct mstore *st, const char *canon, const char **errstr)
 		return ms_fail_errno(st, errstr, "cannot make the mailbox", e);
 	}
 	(void)close(fd);
-	if (ms_fsync_dir(st->rootfd) == -1)
+	if (syncroot && ms_fsync_dir(st->rootfd) == -1)
 		return ms_fail_errno(st, errstr, "cannot sync the store",
 		    errno);
 	return 0;
@@ -5323,7 +5327,7 @@ create_locked(struct mstore *st, const char *canon, const char **errstr)
 		memcpy(part, canon, len);
 		part[len] = '\0';
 		if (!is_inbox(part)) {
-			if ((r = create_one(st, part, errstr)) == -1)
+			if ((r = create_one(st, part, 1, errstr)) == -1)
 				return -1;
 			if (r == 1 && dot == NULL)
 				return ms_fail(st, MSTORE_E_EXISTS, errstr,
@@ -5623,6 +5627,36 @@ subscribe_locked(struct mstore *st, const char *canon, int on,
 	return r;
 }
 
+/* Subscribe to folders (the store lock held): one write of the file. */
+static int
+subscribe_many(struct mstore *st, const char **canon, size_t n,
+    const char **errstr)
+{
+	struct dirlist	 d;
+	size_t		 k;
+	int		 r = 0, changed = 0;
+
+	if (sub_read(st, &d) == -1)
+		return ms_fail_errno(st, errstr, "cannot read " SUB_FILE,
+		    errno);
+	for (k = 0; k < n && r == 0; k++) {
+		if (dirlist_has(&d, canon[k]))
+			continue;
+		if (d.n >= SUB_MAX)
+			r = ms_fail(st, MSTORE_E_LIMIT, errstr,
+			    "too many subscriptions");
+		else {
+			dirlist_add(&d, canon[k]);
+			changed = 1;
+		}
+	}
+	if (changed && r == 0 && sub_write(st, &d) == -1)
+		r = ms_fail_errno(st, errstr, "cannot write " SUB_FILE,
+		    errno);
+	dirlist_free(&d);
+	return r;
+}
+
 int
 mstore_subscribe(struct mstore *st, const char *name, int on,
     const char **errstr)
@@ -5647,21 +5681,25 @@ mstore_special_create(struct mstore *st, const char **errstr)
 	static const char	*names[] = {
 		"Drafts", "Sent", "Trash", "Junk", "Archive",
 	};
-	const char		*unused;
-	size_t			 i;
+	const char		*unused, *made[nitems(names)];
+	size_t			 i, nmade = 0;
 	int			 lfd, r = 0;
 
 	ms_begin(st, &errstr, &unused);
 	if ((lfd = ms_lock_store(st, errstr)) == -1)
 		return -1;
+	/* The first login makes them all: one sync of the store for all. */
 	for (i = 0; i < nitems(names) && r == 0; i++) {
 		if (ms_selectable(st, names[i]))
 			continue;
-		if ((r = create_one(st, names[i], errstr)) == 1)
+		if ((r = create_one(st, names[i], 0, errstr)) == 1)
 			r = 0;
-		if (r == 0)
-			r = subscribe_locked(st, names[i], 1, errstr);
+		made[nmade++] = names[i];
 	}
+	if (nmade > 0 && r == 0 && ms_fsync_dir(st->rootfd) == -1)
+		r = ms_fail_errno(st, errstr, "cannot sync the store", errno);
+	if (nmade > 0 && r == 0)
+		r = subscribe_many(st, made, nmade, errstr);
 	ms_unlock_store(lfd);
 	return r;
 }

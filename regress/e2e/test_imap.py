@@ -37,7 +37,7 @@ AREAS = ["caps", "auth", "list", "select", "fetch", "store", "search",
          "sort", "thread", "copy", "expunge", "append", "bigappend", "idle",
          "mta", "mbox", "status", "misc", "enable", "cond", "qresync",
          "zip", "binary", "conc", "restart", "big", "curl", "mutt", "sync",
-         "bad"]
+         "bad", "charset"]
 QUOTA = 1024 * 1024     # the quota user's limit: 1 MiB = 1024 KiB
 USERS_CONF = dict((a, 0) for a in AREAS)
 USERS_CONF["quota"] = QUOTA
@@ -692,6 +692,39 @@ with Server(USERS_CONF) as S:
         if typ != "OK":
             return "%s %r" % (typ, data)
         return set(m[u][1:3] for u in uids_of(data))
+
+    CHARSET_MSGS = [
+        ("c1", "iso-2022-jp", "7bit", "\u65e5\u672c\u8a9e\u306e\u30e1"
+         "\u30fc\u30eb\u3067\u3059", "\u30e1\u30fc\u30eb"),
+        ("c2", "koi8-r", "8bit", "\u041f\u0440\u0438\u0432\u0435\u0442 "
+         "\u043c\u0438\u0440", "\u043c\u0438\u0440"),
+        ("c3", "windows-1251", "base64", "\u0421\u044a\u0435\u0448\u044c "
+         "\u0436\u0435 \u0431\u0443\u043b\u043e\u043a",
+         "\u0431\u0443\u043b\u043e\u043a"),
+        ("c4", "euc-kr", "8bit", "\ud55c\uad6d\uc5b4 \uba54\uc77c",
+         "\uba54\uc77c"),
+    ]
+    for _n, _cs, _cte, _txt, _w in CHARSET_MSGS:
+        _raw = _txt.encode(_cs) + b"\r\n"
+        if _cte == "base64":
+            _raw = base64.encodebytes(_raw)
+        S.deliver("charset", msg(
+            subject=_n, mid="<%s@test.osms>" % _n, body=_raw,
+            mime=["Content-Type: text/plain; charset=%s" % _cs,
+                  "Content-Transfer-Encoding: %s" % _cte]))
+
+    with case(t, "SEARCH BODY in ISO-2022-JP, KOI8-R, windows-1251 base64 "
+              "and EUC-KR bodies (the session is chrooted)"):
+        with session(S, "charset") as c:
+            c.select_info()
+            names = dict((u, k[1:3]) for k, u in uid_map(c).items())
+            for n, cs, cte, txt, word in CHARSET_MSGS:
+                c.literal = word.encode()
+                typ, data = c.uid("SEARCH", "CHARSET", "UTF-8", "BODY")
+                got = set(names.get(u) for u in uids_of(data)) \
+                    if typ == "OK" else typ
+                t.expect(got == {n}, "BODY %s in %s (%s): %r"
+                         % (word, cs, cte, got))
 
     with case(t, "SEARCH: flags, dates, HEADER FROM SUBJECT, TEXT and BODY "
               "in encoded parts, NOT OR, UID ranges, LARGER SMALLER, "
