@@ -400,13 +400,15 @@ sb_run(const unsigned short *hi, const char *in, size_t len, struct buf *out)
 	unsigned		 c;
 
 	while (p < end) {
-		for (run = p; p < end && *p < 0x80; p++)
+		for (run = p; p < end && *p < 0x80 && *p != '\0'; p++)
 			;
 		if (p > run && buf_add(out, run, (size_t)(p - run)) == -1)
 			return -1;
 		if (p == end)
 			break;
-		c = hi[*p++ - 0x80];
+		/* A NUL becomes U+FFFD, as in add_utf8. */
+		c = *p == '\0' ? 0xfffd : hi[*p - 0x80];
+		p++;
 		if (c < 0x800) {
 			u[0] = (unsigned char)(0xc0 | c >> 6);
 			u[1] = (unsigned char)(0x80 | (c & 0x3f));

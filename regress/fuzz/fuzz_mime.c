@@ -252,6 +252,18 @@ rd_ext(struct rd *r, int multipart)
 }
 
 /* A body, checked against the part it renders. */
+/* Octets as IMAP sends them: a bare LF goes out as CRLF. */
+static size_t
+wire_len(size_t off, size_t len)
+{
+	size_t	 i, n = len;
+
+	for (i = off; i < off + len && i < msglen; i++)
+		if (msgbuf[i] == '\n' && (i == off || msgbuf[i - 1] != '\r'))
+			n++;
+	return n;
+}
+
 static void
 rd_body(struct rd *r, const struct mime_part *p, int ext)
 {
@@ -285,7 +297,7 @@ rd_body(struct rd *r, const struct mime_part *p, int ext)
 		rd_nstring(r);
 	}
 	rd_expect(r, " ");
-	if ((n = rd_number(r)) != p->body_len)
+	if ((n = rd_number(r)) != wire_len(p->body_off, p->body_len))
 		FAIL("octets %zu, part %zu", n, p->body_len);
 	if (p->message != NULL) {
 		rd_expect(r, " ");

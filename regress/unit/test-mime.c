@@ -1555,6 +1555,36 @@ test_text(void)
 	test_end();
 }
 
+/* Compiled-in single-byte charsets: no iconv module is needed. */
+static void
+test_text_sb(void)
+{
+	struct tmsg	 t;
+	struct collect	 c;
+	static const char want[] =
+	    "\xd0\x9f\xd1\x80\xd0\xb8\xd0\xb2\xd0\xb5\xd1\x82|"
+	    "\xe2\x82\xac \xc5\x93 \xef\xbf\xbd|"
+	    "Stra\xc3\x9f" "e \xef\xbf\xbd|";
+
+	test_begin("mime: KOI8-R, windows-1252, latin1 without iconv; NULs");
+	tm_open(&t, "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+	    "--b\r\nContent-Type: text/plain; charset=KOI8-R\r\n\r\n"
+	    "\xf0\xd2\xc9\xd7\xc5\xd4\r\n"
+	    "--b\r\nContent-Type: text/plain; charset=\"Windows-1252\"\r\n"
+	    "\r\n\x80 \x9c \x81\r\n"
+	    "--b\r\nContent-Type: text/plain; charset=latin1\r\n"
+	    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+	    "Stra=DFe =00\r\n"
+	    "--b--\r\n");
+	memset(&c, 0, sizeof(c));
+	buf_init(&c.b, SIZE_MAX);
+	test_assert(mime_text(t.m, 0, 1, collect_cb, &c) == 0);
+	test_assert(same("bodies", c.b.data, c.b.len, want, strlen(want)));
+	buf_free(&c.b);
+	tm_close(&t);
+	test_end();
+}
+
 static void
 test_dates(void)
 {
@@ -1742,6 +1772,7 @@ main(void)
 	test_section_syntax();
 	test_binary();
 	test_text();
+	test_text_sb();
 	test_dates();
 	test_first_address();
 	test_base_subject();
