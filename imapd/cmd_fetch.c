@@ -289,6 +289,8 @@ start_message(struct imap_session *s, struct fetch_job *job, size_t i)
 	size_t			 c, l, off[FETCH_C_COUNT], len[FETCH_C_COUNT];
 	const char		*err = NULL;
 
+	if (job->plan.attrs & IMAP_FETCH_INTERNALDATE)
+		(void)mbox_internaldate(s->mbox, i);	/* read once */
 	if ((m = mbox_msg(s->mbox, i)) == NULL)
 		return -1;
 	memset(&msg, 0, sizeof(msg));

@@ -55,7 +55,7 @@ src_msg(void *arg, size_t idx, struct search_msg *out)
 	out->keywords = m->keywords;
 	out->modseq = m->modseq;
 	out->size = m->wire_size;
-	out->internaldate = m->internaldate;
+	out->internaldate = mbox_internaldate(sc->s->mbox, idx);
 	return 0;
 }
 

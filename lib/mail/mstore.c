@@ -377,7 +377,7 @@ static size_t	 st_find(const struct state *, uint32_t);
 static int	 scan_dir(int, int, struct state *, size_t *);
 static struct st_ent *scan_slot(struct state *, struct htab *, const char *,
 		    size_t, uint32_t, uint32_t **);
-static int	 measure(int, const char *, struct mstore_ix_rec *, int);
+static int	 measure(int, const char *, struct mstore_ix_rec *);
 static int	 mb_lock(struct mbox *, const char **);
 static void	 mb_unlock(struct mbox *);
 static int	 mb_same_dir(const struct mbox *);
@@ -445,7 +445,7 @@ static void	 dirlist_free(struct dirlist *);
 static void	 dirlist_add(struct dirlist *, const char *);
 static int	 ms_list_dirs(struct mstore *, struct dirlist *, size_t);
 static int	 sub_read(struct mstore *, struct dirlist *);
-static int	 sub_write(struct mstore *, const struct dirlist *);
+static int	 sub_write(struct mstore *, const struct dirlist *, int);
 static int	 dirlist_has(const struct dirlist *, const char *);
 static int	 folder_cmp(const void *, const void *);
 static unsigned	 special_flags(const char *);
@@ -455,6 +455,7 @@ static int	 ms_selectable(struct mstore *, const char *);
 static void	 tree_remove(int, const char *, int);
 static int	 create_one(struct mstore *, const char *, int,
 		    const char **);
+static int	 repair_one(struct mstore *, const char *, const char **);
 static int	 create_locked(struct mstore *, const char *, const char **);
 static int	 ms_subtree(struct mstore *, const char *, struct dirlist *,
 		    int *);
@@ -732,8 +733,9 @@ ms_read_small(int dirfd, const char *name, size_t max, char **bufp,
 }
 
 /*
- * Write a file of ours anew: tmp/osms-<name>.<pid>, fsync'd, renamed
- * over name in dirfd, and with durable the directory fsync'd too.
+ * Write a file of ours anew: tmp/osms-<name>.<pid>, renamed over name
+ * in dirfd; with durable the file is fsync'd before and the directory
+ * after.
  */
 static int
 ms_write_file(int dirfd, int tmpfd, const char *name, const void *data,
@@ -757,7 +759,7 @@ ms_write_file(int dirfd, int tmpfd, const char *name, const void *data,
 			return -1;
 		retried = 1;
 	}
-	if (write_all(fd, data, len) == -1 || fsync(fd) == -1) {
+	if (write_all(fd, data, len) == -1 || (durable && fsync(fd) == -1)) {
 		e = errno;
 		(void)close(fd);
 		goto fail;
@@ -2212,8 +2214,12 @@ ix_write(struct mbox *mb, const char **errstr)
 		for (i = 0; i < ix->n; i++)
 			mstore_fmt_ix_rec_put(buf + MSTORE_IX_HDR +
 			    i * MSTORE_IX_REC, &ix->rec[i]);
+		/*
+		 * A first index needs no sync: if a crash loses it, the
+		 * rebuild starts above any MODSEQ it could have given.
+		 */
 		if (ms_write_file(mb->f.dirfd, mb->f.tmpfd, IX_FILE, buf,
-		    len, 1) == -1) {
+		    len, ix->fd != -1) == -1) {
 			e = errno;
 			free(buf);
 			ix->valid = 0;
@@ -2631,7 +2637,7 @@ scan_slot(struct state *s, struct htab *h, const char *key, size_t len,
  * and a count of its LFs. 0, or -1 (gone meanwhile, not a file).
  */
 static int
-measure(int dirfd, const char *name, struct mstore_ix_rec *r, int sizes)
+measure(int dirfd, const char *name, struct mstore_ix_rec *r)
 {
 	struct stat	 sb;
 	unsigned char	*buf;
@@ -2640,17 +2646,6 @@ measure(int dirfd, const char *name, struct mstore_ix_rec *r, int sizes)
 	ssize_t		 n;
 	int		 fd;
 
-	if (sizes) {
-		/* The name has the sizes: the date alone, without an open. */
-		if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) == -1)
-			return -1;
-		if (!S_ISREG(sb.st_mode)) {
-			errno = EINVAL;
-			return -1;
-		}
-		r->date = (int64_t)sb.st_mtim.tv_sec;
-		return 0;
-	}
 	if ((fd = ms_open_reg(dirfd, name, MS_RDFLAGS, 0, &sb)) == -1)
 		return -1;
 	r->date = (int64_t)sb.st_mtim.tv_sec;
@@ -2947,12 +2942,13 @@ mb_newrec(struct mbox *mb, const struct st_ent *e, struct mstore_ix_rec *r)
 	r->modseq = ix_modseq(&mb->ix);
 	(void)mstore_fmt_fname(name, &fn);
 	if (fn.sizes) {
+		/* The date waits until asked for (mbox_internaldate). */
 		r->size = fn.size;
 		r->wire_size = fn.wire_size;
+		return;
 	}
 	/* Gone meanwhile: zeros, and the next sync drops it. */
-	(void)measure(e->innew ? mb->f.newfd : mb->f.curfd, name, r,
-	    fn.sizes);
+	(void)measure(e->innew ? mb->f.newfd : mb->f.curfd, name, r);
 }
 
 /*
@@ -3571,6 +3567,59 @@ mbox_open_message(struct mbox *mb, size_t idx)
 		return -1;
 	}
 	return mb_open_file(mb, k);
+}
+
+/* The file's mtime, found again if another session renamed it. */
+static time_t
+mb_file_date(struct mbox *mb, size_t idx, size_t *kp)
+{
+	const struct st_ent	*e;
+	const char		*errstr;
+	struct stat		 sb;
+	size_t			 k;
+	int			 tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (tries > 0 && mb_refresh(mb, &errstr) == -1)
+			break;
+		if ((k = mb_locate(mb, idx)) == SIZE_MAX)
+			break;
+		e = &mb->st.e[k];
+		if (fstatat(e->innew ? mb->f.newfd : mb->f.curfd,
+		    st_name(&mb->st, e), &sb, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (!S_ISREG(sb.st_mode))
+				break;
+			*kp = k;
+			return sb.st_mtim.tv_sec;
+		}
+		if (errno != ENOENT)
+			break;
+	}
+	return 0;
+}
+
+time_t
+mbox_internaldate(struct mbox *mb, size_t idx)
+{
+	struct mbox_msg		*m;
+	struct st_ent		*e;
+	size_t			 k;
+
+	if (idx >= mb->n)
+		return 0;
+	m = &mb->msgs[idx];
+	if (m->internaldate != 0 ||
+	    (m->internaldate = mb_file_date(mb, idx, &k)) == 0)
+		return m->internaldate;
+	/* Into the index too, written with the next sync's changes. */
+	e = &mb->st.e[k];
+	if (mb->ix.valid && e->ixpos < mb->ix.n &&
+	    mb->ix.rec[e->ixpos].uid == e->uid &&
+	    mb->ix.rec[e->ixpos].date == 0) {
+		mb->ix.rec[e->ixpos].date = (int64_t)m->internaldate;
+		ix_dirty(&mb->ix, e->ixpos);
+	}
+	return m->internaldate;
 }
 
 int
@@ -4229,6 +4278,8 @@ mb_copy(struct mbox *mb, const size_t *idx, size_t n, const char *dest,
 			return ms_fail(st, MSTORE_E_INVALID, errstr,
 			    "no such message");
 		bytes += mb->msgs[idx[i]].size;
+		/* Before the target is locked: this may lock mb. */
+		(void)mbox_internaldate(mb, idx[i]);
 	}
 	if ((dm = mb_new(st, canon, errstr)) == NULL)
 		return -1;
@@ -5033,7 +5084,7 @@ sub_read(struct mstore *st, struct dirlist *d)
 }
 
 static int
-sub_write(struct mstore *st, const struct dirlist *d)
+sub_write(struct mstore *st, const struct dirlist *d, int durable)
 {
 	struct buf	 b;
 	size_t		 i;
@@ -5043,7 +5094,7 @@ sub_write(struct mstore *st, const struct dirlist *d)
 	for (i = 0; i < d->n; i++)
 		(void)buf_printf(&b, "%s\n", d->name[i]);
 	r = ms_write_file(st->rootfd, st->tmpfd, SUB_FILE, b.data != NULL ?
-	    b.data : "", b.len, 1);
+	    b.data : "", b.len, durable);
 	buf_free(&b);
 	return r;
 }
@@ -5232,9 +5283,11 @@ tree_remove(int dirfd, const char *name, int depth)
 /*
  * Make one folder (the store lock held): built in tmp/, renamed into
  * place, so that nobody sees it half made. 1 if it was there already.
+ * durable: its directory and the store's fsync'd (else the caller syncs
+ * the store and repairs what a crash cut short).
  */
 static int
-create_one(struct mstore *st, const char *canon, int syncroot,
+create_one(struct mstore *st, const char *canon, int durable,
     const char **errstr)
 {
 	static const char	*sub[] = { "cur", "new", "tmp" };
@@ -5260,7 +5313,7 @@ create_one(struct mstore *st, const char *canon, int syncroot,
 	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
 		goto fail;
 	(void)close(mfd);
-	if (ms_fsync_dir(fd) == -1)
+	if (durable && ms_fsync_dir(fd) == -1)
 		goto fail;
 	if (ms_rename_noreplace(st->tmpfd, tmp, st->rootfd, dname) == -1) {
 		e = errno;
@@ -5271,7 +5324,7 @@ create_one(struct mstore *st, const char *canon, int syncroot,
 		return ms_fail_errno(st, errstr, "cannot make the mailbox", e);
 	}
 	(void)close(fd);
-	if (syncroot && ms_fsync_dir(st->rootfd) == -1)
+	if (durable && ms_fsync_dir(st->rootfd) == -1)
 		return ms_fail_errno(st, errstr, "cannot sync the store",
 		    errno);
 	return 0;
@@ -5282,6 +5335,33 @@ create_one(struct mstore *st, const char *canon, int syncroot,
 		(void)close(fd);
 	tree_remove(st->tmpfd, tmp, 2);
 	return ms_fail_errno(st, errstr, "cannot make the mailbox", e);
+}
+
+/* A folder's missing cur/, new/ and tmp/ (the store lock held). */
+static int
+repair_one(struct mstore *st, const char *canon, const char **errstr)
+{
+	static const char	*sub[] = { "cur", "new", "tmp" };
+	char			 dname[MSTORE_NAME_MAX + 2];
+	size_t			 i;
+	int			 fd, e = 0;
+
+	if (dir_name(dname, sizeof(dname), canon) == -1)
+		return ms_fail(st, MSTORE_E_INVALID, errstr, E_NAME);
+	if ((fd = openat(st->rootfd, dname, MS_DIRFLAGS)) == -1)
+		return ms_fail_errno(st, errstr, "cannot open the mailbox",
+		    errno);
+	for (i = 0; i < nitems(sub) && e == 0; i++)
+		if (mkdirat(fd, sub[i], 0700) == -1 && errno != EEXIST)
+			e = errno;
+	if (e == 0 && ms_fsync_dir(fd) == -1)
+		e = errno;
+	(void)close(fd);
+	if (e != 0)
+		return ms_fail_errno(st, errstr, "cannot repair the mailbox",
+		    e);
+	log_warnx("mstore: %s: cur/, new/ or tmp/ was missing, made", canon);
+	return 0;
 }
 
 /* Make canon and its missing parents; the store lock held. */
@@ -5620,14 +5700,14 @@ subscribe_locked(struct mstore *st, const char *canon, int on,
 		d.name[i] = d.name[--d.n];
 		changed = 1;
 	}
-	if (changed && sub_write(st, &d) == -1)
+	if (changed && sub_write(st, &d, 1) == -1)
 		r = ms_fail_errno(st, errstr, "cannot write " SUB_FILE,
 		    errno);
 	dirlist_free(&d);
 	return r;
 }
 
-/* Subscribe to folders (the store lock held): one write of the file. */
+/* Subscribe to folders (the store lock held): one write, not synced. */
 static int
 subscribe_many(struct mstore *st, const char **canon, size_t n,
     const char **errstr)
@@ -5650,7 +5730,7 @@ subscribe_many(struct mstore *st, const char **canon, size_t n,
 			changed = 1;
 		}
 	}
-	if (changed && r == 0 && sub_write(st, &d) == -1)
+	if (changed && r == 0 && sub_write(st, &d, 0) == -1)
 		r = ms_fail_errno(st, errstr, "cannot write " SUB_FILE,
 		    errno);
 	dirlist_free(&d);
@@ -5688,16 +5768,18 @@ mstore_special_create(struct mstore *st, const char **errstr)
 	ms_begin(st, &errstr, &unused);
 	if ((lfd = ms_lock_store(st, errstr)) == -1)
 		return -1;
-	/* The first login makes them all: one sync of the store for all. */
+	/*
+	 * The first login makes them all, without a sync: what a crash
+	 * loses, the next login makes again (a folder left without its
+	 * subdirectories is mended), so the login waits for no disk.
+	 */
 	for (i = 0; i < nitems(names) && r == 0; i++) {
 		if (ms_selectable(st, names[i]))
 			continue;
 		if ((r = create_one(st, names[i], 0, errstr)) == 1)
-			r = 0;
+			r = repair_one(st, names[i], errstr);
 		made[nmade++] = names[i];
 	}
-	if (nmade > 0 && r == 0 && ms_fsync_dir(st->rootfd) == -1)
-		r = ms_fail_errno(st, errstr, "cannot sync the store", errno);
 	if (nmade > 0 && r == 0)
 		r = subscribe_many(st, made, nmade, errstr);
 	ms_unlock_store(lfd);

@@ -193,7 +193,7 @@ struct mbox_msg {
 	uint64_t	 modseq;
 	uint64_t	 size;		/* of the file (LF line ends) */
 	uint64_t	 wire_size;	/* RFC822.SIZE: each LF as CRLF */
-	time_t		 internaldate;	/* the file's mtime */
+	time_t		 internaldate;	/* the file's mtime; 0: not read */
 };
 
 /*
@@ -213,6 +213,12 @@ uint64_t	 mbox_highestmodseq(const struct mbox *);
 size_t		 mbox_count(const struct mbox *);
 /* idx is the sequence number - 1; NULL past the end. */
 const struct mbox_msg *mbox_msg(const struct mbox *, size_t idx);
+/*
+ * INTERNALDATE, read from the file the first time it is asked for (a
+ * folder opens without a stat of each file), then kept in the view and
+ * the index. 0 if the message is gone.
+ */
+time_t		 mbox_internaldate(struct mbox *, size_t idx);
 /* The index of uid, or (size_t)-1. */
 size_t		 mbox_find_uid(const struct mbox *, uint32_t uid);
 

@@ -747,6 +747,14 @@ test_folders(void)
 	test_assert((folder_flags(st, "Junk", &found) & MSTORE_F_JUNK));
 	test_assert((folder_flags(st, "Archive", &found) &
 	    MSTORE_F_ARCHIVE));
+	/* One cut short by a crash (its subdirectories lost) is mended. */
+	test_assert(unlinkat(ufd, ".Junk/cur", AT_REMOVEDIR) == 0 &&
+	    unlinkat(ufd, ".Junk/tmp", AT_REMOVEDIR) == 0);
+	test_assert(mstore_special_create(st, NULL) == 0);
+	mb = open_box(st, "Junk", 0);
+	test_assert(mb != NULL);
+	if (mb != NULL)
+		mbox_close(mb);
 
 	/* A directory without cur/ is \Noselect. */
 	if (mkdirat(ufd, ".Plain", 0700) == -1)
@@ -1709,6 +1717,51 @@ test_cache(void)
 	end();
 }
 
+/* Dates of files with their sizes in the name are read when asked for. */
+static void
+test_lazy_dates(void)
+{
+	struct mstore		*st;
+	struct mbox		*a, *b;
+	struct timespec		 ts[2];
+
+	begin("mstore: INTERNALDATE read once, when asked, then kept");
+	st = store(0, 0, 0, 0);
+	(void)append(st, "INBOX", "dated\n", 0, 1000000000);
+	put_file(ufd, "tmp/x", "a\n", 2);
+	ts[0].tv_sec = ts[1].tv_sec = 1234567890;
+	ts[0].tv_nsec = ts[1].tv_nsec = 0;
+	if (utimensat(ufd, "tmp/x", ts, 0) == -1 ||
+	    renameat(ufd, "tmp/x", ufd, "cur/1700000000.M1P1Q1.host,S=2,W=3"
+	    ":2,S") == -1)
+		exit(2);
+	a = open_box(st, "INBOX", 0);
+	if (a == NULL)
+		exit(2);
+	/* An APPEND's date is in the index; the other is not read yet. */
+	test_assert(mbox_count(a) == 2);
+	test_assert(mbox_msg(a, 0)->internaldate == 1000000000);
+	test_assert(mbox_msg(a, 1)->internaldate == 0);
+	/* Another session renames the file: it is found again. */
+	b = open_box(st, "INBOX", 0);
+	test_assert(b != NULL && mbox_store(b, (size_t[]){ 1 }, 1,
+	    MBOX_FLAGS_ADD, MBOX_FLAGGED, 0, 0, NULL, NULL, NULL) == 0);
+	test_assert(mbox_internaldate(a, 1) == 1234567890 &&
+	    mbox_msg(a, 1)->internaldate == 1234567890);
+	test_assert(mbox_internaldate(a, 2) == 0);
+	/* Kept in the index: a new session has it at once. */
+	test_assert(sync_ok(a, NULL));
+	mbox_close(a);
+	if (b != NULL)
+		mbox_close(b);
+	a = open_box(st, "INBOX", 1);
+	test_assert(a != NULL && mbox_msg(a, 1)->internaldate == 1234567890);
+	if (a != NULL)
+		mbox_close(a);
+	mstore_close(st);
+	end();
+}
+
 /* A quiet session drops its copies of the files and reads them again. */
 static void
 test_trim(void)
@@ -2111,6 +2164,7 @@ main(void)
 	test_keywords();
 	test_cache();
 	test_trim();
+	test_lazy_dates();
 	test_pop3_watch();
 	test_deleted_under();
 	test_concurrent();
