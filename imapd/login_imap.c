@@ -76,19 +76,6 @@ bad(struct login *lg, const char *tag, const char *text)
 	}
 }
 
-static int
-mech_offered(const char *mech)
-{
-	const char	*list = LOGIN_MECHS, *p;
-	size_t		 n = strlen(mech);
-
-	for (p = list; (p = strstr(p, mech)) != NULL; p += n)
-		if ((p == list || p[-1] == ' ') &&
-		    (p[n] == ' ' || p[n] == '\0'))
-			return 1;
-	return 0;
-}
-
 static void
 cmd_login(struct login *lg, const struct imap_cmd *cmd)
 {
@@ -141,7 +128,7 @@ cmd_authenticate(struct login *lg, const struct imap_cmd *cmd)
 	for (i = 0; i < sizeof(m) - 1 && mech[i] != '\0'; i++)
 		m[i] = (char)toupper((unsigned char)mech[i]);
 	m[i] = '\0';
-	if (mech[i] != '\0' || !mech_offered(m)) {
+	if (mech[i] != '\0' || !word_in_list(LOGIN_MECHS, m)) {
 		login_reply(lg, "%s NO [CANNOT] Unsupported authentication"
 		    " mechanism", cmd->tag);
 		return;

@@ -27,19 +27,6 @@ pop3_bye(struct login *lg, const char *why)
 	login_reply(lg, "-ERR %s", why);
 }
 
-static int
-mech_offered(const char *mech)
-{
-	const char	*list = LOGIN_MECHS, *p;
-	size_t		 n = strlen(mech);
-
-	for (p = list; (p = strstr(p, mech)) != NULL; p += n)
-		if ((p == list || p[-1] == ' ') &&
-		    (p[n] == ' ' || p[n] == '\0'))
-			return 1;
-	return 0;
-}
-
 static void
 pop3_capa(struct login *lg)
 {
@@ -80,7 +67,7 @@ pop3_auth(struct login *lg, char *arg)
 		*initial++ = '\0';
 	for (i = 0; mech[i]; i++)
 		mech[i] = (char)toupper((unsigned char)mech[i]);
-	if (!mech_offered(mech)) {
+	if (!word_in_list(LOGIN_MECHS, mech)) {
 		login_reply(lg, "-ERR Unsupported authentication mechanism");
 		return;
 	}

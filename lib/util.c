@@ -197,6 +197,21 @@ str_has_ctl(const char *s)
 	return 0;
 }
 
+int
+word_in_list(const char *list, const char *word)
+{
+	const char	*p;
+	size_t		 n = strlen(word);
+
+	if (n == 0)
+		return 0;
+	for (p = list; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == list || p[-1] == ' ') &&
+		    (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
 void
 explicit_wipe(void *p, size_t len)
 {

@@ -42,6 +42,9 @@ int	 utf8_valid(const char *);
 /* 1 if the string holds a byte < 0x20 or 0x7f (CR, LF, NUL stop here). */
 int	 str_has_ctl(const char *);
 
+/* 1 if word is one of the space-separated words of list (a SASL list). */
+int	 word_in_list(const char *list, const char *word);
+
 /* Wipe memory that held a secret (not optimised away). */
 void	 explicit_wipe(void *, size_t);
 

@@ -852,20 +852,6 @@ cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 }
 
-/* Is mech (upper case) one word of the list EHLO advertises? */
-static int
-mech_offered(const char *mech)
-{
-	const char	*list = SMTP_AUTH_MECHS, *p;
-	size_t		 n = strlen(mech);
-
-	for (p = list; (p = strstr(p, mech)) != NULL; p += n)
-		if ((p == list || p[-1] == ' ') &&
-		    (p[n] == ' ' || p[n] == '\0'))
-			return 1;
-	return 0;
-}
-
 /*
  * AUTH (RFC 4954): the exchange runs in authd; the session only turns
  * base64 lines into bytes and back. What the client sends (a password
@@ -908,7 +894,7 @@ cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 		reply_err(s, &err);
 		return;
 	}
-	if (!mech_offered(mech)) {
+	if (!word_in_list(SMTP_AUTH_MECHS, mech)) {
 		reply(s, 504, "5.5.4", "Unrecognized authentication type");
 		return;
 	}

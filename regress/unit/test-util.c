@@ -54,7 +54,7 @@ test_misc(void)
 {
 	char	 buf[32];
 
-	test_begin("util: control bytes and durations");
+	test_begin("util: control bytes, durations, word lists");
 	test_assert(!str_has_ctl("plain text"));
 	test_assert(str_has_ctl("a\r\nb"));
 	test_assert(str_has_ctl("a\tb"));
@@ -67,6 +67,16 @@ test_misc(void)
 	test_assert(strcmp(buf, "3d2h1m") == 0);
 	fmt_duration(buf, sizeof(buf), -4);
 	test_assert(strcmp(buf, "0s") == 0);
+	/* SASL mechanism lists: whole words only. */
+	test_assert(word_in_list("SCRAM-SHA-256 PLAIN LOGIN", "PLAIN"));
+	test_assert(word_in_list("SCRAM-SHA-256 PLAIN LOGIN", "LOGIN"));
+	test_assert(word_in_list("SCRAM-SHA-256 PLAIN LOGIN",
+	    "SCRAM-SHA-256"));
+	test_assert(!word_in_list("SCRAM-SHA-256 PLAIN LOGIN", "SCRAM"));
+	test_assert(!word_in_list("SCRAM-SHA-256 PLAIN LOGIN", "PLAI"));
+	test_assert(!word_in_list("SCRAM-SHA-256 PLAIN LOGIN", "N LOGIN"));
+	test_assert(!word_in_list("SCRAM-SHA-256 PLAIN LOGIN", ""));
+	test_assert(!word_in_list("", "PLAIN"));
 	test_end();
 }
 
