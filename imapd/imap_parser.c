@@ -1154,17 +1154,14 @@ imap_cmd_free(struct imap_cmd *cmd)
  */
 
 static const char E_NAMELONG[] = "mailbox name too long";
-static const char E_CTLNAME[] = "control character in mailbox name";
+#define B64_CHARS \
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 static const char E_SEQSET[] = "invalid sequence set";
 static const char E_EXTRA[] = "unexpected arguments";
 
 static int	 parse_num(const char *, size_t, uint64_t, int, uint64_t *);
 static int	 arg_is(const struct imap_arg *, const char *);
 static int	 str_caseeq(const char *, const char *);
-static int	 b64_value(unsigned char);
-static int	 put(char *, size_t, size_t *, const char *, size_t);
-static size_t	 utf8_encode(uint32_t, char *);
-static uint32_t	 utf8_decode(const unsigned char *, size_t);
 static int	 range_cmp(const void *, const void *);
 static void	 seqset_normalize(struct imap_seqset *);
 static int	 seq_number(const char **, uint32_t *, int *);
@@ -1262,256 +1259,6 @@ imap_arg_astring(const struct imap_arg *a)
  * '&' is "&-", anything else is UTF-16 in modified BASE64 between '&'
  * and '-'.
  */
-
-static const char b64_mutf7[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
-
-/* Append n bytes, keeping room for the NUL. */
-static int
-put(char *out, size_t size, size_t *o, const char *s, size_t n)
-{
-	if (n >= size - *o)
-		return -1;
-	memcpy(out + *o, s, n);
-	*o += n;
-	return 0;
-}
-
-static size_t
-utf8_encode(uint32_t cp, char *b)
-{
-	if (cp < 0x80) {
-		b[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		b[0] = (char)(0xc0 | cp >> 6);
-		b[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		b[0] = (char)(0xe0 | cp >> 12);
-		b[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		b[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	b[0] = (char)(0xf0 | cp >> 18);
-	b[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	b[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	b[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* The code point of a well-formed sequence of n bytes (utf8_seq()). */
-static uint32_t
-utf8_decode(const unsigned char *p, size_t n)
-{
-	uint32_t	 cp;
-	size_t		 i;
-
-	if (n == 2)
-		cp = p[0] & 0x1f;
-	else if (n == 3)
-		cp = p[0] & 0x0f;
-	else
-		cp = p[0] & 0x07;
-	for (i = 1; i < n; i++)
-		cp = cp << 6 | (p[i] & 0x3f);
-	return cp;
-}
-
-int
-imap_mutf7_to_utf8(const char *in, char *out, size_t size,
-    const char **errstr)
-{
-	const unsigned char	*p = (const unsigned char *)in;
-	char			 u8[4];
-	uint32_t		 bits, u, hi, cp;
-	size_t			 o = 0, nunits;
-	int			 nbits, v, after_run = 0;
-
-	if (size == 0)
-		goto toolong;
-	while (*p != '\0') {
-		if (*p != '&') {
-			if (*p < 0x20 || *p > 0x7e) {
-				*errstr = *p >= 0x80 ?
-				    "8-bit byte in modified UTF-7" : E_CTLNAME;
-				goto fail;
-			}
-			if (put(out, size, &o, (const char *)p, 1) == -1)
-				goto toolong;
-			p++;
-			after_run = 0;
-			continue;
-		}
-		p++;
-		if (*p == '-') {
-			if (put(out, size, &o, "&", 1) == -1)
-				goto toolong;
-			p++;
-			after_run = 0;
-			continue;
-		}
-		/* Two runs in a row should have been one. */
-		if (after_run) {
-			*errstr = "modified UTF-7: adjacent encoded runs";
-			goto fail;
-		}
-		bits = 0;
-		nbits = 0;
-		nunits = 0;
-		hi = 0;
-		while ((v = b64_value(*p)) != -1) {
-			bits = bits << 6 | (uint32_t)v;
-			nbits += 6;
-			p++;
-			if (nbits < 16)
-				continue;
-			nbits -= 16;
-			u = bits >> nbits & 0xffff;
-			bits &= (1U << nbits) - 1;
-			nunits++;
-			if (hi != 0) {
-				if (u < 0xdc00 || u > 0xdfff)
-					goto surrogate;
-				cp = 0x10000 + ((hi - 0xd800) << 10) +
-				    (u - 0xdc00);
-				hi = 0;
-			} else if (u >= 0xd800 && u <= 0xdbff) {
-				hi = u;
-				continue;
-			} else if (u >= 0xdc00 && u <= 0xdfff)
-				goto surrogate;
-			else
-				cp = u;
-			if (cp < 0x20 || cp == 0x7f) {
-				*errstr = E_CTLNAME;
-				goto fail;
-			}
-			if (cp < 0x7f) {
-				*errstr = "modified UTF-7: ASCII encoded";
-				goto fail;
-			}
-			if (put(out, size, &o, u8, utf8_encode(cp, u8)) == -1)
-				goto toolong;
-		}
-		if (*p != '-') {
-			*errstr = "modified UTF-7: unterminated encoded run";
-			goto fail;
-		}
-		p++;
-		if (hi != 0)
-			goto surrogate;
-		/* Canonical: no extra character, padding bits zero. */
-		if (nunits == 0 || nbits >= 6 || bits != 0) {
-			*errstr = "modified UTF-7: non-canonical encoding";
-			goto fail;
-		}
-		after_run = 1;
-	}
-	out[o] = '\0';
-	return (int)o;
- surrogate:
-	*errstr = "modified UTF-7: unpaired surrogate";
-	goto fail;
- toolong:
-	*errstr = E_NAMELONG;
- fail:
-	if (size > 0)
-		out[0] = '\0';
-	return -1;
-}
-
-int
-imap_utf8_to_mutf7(const char *in, char *out, size_t size,
-    const char **errstr)
-{
-	const unsigned char	*p = (const unsigned char *)in;
-	uint32_t		 bits, cp, units[2];
-	size_t			 o = 0, n, nu, i;
-	int			 nbits;
-	char			 c;
-
-	if (size == 0)
-		goto toolong;
-	while (*p != '\0') {
-		if (*p >= 0x20 && *p <= 0x7e) {
-			if (put(out, size, &o, *p == '&' ? "&-" :
-			    (const char *)p, *p == '&' ? 2 : 1) == -1)
-				goto toolong;
-			p++;
-			continue;
-		}
-		if (*p < 0x80) {
-			*errstr = E_CTLNAME;
-			goto fail;
-		}
-		if (put(out, size, &o, "&", 1) == -1)
-			goto toolong;
-		bits = 0;
-		nbits = 0;
-		while (*p >= 0x80) {
-			if ((n = utf8_seq(p)) == 0) {
-				*errstr = "invalid UTF-8 in mailbox name";
-				goto fail;
-			}
-			cp = utf8_decode(p, n);
-			p += n;
-			if (cp >= 0x10000) {
-				cp -= 0x10000;
-				units[0] = 0xd800 | cp >> 10;
-				units[1] = 0xdc00 | (cp & 0x3ff);
-				nu = 2;
-			} else {
-				units[0] = cp;
-				nu = 1;
-			}
-			for (i = 0; i < nu; i++) {
-				bits = bits << 16 | units[i];
-				nbits += 16;
-				while (nbits >= 6) {
-					nbits -= 6;
-					c = b64_mutf7[bits >> nbits & 0x3f];
-					if (put(out, size, &o, &c, 1) == -1)
-						goto toolong;
-				}
-				bits &= (1U << nbits) - 1;
-			}
-		}
-		if (nbits > 0) {
-			c = b64_mutf7[bits << (6 - nbits) & 0x3f];
-			if (put(out, size, &o, &c, 1) == -1)
-				goto toolong;
-		}
-		if (put(out, size, &o, "-", 1) == -1)
-			goto toolong;
-	}
-	out[o] = '\0';
-	return (int)o;
- toolong:
-	*errstr = E_NAMELONG;
- fail:
-	if (size > 0)
-		out[0] = '\0';
-	return -1;
-}
 
 int
 imap_mailbox(const struct imap_arg *a, int utf8, char *buf,
@@ -3381,11 +3128,8 @@ imap_authenticate_parse(const struct imap_cmd *cmd, const char **mech,
 		if (cmd->args[1].type != IMAP_ARG_ATOM)
 			goto bad;
 		for (i = 0; s[i] != '\0'; i++)
-			if (b64_value((unsigned char)s[i]) == -1 &&
-			    s[i] != '/' && s[i] != '=')
+			if (strchr(B64_CHARS "=", s[i]) == NULL)
 				goto bad;
-		if (s[0] == ',' || strchr(s, ',') != NULL)
-			goto bad;
 		*ir = s;
 	}
 	*mech = cmd->args[0].s;

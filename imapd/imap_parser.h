@@ -28,6 +28,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "imapstr.h"	/* mailbox names: imap_mutf7_to_utf8() */
+
 #define IMAP_MAX_LINE		(64 * 1024)	/* one line, without CRLF */
 #define IMAP_MAX_COMMAND	(16 * 1024 * 1024) /* lines + other literals */
 #define IMAP_MAX_LITERALS	1000		/* in one command */
@@ -247,16 +249,6 @@ const char *imap_arg_string(const struct imap_arg *);
 /* number64 (RFC 9051: 0 .. 2^63-1): 0 or -1. */
 int	 imap_arg_number(const struct imap_arg *, uint64_t *);
 
-/*
- * Mailbox names. The store keeps them in modified UTF-7, as Dovecot and
- * Courier do. Both converters are strict: UTF-8 must be well-formed,
- * modified UTF-7 canonical (printable ASCII never encoded, one shift
- * per run, no padding bits set, "&-" for '&', UTF-16 surrogates
- * paired); control characters (U+0000..U+001F, U+007F) are refused in
- * both. They return the length written (with a NUL after it), or -1.
- */
-int	 imap_mutf7_to_utf8(const char *, char *, size_t, const char **);
-int	 imap_utf8_to_mutf7(const char *, char *, size_t, const char **);
 
 /*
  * A mailbox argument (astring, no wildcards) in the store's form:

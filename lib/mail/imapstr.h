@@ -26,4 +26,16 @@ int	 imap_add_astring(struct buf *, const char *s, size_t len, int utf8);
 /* 1 if c may appear in an atom (ATOM-CHAR). */
 int	 imap_atom_char(int c);
 
+/*
+ * Mailbox names. The store keeps them in modified UTF-7, as Dovecot and
+ * Courier do. Both converters are strict: UTF-8 must be well-formed,
+ * modified UTF-7 canonical (printable ASCII never encoded, one shift
+ * per run, no padding bits set, "&-" for '&', UTF-16 surrogates
+ * paired); control characters (C0, DEL and C1) are refused in both.
+ * They return the length written (with a NUL after it), or -1 and
+ * errstr.
+ */
+int	 imap_mutf7_to_utf8(const char *, char *, size_t, const char **);
+int	 imap_utf8_to_mutf7(const char *, char *, size_t, const char **);
+
 #endif

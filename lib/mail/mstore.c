@@ -324,8 +324,6 @@ static int	 ms_open_lock(int, const char *);
 static int	 ts_cmp(const struct timespec *, const struct timespec *);
 static void	 ms_unique(struct mstore *, char *, size_t);
 static uint64_t	 ms_modseq_floor(void);
-static int	 b64val(unsigned char);
-static int	 mutf7_run_valid(const unsigned char *, size_t);
 static int	 is_inbox(const char *);
 static int	 dir_name(char *, size_t, const char *);
 static int	 key_valid(const char *, size_t);
@@ -874,61 +872,12 @@ ms_modseq_floor(void)
 
 /* ---- folder names ---- */
 
-static int
-b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
-
-/*
- * The modified base64 between '&' and '-' (RFC 3501 5.1.3): UTF-16
- * with paired surrogates, no character that could stand for itself or
- * is a control, and zero bits to pad. One spelling per name.
- */
-static int
-mutf7_run_valid(const unsigned char *p, size_t len)
-{
-	uint32_t	 bits = 0;
-	unsigned	 u;
-	size_t		 i;
-	int		 nbits = 0, v, hi = 0;
-
-	for (i = 0; i < len; i++) {
-		if ((v = b64val(p[i])) < 0)
-			return 0;
-		bits = (bits << 6) | (uint32_t)v;
-		nbits += 6;
-		if (nbits < 16)
-			continue;
-		nbits -= 16;
-		u = (bits >> nbits) & 0xffff;
-		bits &= (1u << nbits) - 1;
-		if (hi) {
-			if (u < 0xdc00 || u > 0xdfff)
-				return 0;
-			hi = 0;
-		} else if (u >= 0xd800 && u <= 0xdbff)
-			hi = 1;
-		else if ((u >= 0xdc00 && u <= 0xdfff) || u < 0xa0)
-			return 0;
-	}
-	return !hi && nbits < 6 && bits == 0;
-}
-
 int
 mstore_name_valid(const char *name, char *canon, size_t canonsize)
 {
 	const unsigned char	*p = (const unsigned char *)name, *dash;
+	char			 utf8[2 * MSTORE_NAME_MAX + 2];
+	const char		*err;
 	size_t			 len, i, comp = 0, depth = 1;
 
 	if (name == NULL)
@@ -951,12 +900,13 @@ mstore_name_valid(const char *name, char *canon, size_t canonsize)
 			continue;
 		if ((dash = memchr(p + i + 1, '-', len - i - 1)) == NULL)
 			return 0;
-		if (dash > p + i + 1 && !mutf7_run_valid(p + i + 1,
-		    (size_t)(dash - p - i - 1)))
-			return 0;
 		comp += (size_t)(dash - p - i);
 		i = (size_t)(dash - p);
 	}
+	/* Encoded runs: canonical, and no control character in them. */
+	if (memchr(name, '&', len) != NULL &&
+	    imap_mutf7_to_utf8(name, utf8, sizeof(utf8), &err) == -1)
+		return 0;
 	if (comp == 0)
 		return 0;
 	if (canon == NULL)

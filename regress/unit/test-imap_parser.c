@@ -711,6 +711,7 @@ test_mutf7(void)
 		{ "&AGE-",			NULL },	/* 'a' encoded */
 		{ "&ACY-",			NULL },	/* '&' encoded */
 		{ "&AAE-",			NULL },	/* control */
+		{ "&AIA-",			NULL },	/* C1 control */
 		{ "&AOQ-&APY-",			NULL },	/* two runs */
 		{ "&AOR-",			NULL },	/* padding bits */
 		{ "&AOQA-",			NULL },	/* extra character */
@@ -731,7 +732,7 @@ test_mutf7(void)
 	static const char *const utf8[] = {
 		"", "&", "INBOX", "\xc3\xa4", "\xc3\xa4\xc3\xb6 x",
 		"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "\xf0\x9f\x98\x81",
-		"a&b\xe2\x82\xac&", "\xc2\x80", "\xef\xbf\xbf",
+		"a&b\xe2\x82\xac&", "\xc2\xa0", "\xef\xbf\xbf",
 		"\xf4\x8f\xbf\xbf",
 	};
 	char		 buf[256], back[256], small[6];
@@ -768,7 +769,9 @@ test_mutf7(void)
 	    31 && strcmp(buf, "~peter/mail/&U,BTFw-/&ZeVnLIqe-") == 0);
 	test_assert(imap_utf8_to_mutf7("a&b", buf, sizeof(buf), &err) == 4 &&
 	    strcmp(buf, "a&-b") == 0);
-	/* Refused UTF-8. */
+	/* Refused UTF-8: a C1 control, then malformed. */
+	test_assert(imap_utf8_to_mutf7("a\xc2\x85", buf, sizeof(buf), &err) ==
+	    -1);
 	test_assert(imap_utf8_to_mutf7("\xc3\x28", buf, sizeof(buf), &err) ==
 	    -1 && err_ok(err));
 	test_assert(imap_utf8_to_mutf7("\xc0\xaf", buf, sizeof(buf), &err) ==
