@@ -15,6 +15,7 @@
 
 #include "listener.h"
 #include "log.h"
+#include "msg.h"
 #include "login.h"
 #include "osms_imsg.h"
 #include "proc.h"
@@ -23,6 +24,9 @@
 static void
 imap_conf(struct imsg *imsg)
 {
+	struct msg_reader	 r;
+	uint32_t		 secs;
+
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_LISTENER:
 		listener_conf(proc_parent(), imsg);
@@ -30,6 +34,13 @@ imap_conf(struct imsg *imsg)
 	case IMSG_CONF_PKI_CERT:
 	case IMSG_CONF_PKI_KEY:
 		tls_pki_conf(imsg);
+		break;
+	case IMSG_CONF_IMAPD:
+		msg_reader_init(&r, imsg);
+		(void)msg_get_u32(&r, &secs);
+		if (msg_end(&r) == -1 || secs == 0)
+			fatalx("bad IMSG_CONF_IMAPD");
+		login_timeout = secs;
 		break;
 	default:
 		fatalx("unexpected %s", imsg_type_name(imsg->hdr.type));

@@ -24,6 +24,7 @@
 
 #define PROXY_CHUNK	16384
 
+uint32_t		 login_timeout = 60;	/* until the config says */
 static struct idmap	 logins;		/* by id, for answers */
 static TAILQ_HEAD(, login) all = TAILQ_HEAD_INITIALIZER(all);
 static int		 ready;
@@ -56,11 +57,35 @@ addr_text(const struct sockaddr_storage *ss, char *buf, size_t size)
 		(void)osms_strlcpy(buf, "?", size);
 }
 
+/*
+ * A client has login-timeout from its connect to log in, however busy
+ * it keeps the connection (NOOPs, slow TLS, failed logins).
+ */
+static void
+login_deadline(evutil_socket_t fd, short ev, void *arg)
+{
+	struct login	*lg = arg;
+
+	(void)fd;
+	(void)ev;
+	if (lg->state == LOGIN_PROXY || lg->state == LOGIN_CLOSING)
+		return;
+	log_info("%016llx imapd timeout from=%s: no login in %us",
+	    (unsigned long long)lg->id, lg->addr, (unsigned)login_timeout);
+	if (lg->state == LOGIN_TLS || lg->state == LOGIN_STARTTLS) {
+		login_close(lg, "timeout in the TLS handshake");
+		return;
+	}
+	lg->proto->bye(lg, "timeout");
+	login_close_after(lg);
+}
+
 void
 login_accept(struct listener *l, int fd, const struct sockaddr_storage *ss,
     socklen_t len)
 {
 	struct login	*lg;
+	struct timeval	 tv = { (time_t)login_timeout, 0 };
 
 	(void)len;
 	if (!ready) {
@@ -76,7 +101,8 @@ login_accept(struct listener *l, int fd, const struct sockaddr_storage *ss,
 	if (l->pki[0] != '\0')
 		lg->ctx = tls_pki_ctx(l->pki);
 	lg->io = io_new(fd, LOGIN_MAX_LINE, login_io, lg);
-	io_set_timeout(lg->io, LOGIN_TIMEOUT);
+	evtimer_assign(&lg->deadline, osms_evbase, login_deadline, lg);
+	(void)evtimer_add(&lg->deadline, &tv);
 	(void)idmap_put(&logins, lg->id, lg);
 	TAILQ_INSERT_TAIL(&all, lg, entry);
 	log_debug("%016llx imapd connect from=%s proto=%s",
@@ -111,6 +137,7 @@ login_close(struct login *lg, const char *why)
 	}
 	if (lg->state == LOGIN_PROXY)
 		nproxied--;
+	(void)evtimer_del(&lg->deadline);
 	(void)idmap_del(&logins, lg->id);
 	TAILQ_REMOVE(&all, lg, entry);
 	io_free(lg->io);
@@ -351,7 +378,7 @@ login_handoff_result(struct imsg *imsg)
 	/* The session answers the login itself; from now on bytes pass. */
 	lg->state = LOGIN_PROXY;
 	nproxied++;
-	io_set_timeout(lg->io, 0);	/* the session keeps the time */
+	(void)evtimer_del(&lg->deadline);	/* the session keeps the time */
 	io_resume_read(lg->sio);
 	io_resume_read(lg->io);
 	login_io(lg->io, IO_DATAIN, lg);	/* what was pipelined */

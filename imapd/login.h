@@ -14,13 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <event2/event.h>
 #include <openssl/ssl.h>
 
 #include "io.h"
 #include "listener.h"
 
 #define LOGIN_MAX_LINE		8192	/* a pre-login command line */
-#define LOGIN_TIMEOUT		60	/* seconds to log in */
 #define LOGIN_MAX_FAILURES	3	/* failed logins, then goodbye */
 #define LOGIN_MAX_RESPONSE	8192	/* one decoded SASL response */
 #define LOGIN_MECHS		"SCRAM-SHA-256 PLAIN LOGIN"
@@ -77,6 +77,7 @@ struct login {
 	char			 user[256];	/* POP3 USER, or who logged in */
 	void			*pdata;		/* the protocol's own state */
 	size_t			 raw_need;	/* literal bytes still to read */
+	struct event		 deadline;	/* login-timeout after connect */
 
 	/* the session, once logged in */
 	struct io		*sio;
@@ -111,6 +112,9 @@ void	 login_handoff_result(struct imsg *);
 void	 login_authd_down(void);
 
 /* login_imap.c, login_pop3.c */
+/* Seconds a client has to log in (imapd { login-timeout }). */
+extern uint32_t			 login_timeout;
+
 extern const struct login_proto	 login_imap;
 extern const struct login_proto	 login_pop3;
 

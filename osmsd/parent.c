@@ -410,6 +410,9 @@ slice_send(struct child *c)
 	case ROLE_IMAPD:
 		slice_pkis(c);
 		slice_listeners(c);
+		msg_init(&m, IMSG_CONF_IMAPD, 0);
+		msg_add_u32(&m, conf->imapd.login_timeout);
+		send_or_kill(c, &m);
 		break;
 	case ROLE_AUTHD:
 		slice_directory(c);

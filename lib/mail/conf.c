@@ -432,6 +432,7 @@ conf_new(const char *name)
 	conf->imapd.max_sessions = IMAPD_MAX_SESSIONS;
 	conf->imapd.max_user_sessions = IMAPD_MAX_USER_SESSIONS;
 	conf->imapd.timeout = IMAPD_TIMEOUT;
+	conf->imapd.login_timeout = IMAPD_LOGIN_TIMEOUT;
 	return conf;
 }
 
@@ -849,8 +850,9 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		    smtpd->max_messages_per_hour, smtpd->auth_max_failures);
 	if (role == ROLE_IMAPD)
 		(void)fprintf(fp, "\tmax-sessions %u\n\tmax-user-sessions %u\n"
-		    "\ttimeout %u\n", conf->imapd.max_sessions,
-		    conf->imapd.max_user_sessions, conf->imapd.timeout);
+		    "\ttimeout %u\n\tlogin-timeout %u\n",
+		    conf->imapd.max_sessions, conf->imapd.max_user_sessions,
+		    conf->imapd.timeout, conf->imapd.login_timeout);
 	if (role == ROLE_SCAND && conf->scand.database[0] != '\0') {
 		(void)fputs("\tdatabase ", fp);
 		dump_str(fp, conf->scand.database);

@@ -32,6 +32,7 @@
 #define IMAPD_MAX_SESSIONS	1000	/* mail sessions on the server */
 #define IMAPD_MAX_USER_SESSIONS	20	/* of one user */
 #define IMAPD_TIMEOUT		1800	/* idle; RFC 9051: at least 30 min */
+#define IMAPD_LOGIN_TIMEOUT	60	/* to log in */
 
 enum table_backend { TABLE_FILE, TABLE_POSTGRES };
 
@@ -134,6 +135,7 @@ struct conf_imapd {
 	uint32_t		 max_sessions;
 	uint32_t		 max_user_sessions;
 	uint32_t		 timeout;		/* seconds */
+	uint32_t		 login_timeout;		/* seconds */
 };
 
 struct conf_scand {

@@ -185,6 +185,7 @@ static void	 domains_add(struct parser *, int, const char *);
 %token <kw> SENDERCHECK "sender-check" MAXMSGHOUR "max-messages-per-hour"
 %token <kw> AUTHFAIL "auth-max-failures"
 %token <kw> MAXSESS "max-sessions" MAXUSERSESS "max-user-sessions"
+%token <kw> LOGINTIMEOUT "login-timeout"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -227,7 +228,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| POSTGRES | QUEUE | SCAND | SMTP | SMTPD | SOCKET | STARTTLS
 		| STARTTLSREQ | SUBMISSION | TABLE | TIMEOUT | TLS | USER
 		| USERS | DOMAINS | QUERY | SENDERCHECK | MAXMSGHOUR | AUTHFAIL
-		| MAXSESS | MAXUSERSESS
+		| MAXSESS | MAXUSERSESS | LOGINTIMEOUT
 		;
 
 macro		: STRING '=' str {
@@ -427,6 +428,7 @@ blockitem	: setting str {
 
 setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| SENDERCHECK | MAXMSGHOUR | AUTHFAIL | MAXSESS | MAXUSERSESS
+		| LOGINTIMEOUT
 		;
 
 %%
@@ -455,6 +457,7 @@ static const struct keyword {
 	{ "imapd",		T_IMAPD },
 	{ "key",		T_KEY },
 	{ "listen",		T_LISTEN },
+	{ "login-timeout",	T_LOGINTIMEOUT },
 	{ "mail",		T_MAIL },
 	{ "max-line-length",	T_MAXLINE },
 	{ "max-message-size",	T_MAXMSG },
@@ -1237,6 +1240,11 @@ imapd_setting(struct parser *p, int line, const char *setting,
 		    imapd->timeout < 1800)
 			conf_error(p->rep, line, "invalid timeout %s: "
 			    "expected a duration from 30m to 1h", q);
+	} else if (strcmp(setting, "login-timeout") == 0) {
+		if (conf_parse_duration(s, &imapd->login_timeout) == -1 ||
+		    imapd->login_timeout < 5 || imapd->login_timeout > 600)
+			conf_error(p->rep, line, "invalid login-timeout %s: "
+			    "expected a duration from 5s to 10m", q);
 	} else
 		conf_error(p->rep, line, "%s is not a setting of the imapd"
 		    " block", setting);
@@ -1279,7 +1287,8 @@ block_setting(struct parser *p, int line, const char *setting,
 	}
 	if (p->role != ROLE_SMTPD || strcmp(setting, "database") == 0 ||
 	    strcmp(setting, "max-sessions") == 0 ||
-	    strcmp(setting, "max-user-sessions") == 0) {
+	    strcmp(setting, "max-user-sessions") == 0 ||
+	    strcmp(setting, "login-timeout") == 0) {
 		conf_error(p->rep, line, "%s is not a setting of the %s block",
 		    setting, role_name((enum osms_role)p->role));
 		return;

@@ -6,6 +6,8 @@ mail; limits per user and per server; nothing is left when it ends."""
 import imaplib
 import os
 import poplib
+import socket
+import ssl
 import sys
 import time
 
@@ -70,7 +72,7 @@ def wait_for(fn, timeout=10):
     return fn()
 
 
-ROLES = "imapd {\n\tmax-user-sessions 3\n}\n"
+ROLES = "imapd {\n\tmax-user-sessions 3\n\tlogin-timeout 5s\n}\n"
 
 with Osms(roles_conf=ROLES) as o:
     before = set(sessions(o))
@@ -153,6 +155,56 @@ with Osms(roles_conf=ROLES) as o:
             imap_login(o, "alice@example.test", "alice-pw")))
         t.expect(c.noop()[0] == "OK", "alice again, once the others end")
         c.logout()
+
+    with t.case("login-timeout: a client silent before its login gets BYE"
+                " (IMAP) or -ERR (POP3) and is closed"):
+        def silent(port, tls):
+            raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+            s = insecure_ctx().wrap_socket(raw) if tls else raw
+            t0 = time.monotonic()
+            data = b""
+            try:
+                while True:
+                    got = s.recv(4096)
+                    if not got:
+                        break
+                    data += got
+            except (OSError, ssl.SSLError):
+                pass
+            s.close()
+            return data, time.monotonic() - t0
+        for name, port, tls, want in (
+                ("imap", o.ports["imap"], False, b"* BYE"),
+                ("imaps", o.ports["imaps"], True, b"* BYE"),
+                ("pop3", o.ports["pop3"], False, b"-ERR")):
+            data, secs = silent(port, tls)
+            lines = data.split(b"\r\n")
+            t.expect(len(lines) >= 2 and lines[1].startswith(want),
+                     "%s: greeting, then %r: %r" % (name, want, data))
+            t.expect(4.5 <= secs <= 12, "%s: closed after %.1fs (5s"
+                     " configured)" % (name, secs))
+        # A client that keeps talking but never logs in is cut off too.
+        raw = socket.create_connection(("127.0.0.1", o.ports["imap"]),
+                                       timeout=20)
+        f = raw.makefile("rb")
+        f.readline()
+        t0 = time.monotonic()
+        closed = False
+        for i in range(40):
+            try:
+                raw.sendall(b"a%d NOOP\r\n" % i)
+                if f.readline() == b"":
+                    closed = True
+                    break
+                f.readline()
+            except OSError:
+                closed = True
+                break
+            time.sleep(0.5)
+        raw.close()
+        t.expect(closed and time.monotonic() - t0 < 12,
+                 "NOOPs do not keep a client that never logs in: closed"
+                 " after %.1fs" % (time.monotonic() - t0))
 
     with t.case("osmsctl status counts the sessions; stopping osmsd ends"
                 " them"):

@@ -353,7 +353,9 @@ static const struct errcase errcases[] = {
 	  "to 1h\n" },
 	{ "imapd {\n\tmax-sessions 0\n\tmax-user-sessions 1001\n"
 	  "\ttimeout 29m\n\tmax-recipients 5\n}\n"
-	  "smtpd {\n\tmax-sessions 5\n}\n",
+	  "smtpd {\n\tmax-sessions 5\n}\n"
+	  "imapd {\n\tlogin-timeout 4s\n\tlogin-timeout 11m\n}\n"
+	  "smtpd {\n\tlogin-timeout 5s\n}\n",
 	  "t.conf:2: invalid max-sessions \"0\": expected a number from 1 "
 	  "to 100000\n"
 	  "t.conf:3: invalid max-user-sessions \"1001\": expected a number"
@@ -361,7 +363,12 @@ static const struct errcase errcases[] = {
 	  "t.conf:4: invalid timeout \"29m\": expected a duration from 30m "
 	  "to 1h\n"
 	  "t.conf:5: max-recipients is not a setting of the imapd block\n"
-	  "t.conf:8: max-sessions is not a setting of the smtpd block\n" },
+	  "t.conf:8: max-sessions is not a setting of the smtpd block\n"
+	  "t.conf:11: invalid login-timeout \"4s\": expected a duration "
+	  "from 5s to 10m\n"
+	  "t.conf:12: invalid login-timeout \"11m\": expected a duration "
+	  "from 5s to 10m\n"
+	  "t.conf:15: login-timeout is not a setting of the smtpd block\n" },
 	{ "parent {\n\tuser root\n}\n",
 	  "t.conf:1: unknown block \"parent\" (control, smtpd, queue, "
 	  "delivery, imapd, authd, cryptod or scand)\n" },
@@ -895,6 +902,7 @@ test_defaults(void)
 	    conf->imapd.max_sessions == IMAPD_MAX_SESSIONS &&
 	    conf->imapd.max_user_sessions == IMAPD_MAX_USER_SESSIONS &&
 	    conf->imapd.timeout == IMAPD_TIMEOUT &&
+	    conf->imapd.login_timeout == IMAPD_LOGIN_TIMEOUT &&
 	    conf->scand.database[0] == '\0');
 	test_assert(conf != NULL && TAILQ_EMPTY(&conf->listeners) &&
 	    TAILQ_EMPTY(&conf->pkis) && TAILQ_EMPTY(&conf->tables) &&
@@ -921,6 +929,7 @@ test_defaults(void)
 		    "\tmax-sessions 1000\n"
 		    "\tmax-user-sessions 20\n"
 		    "\ttimeout 1800\n"
+		    "\tlogin-timeout 60\n"
 		    "}\n"));
 		free(out);
 		test_assert(strcmp(conf_role_user(conf, ROLE_SMTPD),
@@ -1048,7 +1057,8 @@ static const char *const roundtrips[] = {
 	"imapd {\n user _i\n}\nauthd {\n user _a\n}\n"
 	"cryptod {\n user _cr\n}\nscand {\n user _s\n}\n",
 	"scand {\n database \"/db\"\n}\n",
-	"imapd {\n max-sessions 5\n max-user-sessions 2\n timeout 45m\n}\n",
+	"imapd {\n max-sessions 5\n max-user-sessions 2\n timeout 45m\n"
+	" login-timeout 2m\n}\n",
 	"domain \"\xe4\xbe\x8b\xe3\x81\x88.\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88"
 	"\"\n",
 	"listen on 2001:db8::1 port 1 pop3\nlisten on 2001:db8::1 port 2 "
