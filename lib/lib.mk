@@ -31,6 +31,7 @@ LIB_SRCS	:= \
 	lib/mail/addr.c \
 	lib/mail/charsets.c \
 	lib/mail/conf.c \
+	lib/mail/dkim.c \
 	lib/mail/dsn.c \
 	lib/mail/envelope.c \
 	lib/mail/imapstr.c \

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "msg.h"
 #include "osms_imsg.h"
+#include "osmsctl.h"
 #include "pwhash.h"
 #include "userent.h"
 #include "util.h"
@@ -53,7 +54,11 @@ usage(void)
 	    "                      the password is read from standard input\n"
 	    "  alias add ADDRESS TARGET, alias del ADDRESS [TARGET],\n"
 	    "  alias list [DOMAIN]\n"
-	    "  hash                print a password hash for a users table\n");
+	    "  hash                print a password hash for a users table\n"
+	    "  dkim keygen [-t rsa|ed25519] [-b bits] DOMAIN SELECTOR KEYFILE\n"
+	    "                      make a DKIM key, print its DNS record\n"
+	    "  dkim sign DOMAIN SELECTOR KEYFILE\n"
+	    "                      sign standard input to standard output\n");
 	exit(2);
 }
 
@@ -438,7 +443,8 @@ main(int argc, char **argv)
 	uint32_t		 type, level = 0, dirop = 0;
 	int			 ch, fd, ok;
 
-	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
+	/* "+": options after the command are the command's (dkim keygen). */
+	while ((ch = getopt(argc, argv, "+f:s:")) != -1) {
 		switch (ch) {
 		case 'f':
 			path = optarg;
@@ -457,6 +463,11 @@ main(int argc, char **argv)
 	cmd = argv[0];
 	if (strcmp(cmd, "hash") == 0 && argc == 1)
 		return cmd_hash();
+	if (strcmp(cmd, "dkim") == 0) {
+		if ((ok = cmd_dkim(argc, argv)) == -1)
+			usage();
+		return ok;
+	}
 	if (strcmp(cmd, "domain") == 0 || strcmp(cmd, "user") == 0 ||
 	    strcmp(cmd, "alias") == 0) {
 		if (dir_command(argc, argv, &dirop, dirargs) == -1)

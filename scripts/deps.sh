@@ -16,7 +16,7 @@ BUILD_PKGS=(gcc make pkg-config bison libc6-dev libssl-dev libevent-dev
 	libargon2-dev libcrypt-dev zlib1g-dev)
 RUN_PKGS=(openssl ca-certificates postgresql clamav gnupg gpgsm swaks curl
 	python3 iproute2 procps util-linux passwd sasl2-bin
-	libsasl2-modules neomutt isync fetchmail)
+	libsasl2-modules neomutt isync fetchmail python3-dkim python3-nacl)
 DEV_PKGS=(clang libclang-rt-14-dev cppcheck clang-tidy mandoc)
 
 usage() {

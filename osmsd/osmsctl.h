@@ -1,0 +1,10 @@
+/*
+ * osmsctl's commands that work without osmsd, each in a file of its own.
+ */
+#ifndef OSMSCTL_H
+#define OSMSCTL_H
+
+/* osmsctl_dkim.c: "dkim keygen|sign ...": 0, 1 (failed), -1 (usage). */
+int	 cmd_dkim(int argc, char **argv);
+
+#endif
