@@ -41,6 +41,7 @@ LIB_SRCS	:= \
 	lib/mail/pwhash.c \
 	lib/mail/smtp_cmd.c \
 	lib/mail/spool.c \
+	lib/mail/srs.c \
 	lib/mail/userent.c
 
 LIB_OBJS	:= $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRCS)) $(OBJ)/gen/parse.o
