@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	5
+#define OSMS_IMSG_VERSION	6
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -158,6 +158,10 @@ X(IMSG_CTL_QUEUE_REMOVE, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "us",	\
     "version, id: remove a message without bouncing it")		\
 X(IMSG_CTL_QUEUE_FLUSH, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "u",	\
     "version: try every pending delivery now")			\
+X(IMSG_CTL_QUEUE_SCHEDULE, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "us", \
+    "version, id: try a message's pending deliveries now")		\
+X(IMSG_CTL_QUEUE_EXPIRE, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "us",	\
+    "version, id: fail a message's pending deliveries, and bounce")	\
 /* osmsctl -> control -> authd, and authd -> parent for file tables */	\
 X(IMSG_CTL_DIR, R_CTL, R(ROLE_CONTROL) | R(ROLE_AUTHD), "uusss",	\
     "version, operation, up to three arguments: osmsctl domain, user,"	\

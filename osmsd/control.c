@@ -81,6 +81,15 @@ control_dir(struct ctl_client *cc, struct imsg *imsg)
 	explicit_wipe(imsg->data, imsg->datalen);
 }
 
+
+/* The queue requests that carry a message id after the version. */
+static int
+names_message(uint32_t type)
+{
+	return type == IMSG_CTL_QUEUE_SHOW || type == IMSG_CTL_QUEUE_REMOVE ||
+	    type == IMSG_CTL_QUEUE_SCHEDULE || type == IMSG_CTL_QUEUE_EXPIRE;
+}
+
 static void
 control_client_dispatch(struct channel *ch, struct imsg *imsg)
 {
@@ -96,8 +105,7 @@ control_client_dispatch(struct channel *ch, struct imsg *imsg)
 	(void)msg_get_u32(&r, &version);
 	if (imsg->hdr.type == IMSG_CTL_LOG_VERBOSE)
 		(void)msg_get_u32(&r, &level);
-	if (imsg->hdr.type == IMSG_CTL_QUEUE_SHOW ||
-	    imsg->hdr.type == IMSG_CTL_QUEUE_REMOVE)
+	if (names_message(imsg->hdr.type))
 		(void)msg_get_str(&r, msgid, sizeof(msgid));
 	if (imsg->hdr.type == IMSG_CTL_DIR) {
 		control_dir(cc, imsg);
@@ -116,6 +124,8 @@ control_client_dispatch(struct channel *ch, struct imsg *imsg)
 	case IMSG_CTL_QUEUE_SHOW:
 	case IMSG_CTL_QUEUE_REMOVE:
 	case IMSG_CTL_QUEUE_FLUSH:
+	case IMSG_CTL_QUEUE_SCHEDULE:
+	case IMSG_CTL_QUEUE_EXPIRE:
 		if ((to = proc_peer(ROLE_QUEUE)) == NULL) {
 			control_result(cc, 0, "the queue is restarting; try"
 			    " again");
@@ -129,8 +139,7 @@ control_client_dispatch(struct channel *ch, struct imsg *imsg)
 	msg_add_u32(&m, version);
 	if (imsg->hdr.type == IMSG_CTL_LOG_VERBOSE)
 		msg_add_u32(&m, level);
-	if (imsg->hdr.type == IMSG_CTL_QUEUE_SHOW ||
-	    imsg->hdr.type == IMSG_CTL_QUEUE_REMOVE)
+	if (names_message(imsg->hdr.type))
 		msg_add_str(&m, msgid);
 	if (channel_send(to, &m) == -1)
 		control_result(cc, 0, "osmsd is not answering");

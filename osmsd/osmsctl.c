@@ -47,6 +47,8 @@ usage(void)
 	    "  queue list          the messages in the queue\n"
 	    "  queue show ID       one message's envelope and state\n"
 	    "  queue remove ID     remove a message without a bounce\n"
+	    "  queue schedule ID   try a message's pending deliveries now\n"
+	    "  queue expire ID     fail them now, and bounce to the sender\n"
 	    "  queue flush         try every pending delivery now\n"
 	    "  domain add|del DOMAIN, domain list\n"
 	    "  user add ADDRESS [QUOTA], user del|passwd ADDRESS,\n"
@@ -497,6 +499,14 @@ main(int argc, char **argv)
 	} else if (strcmp(cmd, "queue") == 0 && argc == 3 &&
 	    strcmp(argv[1], "remove") == 0) {
 		type = IMSG_CTL_QUEUE_REMOVE;
+		msgid = argv[2];
+	} else if (strcmp(cmd, "queue") == 0 && argc == 3 &&
+	    strcmp(argv[1], "schedule") == 0) {
+		type = IMSG_CTL_QUEUE_SCHEDULE;
+		msgid = argv[2];
+	} else if (strcmp(cmd, "queue") == 0 && argc == 3 &&
+	    strcmp(argv[1], "expire") == 0) {
+		type = IMSG_CTL_QUEUE_EXPIRE;
 		msgid = argv[2];
 	} else
 		usage();

@@ -880,6 +880,23 @@ dest_state_name(const struct env_dest *d)
 	return d->kind == DEST_RELAY ? "waiting (outbound)" : "pending";
 }
 
+/* A time for osmsctl: ISO 8601 UTC, "now" if due, "running", or "". */
+static void
+iso_time(int64_t when, char *buf, size_t size)
+{
+	struct tm	 tm;
+	time_t		 t = (time_t)when;
+
+	buf[0] = '\0';
+	if (when == -1)
+		(void)osms_strlcpy(buf, "running", size);
+	else if (when > 0 && when <= now())
+		(void)osms_strlcpy(buf, "now", size);
+	else if (when > 0 && (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0))
+		(void)osms_strlcpy(buf, "?", size);
+}
+
 static void
 ctl_list(struct channel *ch, uint64_t id)
 {
@@ -919,7 +936,7 @@ static void
 ctl_show(struct channel *ch, uint64_t id, const char *msgid)
 {
 	struct qmsg	*q;
-	char		 line[2048];
+	char		 line[2048], next[32];
 	size_t		 i;
 
 	if ((q = qmsg_find(msgid)) == NULL) {
@@ -946,9 +963,12 @@ ctl_show(struct channel *ch, uint64_t id, const char *msgid)
 	for (i = 0; i < q->env.ndests; i++) {
 		const struct env_dest *d = &q->env.dests[i];
 
+		iso_time(d->state != DEST_PENDING ? 0 : d->next_try ==
+		    INT64_MAX ? -1 : d->next_try, next, sizeof(next));
 		(void)snprintf(line, sizeof(line), "destination: <%s> %s"
-		    " attempts=%u%s%s%s", d->address, dest_state_name(d),
-		    d->attempts, d->mailbox[0] ? " mailbox=" : "", d->mailbox,
+		    " attempts=%u%s%s%s%s%s", d->address, dest_state_name(d),
+		    d->attempts, next[0] ? " next=" : "", next,
+		    d->mailbox[0] ? " mailbox=" : "", d->mailbox,
 		    d->error[0] ? " error=" : "");
 		if (d->error[0])
 			(void)osms_strlcat(line, d->error, sizeof(line));
@@ -979,6 +999,50 @@ ctl_remove(struct channel *ch, uint64_t id, const char *msgid)
 	log_info("queue: %s removed by osmsctl", q->env.id);
 	qmsg_free(q);
 	ctl_result(ch, id, 1, "removed");
+}
+
+/*
+ * One message's pending deliveries: due now (schedule), or failed now,
+ * each bounced as if its time had run out (expire).
+ */
+static void
+ctl_schedule(struct channel *ch, uint64_t id, const char *msgid, int expire)
+{
+	struct qmsg	*q;
+	uint64_t	 key;
+	size_t		 i, n = 0;
+	char		 text[96];
+
+	if ((q = qmsg_find(msgid)) == NULL) {
+		ctl_result(ch, id, 0, "no such message in the queue");
+		return;
+	}
+	if (expire && q->inflight > 0) {
+		ctl_result(ch, id, 0, "a delivery of it is in progress; try"
+		    " again in a moment");
+		return;
+	}
+	for (i = 0; i < q->env.ndests; i++) {
+		if (q->env.dests[i].state != DEST_PENDING)
+			continue;
+		if (expire)
+			dest_failed(q, i, q->env.dests[i].error[0] ?
+			    q->env.dests[i].error : "expired by the "
+			    "administrator");
+		else if (q->env.dests[i].next_try != INT64_MAX)
+			q->env.dests[i].next_try = 0;
+		n++;
+	}
+	log_info("queue: %s: %s by osmsctl", q->env.id, expire ? "expired" :
+	    "scheduled");
+	(void)snprintf(text, sizeof(text), "%zu deliveries %s", n, expire ?
+	    "failed and bounced" : "due now");
+	key = q->key;
+	if (expire && n > 0)
+		qmsg_save(q);	/* removes it when nothing is left */
+	if ((q = idmap_get(&messages, key)) != NULL)
+		schedule(q);
+	ctl_result(ch, id, 1, text);
 }
 
 static void
@@ -1012,7 +1076,9 @@ queue_ctl(struct channel *ch, struct imsg *imsg)
 	msg_reader_init(&r, imsg);
 	(void)msg_get_u32(&r, &version);
 	if (imsg->hdr.type == IMSG_CTL_QUEUE_SHOW ||
-	    imsg->hdr.type == IMSG_CTL_QUEUE_REMOVE)
+	    imsg->hdr.type == IMSG_CTL_QUEUE_REMOVE ||
+	    imsg->hdr.type == IMSG_CTL_QUEUE_SCHEDULE ||
+	    imsg->hdr.type == IMSG_CTL_QUEUE_EXPIRE)
 		(void)msg_get_str(&r, msgid, sizeof(msgid));
 	if (msg_end(&r) == -1) {
 		channel_bad_message(ch, imsg, "bad request");
@@ -1031,6 +1097,11 @@ queue_ctl(struct channel *ch, struct imsg *imsg)
 		break;
 	case IMSG_CTL_QUEUE_REMOVE:
 		ctl_remove(ch, imsg->hdr.id, msgid);
+		break;
+	case IMSG_CTL_QUEUE_SCHEDULE:
+	case IMSG_CTL_QUEUE_EXPIRE:
+		ctl_schedule(ch, imsg->hdr.id, msgid,
+		    imsg->hdr.type == IMSG_CTL_QUEUE_EXPIRE);
 		break;
 	default:
 		ctl_flush(ch, imsg->hdr.id);
@@ -1077,6 +1148,8 @@ queue_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_CTL_QUEUE_SHOW:
 	case IMSG_CTL_QUEUE_REMOVE:
 	case IMSG_CTL_QUEUE_FLUSH:
+	case IMSG_CTL_QUEUE_SCHEDULE:
+	case IMSG_CTL_QUEUE_EXPIRE:
 		queue_ctl(ch, imsg);
 		break;
 	default:

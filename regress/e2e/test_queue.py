@@ -92,6 +92,26 @@ with Osms() as o:
                  p.stderr)
         p = o.ctl("queue", "show", "../../etc/passwd")
         t.expect(p.returncode == 1, "a path is not an id")
+        show = o.ctl("queue", "show", ids[0]).stdout
+        m = re.search(r"attempts=(\d+) next=(\S+)", show)
+        t.expect(m is not None and re.match(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", m.group(2)),
+            "the next attempt, in UTC: %s" % show)
+        before = int(m.group(1)) if m else 0
+        p = o.ctl("queue", "schedule", ids[0])
+        t.expect(p.returncode == 0 and "1 deliveries due now" in p.stdout,
+                 p.stdout + p.stderr)
+        for _ in range(50):
+            if "attempts=%d" % (before + 1) in o.ctl(
+                    "queue", "show", ids[0]).stdout:
+                break
+            time.sleep(0.1)
+        t.expect("attempts=%d" % (before + 1) in o.ctl(
+            "queue", "show", ids[0]).stdout,
+            "scheduled: tried once more at once")
+        p = o.ctl("queue", "schedule", "0123456789abcdef")
+        t.expect(p.returncode == 1 and "no such message" in p.stderr,
+                 p.stderr)
         p = o.ctl("queue", "remove", ids[0])
         t.expect(p.returncode == 0, p.stdout + p.stderr)
         t.expect(queue_ids(o) == [], "gone")
@@ -207,6 +227,30 @@ with Osms(start=False) as o:
         t.expect(not os.path.isdir(tmp) or os.listdir(tmp) == [],
                  "tmp/ empty")
         o.ctl("queue", "remove", ids[0])
+
+    with t.case("osmsctl queue expire: bounced at once, with the last "
+                "error"):
+        mid = send(mx, "bob@example.test", ["tiny@example.test"],
+                   body=("e" * 70 + "\r\n") * 45)
+        time.sleep(1)
+        ids = queue_ids(o)
+        t.require(len(ids) == 1, "queued: %s" % ids)
+        p = o.ctl("queue", "expire", ids[0])
+        t.expect(p.returncode == 0 and "1 deliveries failed and bounced" in
+                 p.stdout, p.stdout + p.stderr)
+        t.expect(wait_queue_empty(o), "the message and its bounce are"
+                 " gone from the queue")
+        for _ in range(50):
+            bounces = [raw for _, raw in box.messages("bob")
+                       if b"delivery-status" in raw]
+            if bounces:
+                break
+            time.sleep(0.1)
+        t.expect(len(bounces) == 1 and b"quota" in bounces[0] and
+                 b"tiny@example.test" in bounces[0],
+                 "bob has the bounce, which names the quota: %r"
+                 % [b[:200] for b in bounces])
+        t.expect(box.find("tiny", mid) is None, "not delivered")
 
     with t.case("an alias loop is refused with 550 5.4.6"):
         s = connect(mx)
