@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	6
+#define OSMS_IMSG_VERSION	7
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -38,6 +38,8 @@ X(IMSG_CONF_LISTENER, R(ROLE_PARENT), R_NET, "fuuusus",		\
 X(IMSG_CONF_SMTPD, R(ROLE_PARENT), R(ROLE_SMTPD), "Uuuuuu",		\
     "max message size, max recipients, max line, timeout, sender"	\
     " check, max messages per user and hour")				\
+X(IMSG_CONF_QUEUE, R(ROLE_PARENT), R(ROLE_QUEUE), "u",		\
+    "seconds before a \"delayed\" DSN (0: never)")			\
 X(IMSG_CONF_IMAPD, R(ROLE_PARENT), R(ROLE_IMAPD), "u",		\
     "seconds a client has to log in")					\
 X(IMSG_CONF_CONTROL, R(ROLE_PARENT), R(ROLE_CONTROL), "f",		\

@@ -414,6 +414,11 @@ slice_send(struct child *c)
 		msg_add_u32(&m, conf->imapd.login_timeout);
 		send_or_kill(c, &m);
 		break;
+	case ROLE_QUEUE:
+		msg_init(&m, IMSG_CONF_QUEUE, 0);
+		msg_add_u32(&m, conf->queue.delay_warning);
+		send_or_kill(c, &m);
+		break;
 	case ROLE_AUTHD:
 		slice_directory(c);
 		break;

@@ -95,12 +95,13 @@ struct due {
 };
 static TAILQ_HEAD(, due)	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static unsigned long		 ndelivered, nbounced, ncommitted;
+static uint32_t			 delay_warning;	/* seconds; 0: none */
 
 static void	 schedule(struct qmsg *);
 static void	 commit_work(void *);
 static void	 commit_done(void *);
 static void	 dispatch_waiting(void);
-static void	 bounce_start(struct qmsg *, size_t);
+static void	 bounce_start(struct qmsg *, size_t, enum dsn_action);
 
 static uint64_t
 id_key(const char *id)
@@ -224,7 +225,44 @@ dest_failed(struct qmsg *q, size_t i, const char *why)
 	(void)osms_strlcpy(d->error, why, sizeof(d->error));
 	log_info("queue: %s to=<%s> status=failed reason=%s", q->env.id,
 	    d->address, why);
-	bounce_start(q, i);
+	bounce_start(q, i, DSN_FAILED);
+}
+
+/* When the message's delay warnings are due, or INT64_MAX if never. */
+static int64_t
+warn_time(const struct qmsg *q)
+{
+	if (delay_warning == 0 || (q->env.flags & (ENV_F_DELAYED |
+	    ENV_F_BOUNCE)) || q->env.sender[0] == '\0')
+		return INT64_MAX;
+	return q->env.created + (int64_t)delay_warning;
+}
+
+/*
+ * Once per message, after delay-warning: a "delayed" DSN for each
+ * destination still pending whose recipient did not turn it off
+ * (NOTIFY without DELAY; none given counts as FAILURE,DELAY).
+ */
+static int
+warn_delayed(struct qmsg *q, int64_t t)
+{
+	const struct env_rcpt	*r;
+	size_t			 i;
+
+	if (t < warn_time(q))
+		return 0;
+	for (i = 0; i < q->env.ndests; i++) {
+		if (q->env.dests[i].state != DEST_PENDING)
+			continue;
+		r = &q->env.rcpts[q->env.dests[i].rcpt];
+		if (r->notify != 0 && !(r->notify & SMTP_NOTIFY_DELAY))
+			continue;
+		log_info("queue: %s to=<%s> status=delayed, warning the"
+		    " sender", q->env.id, q->env.dests[i].address);
+		bounce_start(q, i, DSN_DELAYED);
+	}
+	q->env.flags |= ENV_F_DELAYED;
+	return 1;
 }
 
 static void
@@ -238,6 +276,8 @@ queue_timer(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
+	if (t - q->env.created <= QUEUE_LIFETIME && warn_delayed(q, t))
+		changed = 1;
 	for (i = 0; i < q->env.ndests; i++) {
 		struct env_dest *dest = &q->env.dests[i];
 
@@ -290,6 +330,8 @@ schedule(struct qmsg *q)
 		/* Relays wait for outbound delivery; they still expire. */
 		if (q->env.created + QUEUE_LIFETIME + 1 < first)
 			first = q->env.created + QUEUE_LIFETIME + 1;
+		if (warn_time(q) < first)
+			first = warn_time(q);
 	}
 	(void)evtimer_del(&q->timer);
 	if (first == INT64_MAX)
@@ -458,7 +500,7 @@ delivery_lost(void)
  */
 
 static void
-bounce_start(struct qmsg *q, size_t i)
+bounce_start(struct qmsg *q, size_t i, enum dsn_action action)
 {
 	struct bounce	*b;
 	struct env_rcpt	 rcpt;
@@ -470,7 +512,8 @@ bounce_start(struct qmsg *q, size_t i)
 
 	if (q->env.sender[0] == '\0' || (q->env.flags & ENV_F_BOUNCE))
 		return;		/* never bounce a bounce */
-	if (orig->notify != 0 && !(orig->notify & SMTP_NOTIFY_FAILURE))
+	if (action == DSN_FAILED && orig->notify != 0 &&
+	    !(orig->notify & SMTP_NOTIFY_FAILURE))
 		return;		/* the sender asked not to hear */
 	b = xcalloc(1, sizeof(*b));
 	envelope_init(&b->env);
@@ -481,7 +524,8 @@ bounce_start(struct qmsg *q, size_t i)
 		spool_abort(&spool, b->env.id);
 		goto fail;
 	}
-	if (dsn_write(b->fd, &q->env, i, contentfd, proc_conf()->hostname,
+	if (dsn_write(b->fd, &q->env, i, action, q->env.created +
+	    QUEUE_LIFETIME, contentfd, proc_conf()->hostname,
 	    &b->env.size, &err) == -1) {
 		(void)close(contentfd);
 		spool_abort(&spool, b->env.id);
@@ -1207,6 +1251,19 @@ recovered(struct envelope *env, void *arg)
 }
 
 static void
+queue_conf(struct imsg *imsg)
+{
+	struct msg_reader	 r;
+
+	if (imsg->hdr.type != IMSG_CONF_QUEUE)
+		fatalx("unexpected %s", imsg_type_name(imsg->hdr.type));
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &delay_warning);
+	if (msg_end(&r) == -1)
+		fatalx("bad IMSG_CONF_QUEUE");
+}
+
+static void
 queue_setup(void)
 {
 	/* Opened before the chroot; everything after goes through it. */
@@ -1247,6 +1304,7 @@ queue_state(char *buf, size_t size)
 
 static const struct proc_ops queue_ops = {
 	.role = ROLE_QUEUE,
+	.conf = queue_conf,
 	.setup = queue_setup,
 	.ready = queue_ready,
 	.dispatch_peer = queue_dispatch_peer,

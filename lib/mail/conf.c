@@ -365,8 +365,8 @@ conf_parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-int
-conf_parse_duration(const char *s, uint32_t *out)
+static int
+parse_period(const char *s, long long min, long long max, uint32_t *out)
 {
 	const char	*errstr, *suffix;
 	char		 digits[24];
@@ -385,19 +385,36 @@ conf_parse_duration(const char *s, uint32_t *out)
 	case 'h':
 		unit = 3600;
 		break;
+	case 'd':
+		unit = 86400;
+		break;
 	default:
 		return -1;
 	}
 	if (suffix[0] != '\0' && suffix[1] != '\0')
 		return -1;
-	v = str_to_num(digits, 0, CONF_MAX_TIMEOUT, &errstr);
+	v = str_to_num(digits, 0, max, &errstr);
 	if (errstr != NULL)
 		return -1;
 	v *= unit;
-	if (v < CONF_MIN_TIMEOUT || v > CONF_MAX_TIMEOUT)
+	if (v < min || v > max)
 		return -1;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+/* A timeout: 1s to 1h ("30", "30s", "5m", "1h"). */
+int
+conf_parse_duration(const char *s, uint32_t *out)
+{
+	return parse_period(s, CONF_MIN_TIMEOUT, CONF_MAX_TIMEOUT, out);
+}
+
+/* A period of the queue: 0 to max seconds, also in days ("4h", "5d"). */
+int
+conf_parse_period(const char *s, uint32_t max, uint32_t *out)
+{
+	return parse_period(s, 0, max, out);
 }
 
 /*
@@ -433,6 +450,7 @@ conf_new(const char *name)
 	conf->imapd.max_user_sessions = IMAPD_MAX_USER_SESSIONS;
 	conf->imapd.timeout = IMAPD_TIMEOUT;
 	conf->imapd.login_timeout = IMAPD_LOGIN_TIMEOUT;
+	conf->queue.delay_warning = QUEUE_DELAY_WARNING;
 	return conf;
 }
 
@@ -830,7 +848,8 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 	const struct conf_smtpd	*smtpd = &conf->smtpd;
 	const char		*user = conf->roles[role].user;
 
-	if (role != ROLE_SMTPD && role != ROLE_IMAPD && user[0] == '\0' &&
+	if (role != ROLE_SMTPD && role != ROLE_IMAPD && role != ROLE_QUEUE &&
+	    user[0] == '\0' &&
 	    (role != ROLE_SCAND || conf->scand.database[0] == '\0'))
 		return;
 	(void)fprintf(fp, "%s {\n", role_name(role));
@@ -848,6 +867,9 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		    smtpd->max_recipients, smtpd->max_line, smtpd->timeout,
 		    smtpd->sender_check ? "yes" : "no",
 		    smtpd->max_messages_per_hour, smtpd->auth_max_failures);
+	if (role == ROLE_QUEUE)
+		(void)fprintf(fp, "\tdelay-warning %u\n",
+		    conf->queue.delay_warning);
 	if (role == ROLE_IMAPD)
 		(void)fprintf(fp, "\tmax-sessions %u\n\tmax-user-sessions %u\n"
 		    "\ttimeout %u\n\tlogin-timeout %u\n",

@@ -33,6 +33,7 @@
 #define IMAPD_MAX_USER_SESSIONS	20	/* of one user */
 #define IMAPD_TIMEOUT		1800	/* idle; RFC 9051: at least 30 min */
 #define IMAPD_LOGIN_TIMEOUT	60	/* to log in */
+#define QUEUE_DELAY_WARNING	(4 * 3600)	/* then a "delayed" DSN */
 
 enum table_backend { TABLE_FILE, TABLE_POSTGRES };
 
@@ -121,6 +122,10 @@ struct conf_role {
 	char			 user[64];	/* "" = role_info() default */
 };
 
+struct conf_queue {
+	uint32_t		 delay_warning;		/* seconds, 0: none */
+};
+
 struct conf_smtpd {
 	uint64_t		 max_message_size;
 	uint32_t		 max_recipients;
@@ -158,6 +163,7 @@ struct osms_conf {
 	struct conf_role	 roles[ROLE_COUNT];
 	struct conf_smtpd	 smtpd;
 	struct conf_imapd	 imapd;
+	struct conf_queue	 queue;
 	struct conf_scand	 scand;
 };
 

@@ -70,6 +70,7 @@ int		 conf_parse_number(const char *, long long, long long,
 		    long long *);
 int		 conf_parse_size(const char *, uint64_t *);
 int		 conf_parse_duration(const char *, uint32_t *);
+int		 conf_parse_period(const char *, uint32_t, uint32_t *);
 
 /* parse.y: lex and parse buf into conf; errors go to rep. */
 void		 conf_parse_grammar(struct osms_conf *,

@@ -80,23 +80,36 @@ has_8bit(const char *s)
 	return 0;
 }
 
-/* Status code: the error text's own "5.x.y" if it starts with one. */
+/*
+ * Status code: the detail of the error text's own "4.x.y" or "5.x.y"
+ * if it starts with one, under the class of the report (5 failed, 4
+ * delayed: a temporary error that ran out of time is a failure now).
+ */
 static void
-status_of(const char *error, char *buf, size_t size)
+status_of(const char *error, char class, char *buf, size_t size)
 {
 	const char	*p = error;
+	size_t		 n;
 
 	if ((p[0] == '5' || p[0] == '4') && p[1] == '.' &&
-	    strspn(p + 2, "0123456789.") >= 3) {
-		size_t n = 2 + strspn(p + 2, "0123456789.");
-
-		if (n < size) {
-			memcpy(buf, p, n);
-			buf[n] = '\0';
-			return;
-		}
+	    (n = 2 + strspn(p + 2, "0123456789.")) >= 5 && n < size) {
+		memcpy(buf, p, n);
+		buf[0] = class;
+		buf[n] = '\0';
+		return;
 	}
-	(void)osms_strlcpy(buf, "5.0.0", size);
+	(void)osms_strlcpy(buf, class == '4' ? "4.0.0" : "5.0.0", size);
+}
+
+static void
+rfc5322_date(time_t t, char *buf, size_t size)
+{
+	struct tm	 tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		(void)osms_strlcpy(buf, "Thu, 01 Jan 1970 00:00:00 +0000",
+		    size);
 }
 
 /* Copy the original: whole, or up to the blank line after the headers. */
@@ -138,17 +151,17 @@ copy_original(struct out *o, int fd, int headers_only)
 }
 
 int
-dsn_write(int fd, const struct envelope *env, size_t dest, int contentfd,
+dsn_write(int fd, const struct envelope *env, size_t dest,
+    enum dsn_action action, int64_t retry_until, int contentfd,
     const char *hostname, uint64_t *size, const char **errstr)
 {
 	const struct env_dest	*d;
 	const struct env_rcpt	*r;
 	struct out		 o;
-	struct tm		 tm;
-	time_t			 now = time(NULL), created;
-	char			 date[64], arrival[64], boundary[64];
-	char			 status[16];
-	int			 headers_only;
+	time_t			 now = time(NULL);
+	char			 date[64], arrival[64], until[64];
+	char			 boundary[64], status[16];
+	int			 headers_only, delayed = action == DSN_DELAYED;
 
 	if (dest >= env->ndests || env->dests[dest].rcpt >= env->nrcpts) {
 		*errstr = "no such destination";
@@ -158,24 +171,21 @@ dsn_write(int fd, const struct envelope *env, size_t dest, int contentfd,
 	r = &env->rcpts[d->rcpt];
 	memset(&o, 0, sizeof(o));
 	o.fd = fd;
-	if (localtime_r(&now, &tm) == NULL ||
-	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
-		(void)osms_strlcpy(date, "Thu, 01 Jan 1970 00:00:00 +0000",
-		    sizeof(date));
-	created = (time_t)env->created;
-	if (localtime_r(&created, &tm) == NULL ||
-	    strftime(arrival, sizeof(arrival), "%a, %d %b %Y %H:%M:%S %z",
-	    &tm) == 0)
-		(void)osms_strlcpy(arrival, date, sizeof(arrival));
+	rfc5322_date(now, date, sizeof(date));
+	rfc5322_date((time_t)env->created, arrival, sizeof(arrival));
+	rfc5322_date((time_t)retry_until, until, sizeof(until));
 	(void)snprintf(boundary, sizeof(boundary), "%s.%lld/%s", env->id,
 	    (long long)now, hostname);
-	status_of(d->error, status, sizeof(status));
-	headers_only = env->ret == SMTP_RET_HDRS || env->size > DSN_MAX_RETURN;
+	status_of(d->error, delayed ? '4' : '5', status, sizeof(status));
+	/* A warning needs no second copy of the message (RFC 3461 4.3). */
+	headers_only = delayed || env->ret == SMTP_RET_HDRS ||
+	    env->size > DSN_MAX_RETURN;
 
 	out_printf(&o, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n",
 	    hostname);
 	out_printf(&o, "To: <%s>\r\n", env->sender);
-	out_printf(&o, "Subject: Undelivered Mail Returned to Sender\r\n");
+	out_printf(&o, "Subject: %s\r\n", delayed ? "Delayed Mail (still"
+	    " being retried)" : "Undelivered Mail Returned to Sender");
 	out_printf(&o, "Date: %s\r\n", date);
 	out_printf(&o, "Message-ID: <%s.dsn.%lld@%s>\r\n", env->id,
 	    (long long)now, hostname);
@@ -188,10 +198,17 @@ dsn_write(int fd, const struct envelope *env, size_t dest, int contentfd,
 	out_printf(&o, "--%s\r\n", boundary);
 	out_printf(&o, "Content-Type: text/plain; charset=utf-8\r\n\r\n");
 	out_printf(&o, "This is the mail system at %s.\r\n\r\n", hostname);
-	out_printf(&o, "Your message could not be delivered to one of its"
-	    " recipients.\r\n\r\n");
+	if (delayed)
+		out_printf(&o, "Your message has not been delivered yet to one"
+		    " of its recipients.\r\nThe mail system will keep trying"
+		    " until %s;\r\nyou need not send it again.\r\n\r\n",
+		    until);
+	else
+		out_printf(&o, "Your message could not be delivered to one of"
+		    " its recipients.\r\n\r\n");
 	out_printf(&o, "<%s>: %s\r\n\r\n", d->address,
-	    d->error[0] ? d->error : "delivery failed");
+	    d->error[0] ? d->error : delayed ? "not delivered yet" :
+	    "delivery failed");
 
 	out_printf(&o, "--%s\r\n", boundary);
 	out_printf(&o, "Content-Type: message/delivery-status\r\n\r\n");
@@ -204,11 +221,14 @@ dsn_write(int fd, const struct envelope *env, size_t dest, int contentfd,
 	    has_8bit(d->address) ? "utf-8" : "rfc822", d->address);
 	if (r->orcpt[0] != '\0')
 		out_printf(&o, "Original-Recipient: %s\r\n", r->orcpt);
-	out_printf(&o, "Action: failed\r\n");
+	out_printf(&o, "Action: %s\r\n", delayed ? "delayed" : "failed");
 	out_printf(&o, "Status: %s\r\n", status);
 	if (d->error[0] != '\0')
 		out_printf(&o, "Diagnostic-Code: x-osms; %s\r\n", d->error);
-	out_printf(&o, "Last-Attempt-Date: %s\r\n\r\n", date);
+	out_printf(&o, "Last-Attempt-Date: %s\r\n", date);
+	if (delayed)
+		out_printf(&o, "Will-Retry-Until: %s\r\n", until);
+	out_printf(&o, "\r\n");
 
 	out_printf(&o, "--%s\r\n", boundary);
 	out_printf(&o, "Content-Type: %s\r\n\r\n", headers_only ?

@@ -53,7 +53,7 @@
 #define END_LEN		(REC_HDR + 8)
 
 /* Flags this version knows; any other bit is refused. */
-#define ENV_F_KNOWN	(ENV_F_BOUNCE)
+#define ENV_F_KNOWN	(ENV_F_BOUNCE | ENV_F_DELAYED)
 #define NOTIFY_KNOWN	(SMTP_NOTIFY_NEVER | SMTP_NOTIFY_SUCCESS | \
 			    SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY)
 

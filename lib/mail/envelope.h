@@ -55,6 +55,7 @@ struct env_dest {
 };
 
 #define ENV_F_BOUNCE	0x01	/* a delivery status notification */
+#define ENV_F_DELAYED	0x02	/* its "delayed" DSNs were sent */
 
 struct envelope {
 	char		 id[QUEUE_ID_LEN + 1];

@@ -185,7 +185,7 @@ static void	 domains_add(struct parser *, int, const char *);
 %token <kw> SENDERCHECK "sender-check" MAXMSGHOUR "max-messages-per-hour"
 %token <kw> AUTHFAIL "auth-max-failures"
 %token <kw> MAXSESS "max-sessions" MAXUSERSESS "max-user-sessions"
-%token <kw> LOGINTIMEOUT "login-timeout"
+%token <kw> LOGINTIMEOUT "login-timeout" DELAYWARN "delay-warning"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -228,7 +228,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| POSTGRES | QUEUE | SCAND | SMTP | SMTPD | SOCKET | STARTTLS
 		| STARTTLSREQ | SUBMISSION | TABLE | TIMEOUT | TLS | USER
 		| USERS | DOMAINS | QUERY | SENDERCHECK | MAXMSGHOUR | AUTHFAIL
-		| MAXSESS | MAXUSERSESS | LOGINTIMEOUT
+		| MAXSESS | MAXUSERSESS | LOGINTIMEOUT | DELAYWARN
 		;
 
 macro		: STRING '=' str {
@@ -428,7 +428,7 @@ blockitem	: setting str {
 
 setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| SENDERCHECK | MAXMSGHOUR | AUTHFAIL | MAXSESS | MAXUSERSESS
-		| LOGINTIMEOUT
+		| LOGINTIMEOUT | DELAYWARN
 		;
 
 %%
@@ -446,6 +446,7 @@ static const struct keyword {
 	{ "control",		T_CONTROL },
 	{ "cryptod",		T_CRYPTOD },
 	{ "database",		T_DATABASE },
+	{ "delay-warning",	T_DELAYWARN },
 	{ "delivery",		T_DELIVERY },
 	{ "directory",		T_DIRECTORY },
 	{ "domain",		T_DOMAIN },
@@ -1285,10 +1286,20 @@ block_setting(struct parser *p, int line, const char *setting,
 		imapd_setting(p, line, setting, s);
 		return;
 	}
+	if (p->role == ROLE_QUEUE && strcmp(setting, "delay-warning") == 0) {
+		/* "0": no warnings; else up to the queue's 5 days. */
+		if (conf_parse_period(s, 5 * 86400,
+		    &p->conf->queue.delay_warning) == -1)
+			conf_error(p->rep, line, "invalid delay-warning %s: "
+			    "expected 0 or a duration up to 5d",
+			    conf_quote(q, sizeof(q), s));
+		return;
+	}
 	if (p->role != ROLE_SMTPD || strcmp(setting, "database") == 0 ||
 	    strcmp(setting, "max-sessions") == 0 ||
 	    strcmp(setting, "max-user-sessions") == 0 ||
-	    strcmp(setting, "login-timeout") == 0) {
+	    strcmp(setting, "login-timeout") == 0 ||
+	    strcmp(setting, "delay-warning") == 0) {
 		conf_error(p->rep, line, "%s is not a setting of the %s block",
 		    setting, role_name((enum osms_role)p->role));
 		return;

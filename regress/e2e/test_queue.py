@@ -202,7 +202,7 @@ with t.case("a full spool: 452 4.3.1, nothing half-written, then OK"):
         finally:
             subprocess.run(["umount", spool])
 
-with Osms(start=False) as o:
+with Osms(start=False, roles_conf="queue {\n\tdelay-warning 2s\n}\n") as o:
     o.write_users({"alice@example.test": "alice-pw",
                    "bob@example.test": "bob-pw"})
     with open(o.users_file, "a") as f:
@@ -228,6 +228,44 @@ with Osms(start=False) as o:
                  "tmp/ empty")
         o.ctl("queue", "remove", ids[0])
 
+    def dsns(user, action):
+        return [raw for _, raw in box.messages(user)
+                if b"Action: " + action in raw]
+
+    with t.case("delay-warning: one \"delayed\" DSN per message, unless "
+                "NOTIFY leaves DELAY out"):
+        c = smtplib.SMTP("127.0.0.1", mx, timeout=20)
+        c.ehlo("client.test")
+        c.sendmail("bob@example.test", ["tiny@example.test"],
+                   make_message("bob@example.test", "tiny@example.test",
+                                message_id(), body=("w" * 70 + "\r\n") *
+                                45))
+        c.sendmail("alice@example.test", ["tiny@example.test"],
+                   make_message("alice@example.test", "tiny@example.test",
+                                message_id(), body=("n" * 70 + "\r\n") *
+                                45), rcpt_options=["NOTIFY=FAILURE"])
+        c.quit()
+        for _ in range(100):
+            if dsns("bob", b"delayed"):
+                break
+            time.sleep(0.1)
+        got = dsns("bob", b"delayed")
+        t.require(len(got) == 1, "bob is warned: %d" % len(got))
+        t.expect(b"Subject: Delayed Mail (still being retried)" in got[0]
+                 and b"Status: 4." in got[0] and b"quota" in got[0] and
+                 b"Will-Retry-Until: " in got[0] and
+                 b"text/rfc822-headers" in got[0] and
+                 b"w" * 70 not in got[0],
+                 "delayed, 4.x.y, until when, headers only: %r" % got[0])
+        time.sleep(3)
+        t.expect(len(dsns("bob", b"delayed")) == 1, "once, not again")
+        t.expect(dsns("alice", b"delayed") == [], "NOTIFY=FAILURE: none")
+        t.expect(wait_queue_empty(o, timeout=0.5) is False,
+                 "the messages still wait")
+        for qid in queue_ids(o):
+            o.ctl("queue", "remove", qid)
+        t.expect(wait_queue_empty(o), "removed")
+
     with t.case("osmsctl queue expire: bounced at once, with the last "
                 "error"):
         mid = send(mx, "bob@example.test", ["tiny@example.test"],
@@ -241,8 +279,7 @@ with Osms(start=False) as o:
         t.expect(wait_queue_empty(o), "the message and its bounce are"
                  " gone from the queue")
         for _ in range(50):
-            bounces = [raw for _, raw in box.messages("bob")
-                       if b"delivery-status" in raw]
+            bounces = dsns("bob", b"failed")
             if bounces:
                 break
             time.sleep(0.1)

@@ -355,7 +355,10 @@ static const struct errcase errcases[] = {
 	  "\ttimeout 29m\n\tmax-recipients 5\n}\n"
 	  "smtpd {\n\tmax-sessions 5\n}\n"
 	  "imapd {\n\tlogin-timeout 4s\n\tlogin-timeout 11m\n}\n"
-	  "smtpd {\n\tlogin-timeout 5s\n}\n",
+	  "smtpd {\n\tlogin-timeout 5s\n}\n"
+	  "queue {\n\tdelay-warning 6d\n\tdelay-warning -1\n"
+	  "\tdelay-warning 4w\n}\n"
+	  "smtpd {\n\tdelay-warning 4h\n}\n",
 	  "t.conf:2: invalid max-sessions \"0\": expected a number from 1 "
 	  "to 100000\n"
 	  "t.conf:3: invalid max-user-sessions \"1001\": expected a number"
@@ -368,7 +371,14 @@ static const struct errcase errcases[] = {
 	  "from 5s to 10m\n"
 	  "t.conf:12: invalid login-timeout \"11m\": expected a duration "
 	  "from 5s to 10m\n"
-	  "t.conf:15: login-timeout is not a setting of the smtpd block\n" },
+	  "t.conf:15: login-timeout is not a setting of the smtpd block\n"
+	  "t.conf:18: invalid delay-warning \"6d\": expected 0 or a duration"
+	  " up to 5d\n"
+	  "t.conf:19: invalid delay-warning \"-1\": expected 0 or a duration"
+	  " up to 5d\n"
+	  "t.conf:20: invalid delay-warning \"4w\": expected 0 or a duration"
+	  " up to 5d\n"
+	  "t.conf:23: delay-warning is not a setting of the smtpd block\n" },
 	{ "parent {\n\tuser root\n}\n",
 	  "t.conf:1: unknown block \"parent\" (control, smtpd, queue, "
 	  "delivery, imapd, authd, cryptod or scand)\n" },
@@ -903,6 +913,7 @@ test_defaults(void)
 	    conf->imapd.max_user_sessions == IMAPD_MAX_USER_SESSIONS &&
 	    conf->imapd.timeout == IMAPD_TIMEOUT &&
 	    conf->imapd.login_timeout == IMAPD_LOGIN_TIMEOUT &&
+	    conf->queue.delay_warning == QUEUE_DELAY_WARNING &&
 	    conf->scand.database[0] == '\0');
 	test_assert(conf != NULL && TAILQ_EMPTY(&conf->listeners) &&
 	    TAILQ_EMPTY(&conf->pkis) && TAILQ_EMPTY(&conf->tables) &&
@@ -924,6 +935,9 @@ test_defaults(void)
 		    "\tsender-check yes\n"
 		    "\tmax-messages-per-hour 0\n"
 		    "\tauth-max-failures 10\n"
+		    "}\n"
+		    "queue {\n"
+		    "\tdelay-warning 14400\n"
 		    "}\n"
 		    "imapd {\n"
 		    "\tmax-sessions 1000\n"
@@ -1059,6 +1073,8 @@ static const char *const roundtrips[] = {
 	"scand {\n database \"/db\"\n}\n",
 	"imapd {\n max-sessions 5\n max-user-sessions 2\n timeout 45m\n"
 	" login-timeout 2m\n}\n",
+	"queue {\n delay-warning 0\n}\n",
+	"queue {\n delay-warning 2d\n}\n",
 	"domain \"\xe4\xbe\x8b\xe3\x81\x88.\xe3\x83\x86\xe3\x82\xb9\xe3\x83\x88"
 	"\"\n",
 	"listen on 2001:db8::1 port 1 pop3\nlisten on 2001:db8::1 port 2 "

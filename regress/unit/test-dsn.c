@@ -31,7 +31,7 @@ content_fd(void)
 
 /* The report written for dest 0 of env, NUL-terminated (static). */
 static char *
-report(struct envelope *env, uint64_t *size)
+report_as(struct envelope *env, enum dsn_action action, uint64_t *size)
 {
 	static char	 buf[65536];
 	FILE		*out = tmpfile();
@@ -39,8 +39,9 @@ report(struct envelope *env, uint64_t *size)
 	size_t		 n;
 	int		 cfd = content_fd();
 
-	if (out == NULL || dsn_write(fileno(out), env, 0, cfd,
-	    "mail.example.test", size, &err) == -1) {
+	if (out == NULL || dsn_write(fileno(out), env, 0, action,
+	    env->created + 5 * 86400, cfd, "mail.example.test", size,
+	    &err) == -1) {
 		printf("# dsn_write: %s\n", err ? err : "?");
 		return NULL;
 	}
@@ -50,6 +51,12 @@ report(struct envelope *env, uint64_t *size)
 	buf[n] = '\0';
 	fclose(out);
 	return buf;
+}
+
+static char *
+report(struct envelope *env, uint64_t *size)
+{
+	return report_as(env, DSN_FAILED, size);
 }
 
 static void
@@ -129,6 +136,40 @@ test_report(void)
 	test_end();
 }
 
+/* A warning: "delayed", 4.x.y, until when, and only the header. */
+static void
+test_delayed(void)
+{
+	struct envelope	 env;
+	uint64_t	 size;
+	char		*b;
+
+	test_begin("dsn: a delay warning says delayed, 4.x.y and until when");
+	make_env(&env, SMTP_RET_FULL);
+	(void)snprintf(env.dests[0].error, sizeof(env.dests[0].error),
+	    "4.2.2 mailbox is over its quota");
+	b = report_as(&env, DSN_DELAYED, &size);
+	test_assert(b != NULL);
+	if (b != NULL) {
+		test_assert(strstr(b, "Subject: Delayed Mail (still being"
+		    " retried)\r\n") != NULL);
+		test_assert(strstr(b, "Action: delayed\r\n") != NULL);
+		test_assert(strstr(b, "Status: 4.2.2\r\n") != NULL);
+		test_assert(strstr(b, "Will-Retry-Until: ") != NULL);
+		test_assert(strstr(b, "will keep trying until") != NULL);
+		test_assert(strstr(b, "text/rfc822-headers") != NULL);
+		test_assert(strstr(b, "the body line") == NULL);
+	}
+	/* The same error once the time ran out: a failure, 5.2.2. */
+	b = report_as(&env, DSN_FAILED, &size);
+	test_assert(b != NULL && strstr(b, "Action: failed\r\n") != NULL &&
+	    strstr(b, "Status: 5.2.2\r\n") != NULL &&
+	    strstr(b, "Will-Retry-Until") == NULL &&
+	    strstr(b, "the body line") != NULL);
+	envelope_clear(&env);
+	test_end();
+}
+
 static void
 test_headers_only(void)
 {
@@ -158,7 +199,8 @@ test_bad_dest(void)
 
 	test_begin("dsn: a destination that does not exist is refused");
 	make_env(&env, 0);
-	test_assert(dsn_write(1, &env, 5, -1, "h", &size, &err) == -1);
+	test_assert(dsn_write(1, &env, 5, DSN_FAILED, 0, -1, "h", &size,
+	    &err) == -1);
 	test_assert(err != NULL);
 	envelope_clear(&env);
 	test_end();
@@ -169,6 +211,7 @@ main(void)
 {
 	test_report();
 	test_headers_only();
+	test_delayed();
 	test_bad_dest();
 	return test_exit();
 }

@@ -631,7 +631,7 @@ test_values(void)
 	ONE_HDR(0, raw_str(&x, T_ID, "0123456789abcde"), "bad queue id");
 	ONE_HDR(0, raw_str(&x, T_ID, "0123456789abcdef0"), "bad queue id");
 	ONE_HDR(1, raw_u32(&x, T_CREATED, 1), "bad field length");
-	ONE_HDR(2, raw_u32(&x, T_FLAGS, 0x02), "unknown flag");
+	ONE_HDR(2, raw_u32(&x, T_FLAGS, 0x04), "unknown flag");
 	ONE_HDR(2, raw_u64(&x, T_FLAGS, 1), "bad field length");
 	ONE_HDR(3, raw_str(&x, T_SENDER, "a\nb@example.test"),
 	    "control byte in a string");
@@ -915,6 +915,8 @@ test_round_trips(void)
 	env.dests[0].quota_bytes = UINT64_MAX;
 	env.dests[0].attempts = UINT32_MAX;
 	env.sender[0] = '\0';	/* the null path */
+	test_assert(round_trip(&env));
+	env.flags = ENV_F_DELAYED;	/* its delay warnings went out */
 	test_assert(round_trip(&env));
 	envelope_clear(&env);
 	test_assert(env.nrcpts == 0 && env.rcpts == NULL && env.dests == NULL);
