@@ -40,6 +40,7 @@ LIB_SRCS	:= \
 	lib/mail/mstore.c \
 	lib/mail/pwhash.c \
 	lib/mail/smtp_cmd.c \
+	lib/mail/smtp_reply.c \
 	lib/mail/spool.c \
 	lib/mail/srs.c \
 	lib/mail/userent.c
