@@ -27,24 +27,6 @@
 #define STEP_TMP	(64 * 1024)
 #define CACHE_DEPTH	(2 * MIME_MAX_DEPTH + 8) /* lists in a rendering */
 
-static const struct {
-	const char	*name;
-	unsigned	 attr;
-} attr_names[] = {
-	{ "UID",		IMAP_FETCH_UID },
-	{ "FLAGS",		IMAP_FETCH_FLAGS },
-	{ "INTERNALDATE",	IMAP_FETCH_INTERNALDATE },
-	{ "RFC822.SIZE",	IMAP_FETCH_RFC822_SIZE },
-	{ "ENVELOPE",		IMAP_FETCH_ENVELOPE },
-	{ "BODY",		IMAP_FETCH_BODY },
-	{ "BODYSTRUCTURE",	IMAP_FETCH_BODYSTRUCTURE },
-	{ "MODSEQ",		IMAP_FETCH_MODSEQ },
-	{ "RFC822",		IMAP_FETCH_RFC822 },
-	{ "RFC822.HEADER",	IMAP_FETCH_RFC822_HEADER },
-	{ "RFC822.TEXT",	IMAP_FETCH_RFC822_TEXT },
-	{ "PREVIEW",		IMAP_FETCH_PREVIEW },
-};
-
 /* The macros, in the order RFC 9051 6.4.5 lists their items. */
 static const unsigned macro_fast[] = {
 	IMAP_FETCH_FLAGS, IMAP_FETCH_INTERNALDATE, IMAP_FETCH_RFC822_SIZE,
@@ -70,14 +52,7 @@ static const char *const months[] = {
 static unsigned
 attr_of(const struct imap_arg *a)
 {
-	size_t	 i;
-
-	if (a->type != IMAP_ARG_ATOM)
-		return 0;
-	for (i = 0; i < nitems(attr_names); i++)
-		if (strcasecmp(a->s, attr_names[i].name) == 0)
-			return attr_names[i].attr;
-	return 0;
+	return a->type == IMAP_ARG_ATOM ? imap_fetch_att(a->s) : 0;
 }
 
 static void
@@ -154,7 +129,7 @@ fetch_plan_init(struct fetch_plan *p, const struct imap_cmd *cmd,
 	memset(p, 0, sizeof(*p));
 	p->attrs = f->attrs;
 	/* Every attribute once, every section once, and the macros. */
-	p->items = xcalloc(nitems(attr_names) + f->nsections + 1,
+	p->items = xcalloc(IMAP_FETCH_NATTRS + f->nsections + 1,
 	    sizeof(*p->items));
 	if (f->nsections > 0)
 		p->sects = xcalloc(f->nsections, sizeof(*p->sects));
@@ -211,10 +186,9 @@ fetch_plan_init(struct fetch_plan *p, const struct imap_cmd *cmd,
 		}
 	}
 	/* What the parser added (UID, MODSEQ) or the walk missed. */
-	for (i = 0; i < nitems(attr_names); i++)
-		if ((f->attrs & attr_names[i].attr) &&
-		    !(added & attr_names[i].attr))
-			plan_attr(p, attr_names[i].attr, &added);
+	for (attr = 1; attr < 1u << IMAP_FETCH_NATTRS; attr <<= 1)
+		if ((f->attrs & attr) && !(added & attr))
+			plan_attr(p, attr, &added);
 	for (; k < p->nsects; k++)
 		plan_sect(p, k);
 

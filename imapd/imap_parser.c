@@ -1175,7 +1175,6 @@ static int	 flags_list(struct imap_flags *, const struct imap_arg *,
 static int	 month_index(const char *);
 static int	 days_in_month(int, int);
 static int	 digits_n(const char *, size_t);
-static int64_t	 days_from_civil(int, int, int);
 
 /*
  * A decimal number of len bytes at most max; nz: nz-number (no leading
@@ -1621,20 +1620,6 @@ digits_n(const char *s, size_t n)
 	return v;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t
-days_from_civil(int y, int m, int d)
-{
-	int64_t	 era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* date-text = date-day "-" date-month "-" date-year; date-day = 1*2DIGIT */
 int
 imap_date_parse(const char *s, struct imap_date *d)
@@ -1815,11 +1800,22 @@ fetch_section(struct imap_fetch *f, const struct imap_arg *a,
 	return -1;
 }
 
+unsigned
+imap_fetch_att(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < nitems(fetch_atts); i++)
+		if (ascii_caseeq(name, fetch_atts[i].name))
+			return fetch_atts[i].attrs;
+	return 0;
+}
+
 static int
 fetch_item(struct imap_fetch *f, const struct imap_arg *a, size_t *count,
     const char **errstr)
 {
-	size_t	 i;
+	unsigned	 attr;
 
 	if (++*count > IMAP_MAX_FETCH_ITEMS) {
 		*errstr = "too many FETCH items";
@@ -1829,11 +1825,10 @@ fetch_item(struct imap_fetch *f, const struct imap_arg *a, size_t *count,
 		*errstr = "FETCH item expected";
 		return -1;
 	}
-	for (i = 0; i < nitems(fetch_atts); i++)
-		if (ascii_caseeq(a->s, fetch_atts[i].name)) {
-			f->attrs |= fetch_atts[i].attrs;
-			return 0;
-		}
+	if ((attr = imap_fetch_att(a->s)) != 0) {
+		f->attrs |= attr;
+		return 0;
+	}
 	return fetch_section(f, a, errstr);
 }
 

@@ -325,6 +325,10 @@ struct imap_flags {
 #define IMAP_FETCH_RFC822_HEADER 0x0200
 #define IMAP_FETCH_RFC822_TEXT	0x0400
 #define IMAP_FETCH_PREVIEW	0x0800
+#define IMAP_FETCH_NATTRS	12	/* the bits above */
+
+/* The IMAP_FETCH_* bit of a fetch-att name (any case), or 0. */
+unsigned	 imap_fetch_att(const char *);
 
 #define IMAP_MAX_FETCH_ITEMS	256
 

@@ -374,25 +374,7 @@ first_value(const char *v)
 	return dupn(v, nl != NULL ? (size_t)(nl - v) : strlen(v));
 }
 
-/*
- * Dates: day numbers, proleptic Gregorian.
- */
-
-long
-search_days(int year, int month, int day)
-{
-	long	 y = year, era, yoe, doy, doe, mp;
-
-	if (month <= 2)
-		y--;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	mp = month > 2 ? month - 3 : month + 9;
-	doy = (153 * mp + 2) / 5 + day - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
+/* Dates: day numbers, as days_from_civil() gives them. */
 static long
 time_days(long long t)
 {
@@ -1000,7 +982,7 @@ compile(struct sctx *c, const struct imap_search *in, struct snode *n,
 	case IMAP_SK_SENTBEFORE:
 	case IMAP_SK_SENTON:
 	case IMAP_SK_SENTSINCE:
-		n->day = search_days(in->date.year, in->date.month,
+		n->day = (long)days_from_civil(in->date.year, in->date.month,
 		    in->date.day);
 		if (in->key == IMAP_SK_SENTBEFORE ||
 		    in->key == IMAP_SK_SENTON || in->key == IMAP_SK_SENTSINCE)

@@ -112,11 +112,9 @@ int	 search_thread(const struct search_src *, enum imap_thread_alg,
  * which no needle holds. Returns the length.
  * search_subject_is_reply: 1 if extracting the RFC 5256 base subject of
  * the decoded subject removes a "Re:", "Fwd:", "(fwd)" or "[fwd: ...]".
- * search_days: the day number (days since 1970-01-01) of a date.
  */
 uint32_t search_fold_cp(uint32_t);
 size_t	 search_fold(const char *, size_t, char *);
 int	 search_subject_is_reply(const char *);
-long	 search_days(int year, int month, int day);
 
 #endif

@@ -5,6 +5,8 @@
 #ifndef OSMS_UTIL_H
 #define OSMS_UTIL_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
@@ -60,6 +62,12 @@ int	 base64_decode(const char *, void *, size_t, size_t *);
 /* Write all of buf, through EINTR and short writes: 0, or -1 and errno
  * (EIO for a write that wrote nothing). */
 int	 write_all(int, const void *, size_t);
+/* The same at an offset, and reading all of len (EIO: the file ends). */
+int	 pwrite_all(int, const void *, size_t, off_t);
+int	 pread_all(int, void *, size_t, off_t);
+
+/* Days from 1970-01-01 to y-m-d (month 1-12), proleptic Gregorian. */
+int64_t	 days_from_civil(int64_t y, int m, int d);
 
 /* Close every descriptor from lowfd up (used before exec). */
 void	 close_from(int);

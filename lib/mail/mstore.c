@@ -313,8 +313,6 @@ static int	 ms_fsync_dir(int);
 static int	 ms_rename_noreplace(int, const char *, int, const char *);
 static void	 ms_hook(const char *);
 static int	 ms_open_reg(int, const char *, int, mode_t, struct stat *);
-static int	 ms_pread_all(int, void *, size_t, off_t);
-static int	 ms_pwrite_all(int, const void *, size_t, off_t);
 static int	 ms_read_small(int, const char *, size_t, char **, size_t *,
 		    struct stat *);
 static int	 ms_write_file(int, int, const char *, const void *, size_t,
@@ -645,53 +643,6 @@ ms_open_reg(int dirfd, const char *name, int flags, mode_t mode,
 	return fd;
 }
 
-/* pread all of len, or -1 (EIO for a short file). */
-static int
-ms_pread_all(int fd, void *buf, size_t len, off_t off)
-{
-	unsigned char	*p = buf;
-	ssize_t		 n;
-
-	while (len > 0) {
-		if ((n = pread(fd, p, len, off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
-static int
-ms_pwrite_all(int fd, const void *buf, size_t len, off_t off)
-{
-	const unsigned char	*p = buf;
-	ssize_t			 n;
-
-	while (len > 0) {
-		if ((n = pwrite(fd, p, len, off)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 /*
  * A small file of ours, at most max bytes, NUL-terminated in a malloc'd
  * buffer. -1 with errno: ENOENT, EINVAL (not a regular file), EFBIG.
@@ -716,7 +667,7 @@ ms_read_small(int dirfd, const char *name, size_t max, char **bufp,
 		return -1;
 	}
 	buf = xmalloc((size_t)sb->st_size + 1);
-	if (ms_pread_all(fd, buf, (size_t)sb->st_size, 0) == -1) {
+	if (pread_all(fd, buf, (size_t)sb->st_size, 0) == -1) {
 		e = errno;
 		free(buf);
 		(void)close(fd);
@@ -1712,7 +1663,7 @@ ul_refresh(struct mbox *mb, const char **errstr)
 	 */
 	if (ul->loaded && sb.st_dev == ul->dev && sb.st_ino == ul->ino &&
 	    sb.st_size >= ul->off && ul->hdrlen > 0 &&
-	    ms_pread_all(fd, hdr, ul->hdrlen, 0) == 0 &&
+	    pread_all(fd, hdr, ul->hdrlen, 0) == 0 &&
 	    memcmp(hdr, ul->hdr, ul->hdrlen) == 0) {
 		if (sb.st_size == ul->size) {
 			(void)close(fd);
@@ -1855,12 +1806,12 @@ ul_append(struct mbox *mb, const char *data, size_t len,
 	}
 	half = len / 2;
 	if (mstore_test_hook != NULL) {
-		if (ms_pwrite_all(fd, data, half, ul->off) == -1)
+		if (pwrite_all(fd, data, half, ul->off) == -1)
 			goto fail;
 		ms_hook("uidlist-append");
 	} else
 		half = 0;
-	if (ms_pwrite_all(fd, data + half, len - half,
+	if (pwrite_all(fd, data + half, len - half,
 	    ul->off + (off_t)half) == -1 || fsync(fd) == -1)
 		goto fail;
 	(void)close(fd);
@@ -1900,14 +1851,14 @@ ul_tail(struct mbox *mb)
 	buf = xmalloc(UL_TAIL_MAX + 1);
 	len = sb.st_size < UL_HDR_MAX + 1 ? (size_t)sb.st_size :
 	    UL_HDR_MAX + 1;
-	if (ms_pread_all(fd, buf, len, 0) == -1 ||
+	if (pread_all(fd, buf, len, 0) == -1 ||
 	    (nl = memchr(buf, '\n', len)) == NULL ||
 	    mstore_fmt_ul_header(buf, (size_t)(nl - buf), &ul->uidvalidity,
 	    &ul->uidnext, &token) == -1)
 		goto done;
 	from = sb.st_size > UL_TAIL_MAX ? sb.st_size - UL_TAIL_MAX : 0;
 	len = (size_t)(sb.st_size - from);
-	if (ms_pread_all(fd, buf, len, from) == -1)
+	if (pread_all(fd, buf, len, from) == -1)
 		goto done;
 	end = buf + len;
 	/* The valid end: after the last LF. */
@@ -2064,7 +2015,7 @@ ix_refresh(struct mbox *mb, const char **errstr)
 		ix->dev = sb.st_dev;
 		ix->ino = sb.st_ino;
 	}
-	if (ms_pread_all(ix->fd, hdr, sizeof(hdr), 0) == -1) {
+	if (pread_all(ix->fd, hdr, sizeof(hdr), 0) == -1) {
 		if (errno != EIO)
 			return ms_fail_errno(mb->store, errstr,
 			    "cannot read " IX_FILE, errno);
@@ -2100,7 +2051,7 @@ ix_refresh(struct mbox *mb, const char **errstr)
 		if (n > IO_CHUNK / MSTORE_IX_REC)
 			n = IO_CHUNK / MSTORE_IX_REC;
 		want = n * MSTORE_IX_REC;
-		if (ms_pread_all(ix->fd, buf, want, off) == -1) {
+		if (pread_all(ix->fd, buf, want, off) == -1) {
 			why = "unreadable";
 			goto rebuild;
 		}
@@ -2203,14 +2154,14 @@ ix_write(struct mbox *mb, const char **errstr)
 			for (i = lo; i < hi; i++)
 				mstore_fmt_ix_rec_put(buf + (i - lo) *
 				    MSTORE_IX_REC, &ix->rec[i]);
-			if (ms_pwrite_all(fd, buf, (hi - lo) * MSTORE_IX_REC,
+			if (pwrite_all(fd, buf, (hi - lo) * MSTORE_IX_REC,
 			    (off_t)(MSTORE_IX_HDR + lo * MSTORE_IX_REC)) == -1)
 				e = errno;
 		}
 	} else {
 		for (i = 0; i < ix->ndirty && e == 0; i++) {
 			mstore_fmt_ix_rec_put(buf, &ix->rec[ix->dirty[i]]);
-			if (ms_pwrite_all(fd, buf, MSTORE_IX_REC,
+			if (pwrite_all(fd, buf, MSTORE_IX_REC,
 			    (off_t)(MSTORE_IX_HDR + ix->dirty[i] *
 			    MSTORE_IX_REC)) == -1)
 				e = errno;
@@ -2218,7 +2169,7 @@ ix_write(struct mbox *mb, const char **errstr)
 	}
 	free(buf);
 	/* Records first, then the header that counts them. */
-	if (e == 0 && (ms_pwrite_all(fd, hdr, sizeof(hdr), 0) == -1 ||
+	if (e == 0 && (pwrite_all(fd, hdr, sizeof(hdr), 0) == -1 ||
 	    fdatasync(fd) == -1))
 		e = errno;
 	(void)close(fd);
@@ -2286,7 +2237,7 @@ ix_append_raw(struct mbox *mb, const struct mstore_ix_rec *r, size_t n)
 	if ((fd = ms_open_reg(mb->f.dirfd, IX_FILE, MS_RWFLAGS, 0, &sb)) ==
 	    -1)
 		return;
-	if (ms_pread_all(fd, hdr, sizeof(hdr), 0) == -1 ||
+	if (pread_all(fd, hdr, sizeof(hdr), 0) == -1 ||
 	    mstore_fmt_ix_header_get(hdr, &h) == -1 ||
 	    h.uidvalidity != mb->ul.uidvalidity ||
 	    (uint64_t)sb.st_size < MSTORE_IX_HDR + h.count * MSTORE_IX_REC ||
@@ -2294,7 +2245,7 @@ ix_append_raw(struct mbox *mb, const struct mstore_ix_rec *r, size_t n)
 		goto done;
 	buf = xmalloc(n * MSTORE_IX_REC);
 	if (h.count > 0) {
-		if (ms_pread_all(fd, buf, MSTORE_IX_REC, (off_t)(MSTORE_IX_HDR +
+		if (pread_all(fd, buf, MSTORE_IX_REC, (off_t)(MSTORE_IX_HDR +
 		    (h.count - 1) * MSTORE_IX_REC)) == -1 ||
 		    mstore_fmt_ix_rec_get(buf, &last) == -1 ||
 		    last.uid >= r[0].uid) {
@@ -2311,11 +2262,11 @@ ix_append_raw(struct mbox *mb, const struct mstore_ix_rec *r, size_t n)
 	}
 	free(w);
 	h.highestmodseq = modseq;
-	if (ms_pwrite_all(fd, buf, n * MSTORE_IX_REC, (off_t)(MSTORE_IX_HDR +
+	if (pwrite_all(fd, buf, n * MSTORE_IX_REC, (off_t)(MSTORE_IX_HDR +
 	    h.count * MSTORE_IX_REC)) == 0) {
 		h.count += n;
 		mstore_fmt_ix_header_put(hdr, &h);
-		if (ms_pwrite_all(fd, hdr, sizeof(hdr), 0) == 0)
+		if (pwrite_all(fd, hdr, sizeof(hdr), 0) == 0)
 			(void)fdatasync(fd);
 	}
 	free(buf);
@@ -3928,7 +3879,7 @@ mb_raw_prepare(struct mbox *mb, size_t *count, const char **errstr)
 		*count = 0;
 		fd = ms_open_reg(mb->f.dirfd, IX_FILE, MS_RDFLAGS, 0, NULL);
 		if (fd != -1) {
-			if (ms_pread_all(fd, hdr, sizeof(hdr), 0) == 0 &&
+			if (pread_all(fd, hdr, sizeof(hdr), 0) == 0 &&
 			    mstore_fmt_ix_header_get(hdr, &h) == 0)
 				*count = h.count;
 			(void)close(fd);
@@ -4524,7 +4475,7 @@ cache_read(struct mbox *mb, int fix)
 	    MSTORE_CACHE_FILE_MAX)
 		return -1;
 	if (!c->loaded) {
-		if (ms_pread_all(c->fd, hdr, sizeof(hdr), 0) == -1 ||
+		if (pread_all(c->fd, hdr, sizeof(hdr), 0) == -1 ||
 		    mstore_fmt_cache_header_get(hdr, sizeof(hdr), &uv) == -1 ||
 		    uv != mb->ul.uidvalidity)
 			return -1;
@@ -4625,7 +4576,7 @@ cache_compact(struct mbox *mb)
 		if (e->pending || st_find(&mb->st, e->uid) == SIZE_MAX)
 			continue;
 		len = MSTORE_CACHE_RECHDR + e->len;
-		if (ms_pread_all(c->fd, buf, len, (off_t)e->off) == -1 ||
+		if (pread_all(c->fd, buf, len, (off_t)e->off) == -1 ||
 		    write_all(fd, buf, len) == -1) {
 			ok = 0;
 			break;
@@ -4699,13 +4650,13 @@ cache_flush(struct mbox *mb)
 				goto drop;
 			mstore_fmt_cache_header_put(hdr, mb->ul.uidvalidity);
 			if (ftruncate(c->fd, 0) == -1 ||
-			    ms_pwrite_all(c->fd, hdr, sizeof(hdr), 0) == -1)
+			    pwrite_all(c->fd, hdr, sizeof(hdr), 0) == -1)
 				goto drop;
 			c->loaded = 1;
 			c->end = MSTORE_CACHE_HDR;
 		}
 	}
-	if (ms_pwrite_all(c->fd, c->pend, c->plen, (off_t)c->end) == -1) {
+	if (pwrite_all(c->fd, c->pend, c->plen, (off_t)c->end) == -1) {
 		/* What was written of it is cut off by the next reader. */
 		goto drop;
 	}
@@ -4758,7 +4709,7 @@ mbox_cache_get(struct mbox *mb, uint32_t uid, int field, const void **data,
 		c->bufcap = need;
 	}
 	/* Checked again: the file is anyone's. */
-	if (c->fd == -1 || ms_pread_all(c->fd, c->buf, need,
+	if (c->fd == -1 || pread_all(c->fd, c->buf, need,
 	    (off_t)e->off) == -1 || mstore_fmt_cache_rec_get(c->buf, need,
 	    &u, &f, &d, &dlen) != (long)need || u != uid || f != field)
 		return -1;

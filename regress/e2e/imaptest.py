@@ -40,6 +40,7 @@ from osmstest import (KEEP, USERS, Osms, OsmsError, free_ports,
 __all__ = [
     "REFERENCE", "TIMEOUT", "CLIENT_ADDR", "Server", "Dovecot",
     "scram_secret", "case", "timeout", "note_timeout", "tool_limit",
+    "run_tool",
     "Imap", "imap", "Raw", "raw_imap", "parse", "parse_fetch", "fetch_items",
     "untagged", "resp_code", "seqset", "uid_map", "parse_thread",
     "thread_groups", "ScramAuth", "DeflateIO", "Pop3", "pop3", "RawPop3",
@@ -76,6 +77,18 @@ def tool_limit(n):
 
 def note_timeout():
     _timeouts[0] += 1
+
+
+def run_tool(argv, limit=60, **kw):
+    """Run an outside client to its end, within tool_limit(limit)."""
+    limit = tool_limit(limit)
+    try:
+        return subprocess.run(argv, capture_output=True, timeout=limit,
+                              stdin=subprocess.DEVNULL, **kw)
+    except subprocess.TimeoutExpired as e:
+        note_timeout()
+        raise AssertionError("%s: no end after %ds\n%r" % (
+            argv[0], limit, (e.stdout or b"")[-2000:]))
 
 
 class CaseTimeout(Exception):

@@ -41,6 +41,7 @@ __all__ = [
     "Tests", "CaseFailed", "OsmsError", "Osms", "Pg",
     "free_ports", "make_ca_and_cert", "password_hash",
     "smtp_banner", "read_banner", "wait_port", "run",
+    "proc_field", "proc_children",
 ]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -396,6 +397,21 @@ def _children_map():
             if s is not None:
                 kids.setdefault(s[0], []).append(int(d))
     return kids
+
+
+def proc_children(pid):
+    """The live child processes of pid."""
+    return _children_map().get(pid, [])
+
+
+def proc_field(pid, name):
+    """The words of a field of /proc/PID/status ("Uid" -> 4 ids), or
+    None."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(name + ":"):
+                return line.split(":", 1)[1].split()
+    return None
 
 
 def _descendants(pid):

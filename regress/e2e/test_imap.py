@@ -1631,16 +1631,6 @@ with Server(USERS_CONF) as S:
     # ---------------------------------------------------------------
     # Other clients
 
-    def run_tool(argv, limit=60, **kw):
-        limit = tool_limit(limit)
-        try:
-            return subprocess.run(argv, capture_output=True, timeout=limit,
-                                  stdin=subprocess.DEVNULL, **kw)
-        except subprocess.TimeoutExpired as e:
-            note_timeout()
-            raise AssertionError("%s: no end after %ds\n%r" % (
-                argv[0], limit, (e.stdout or b"")[-2000:]))
-
     with case(t, "curl: imaps:// fetches a message by UID and lists "
               "mailboxes"):
         t.require(shutil.which("curl"), "curl installed")

@@ -489,16 +489,6 @@ with Server(dict((a, 0) for a in AREAS)) as S:
     # ---------------------------------------------------------------
     # Other clients
 
-    def run_tool(argv, limit=60, **kw):
-        limit = tool_limit(limit)
-        try:
-            return subprocess.run(argv, capture_output=True, timeout=limit,
-                                  stdin=subprocess.DEVNULL, **kw)
-        except subprocess.TimeoutExpired as e:
-            note_timeout()
-            raise AssertionError("%s: no end after %ds\n%r" % (
-                argv[0], limit, (e.stdout or b"")[-2000:]))
-
     CURL_MSGS = [msg(subject="curl %d" % i, mid="<curl%d@test.osms>" % i,
                      body="for curl\r\n" * i) for i in (1, 2)]
     for m in CURL_MSGS:

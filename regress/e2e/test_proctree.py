@@ -30,14 +30,6 @@ OSMSD = os.path.join(BUILD, "osmsd")
 t = Tests(__file__)
 
 
-def proc_field(pid, name):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(name + ":"):
-                return line.split(":", 1)[1].split()
-    return None
-
-
 def as_user(user, fn):
     """Run fn() in a child process with user's uid/gid; its result."""
     pw = pwd.getpwnam(user)

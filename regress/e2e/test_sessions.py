@@ -18,34 +18,10 @@ from mailtest import *  # noqa: E402,F401,F403
 t = Tests(__file__)
 
 
-def proc_field(pid, name):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(name + ":"):
-                return line.split()[1:]
-    return None
-
-
-def children_of(pid):
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        fields = st[st.rfind(")") + 2:].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(d))
-    return out
-
-
 def sessions(o):
     """The session processes: the parent's children named osms-session."""
     out = []
-    for pid in children_of(o.proc.pid):
+    for pid in proc_children(o.proc.pid):
         try:
             with open("/proc/%d/comm" % pid) as f:
                 if f.read().strip() == "osms-session":

@@ -1,9 +1,13 @@
 /*
  * A tiny unit-test harness: see test.h.
  */
+#include <sys/stat.h>
+
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "test.h"
 
@@ -67,4 +71,61 @@ test_dup_exact(const char *s)
 		abort();
 	memcpy(p, s, len);
 	return p;
+}
+
+void
+test_put_file(int dirfd, const char *rel, const void *buf, size_t len)
+{
+	int	 fd;
+
+	if ((fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_CLOEXEC, 0600)) == -1 ||
+	    (len > 0 && write(fd, buf, len) != (ssize_t)len) ||
+	    close(fd) == -1) {
+		perror(rel);
+		exit(2);
+	}
+}
+
+char *
+test_get_file(int dirfd, const char *rel, size_t *lenp)
+{
+	struct stat	 sb;
+	char		*buf;
+	int		 fd;
+
+	*lenp = 0;
+	if ((fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
+		return NULL;
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
+	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
+		(void)close(fd);
+		return NULL;
+	}
+	if (read(fd, buf, (size_t)sb.st_size) != sb.st_size) {
+		free(buf);
+		(void)close(fd);
+		return NULL;
+	}
+	(void)close(fd);
+	buf[sb.st_size] = '\0';
+	*lenp = (size_t)sb.st_size;
+	return buf;
+}
+
+int
+test_file_is(int dirfd, const char *rel, const char *s)
+{
+	char	*buf;
+	size_t	 len;
+	int	 ok;
+
+	if ((buf = test_get_file(dirfd, rel, &len)) == NULL)
+		return 0;
+	ok = len == strlen(s) && memcmp(buf, s, len) == 0;
+	if (!ok)
+		(void)printf("# %s: got \"%s\"\n", rel, buf);
+	free(buf);
+	return ok;
 }

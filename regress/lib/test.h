@@ -7,11 +7,21 @@
 #ifndef OSMS_TEST_H
 #define OSMS_TEST_H
 
+#include <stddef.h>
+
 void	 test_begin(const char *name);
 void	 test_assert_at(int ok, const char *expr, const char *file, int line);
 void	 test_end(void);
 /* A copy in a buffer of exactly its size, so ASan sees any overread. */
 char	*test_dup_exact(const char *);
+/*
+ * Files below dirfd: write one (exit 2 on failure), read one (regular,
+ * not through a link; NUL-terminated, NULL if it cannot be read), and
+ * 1 if one holds exactly s (else it says what it holds).
+ */
+void	 test_put_file(int dirfd, const char *rel, const void *, size_t);
+char	*test_get_file(int dirfd, const char *rel, size_t *lenp);
+int	 test_file_is(int dirfd, const char *rel, const char *s);
 /* Exit status for main(): 0 if every test passed. */
 int	 test_exit(void);
 

@@ -192,75 +192,16 @@ make_maildir(const char *rel)
 }
 
 static void
-put_file(int dirfd, const char *rel, const void *buf, size_t len)
-{
-	int	 fd;
-
-	if ((fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC, 0600)) == -1 ||
-	    (len > 0 && write(fd, buf, len) != (ssize_t)len) ||
-	    close(fd) == -1) {
-		perror(rel);
-		exit(2);
-	}
-}
-
-static void
 put_str(const char *rel, const char *s)
 {
-	put_file(rootfd, rel, s, strlen(s));
-}
-
-/* Contents of root/rel (not through a link), NUL-terminated. */
-static char *
-get_file(int dirfd, const char *rel, size_t *lenp)
-{
-	struct stat	 st;
-	char		*buf;
-	int		 fd;
-
-	*lenp = 0;
-	if ((fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1)
-		return NULL;
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
-	    (buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		(void)close(fd);
-		return NULL;
-	}
-	if (read(fd, buf, (size_t)st.st_size) != st.st_size) {
-		free(buf);
-		(void)close(fd);
-		return NULL;
-	}
-	(void)close(fd);
-	buf[st.st_size] = '\0';
-	*lenp = (size_t)st.st_size;
-	return buf;
-}
-
-/* 1 if root/rel is a regular file holding exactly s. */
-static int
-file_is(const char *rel, const char *s)
-{
-	char	*buf;
-	size_t	 len;
-	int	 ok;
-
-	if ((buf = get_file(rootfd, rel, &len)) == NULL)
-		return 0;
-	ok = len == strlen(s) && memcmp(buf, s, len) == 0;
-	if (!ok)
-		(void)printf("# %s: got \"%s\"\n", rel, buf);
-	free(buf);
-	return ok;
+	test_put_file(rootfd, rel, s, strlen(s));
 }
 
 /*
  * The message delivered as name into root/dir: the one entry
  * "<name>,S=<size>,W=<wire size>" there, whose sizes must be those of
  * its content (W= counting every LF as CRLF). Its path, or "" (which
- * no file_is() matches) if there is no such entry, several, or sizes
+ * no test_file_is(rootfd, ) matches) if there is no such entry, several, or sizes
  * that are off. Four results live at once.
  */
 static const char *
@@ -298,7 +239,7 @@ delivered(const char *dir, const char *name)
 		p[0] = '\0';
 		return p;
 	}
-	if ((buf = get_file(rootfd, p, &len)) == NULL)
+	if ((buf = test_get_file(rootfd, p, &len)) == NULL)
 		exit(2);
 	for (i = lfs = 0; i < len; i++)
 		if (buf[i] == '\n')
@@ -599,11 +540,11 @@ test_planted_tmp(void)
 
 	/* A symbolic link to an existing file outside. */
 	make_maildir("u");
-	put_file(outfd, victim_rel, "orig", 4);
+	test_put_file(outfd, victim_rel, "orig", 4);
 	plant_link("u/tmp/m1", victim_rel);
 	md_init(&d, "u", "m1");
 	test_assert(run(&d, "mail\r\n") == MAILDIR_OK);
-	test_assert(file_is(delivered("u/new", "m1"), "mail\n"));
+	test_assert(test_file_is(rootfd, delivered("u/new", "m1"), "mail\n"));
 	test_assert(entries("u/tmp") == 0);
 	test_assert(entries_at(outfd, ".") == 1);
 
@@ -611,7 +552,7 @@ test_planted_tmp(void)
 	plant_link("u/tmp/m2", "created");
 	md_init(&d, "u", "m2");
 	test_assert(run(&d, "mail\r\n") == MAILDIR_OK);
-	test_assert(file_is(delivered("u/new", "m2"), "mail\n"));
+	test_assert(test_file_is(rootfd, delivered("u/new", "m2"), "mail\n"));
 	test_assert(entries_at(outfd, ".") == 1);
 
 	/* A hard link to the file outside (same file system). */
@@ -619,7 +560,7 @@ test_planted_tmp(void)
 		exit(2);
 	md_init(&d, "u", "m3");
 	test_assert(run(&d, "mail\r\n") == MAILDIR_OK);
-	test_assert(file_is(delivered("u/new", "m3"), "mail\n"));
+	test_assert(test_file_is(rootfd, delivered("u/new", "m3"), "mail\n"));
 	test_assert(entries("u/tmp") == 0);
 
 	/* A FIFO: O_EXCL never opens it, so no hang. */
@@ -627,14 +568,14 @@ test_planted_tmp(void)
 		exit(2);
 	md_init(&d, "u", "m4");
 	test_assert(run(&d, "mail\r\n") == MAILDIR_OK);
-	test_assert(file_is(delivered("u/new", "m4"), "mail\n"));
+	test_assert(test_file_is(rootfd, delivered("u/new", "m4"), "mail\n"));
 	test_assert(entries("u/tmp") == 0);
 
 	/* A stale file from a crash. */
 	put_str("u/tmp/m5", "half a mess");
 	md_init(&d, "u", "m5");
 	test_assert(run(&d, "mail\r\n") == MAILDIR_OK);
-	test_assert(file_is(delivered("u/new", "m5"), "mail\n"));
+	test_assert(test_file_is(rootfd, delivered("u/new", "m5"), "mail\n"));
 	test_assert(entries("u/tmp") == 0);
 
 	/* A directory cannot be removed: try again later. */
@@ -653,7 +594,7 @@ test_planted_tmp(void)
 		char	*buf;
 		size_t	 len;
 
-		buf = get_file(outfd, victim_rel, &len);
+		buf = test_get_file(outfd, victim_rel, &len);
 		test_assert(buf != NULL && len == 4 &&
 		    memcmp(buf, "orig", 4) == 0);
 		free(buf);
@@ -693,7 +634,7 @@ test_create_tree(void)
 		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
 		    (st.st_mode & 07777) == 0700);
 	}
-	test_assert(file_is(delivered("example.test/alice/.Lists/new", "m1"),
+	test_assert(test_file_is(rootfd, delivered("example.test/alice/.Lists/new", "m1"),
 	    "Subject: hi\n\nbody\n"));
 	test_assert(fstatat(rootfd, delivered("example.test/alice/.Lists/new",
 	    "m1"), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -746,7 +687,7 @@ check_content(const char *what, const unsigned char *msg, size_t len,
 	d.prepend = prepend;
 	test_assert(run_len(&d, msg, len, &w) == MAILDIR_OK);
 	test_assert(w == wlen);
-	got = get_file(rootfd, delivered("u/new", what), &glen);
+	got = test_get_file(rootfd, delivered("u/new", what), &glen);
 	test_assert(got != NULL && glen == wlen &&
 	    (wlen == 0 || memcmp(got, want, wlen) == 0));
 	if (got == NULL || glen != wlen)
@@ -780,9 +721,9 @@ test_content(void)
 	    "Return-Path: <>\r\n");
 	/* The prepend and the message are one stream. */
 	check_content("prepcr", (const unsigned char *)"\nrest", 5, "X: y\r");
-	test_assert(file_is(delivered("u/new", "prepcr"), "X: y\nrest"));
-	test_assert(file_is(delivered("u/new", "lonecr"), "a\rb\r\nc\n\r"));
-	test_assert(file_is(delivered("u/new", "endcr"), "x\n\r"));
+	test_assert(test_file_is(rootfd, delivered("u/new", "prepcr"), "X: y\nrest"));
+	test_assert(test_file_is(rootfd, delivered("u/new", "lonecr"), "a\rb\r\nc\n\r"));
+	test_assert(test_file_is(rootfd, delivered("u/new", "endcr"), "x\n\r"));
 	/* The sizes in the name, worked out by hand once. */
 	test_assert(strcmp(delivered("u/new", "simple"),
 	    "u/new/simple,S=4,W=6") == 0);
@@ -831,7 +772,7 @@ test_content(void)
 		test_assert(maildir_deliver(&d, NULL, NULL) == MAILDIR_OK);
 		test_assert(lseek(fd, 0, SEEK_CUR) == 5);
 		(void)close(fd);
-		test_assert(file_is(delivered("u/new", "offset"),
+		test_assert(test_file_is(rootfd, delivered("u/new", "offset"),
 		    "0123456789\n"));
 	}
 	test_assert(entries("u/tmp") == 0);
@@ -859,7 +800,7 @@ test_exactly_once(void)
 	test_assert(entries("dom/bob/tmp") == 0);
 	test_assert(strcmp(delivered("dom/bob/new", "Q1.bob"),
 	    "dom/bob/new/Q1.bob,S=6,W=7") == 0);
-	test_assert(file_is(delivered("dom/bob/new", "Q1.bob"), "first\n"));
+	test_assert(test_file_is(rootfd, delivered("dom/bob/new", "Q1.bob"), "first\n"));
 
 	/* A reader moved it to cur/ and set flags. */
 	if (renameat(rootfd, "dom/bob/new/Q1.bob,S=6,W=7", rootfd,
@@ -896,7 +837,7 @@ test_exactly_once(void)
 	test_assert(run(&d, "x") == MAILDIR_DUPLICATE);
 	d.name = "Q3.bob";
 	test_assert(run(&d, "six\r\n") == MAILDIR_OK);
-	test_assert(file_is(delivered("dom/bob/new", "Q3.bob"), "six\n"));
+	test_assert(test_file_is(rootfd, delivered("dom/bob/new", "Q3.bob"), "six\n"));
 
 	/* The bare name in new/ is found without check_dup. */
 	put_str("dom/bob/new/Q7.bob", "old\n");
@@ -919,14 +860,14 @@ test_exactly_once(void)
 		exit(2);
 	test_assert(run(&d, "seven\r\n") == MAILDIR_DUPLICATE);
 	test_assert(entries("dom/bob/tmp") == 0);
-	test_assert(file_is(delivered("dom/bob/new", "Q4.bob"), "seven\n"));
+	test_assert(test_file_is(rootfd, delivered("dom/bob/new", "Q4.bob"), "seven\n"));
 	d.check_dup = 1;
 	if (linkat(rootfd, delivered("dom/bob/new", "Q4.bob"), rootfd,
 	    "dom/bob/tmp/Q4.bob", 0) == -1)
 		exit(2);
 	test_assert(run(&d, "seven\r\n") == MAILDIR_DUPLICATE);
 	test_assert(entries("dom/bob/tmp") == 0);
-	test_assert(file_is(delivered("dom/bob/new", "Q4.bob"), "seven\n"));
+	test_assert(test_file_is(rootfd, delivered("dom/bob/new", "Q4.bob"), "seven\n"));
 	end();
 }
 
@@ -974,14 +915,14 @@ test_quota_limits(void)
 	d.quota_bytes = 18;
 	/* 7 bytes on the wire, 6 stored: the stored size counts. */
 	test_assert(run(&d, "hello\r\n") == MAILDIR_OK);
-	test_assert(file_is("q/u/maildirsize", "18S\n0 0\n6 1\n"));
+	test_assert(test_file_is(rootfd, "q/u/maildirsize", "18S\n0 0\n6 1\n"));
 	d.name = "m2";
 	test_assert(run(&d, "hello\r\n") == MAILDIR_OK);
 	d.name = "m3";
 	/* 12 used, 6 more is exactly 18. */
 	d.prepend = "h\r\n";
 	test_assert(run(&d, "abc\r\n") == MAILDIR_OK);
-	test_assert(file_is("q/u/maildirsize", "18S\n0 0\n6 1\n6 1\n6 1\n"));
+	test_assert(test_file_is(rootfd, "q/u/maildirsize", "18S\n0 0\n6 1\n6 1\n6 1\n"));
 	d.prepend = NULL;
 	d.name = "m4";
 	test_assert(run(&d, "x") == MAILDIR_OVERQUOTA);
@@ -990,7 +931,7 @@ test_quota_limits(void)
 	test_assert(run(&d, "") == MAILDIR_OK);
 	test_assert(entries("q/u/new") == 4);
 	test_assert(entries("q/u/tmp") == 0);
-	test_assert(file_is("q/u/maildirsize",
+	test_assert(test_file_is(rootfd, "q/u/maildirsize",
 	    "18S\n0 0\n6 1\n6 1\n6 1\n0 1\n"));
 
 	/* Over by messages. */
@@ -1003,7 +944,7 @@ test_quota_limits(void)
 	test_assert(run(&d, "c") == MAILDIR_OVERQUOTA);
 	test_assert(entries("q/v/new") == 2);
 	test_assert(entries("q/v/tmp") == 0);
-	test_assert(file_is("q/v/maildirsize", "2C\n0 0\n1 1\n1 1\n"));
+	test_assert(test_file_is(rootfd, "q/v/maildirsize", "2C\n0 0\n1 1\n1 1\n"));
 
 	/* Both limits; a duplicate is a duplicate, not over quota. */
 	md_init(&d, "q/w", "m1");
@@ -1013,14 +954,14 @@ test_quota_limits(void)
 	test_assert(run(&d, "abc") == MAILDIR_DUPLICATE);
 	d.name = "m2";
 	test_assert(run(&d, "abc") == MAILDIR_OVERQUOTA);
-	test_assert(file_is("q/w/maildirsize", "1000S,1C\n0 0\n3 1\n"));
+	test_assert(test_file_is(rootfd, "q/w/maildirsize", "1000S,1C\n0 0\n3 1\n"));
 
 	/* Over by bytes, with a big message; nothing is written. */
 	md_init(&d, "q/x", "m1");
 	d.quota_bytes = 10;
 	test_assert(run(&d, "0123456789a") == MAILDIR_OVERQUOTA);
 	test_assert(entries("q/x/new") == 0 && entries("q/x/tmp") == 0);
-	test_assert(file_is("q/x/maildirsize", "10S\n0 0\n"));
+	test_assert(test_file_is(rootfd, "q/x/maildirsize", "10S\n0 0\n"));
 	end();
 }
 
@@ -1077,21 +1018,21 @@ test_quota_file(void)
 		put_str("u/new/c,S=100", "x");
 		put_str("u/cur/.hidden", "xxxxxxxxxxxxxxxxxxxxxxxx");
 		mkdir_root("u/cur/dir");
-		put_file(rootfd, "u/maildirsize", cases[i].file,
+		test_put_file(rootfd, "u/maildirsize", cases[i].file,
 		    cases[i].len != 0 ? cases[i].len : strlen(cases[i].file));
 		md_init(&d, "u", "new1");
 		d.create = 0;
 		d.quota_bytes = cases[i].qbytes;
 		test_assert(run(&d, "hello\n") == cases[i].result);
 		if (cases[i].after != NULL)
-			test_assert(file_is("u/maildirsize", cases[i].after));
+			test_assert(test_file_is(rootfd, "u/maildirsize", cases[i].after));
 		else if (cases[i].result == MAILDIR_OK) {
 			char	 want[64];
 
 			(void)snprintf(want, sizeof(want),
 			    "%lluS\n130 3\n6 1\n",
 			    (unsigned long long)cases[i].qbytes);
-			test_assert(file_is("u/maildirsize", want));
+			test_assert(test_file_is(rootfd, "u/maildirsize", want));
 		}
 		test_assert(entries("u/tmp") == 0);
 		if (fd_count() != fds_before)
@@ -1106,12 +1047,12 @@ test_quota_file(void)
 		memcpy(big + n, "0 0\n", 4);
 		n += 4;
 	}
-	put_file(rootfd, "u/maildirsize", big, n);
+	test_put_file(rootfd, "u/maildirsize", big, n);
 	put_str("u/cur/a", "0123456789");
 	md_init(&d, "u", "new1");
 	d.quota_bytes = 1000;
 	test_assert(run(&d, "hello\n") == MAILDIR_OK);
-	test_assert(file_is("u/maildirsize", "1000S\n10 1\n6 1\n"));
+	test_assert(test_file_is(rootfd, "u/maildirsize", "1000S\n10 1\n6 1\n"));
 	end();
 }
 
@@ -1127,17 +1068,17 @@ test_quota_hostile(void)
 	if ((outfd = open(outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
 		exit(2);
 	make_maildir("u");
-	put_file(outfd, "target", "9S\n0 0\n", 7);
+	test_put_file(outfd, "target", "9S\n0 0\n", 7);
 	plant_link("u/maildirsize", "target");
 	md_init(&d, "u", "m1");
 	d.quota_bytes = 1000;
 	test_assert(run(&d, "hi\r\n") == MAILDIR_OK);
-	buf = get_file(outfd, "target", &len);
+	buf = test_get_file(outfd, "target", &len);
 	test_assert(buf != NULL && len == 7 &&
 	    memcmp(buf, "9S\n0 0\n", 7) == 0);
 	free(buf);
 	test_assert(is_regular("u/maildirsize"));
-	test_assert(file_is("u/maildirsize", "1000S\n0 0\n3 1\n"));
+	test_assert(test_file_is(rootfd, "u/maildirsize", "1000S\n0 0\n3 1\n"));
 	test_assert(entries_at(outfd, ".") == 1);
 
 	empty_dir(rootdir);
@@ -1145,7 +1086,7 @@ test_quota_hostile(void)
 	if (mkfifoat(rootfd, "u/maildirsize", 0600) == -1)
 		exit(2);
 	test_assert(run(&d, "hi\r\n") == MAILDIR_OK);
-	test_assert(file_is("u/maildirsize", "1000S\n0 0\n3 1\n"));
+	test_assert(test_file_is(rootfd, "u/maildirsize", "1000S\n0 0\n3 1\n"));
 
 	/* Cannot be replaced: delivery goes on, counting each time. */
 	empty_dir(rootdir);
@@ -1216,7 +1157,7 @@ test_unwritable(void)
 	empty_dir(rootdir);
 	make_maildir("u");
 	test_assert(run_as_nobody(&d, "hello\r\n", 0) == MAILDIR_OK);
-	test_assert(file_is(delivered("u/new", "m1"), "hello\n"));
+	test_assert(test_file_is(rootfd, delivered("u/new", "m1"), "hello\n"));
 
 	/* A write error (EFBIG here, like ENOSPC): nothing is left. */
 	empty_dir(rootdir);

@@ -160,67 +160,9 @@ append(struct mstore *st, const char *folder, const char *msg,
 }
 
 static void
-put_file(int dirfd, const char *rel, const void *buf, size_t len)
-{
-	int	 fd;
-
-	if ((fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_CLOEXEC, 0600)) == -1 ||
-	    (len > 0 && write(fd, buf, len) != (ssize_t)len) ||
-	    close(fd) == -1) {
-		perror(rel);
-		exit(2);
-	}
-}
-
-static void
 put_str(const char *rel, const char *s)
 {
-	put_file(ufd, rel, s, strlen(s));
-}
-
-/* Contents of a file below the store, NUL-terminated, or NULL. */
-static char *
-get_file(int dirfd, const char *rel, size_t *lenp)
-{
-	struct stat	 sb;
-	char		*buf;
-	int		 fd;
-
-	*lenp = 0;
-	if ((fd = openat(dirfd, rel, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_CLOEXEC)) == -1)
-		return NULL;
-	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode) ||
-	    (buf = malloc((size_t)sb.st_size + 1)) == NULL) {
-		(void)close(fd);
-		return NULL;
-	}
-	if (read(fd, buf, (size_t)sb.st_size) != sb.st_size) {
-		free(buf);
-		(void)close(fd);
-		return NULL;
-	}
-	(void)close(fd);
-	buf[sb.st_size] = '\0';
-	*lenp = (size_t)sb.st_size;
-	return buf;
-}
-
-static int
-file_is(const char *rel, const char *s)
-{
-	char	*buf;
-	size_t	 len;
-	int	 ok;
-
-	if ((buf = get_file(ufd, rel, &len)) == NULL)
-		return 0;
-	ok = len == strlen(s) && memcmp(buf, s, len) == 0;
-	if (!ok)
-		(void)printf("# %s: got \"%s\"\n", rel, buf);
-	free(buf);
-	return ok;
+	test_put_file(ufd, rel, s, strlen(s));
 }
 
 /* The content of message idx, through mbox_open_message. */
@@ -588,7 +530,7 @@ test_bad_uidlists(void)
 		len = strlen(cases[i].file);
 		if (cases[i].len != 0)
 			len = cases[i].len;
-		put_file(ufd, "osms-uidlist", cases[i].file, len);
+		test_put_file(ufd, "osms-uidlist", cases[i].file, len);
 		mb = open_box(st, "INBOX", 1);
 		test_assert(mb != NULL);
 		if (mb == NULL)
@@ -623,7 +565,7 @@ test_bad_uidlists(void)
 	len = (size_t)snprintf(big, sizeof(big), "osms-uidlist 1 5 1 ab\n1 ");
 	memset(big + len, 'k', sizeof(big) - len - 1);
 	big[sizeof(big) - 2] = '\n';
-	put_file(ufd, "osms-uidlist", big, sizeof(big) - 1);
+	test_put_file(ufd, "osms-uidlist", big, sizeof(big) - 1);
 	test_assert((mb = open_box(st, "INBOX", 0)) != NULL);
 	test_assert(mb != NULL && (mbox_notes(mb) & MBOX_NOTE_UIDVALIDITY) &&
 	    mbox_count(mb) == 1);
@@ -650,7 +592,7 @@ test_folders(void)
 	test_assert(mstore_create(st, "a.b.c", NULL) == 0);
 	test_assert(is_dir(".a") && is_dir(".a.b") && is_dir(".a.b.c"));
 	test_assert(is_dir(".a.b.c/cur") && is_dir(".a.b.c/new") &&
-	    is_dir(".a.b.c/tmp") && file_is(".a.b.c/maildirfolder", ""));
+	    is_dir(".a.b.c/tmp") && test_file_is(ufd, ".a.b.c/maildirfolder", ""));
 	test_assert(entries("tmp") == 0);
 	f = folder_flags(st, "INBOX", &found);
 	test_assert(found == 1 && (f & MSTORE_F_HASNOCHILDREN));
@@ -722,7 +664,7 @@ test_folders(void)
 	test_assert(mstore_subscribe(st, "gone.sub", 1, NULL) == 0);
 	test_assert(mstore_subscribe(st, "x", 1, NULL) == 0);
 	test_assert(mstore_subscribe(st, "inbox", 1, NULL) == 0);
-	test_assert(file_is("subscriptions", "x\ngone.sub\nINBOX\n"));
+	test_assert(test_file_is(ufd, "subscriptions", "x\ngone.sub\nINBOX\n"));
 	f = folder_flags(st, "x", &found);
 	test_assert(found == 1 && (f & MSTORE_F_SUBSCRIBED));
 	f = folder_flags(st, "gone.sub", &found);
@@ -731,7 +673,7 @@ test_folders(void)
 	f = folder_flags(st, "gone", &found);
 	test_assert(found == 0);
 	test_assert(mstore_subscribe(st, "x", 0, NULL) == 0);
-	test_assert(file_is("subscriptions", "INBOX\ngone.sub\n"));
+	test_assert(test_file_is(ufd, "subscriptions", "INBOX\ngone.sub\n"));
 	f = folder_flags(st, "x", &found);
 	test_assert(found == 1 && !(f & MSTORE_F_SUBSCRIBED));
 
@@ -1227,7 +1169,7 @@ test_crash(void)
 	test_assert(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) &&
 	    WTERMSIG(status) == SIGKILL);
 	/* Half a line at the end. */
-	buf = get_file(ufd, "osms-uidlist", &len);
+	buf = test_get_file(ufd, "osms-uidlist", &len);
 	test_assert(buf != NULL && len > 0 && buf[len - 1] != '\n');
 	free(buf);
 	/* The lock died with the child; a and b are as before. */
@@ -1246,7 +1188,7 @@ test_crash(void)
 	free(after);
 	free(before);
 	/* The next writer cut the torn line off. */
-	buf = get_file(ufd, "osms-uidlist", &len);
+	buf = test_get_file(ufd, "osms-uidlist", &len);
 	test_assert(buf != NULL && len > 0 && buf[len - 1] == '\n');
 	free(buf);
 
@@ -1275,10 +1217,10 @@ test_crash(void)
 
 	/* Truncated mid-line by hand: the whole lines keep their UIDs. */
 	before = snapshot(st, &uv, &next);
-	buf = get_file(ufd, "osms-uidlist", &len);
+	buf = test_get_file(ufd, "osms-uidlist", &len);
 	if (buf == NULL || len < 4)
 		exit(2);
-	put_file(ufd, "osms-uidlist", buf, len - 3);
+	test_put_file(ufd, "osms-uidlist", buf, len - 3);
 	free(buf);
 	after = snapshot(st, &uv2, &next2);
 	test_assert(uv2 == uv && next2 >= next);
@@ -1322,20 +1264,20 @@ test_corrupt_index(void)
 		old = mbox_highestmodseq(mb);
 		uv = mbox_uidvalidity(mb);
 		mbox_close(mb);
-		buf = get_file(ufd, "osms-index", &len);
+		buf = test_get_file(ufd, "osms-index", &len);
 		if (buf == NULL || len != MSTORE_IX_HDR + 3 * MSTORE_IX_REC)
 			exit(2);
 		switch (round) {
 		case 0:		/* a flipped bit in a record */
 			buf[MSTORE_IX_HDR + MSTORE_IX_REC + 20] ^= 1;
-			put_file(ufd, "osms-index", buf, len);
+			test_put_file(ufd, "osms-index", buf, len);
 			break;
 		case 1:		/* cut short */
-			put_file(ufd, "osms-index", buf, 10);
+			test_put_file(ufd, "osms-index", buf, 10);
 			break;
 		case 2:		/* the header */
 			buf[30] ^= 0x40;
-			put_file(ufd, "osms-index", buf, len);
+			test_put_file(ufd, "osms-index", buf, len);
 			break;
 		default:	/* gone: rebuilt without a note */
 			(void)unlinkat(ufd, "osms-index", 0);
@@ -1419,7 +1361,7 @@ test_append_copy(void)
 	    strcmp(mbox_keyword_name(mb, 1), "Work") == 0);
 	test_assert(mbox_keyword_bit(mb, "work", 0) == 1);
 	test_assert(mbox_keyword_bit(mb, "nothere", 0) == -1);
-	test_assert(file_is("osms-keywords", "a $Label1\nb Work\n"));
+	test_assert(test_file_is(ufd, "osms-keywords", "a $Label1\nb Work\n"));
 	/* Without flags into new/: \Recent for the next session. */
 	test_assert(mbox_msg(mb, 1)->flags == MBOX_RECENT);
 
@@ -1493,7 +1435,7 @@ test_quota(void)
 	    "789012345678901234567890123456789\n", 0, 0) == 1);
 	test_assert(mstore_quota(st, &ub, &um, NULL) == 0 && ub == 71 &&
 	    um == 1);
-	test_assert(file_is("maildirsize", "100S\n0 0\n71 1\n"));
+	test_assert(test_file_is(ufd, "maildirsize", "100S\n0 0\n71 1\n"));
 	fd = msg_fd("0123456789012345678901234567890\n");
 	test_assert(mbox_append(st, "Other", fd, 0, NULL, 0, 0, &uv,
 	    uids, NULL) == -1 && mstore_error(st) == MSTORE_E_OVERQUOTA);
@@ -1684,11 +1626,11 @@ test_cache(void)
 	mbox_close(b);
 
 	/* A flipped byte: that record and the rest are dropped. */
-	buf = get_file(ufd, "osms-cache", &flen);
+	buf = test_get_file(ufd, "osms-cache", &flen);
 	if (buf == NULL || flen < 40)
 		exit(2);
 	buf[MSTORE_CACHE_HDR + MSTORE_CACHE_RECHDR + 2] ^= 1;
-	put_file(ufd, "osms-cache", buf, flen);
+	test_put_file(ufd, "osms-cache", buf, flen);
 	free(buf);
 	b = open_box(st, "INBOX", 0);
 	if (b == NULL)
@@ -1701,7 +1643,7 @@ test_cache(void)
 	test_assert(mbox_cache_put(b, u2, MBOX_CACHE_ENVELOPE, "again", 5) ==
 	    0);
 	test_assert(sync_ok(b, NULL));
-	buf = get_file(ufd, "osms-cache", &flen);
+	buf = test_get_file(ufd, "osms-cache", &flen);
 	test_assert(buf != NULL && flen == MSTORE_CACHE_HDR +
 	    MSTORE_CACHE_RECHDR + 5);
 	free(buf);
@@ -1728,7 +1670,7 @@ test_lazy_dates(void)
 	begin("mstore: INTERNALDATE read once, when asked, then kept");
 	st = store(0, 0, 0, 0);
 	(void)append(st, "INBOX", "dated\n", 0, 1000000000);
-	put_file(ufd, "tmp/x", "a\n", 2);
+	test_put_file(ufd, "tmp/x", "a\n", 2);
 	ts[0].tv_sec = ts[1].tv_sec = 1234567890;
 	ts[0].tv_nsec = ts[1].tv_nsec = 0;
 	if (utimensat(ufd, "tmp/x", ts, 0) == -1 ||
@@ -2005,7 +1947,7 @@ test_big(void)
 	for (i = 0; i < BIG_N && ok; i++) {
 		if (i % 50000 == 0) {
 			(void)unlinkat(bigfd, "tmp/proto", 0);
-			put_file(bigfd, "tmp/proto", "From: a@example.test\n"
+			test_put_file(bigfd, "tmp/proto", "From: a@example.test\n"
 			    "Subject: big\n\nbody\n", 40);
 		}
 		(void)snprintf(name, sizeof(name),

@@ -54,7 +54,7 @@ test_misc(void)
 {
 	char	 buf[32];
 
-	test_begin("util: control bytes, durations, word lists");
+	test_begin("util: control bytes, durations, word lists, days");
 	test_assert(!str_has_ctl("plain text"));
 	test_assert(str_has_ctl("a\r\nb"));
 	test_assert(str_has_ctl("a\tb"));
@@ -67,6 +67,13 @@ test_misc(void)
 	test_assert(strcmp(buf, "3d2h1m") == 0);
 	fmt_duration(buf, sizeof(buf), -4);
 	test_assert(strcmp(buf, "0s") == 0);
+	/* Day numbers: Python's datetime.date.toordinal() - 719163. */
+	test_assert(days_from_civil(1970, 1, 1) == 0);
+	test_assert(days_from_civil(1969, 12, 31) == -1);
+	test_assert(days_from_civil(2000, 3, 1) == 11017);
+	test_assert(days_from_civil(2024, 2, 29) == 19782);
+	test_assert(days_from_civil(1900, 1, 1) == -25567);
+	test_assert(days_from_civil(2038, 1, 19) == 24855);
 	/* SASL mechanism lists: whole words only. */
 	test_assert(word_in_list("SCRAM-SHA-256 PLAIN LOGIN", "PLAIN"));
 	test_assert(word_in_list("SCRAM-SHA-256 PLAIN LOGIN", "LOGIN"));
