@@ -27,6 +27,9 @@
 #define STEP_TMP	(64 * 1024)
 #define CACHE_DEPTH	(2 * MIME_MAX_DEPTH + 8) /* lists in a rendering */
 
+_Static_assert(IMAP_FETCH_PREVIEW == 1u << (IMAP_FETCH_NATTRS - 1),
+    "IMAP_FETCH_NATTRS counts the IMAP_FETCH_* bits");
+
 /* The macros, in the order RFC 9051 6.4.5 lists their items. */
 static const unsigned macro_fast[] = {
 	IMAP_FETCH_FLAGS, IMAP_FETCH_INTERNALDATE, IMAP_FETCH_RFC822_SIZE,
