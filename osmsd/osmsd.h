@@ -48,7 +48,8 @@ _Noreturn void	 parent_run(struct osms_conf *, struct role_cred *,
 struct channel	*parent_channel(enum osms_role);
 const struct osms_conf *parent_conf(void);
 const struct role_cred *parent_cred(enum osms_role);
-const char	*parent_libexec(void);
+/* In a forked child, descriptors up to lastfd set: exec role's program. */
+_Noreturn void	 parent_exec(enum osms_role, int lastfd);
 
 /* sessions.c */
 struct imsg;

@@ -108,12 +108,6 @@ parent_cred(enum osms_role r)
 	return &creds[r];
 }
 
-const char *
-parent_libexec(void)
-{
-	return libexec;
-}
-
 static int
 is_spawned(enum osms_role r)
 {
@@ -135,8 +129,14 @@ mono_seconds_since(const struct timespec *t)
  * Spawning.
  */
 
-static _Noreturn void
-child_exec(struct child *c, int fd)
+/*
+ * In a forked child whose descriptors up to lastfd are set: a clean
+ * signal state, a session of its own (a terminal's Ctrl-C reaches the
+ * parent only, which then stops the tree in order), stdin from
+ * /dev/null, nothing else open; then the role's program.
+ */
+_Noreturn void
+parent_exec(enum osms_role role, int lastfd)
 {
 	char		 path[CONF_MAX_PATH + 64], *argv[6];
 	sigset_t	 all;
@@ -145,25 +145,17 @@ child_exec(struct child *c, int fd)
 	(void)sigemptyset(&all);
 	(void)sigprocmask(SIG_SETMASK, &all, NULL);
 	(void)signal(SIGPIPE, SIG_DFL);
-	/* Its own session: a terminal's Ctrl-C reaches the parent only,
-	 * which then stops the tree in order. */
 	(void)setsid();
-
-	if (fd == PROC_PARENT_FD) {
-		if (fcntl(fd, F_SETFD, 0) == -1)
-			_exit(127);
-	} else if (dup2(fd, PROC_PARENT_FD) == -1)
-		_exit(127);
 	if ((devnull = open("/dev/null", O_RDONLY)) != -1) {
 		(void)dup2(devnull, STDIN_FILENO);
 		if (devnull != STDIN_FILENO)
 			(void)close(devnull);
 	}
-	close_from(PROC_PARENT_FD + 1);
+	close_from(lastfd + 1);
 
 	(void)snprintf(path, sizeof(path), "%s/%s", libexec,
-	    role_info(c->role)->program);
-	argv[i++] = (char *)(uintptr_t)role_info(c->role)->program;
+	    role_info(role)->program);
+	argv[i++] = (char *)(uintptr_t)role_info(role)->program;
 	if (osmsd_foreground)
 		argv[i++] = "-d";
 	if (osmsd_verbose >= 2)
@@ -175,6 +167,17 @@ child_exec(struct child *c, int fd)
 	(void)dprintf(STDERR_FILENO, "osmsd: cannot execute %s: %s\n", path,
 	    strerror(errno));
 	_exit(127);
+}
+
+static _Noreturn void
+child_exec(struct child *c, int fd)
+{
+	if (fd == PROC_PARENT_FD) {
+		if (fcntl(fd, F_SETFD, 0) == -1)
+			_exit(127);
+	} else if (dup2(fd, PROC_PARENT_FD) == -1)
+		_exit(127);
+	parent_exec(c->role, PROC_PARENT_FD);
 }
 
 static void

@@ -179,36 +179,13 @@ user_sessions(const char *user)
 static _Noreturn void
 session_exec(int chfd, int streamfd)
 {
-	char		 path[CONF_MAX_PATH + 64], *argv[4];
-	sigset_t	 all;
-	int		 i = 0, devnull;
-
-	(void)sigemptyset(&all);
-	(void)sigprocmask(SIG_SETMASK, &all, NULL);
-	(void)signal(SIGPIPE, SIG_DFL);
-	(void)setsid();
 	/* Descriptors 3 and 4, whatever they were. */
 	if ((chfd = fcntl(chfd, F_DUPFD_CLOEXEC, 10)) == -1 ||
 	    (streamfd = fcntl(streamfd, F_DUPFD_CLOEXEC, 10)) == -1 ||
 	    dup2(chfd, PROC_PARENT_FD) == -1 ||
 	    dup2(streamfd, SESSION_STREAM_FD) == -1)
 		_exit(127);
-	if ((devnull = open("/dev/null", O_RDONLY)) != -1) {
-		(void)dup2(devnull, STDIN_FILENO);
-		if (devnull != STDIN_FILENO)
-			(void)close(devnull);
-	}
-	close_from(SESSION_STREAM_FD + 1);
-	(void)snprintf(path, sizeof(path), "%s/%s", parent_libexec(),
-	    role_info(ROLE_SESSION)->program);
-	argv[i++] = (char *)(uintptr_t)role_info(ROLE_SESSION)->program;
-	if (osmsd_foreground)
-		argv[i++] = "-d";
-	argv[i] = NULL;
-	execv(path, argv);
-	(void)dprintf(STDERR_FILENO, "osmsd: cannot execute %s: %s\n", path,
-	    strerror(errno));
-	_exit(127);
+	parent_exec(ROLE_SESSION, SESSION_STREAM_FD);
 }
 
 /* Start the session for a redeemed login; 0, or -1 with why. */
