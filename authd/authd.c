@@ -139,6 +139,24 @@ conf_table_pg(struct imsg *imsg)
 }
 
 static void
+conf_srs(struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct directory	*d = slice_dir();
+	const void		*secret;
+	size_t			 len;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, d->srs_domain, sizeof(d->srs_domain));
+	(void)msg_get_data(&r, &secret, &len);
+	if (msg_end(&r) == -1 || len > sizeof(d->srs_secret))
+		fatalx("bad IMSG_CONF_SRS");
+	memcpy(d->srs_secret, secret, len);
+	d->srs_secretlen = len;
+	explicit_wipe(imsg->data, imsg->datalen);
+}
+
+static void
 authd_conf(struct imsg *imsg)
 {
 	struct msg_reader	 r;
@@ -161,6 +179,9 @@ authd_conf(struct imsg *imsg)
 		break;
 	case IMSG_CONF_DOMAIN:
 		conf_domain(imsg);
+		break;
+	case IMSG_CONF_SRS:
+		conf_srs(imsg);
 		break;
 	case IMSG_CONF_AUTHD:
 		(void)msg_get_u32(&r, &max);

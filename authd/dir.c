@@ -43,6 +43,7 @@ dir_unref(struct directory *d)
 		TAILQ_REMOVE(&d->tables, t, entry);
 		table_free(t);
 	}
+	explicit_wipe(d->srs_secret, sizeof(d->srs_secret));
 	free(d);
 }
 

@@ -31,6 +31,10 @@ struct directory {
 	int			 refs;
 	struct table_list	 tables;
 	struct domain_list	 domains;
+	/* SRS: bounces to srs_domain's SRS addresses go back ("" off) */
+	char			 srs_domain[256];
+	unsigned char		 srs_secret[256];
+	size_t			 srs_secretlen;
 };
 
 struct directory *dir_new(void);

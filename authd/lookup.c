@@ -12,9 +12,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <strings.h>
+#include <time.h>
+
 #include "envelope.h"
 #include "log.h"
 #include "lookup.h"
+#include "srs.h"
 #include "util.h"
 
 #define LOOKUP_MAX_SEEN	(4 * LOOKUP_MAX_DESTS)
@@ -222,8 +226,63 @@ expand(struct expansion *x, const char *address, int depth)
 	return -1;
 }
 
+static enum lookup_result lookup(struct directory *, const char *,
+		    struct lookup *, int);
+
+/*
+ * A bounce to one of our SRS addresses (RFC-less, as postsrsd): back to
+ * the address it stands for, if its hash and age are good. -1 if it is
+ * no SRS address of ours.
+ */
+static int
+srs_back(struct directory *dir, const struct mailaddr *a,
+    const char *address, struct lookup *l, int depth,
+    enum lookup_result *res)
+{
+	struct srs	 srs;
+	const char	*errstr;
+	char		 orig[ADDR_MAX_TEXT];
+
+	if (dir->srs_domain[0] == '\0' || depth > 0 ||
+	    strcasecmp(a->domain, dir->srs_domain) != 0 ||
+	    (strncasecmp(a->local, "SRS0=", 5) != 0 &&
+	    strncasecmp(a->local, "SRS1=", 5) != 0))
+		return -1;
+	srs.secret = dir->srs_secret;
+	srs.secretlen = dir->srs_secretlen;
+	srs.domain = dir->srs_domain;
+	switch (srs_reverse(&srs, address, time(NULL), orig, sizeof(orig),
+	    &errstr)) {
+	case 1:
+		*res = lookup(dir, orig, l, depth + 1);
+		if (*res == LOOKUP_NOTLOCAL) {
+			/* The usual case: the sender was elsewhere. */
+			struct expansion	 x;
+
+			memset(&x, 0, sizeof(x));
+			x.l = l;
+			(void)add_dest(&x, DEST_RELAY, orig, "", 0, 0);
+			*res = LOOKUP_OK;
+		}
+		return 0;
+	case 0:
+		return -1;
+	default:
+		l->error = errstr;
+		*res = LOOKUP_NOTFOUND;
+		return 0;
+	}
+}
+
 enum lookup_result
 lookup_rcpt(struct directory *dir, const char *address, struct lookup *l)
+{
+	return lookup(dir, address, l, 0);
+}
+
+static enum lookup_result
+lookup(struct directory *dir, const char *address, struct lookup *l,
+    int depth)
 {
 	struct expansion	 x;
 	struct mailaddr		 a;
@@ -231,6 +290,7 @@ lookup_rcpt(struct directory *dir, const char *address, struct lookup *l)
 	const char		*errstr;
 	char			 canon[ADDR_MAX_DOMAIN + 1];
 	enum table_found	 f;
+	enum lookup_result	 res;
 	int			 rc;
 
 	l->ndests = 0;
@@ -239,6 +299,8 @@ lookup_rcpt(struct directory *dir, const char *address, struct lookup *l)
 		l->error = errstr;
 		return LOOKUP_NOTFOUND;
 	}
+	if (srs_back(dir, &a, address, l, depth, &res) == 0)
+		return res;
 	f = dir_domain(dir, a.domain, &d, canon, sizeof(canon));
 	if (f == TABLE_TEMPFAIL) {
 		l->error = "the directory cannot answer now";

@@ -6,13 +6,17 @@
  * domains' S/MIME and OpenPGP private keys. Peers: parent, smtpd, queue.
  * Input: hostile MIME, relayed by osms roles.
  *
- * The gateway lands with its issues; for now the role checks its
- * libraries, locks itself in and answers pings.
+ * For now it signs outbound mail with the domains' DKIM keys
+ * (dkim_signer.c); the gateway lands with its issues.
  */
+#include <stdio.h>
+
 #include <gpgme.h>
 #include <openssl/crypto.h>
 
+#include "cryptod.h"
 #include "log.h"
+#include "osms_imsg.h"
 #include "proc.h"
 
 static void
@@ -25,9 +29,47 @@ cryptod_setup(void)
 	log_debug("gpgme %s, %s", gv, OpenSSL_version(OPENSSL_VERSION));
 }
 
+static void
+cryptod_conf(struct imsg *imsg)
+{
+	if (imsg->hdr.type != IMSG_CONF_DKIM)
+		fatalx("unexpected %s", imsg_type_name(imsg->hdr.type));
+	signer_conf(imsg);
+}
+
+static void
+cryptod_conf_end(int reload)
+{
+	(void)reload;
+	signer_apply();
+}
+
+static void
+cryptod_dispatch_peer(struct channel *ch, struct imsg *imsg)
+{
+	switch (imsg->hdr.type) {
+	case IMSG_CRYPT_DKIM_SIGN:
+		signer_request(ch, imsg);
+		break;
+	default:
+		channel_bad_message(ch, imsg, "unexpected message");
+		break;
+	}
+}
+
+static void
+cryptod_state(char *buf, size_t size)
+{
+	(void)snprintf(buf, size, "%lu DKIM signatures", signer_count());
+}
+
 static const struct proc_ops cryptod_ops = {
 	.role = ROLE_CRYPTOD,
+	.conf = cryptod_conf,
+	.conf_end = cryptod_conf_end,
 	.setup = cryptod_setup,
+	.dispatch_peer = cryptod_dispatch_peer,
+	.state = cryptod_state,
 };
 
 int

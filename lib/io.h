@@ -72,6 +72,9 @@ size_t		 io_queued(const struct io *);
 struct ssl_ctx_st;
 struct ssl_st;
 int		 io_start_tls(struct io *, struct ssl_ctx_st *);
+/* The client side, with an SSL the caller set up (SNI, verification);
+ * the io owns it from now on. */
+int		 io_start_tls_client(struct io *, struct ssl_st *);
 /* The TLS connection, NULL in plaintext. */
 struct ssl_st	*io_ssl(const struct io *);
 /* Why the last IO_ERROR happened, for the log. */

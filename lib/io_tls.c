@@ -1,6 +1,6 @@
 /*
- * TLS on an io: the server side of a handshake on the connection
- * (STARTTLS or implicit TLS). Only the programs that serve TLS link it,
+ * TLS on an io: a handshake on the connection, as the server (STARTTLS
+ * or implicit TLS) or as the client (the mta's STARTTLS). Only the programs that serve TLS link it,
  * and OpenSSL with it.
  */
 #include <event2/bufferevent.h>
@@ -27,22 +27,19 @@ io_tls_error(struct io *io)
 	return 1;
 }
 
-int
-io_start_tls(struct io *io, SSL_CTX *ctx)
+/* Hand the socket from the plain bufferevent to a TLS one. */
+static void
+io_tls_start(struct io *io, SSL *ssl, enum bufferevent_ssl_state state)
 {
 	struct bufferevent	*bev;
-	SSL			*ssl;
 
-	if (io->ssl != NULL || (ssl = SSL_new(ctx)) == NULL)
-		return -1;
 	/* Plaintext received after the command is never used. */
 	io_discard_input(io);
-	/* Hand the socket from the plain bufferevent to a TLS one. */
 	if (bufferevent_setfd(io->bev, -1) == -1)
 		fatalx("io_start_tls: bufferevent_setfd");
 	bufferevent_free(io->bev);
 	bev = bufferevent_openssl_socket_new(osms_evbase, io->fd, ssl,
-	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	    state, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
 		fatalx("io_start_tls: bufferevent_openssl_socket_new");
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
@@ -54,6 +51,25 @@ io_start_tls(struct io *io, SSL_CTX *ctx)
 	io_set_timeout(io, io->timeout);
 	if (bufferevent_enable(io->bev, EV_READ | EV_WRITE) == -1)
 		fatalx("io_start_tls: bufferevent_enable");
+}
+
+int
+io_start_tls(struct io *io, SSL_CTX *ctx)
+{
+	SSL	*ssl;
+
+	if (io->ssl != NULL || (ssl = SSL_new(ctx)) == NULL)
+		return -1;
+	io_tls_start(io, ssl, BUFFEREVENT_SSL_ACCEPTING);
+	return 0;
+}
+
+int
+io_start_tls_client(struct io *io, SSL *ssl)
+{
+	if (io->ssl != NULL)
+		return -1;
+	io_tls_start(io, ssl, BUFFEREVENT_SSL_CONNECTING);
 	return 0;
 }
 

@@ -32,12 +32,15 @@ LIB_SRCS	:= \
 	lib/mail/charsets.c \
 	lib/mail/conf.c \
 	lib/mail/dkim.c \
+	lib/mail/dnsrr.c \
 	lib/mail/dsn.c \
 	lib/mail/envelope.c \
 	lib/mail/imapstr.c \
 	lib/mail/maildir.c \
 	lib/mail/mime.c \
+	lib/mail/mime7bit.c \
 	lib/mail/mstore.c \
+	lib/mail/mtasts.c \
 	lib/mail/pwhash.c \
 	lib/mail/smtp_cmd.c \
 	lib/mail/smtp_reply.c \

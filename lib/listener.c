@@ -1,6 +1,9 @@
 /*
  * Listening sockets handed over by the parent, and accepting on them.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +158,14 @@ listener_accept(evutil_socket_t fd, short ev, void *arg)
 			log_warn("accept on %s port %u", l->addr, l->port);
 			return;
 		}
+	}
+	/* Replies to pipelined commands go out as they are made, not
+	 * after the client's delayed ACK of the one before (Nagle). */
+	if (ss.ss_family == AF_INET || ss.ss_family == AF_INET6) {
+		int	 one = 1;
+
+		(void)setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 	}
 	accept_cb(l, s, &ss, len);
 }

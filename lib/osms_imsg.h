@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	7
+#define OSMS_IMSG_VERSION	8
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -38,8 +38,23 @@ X(IMSG_CONF_LISTENER, R(ROLE_PARENT), R_NET, "fuuusus",		\
 X(IMSG_CONF_SMTPD, R(ROLE_PARENT), R(ROLE_SMTPD), "Uuuuuu",		\
     "max message size, max recipients, max line, timeout, sender"	\
     " check, max messages per user and hour")				\
-X(IMSG_CONF_QUEUE, R(ROLE_PARENT), R(ROLE_QUEUE), "u",		\
-    "seconds before a \"delayed\" DSN (0: never)")			\
+X(IMSG_CONF_QUEUE, R(ROLE_PARENT), R(ROLE_QUEUE), "uuuu",		\
+    "seconds before a \"delayed\" DSN (0: never), seconds a message"	\
+    " may wait, longest wait between tries, connections per"		\
+    " destination")							\
+X(IMSG_CONF_RELAY, R(ROLE_PARENT), R(ROLE_QUEUE), "ssuuss",		\
+    "domain (\"\": every other), host (\"\": by MX), port, tls, auth"	\
+    " user, password: how mail for a domain leaves")			\
+X(IMSG_CONF_MTA, R(ROLE_PARENT), R(ROLE_MTA), "su",			\
+    "resolver (\"\": from resolv.conf), timeout: the SMTP client")	\
+X(IMSG_CONF_MTA_FILE, R(ROLE_PARENT), R(ROLE_MTA), "fu",		\
+    "file, kind (enum mta_file): CA certificates, DNSSEC trust anchor"	\
+    " or resolv.conf, opened by the parent")				\
+X(IMSG_CONF_SRS, R(ROLE_PARENT), R(ROLE_QUEUE) | R(ROLE_AUTHD), "sd",	\
+    "domain, secret: rewrite forwarded senders (queue), take back"	\
+    " bounces (authd)")							\
+X(IMSG_CONF_DKIM, R(ROLE_PARENT), R(ROLE_CRYPTOD), "fss",		\
+    "key file (PEM), domain, selector: a DKIM signing key")		\
 X(IMSG_CONF_IMAPD, R(ROLE_PARENT), R(ROLE_IMAPD), "u",		\
     "seconds a client has to log in")					\
 X(IMSG_CONF_CONTROL, R(ROLE_PARENT), R(ROLE_CONTROL), "f",		\
@@ -136,6 +151,27 @@ X(IMSG_DELIVERY_REQ, R(ROLE_QUEUE), R(ROLE_DELIVERY), "fusssssUU",	\
     " quota bytes, quota messages: deliver one copy")			\
 X(IMSG_DELIVERY_RESULT, R(ROLE_DELIVERY), R(ROLE_QUEUE), "uUs",	\
     "result, bytes written, text: how the delivery went")		\
+/* queue -> mta: one SMTP transaction to one destination */		\
+X(IMSG_MTA_MSG, R(ROLE_QUEUE), R(ROLE_MTA), "fsssuuuuUs",		\
+    "content, id, sender, envid, ret, body, smtputf8, requiretls,"	\
+    " size, header fields to put in front: a message to send")		\
+X(IMSG_MTA_ROUTE, R(ROLE_QUEUE), R(ROLE_MTA), "ssuuss",		\
+    "domain, host (\"\": by MX), port, tls, auth user, password:"	\
+    " where it goes")							\
+X(IMSG_MTA_RCPT, R(ROLE_QUEUE), R(ROLE_MTA), "ussu",			\
+    "dest index, address, orcpt, notify: a recipient")			\
+X(IMSG_MTA_SEND, R(ROLE_QUEUE), R(ROLE_MTA), "",			\
+    "the request is complete: send it")				\
+X(IMSG_MTA_RESULT, R(ROLE_MTA), R(ROLE_QUEUE), "uuss",		\
+    "dest index, result (enum mta_result), reply, relay (host,"	\
+    " address, TLS): one recipient's answer")				\
+X(IMSG_MTA_DONE, R(ROLE_MTA), R(ROLE_QUEUE), "",			\
+    "the transaction is over: every answer is sent")			\
+/* queue -> cryptod: DKIM */						\
+X(IMSG_CRYPT_DKIM_SIGN, R(ROLE_QUEUE), R(ROLE_CRYPTOD), "fs",		\
+    "content, sender: sign it if a key of ours fits")			\
+X(IMSG_CRYPT_DKIM_SIGNED, R(ROLE_CRYPTOD), R(ROLE_QUEUE), "us",	\
+    "signed, DKIM-Signature field (or why not)")			\
 /* osmsctl -> control -> parent, and the answers back */		\
 X(IMSG_CTL_STATUS, R_CTL, R(ROLE_CONTROL) | R(ROLE_PARENT), "u",	\
     "version: list the processes")					\
@@ -232,6 +268,16 @@ enum queue_result {
 	QUEUE_TEMPFAIL,		/* 451 4.3.0 */
 	QUEUE_NOSPACE,		/* 452 4.3.1 */
 };
+
+/* IMSG_MTA_RESULT results. */
+enum mta_result {
+	MTA_OK,			/* the next hop took it */
+	MTA_TEMPFAIL,		/* try again later */
+	MTA_PERMFAIL,		/* bounce */
+};
+
+/* IMSG_CONF_MTA_FILE kinds. */
+enum mta_file { MTA_FILE_CA, MTA_FILE_TRUST_ANCHOR, MTA_FILE_RESOLV_CONF };
 
 /* IMSG_DELIVERY_REQ flags. */
 #define DELIVERY_CHECK_DUP	0x01	/* an earlier attempt may have worked */

@@ -14,11 +14,14 @@ static const struct role_info roles[ROLE_COUNT] = {
 	[ROLE_SMTPD] = { "smtpd", "osms-smtpd", "_osms", JAIL_EMPTY, 0,
 	    R(ROLE_QUEUE) | R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) },
 	[ROLE_QUEUE] = { "queue", "osms-queue", "_osmsq", JAIL_SPOOL, 0,
-	    R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_DELIVERY) |
+	    R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_DELIVERY) | R(ROLE_MTA) |
 	    R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) },
 	/* Not dumpable: sessions share its user and must not ptrace it. */
 	[ROLE_DELIVERY] = { "delivery", "osms-delivery", "vmail",
 	    JAIL_MAILSTORE, 1, R(ROLE_QUEUE) | R(ROLE_AUTHD) },
+	/* Network-facing: a smarthost password reaches it per message. */
+	[ROLE_MTA] = { "mta", "osms-mta", "_osmsmta", JAIL_EMPTY, 0,
+	    R(ROLE_QUEUE) },
 	[ROLE_IMAPD] = { "imapd", "osms-imapd", "_osms", JAIL_EMPTY, 0,
 	    R(ROLE_AUTHD) },
 	[ROLE_AUTHD] = { "authd", "osms-authd", "_osmsauth", JAIL_NONE, 1,

@@ -13,6 +13,7 @@ enum osms_role {
 	ROLE_SMTPD,
 	ROLE_QUEUE,
 	ROLE_DELIVERY,
+	ROLE_MTA,
 	ROLE_IMAPD,
 	ROLE_AUTHD,
 	ROLE_CRYPTOD,
@@ -24,8 +25,8 @@ enum osms_role {
 
 #define R(r)		(1U << (r))
 #define R_CHILDREN	(R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_QUEUE) | \
-			 R(ROLE_DELIVERY) | R(ROLE_IMAPD) | R(ROLE_AUTHD) | \
-			 R(ROLE_CRYPTOD) | R(ROLE_SCAND))
+			 R(ROLE_DELIVERY) | R(ROLE_MTA) | R(ROLE_IMAPD) | \
+			 R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND))
 #define R_ANY		(R_CHILDREN | R(ROLE_PARENT))
 
 /* Where a role is locked in after start-up. */

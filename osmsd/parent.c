@@ -337,6 +337,135 @@ slice_pkis(struct child *c)
 	}
 }
 
+/*
+ * The queue's routes. A smarthost's password is read here and reaches
+ * the queue, which hands it to the mta with each message for that host:
+ * the network-facing process keeps none of it between sessions.
+ */
+static void
+slice_relays(struct child *c)
+{
+	struct conf_relay	*r;
+	struct msg		 m;
+	char			 secret[CONF_MAX_SECRET + 2];
+	ssize_t			 n = 0;
+	int			 fd;
+
+	TAILQ_FOREACH(r, &conf->relays, entry) {
+		secret[0] = '\0';
+		if (r->auth_user[0] != '\0' &&
+		    (fd = open_for(c, "relay secret", r->secret)) != -1) {
+			n = read(fd, secret, sizeof(secret) - 1);
+			(void)close(fd);
+			secret[n > 0 ? n : 0] = '\0';
+			secret[strcspn(secret, "\r\n")] = '\0';
+			if (n < 0 || strlen(secret) > CONF_MAX_SECRET ||
+			    str_has_ctl(secret)) {
+				log_warnx("queue: relay secret %s: unreadable,"
+				    " too long or with control characters",
+				    r->secret);
+				secret[0] = '\0';
+			}
+		}
+		msg_init(&m, IMSG_CONF_RELAY, 0);
+		msg_add_str(&m, r->domain);
+		msg_add_str(&m, r->host);
+		msg_add_u32(&m, r->port);
+		msg_add_u32(&m, r->tls);
+		msg_add_str(&m, r->auth_user);
+		msg_add_str(&m, secret);
+		send_or_kill(c, &m);
+		explicit_wipe(m.buf, m.len);
+		explicit_wipe(secret, sizeof(secret));
+	}
+}
+
+/* The mta's resolver and the files it needs: CA certificates, the DNSSEC
+ * trust anchor and, without a configured resolver, resolv.conf. */
+static void
+slice_mta(struct child *c)
+{
+	static const char *const what[] = {
+		[MTA_FILE_CA] = "CA file",
+		[MTA_FILE_TRUST_ANCHOR] = "trust anchor",
+		[MTA_FILE_RESOLV_CONF] = "resolv.conf",
+	};
+	const char	*paths[3];
+	struct msg	 m;
+	unsigned	 k;
+	int		 fd;
+
+	paths[MTA_FILE_CA] = conf->mta.ca_file;
+	paths[MTA_FILE_TRUST_ANCHOR] = conf->mta.trust_anchor;
+	paths[MTA_FILE_RESOLV_CONF] = conf->mta.resolver[0] == '\0' ?
+	    "/etc/resolv.conf" : "";
+	msg_init(&m, IMSG_CONF_MTA, 0);
+	msg_add_str(&m, conf->mta.resolver);
+	msg_add_u32(&m, conf->mta.timeout);
+	send_or_kill(c, &m);
+	for (k = 0; k < 3; k++) {
+		if (paths[k][0] == '\0' ||
+		    (fd = open_for(c, what[k], paths[k])) == -1)
+			continue;
+		msg_init(&m, IMSG_CONF_MTA_FILE, 0);
+		msg_add_u32(&m, k);
+		msg_add_fd(&m, fd);
+		send_or_kill(c, &m);
+	}
+}
+
+/* The SRS domain and secret, for the queue (forward) and authd (back). */
+static void
+slice_srs(struct child *c)
+{
+	struct msg	 m;
+	unsigned char	 secret[257];
+	ssize_t		 n;
+	size_t		 len;
+	int		 fd;
+
+	if (conf->srs_domain[0] == '\0' ||
+	    (fd = open_for(c, "srs secret", conf->srs_secret)) == -1)
+		return;
+	n = read(fd, secret, sizeof(secret));
+	(void)close(fd);
+	len = n > 0 ? (size_t)n : 0;
+	while (len > 0 && (secret[len - 1] == '\n' || secret[len - 1] == '\r'))
+		len--;
+	if (n < 0 || len < 16 || (size_t)n == sizeof(secret)) {
+		log_warnx("%s: srs secret %s: unreadable, or not 16 to 256"
+		    " bytes: forwarded mail keeps its sender",
+		    role_name(c->role), conf->srs_secret);
+		explicit_wipe(secret, sizeof(secret));
+		return;
+	}
+	msg_init(&m, IMSG_CONF_SRS, 0);
+	msg_add_str(&m, conf->srs_domain);
+	msg_add_data(&m, secret, len);
+	send_or_kill(c, &m);
+	explicit_wipe(m.buf, m.len);
+	explicit_wipe(secret, sizeof(secret));
+}
+
+/* cryptod's DKIM keys, as descriptors. */
+static void
+slice_dkim(struct child *c)
+{
+	struct conf_dkim	*d;
+	struct msg		 m;
+	int			 fd;
+
+	TAILQ_FOREACH(d, &conf->dkims, entry) {
+		if ((fd = open_for(c, "dkim key", d->key)) == -1)
+			continue;
+		msg_init(&m, IMSG_CONF_DKIM, 0);
+		msg_add_str(&m, d->domain);
+		msg_add_str(&m, d->selector);
+		msg_add_fd(&m, fd);
+		send_or_kill(c, &m);
+	}
+}
+
 /* authd's tables (file tables as descriptors) and domains. */
 static void
 slice_directory(struct child *c)
@@ -420,10 +549,22 @@ slice_send(struct child *c)
 	case ROLE_QUEUE:
 		msg_init(&m, IMSG_CONF_QUEUE, 0);
 		msg_add_u32(&m, conf->queue.delay_warning);
+		msg_add_u32(&m, conf->queue.lifetime);
+		msg_add_u32(&m, conf->queue.max_retry);
+		msg_add_u32(&m, conf->mta.domain_connections);
 		send_or_kill(c, &m);
+		slice_relays(c);
+		slice_srs(c);
+		break;
+	case ROLE_MTA:
+		slice_mta(c);
+		break;
+	case ROLE_CRYPTOD:
+		slice_dkim(c);
 		break;
 	case ROLE_AUTHD:
 		slice_directory(c);
+		slice_srs(c);
 		break;
 	case ROLE_CONTROL:
 		msg_init(&m, IMSG_CONF_CONTROL, 0);

@@ -60,7 +60,7 @@ umask 022
 
 mkdir -p "$D"
 chmod 0755 "$D"
-for sub in tls smime pgp spool mail empty run; do
+for sub in tls smime pgp dkim smarthost spool mail empty run; do
 	mkdir -p "$D/$sub"
 done
 chmod 0755 "$D/empty"
@@ -185,6 +185,15 @@ if [ "$gpg_used" = 1 ]; then
 fi
 unset GNUPGHOME
 
+# The DKIM key of the demo domain (cryptod signs with it) and the DNS
+# record that would publish it.
+if [ ! -s "$D/dkim/$DOMAIN.key" ]; then
+	say "creating the DKIM key $STATE/dkim/$DOMAIN.key (selector demo)"
+	rm -f "$D/dkim/$DOMAIN.key"
+	"$OSMSCTL" dkim keygen "$DOMAIN" demo "$D/dkim/$DOMAIN.key" \
+	    >"$D/dkim/$DOMAIN.txt" || die "osmsctl dkim keygen failed"
+fi
+
 # The users and aliases tables.
 if [ ! -s "$D/users" ]; then
 	say "writing $STATE/users"
@@ -241,7 +250,9 @@ osms demo ($STATE/, config $STATE/osmsd.conf), on 127.0.0.1:
                10993  implicit TLS
   POP3         10110  STLS
                10995  implicit TLS
-  smarthost    10026  not osms: mail for other domains is relayed there
+  smarthost    10026  not osms: mail for other domains is relayed there,
+                      DKIM-signed; the demo's own stand-in keeps it in
+                      $STATE/smarthost/ (record: $STATE/dkim/)
 Users:         alice@example.test / alice-pw, bob@example.test / bob-pw
                postmaster@example.test delivers to alice
 Mail lands in: $STATE/mail/example.test/<user>/ (Maildir)
@@ -258,6 +269,14 @@ Stop:          Ctrl-C (or SIGTERM)
 
 EOF
 }
+
+# A stand-in smarthost on 10026 unless something listens there: it keeps
+# what it gets in $STATE/smarthost/ and ends when its parent (osmsd, or
+# this script) does.
+if ! (exec 3<>/dev/tcp/127.0.0.1/10026) 2>/dev/null; then
+	python3 regress/e2e/smtpsink.py --port 10026 --dir "$D/smarthost" \
+	    >>"$D/smarthost.log" 2>&1 &
+fi
 
 if [ "$PG" = 0 ]; then
 	banner

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "dsn.h"
 #include "envelope.h"
 #include "idmap.h"
@@ -31,26 +32,16 @@
 #include "msg.h"
 #include "osms_imsg.h"
 #include "proc.h"
+#include "queue.h"
 #include "spool.h"
 #include "util.h"
 #include "workq.h"
 
-#define QUEUE_LIFETIME		(5 * 24 * 3600)	/* then bounce */
 #define QUEUE_RETRY_FIRST	60
-#define QUEUE_RETRY_MAX		3600
 #define DELIVERY_MAX_INFLIGHT	32
 #define QUEUE_MAX_INCOMING	4096	/* messages being received */
 #define QUEUE_WORKERS		4	/* threads flushing to disk */
 
-/* A committed message. */
-struct qmsg {
-	TAILQ_ENTRY(qmsg)	 entry;
-	uint64_t		 key;		/* the id as a number */
-	struct envelope		 env;
-	struct event		 timer;
-	unsigned		 inflight;
-	int			 check_dup;	/* after a crash: look first */
-};
 TAILQ_HEAD(qmsg_list, qmsg);
 
 /* A message being received: created, not committed. */
@@ -96,11 +87,11 @@ struct due {
 static TAILQ_HEAD(, due)	 waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static unsigned long		 ndelivered, nbounced, ncommitted;
 static uint32_t			 delay_warning;	/* seconds; 0: none */
+static uint32_t			 lifetime = QUEUE_LIFETIME;
+static uint32_t			 max_retry = QUEUE_MAX_RETRY;
 
-static void	 schedule(struct qmsg *);
 static void	 commit_work(void *);
 static void	 commit_done(void *);
-static void	 dispatch_waiting(void);
 static void	 bounce_start(struct qmsg *, size_t, enum dsn_action);
 
 static uint64_t
@@ -109,10 +100,34 @@ id_key(const char *id)
 	return strtoull(id, NULL, 16);
 }
 
-static int64_t
+int64_t
 now(void)
 {
 	return (int64_t)time(NULL);
+}
+
+uint64_t
+queue_reqid(void)
+{
+	return next_reqid++;
+}
+
+struct qmsg *
+qmsg_get(uint64_t key)
+{
+	return idmap_get(&messages, key);
+}
+
+int
+queue_open_content(const struct qmsg *q, int *fd)
+{
+	const char	*err;
+
+	if (spool_open_content(&spool, q->env.id, fd, &err) != SPOOL_OK) {
+		log_warnx("queue: %s: content unreadable: %s", q->env.id, err);
+		return -1;
+	}
+	return 0;
 }
 
 static struct qmsg *
@@ -155,10 +170,12 @@ qmsg_free(struct qmsg *q)
 			free(d);
 		}
 	}
+	relay_forget(q);
 	(void)evtimer_del(&q->timer);
 	(void)idmap_del(&messages, q->key);
 	TAILQ_REMOVE(&queue, q, entry);
 	envelope_clear(&q->env);
+	free(q->dkim);
 	free(q);
 }
 
@@ -181,7 +198,7 @@ remove_done(void *arg)
 }
 
 /* Write the envelope's new state; the message leaves when all is done. */
-static void
+void
 qmsg_save(struct qmsg *q)
 {
 	const char	*err;
@@ -210,13 +227,27 @@ retry_delay(uint32_t attempts)
 {
 	int64_t	 d = QUEUE_RETRY_FIRST;
 
-	while (attempts-- > 1 && d < QUEUE_RETRY_MAX)
+	while (attempts-- > 1 && d < (int64_t)max_retry)
 		d *= 2;
-	return d < QUEUE_RETRY_MAX ? d : QUEUE_RETRY_MAX;
+	return d < (int64_t)max_retry ? d : (int64_t)max_retry;
+}
+
+/* A destination failed for now: try again later, a bit later each time. */
+void
+dest_deferred(struct qmsg *q, size_t i, const char *why)
+{
+	struct env_dest	*d = &q->env.dests[i];
+
+	d->attempts++;
+	d->next_try = now() + retry_delay(d->attempts);
+	(void)osms_strlcpy(d->error, why, sizeof(d->error));
+	log_info("queue: %s to=<%s> status=deferred attempts=%u"
+	    " retry_in=%" PRId64 "s reason=%s", q->env.id, d->address,
+	    d->attempts, d->next_try - now(), why);
 }
 
 /* A destination failed for good: note it, and tell the sender. */
-static void
+void
 dest_failed(struct qmsg *q, size_t i, const char *why)
 {
 	struct env_dest	*d = &q->env.dests[i];
@@ -276,21 +307,27 @@ queue_timer(evutil_socket_t fd, short ev, void *arg)
 
 	(void)fd;
 	(void)ev;
-	if (t - q->env.created <= QUEUE_LIFETIME && warn_delayed(q, t))
+	if (t - q->env.created <= (int64_t)lifetime && warn_delayed(q, t))
 		changed = 1;
 	for (i = 0; i < q->env.ndests; i++) {
 		struct env_dest *dest = &q->env.dests[i];
 
 		if (dest->state != DEST_PENDING)
 			continue;
-		if (t - q->env.created > QUEUE_LIFETIME) {
+		if (t - q->env.created > (int64_t)lifetime) {
 			dest_failed(q, i, dest->error[0] ? dest->error :
 			    "delivery time expired");
 			changed = 1;
 			continue;
 		}
-		if (dest->kind != DEST_MAILBOX || dest->next_try > t)
+		if (dest->next_try > t)
 			continue;
+		if (dest->kind == DEST_RELAY) {
+			/* Signed first (cryptod), then on to the mta. */
+			if (relay_due(q, i))
+				dest->next_try = INT64_MAX;
+			continue;
+		}
 		/* Due: wait for a delivery slot (once). */
 		TAILQ_FOREACH(d, &waiting, entry)
 			if (d->msgkey == q->key && d->dest == i)
@@ -313,7 +350,7 @@ queue_timer(evutil_socket_t fd, short ev, void *arg)
 }
 
 /* Arm the message's timer for its earliest due destination. */
-static void
+void
 schedule(struct qmsg *q)
 {
 	struct timeval	 tv = { 0, 0 };
@@ -325,11 +362,10 @@ schedule(struct qmsg *q)
 
 		if (d->state != DEST_PENDING)
 			continue;
-		if (d->kind == DEST_MAILBOX && d->next_try < first)
+		if (d->next_try < first)
 			first = d->next_try;
-		/* Relays wait for outbound delivery; they still expire. */
-		if (q->env.created + QUEUE_LIFETIME + 1 < first)
-			first = q->env.created + QUEUE_LIFETIME + 1;
+		if (q->env.created + (int64_t)lifetime + 1 < first)
+			first = q->env.created + (int64_t)lifetime + 1;
 		if (warn_time(q) < first)
 			first = warn_time(q);
 	}
@@ -349,12 +385,10 @@ dispatch(struct qmsg *q, size_t i)
 	struct delivery	*dl;
 	struct channel	*ch = proc_peer(ROLE_DELIVERY);
 	struct msg	 m;
-	const char	*err;
 	char		 name[MAILDIR_MAX_NAME];
 	int		 fd;
 
-	if (spool_open_content(&spool, q->env.id, &fd, &err) != SPOOL_OK) {
-		log_warnx("queue: %s: content unreadable: %s", q->env.id, err);
+	if (queue_open_content(q, &fd) == -1) {
 		d->attempts++;
 		d->next_try = now() + retry_delay(d->attempts);
 		return;
@@ -387,7 +421,7 @@ dispatch(struct qmsg *q, size_t i)
 	ninflight++;
 }
 
-static void
+void
 dispatch_waiting(void)
 {
 	struct due	*d;
@@ -406,6 +440,7 @@ dispatch_waiting(void)
 		}
 		free(d);
 	}
+	relay_dispatch();
 }
 
 static void
@@ -454,12 +489,7 @@ delivery_result(struct channel *ch, struct imsg *imsg)
 		dest_failed(q, (size_t)(d - q->env.dests), text);
 		break;
 	default:
-		d->attempts++;
-		d->next_try = now() + retry_delay(d->attempts);
-		(void)osms_strlcpy(d->error, text, sizeof(d->error));
-		log_info("queue: %s to=<%s> status=deferred attempts=%u"
-		    " retry_in=%" PRId64 "s reason=%s", q->env.id, d->address,
-		    d->attempts, d->next_try - now(), text);
+		dest_deferred(q, (size_t)(d - q->env.dests), text);
 		break;
 	}
 	qmsg_save(q);
@@ -525,7 +555,7 @@ bounce_start(struct qmsg *q, size_t i, enum dsn_action action)
 		goto fail;
 	}
 	if (dsn_write(b->fd, &q->env, i, action, q->env.created +
-	    QUEUE_LIFETIME, contentfd, proc_conf()->hostname,
+	    (int64_t)lifetime, contentfd, proc_conf()->hostname,
 	    &b->env.size, &err) == -1) {
 		(void)close(contentfd);
 		spool_abort(&spool, b->env.id);
@@ -921,7 +951,7 @@ dest_state_name(const struct env_dest *d)
 		return "delivered";
 	if (d->state == DEST_FAILED)
 		return "failed";
-	return d->kind == DEST_RELAY ? "waiting (outbound)" : "pending";
+	return d->kind == DEST_RELAY ? "pending (outbound)" : "pending";
 }
 
 /* A time for osmsctl: ISO 8601 UTC, "now" if due, "running", or "". */
@@ -1182,6 +1212,15 @@ queue_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_DELIVERY_RESULT:
 		delivery_result(ch, imsg);
 		break;
+	case IMSG_MTA_RESULT:
+		relay_result(ch, imsg);
+		break;
+	case IMSG_MTA_DONE:
+		relay_done(ch, imsg);
+		break;
+	case IMSG_CRYPT_DKIM_SIGNED:
+		relay_signed(ch, imsg);
+		break;
 	case IMSG_AUTH_RCPT_DEST:
 		bounce_dest(imsg);
 		break;
@@ -1205,8 +1244,10 @@ queue_dispatch_peer(struct channel *ch, struct imsg *imsg)
 static void
 queue_peer_up(enum osms_role role)
 {
-	if (role == ROLE_DELIVERY)
+	if (role == ROLE_DELIVERY || role == ROLE_MTA)
 		dispatch_waiting();
+	if (role == ROLE_CRYPTOD)
+		relay_cryptod_up();
 }
 
 static void
@@ -1220,6 +1261,12 @@ queue_peer_down(enum osms_role role)
 		break;
 	case ROLE_DELIVERY:
 		delivery_lost();
+		break;
+	case ROLE_MTA:
+		relay_lost();
+		break;
+	case ROLE_CRYPTOD:
+		relay_cryptod_down();
 		break;
 	case ROLE_AUTHD:
 		/* Bounces waiting for an address: tried again next time
@@ -1255,12 +1302,27 @@ queue_conf(struct imsg *imsg)
 {
 	struct msg_reader	 r;
 
+	uint32_t		 connections;
+
+	if (imsg->hdr.type == IMSG_CONF_RELAY) {
+		relay_conf(imsg);
+		return;
+	}
+	if (imsg->hdr.type == IMSG_CONF_SRS) {
+		relay_srs_conf(imsg);
+		return;
+	}
 	if (imsg->hdr.type != IMSG_CONF_QUEUE)
 		fatalx("unexpected %s", imsg_type_name(imsg->hdr.type));
 	msg_reader_init(&r, imsg);
 	(void)msg_get_u32(&r, &delay_warning);
-	if (msg_end(&r) == -1)
+	(void)msg_get_u32(&r, &lifetime);
+	(void)msg_get_u32(&r, &max_retry);
+	(void)msg_get_u32(&r, &connections);
+	if (msg_end(&r) == -1 || lifetime == 0 || max_retry == 0)
 		fatalx("bad IMSG_CONF_QUEUE");
+	/* First in the slice: the routes that follow replace the old. */
+	relay_conf_start(connections);
 }
 
 static void

@@ -57,6 +57,11 @@ enum smtp_state {
 #define DATA_IOERR	0x10
 #define DATA_NOSPACE	0x20
 #define DATA_NOQUEUE	0x40	/* BDAT: no message could be created */
+#define DATA_LOOP	0x80	/* too many Received fields */
+
+/* RFC 5321 6.3: a message that passed this many servers is looping
+ * (Postfix's hopcount_limit is 50; some lists add a few of their own). */
+#define SMTP_MAX_HOPS	100
 
 /* What a session waits for from another role. */
 enum smtp_wait {
@@ -113,6 +118,10 @@ struct smtp_session {
 	char			*buf;
 	size_t			 buflen;
 	int			 cr_pending;	/* BDAT: last byte was CR */
+	unsigned		 hops;		/* Received fields seen */
+	size_t			 hop_col;	/* bytes into the line */
+	size_t			 hop_match;	/* of "received:" */
+	int			 hop_body;	/* past the header */
 	uint64_t		 bdat_left;
 	uint64_t		 bdat_size;	/* of the current chunk */
 	int			 bdat_last;
@@ -330,6 +339,9 @@ session_reset(struct smtp_session *s)
 	s->dataerr = 0;
 	s->bdat = 0;
 	s->cr_pending = 0;
+	s->hops = 0;
+	s->hop_col = s->hop_match = 0;
+	s->hop_body = 0;
 	s->bdat_left = 0;
 	s->bdat_last = 0;
 	s->bdat_failed = 0;
@@ -1128,10 +1140,39 @@ data_flush(struct smtp_session *s)
 	s->buflen = 0;
 }
 
+/* Count the Received fields of the header, in any pieces. */
+static void
+hop_scan(struct smtp_session *s, const char *p, size_t len)
+{
+	static const char	 rcv[] = "received:";
+	size_t			 i;
+	char			 c;
+
+	for (i = 0; i < len && !s->hop_body; i++) {
+		c = p[i];
+		if (c == '\n') {
+			s->hop_body = s->hop_col == 0;	/* the blank line */
+			s->hop_col = s->hop_match = 0;
+			continue;
+		}
+		if (c == '\r')
+			continue;
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (s->hop_col == s->hop_match &&
+		    s->hop_match < sizeof(rcv) - 1 && c == rcv[s->hop_match] &&
+		    ++s->hop_match == sizeof(rcv) - 1 &&
+		    ++s->hops > SMTP_MAX_HOPS)
+			s->dataerr |= DATA_LOOP;
+		s->hop_col++;
+	}
+}
+
 /* Append message bytes, within the size limit. */
 static void
 data_write(struct smtp_session *s, const void *p, size_t len)
 {
+	hop_scan(s, p, len);
 	if (s->dataerr)
 		return;
 	if (len > smtp_limits.max_message_size - s->datalen) {
@@ -1390,6 +1431,9 @@ data_end(struct smtp_session *s)
 		else if (err & DATA_TOOBIG)
 			reply(s, 552, "5.3.4", "Message size exceeds fixed"
 			    " maximum message size");
+		else if (err & DATA_LOOP)
+			reply(s, 554, "5.4.6", "Too many hops: %u Received"
+			    " fields (a mail loop?)", s->hops);
 		else if (err & DATA_BARE)
 			reply(s, 554, "5.6.0", "Message refused: bare CR or LF"
 			    " in the text (RFC 5321 2.3.8)");

@@ -440,6 +440,8 @@ conf_new(const char *name)
 	TAILQ_INIT(&conf->tables);
 	TAILQ_INIT(&conf->domains);
 	TAILQ_INIT(&conf->listeners);
+	TAILQ_INIT(&conf->relays);
+	TAILQ_INIT(&conf->dkims);
 	conf->smtpd.max_message_size = SMTPD_MAX_MESSAGE_SIZE;
 	conf->smtpd.max_recipients = SMTPD_MAX_RECIPIENTS;
 	conf->smtpd.max_line = SMTPD_MAX_LINE;
@@ -451,6 +453,14 @@ conf_new(const char *name)
 	conf->imapd.timeout = IMAPD_TIMEOUT;
 	conf->imapd.login_timeout = IMAPD_LOGIN_TIMEOUT;
 	conf->queue.delay_warning = QUEUE_DELAY_WARNING;
+	conf->queue.lifetime = QUEUE_LIFETIME;
+	conf->queue.max_retry = QUEUE_MAX_RETRY;
+	(void)osms_strlcpy(conf->mta.trust_anchor, MTA_TRUST_ANCHOR,
+	    sizeof(conf->mta.trust_anchor));
+	(void)osms_strlcpy(conf->mta.ca_file, MTA_CA_FILE,
+	    sizeof(conf->mta.ca_file));
+	conf->mta.domain_connections = MTA_DOMAIN_CONNECTIONS;
+	conf->mta.timeout = MTA_TIMEOUT;
 	return conf;
 }
 
@@ -461,9 +471,19 @@ conf_free(struct osms_conf *conf)
 	struct conf_table	*t;
 	struct conf_domain	*d;
 	struct conf_listener	*l;
+	struct conf_relay	*r;
+	struct conf_dkim	*dk;
 
 	if (conf == NULL)
 		return;
+	while ((r = TAILQ_FIRST(&conf->relays)) != NULL) {
+		TAILQ_REMOVE(&conf->relays, r, entry);
+		free(r);
+	}
+	while ((dk = TAILQ_FIRST(&conf->dkims)) != NULL) {
+		TAILQ_REMOVE(&conf->dkims, dk, entry);
+		free(dk);
+	}
 	while ((k = TAILQ_FIRST(&conf->pkis)) != NULL) {
 		TAILQ_REMOVE(&conf->pkis, k, entry);
 		free(k);
@@ -619,6 +639,37 @@ check_listeners(struct osms_conf *conf, struct conf_report *rep,
 	free(keys);
 }
 
+/* One route per domain (one default), one DKIM key per domain. */
+static void
+check_relays(struct osms_conf *conf, struct conf_report *rep)
+{
+	struct conf_relay	*r, *o;
+	struct conf_dkim	*d, *e;
+	char			 q[80];
+
+	/* Few of them: quadratic is fine, and bounded by the file size. */
+	TAILQ_FOREACH(r, &conf->relays, entry)
+		for (o = TAILQ_FIRST(&conf->relays); o != r;
+		    o = TAILQ_NEXT(o, entry))
+			if (strcmp(o->domain, r->domain) == 0) {
+				conf_error(rep, r->line, "relay %s%s given "
+				    "twice (first on line %d)", r->domain[0] ?
+				    "domain " : "without a domain",
+				    r->domain[0] ? conf_quote(q, sizeof(q),
+				    r->domain) : "", o->line);
+				break;
+			}
+	TAILQ_FOREACH(d, &conf->dkims, entry)
+		for (e = TAILQ_FIRST(&conf->dkims); e != d;
+		    e = TAILQ_NEXT(e, entry))
+			if (strcmp(e->domain, d->domain) == 0) {
+				conf_error(rep, d->line, "dkim domain %s given"
+				    " twice (first on line %d)", conf_quote(q,
+				    sizeof(q), d->domain), e->line);
+				break;
+			}
+}
+
 static void
 conf_check(struct osms_conf *conf, struct conf_report *rep)
 {
@@ -689,6 +740,7 @@ conf_check(struct osms_conf *conf, struct conf_report *rep)
 			    conf_quote(q, sizeof(q), d->aliases));
 	}
 	check_listeners(conf, rep, pkis, npkis);
+	check_relays(conf, rep);
 
 	free(pkis);
 	free(tables);
@@ -849,7 +901,7 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 	const char		*user = conf->roles[role].user;
 
 	if (role != ROLE_SMTPD && role != ROLE_IMAPD && role != ROLE_QUEUE &&
-	    user[0] == '\0' &&
+	    role != ROLE_MTA && user[0] == '\0' &&
 	    (role != ROLE_SCAND || conf->scand.database[0] == '\0'))
 		return;
 	(void)fprintf(fp, "%s {\n", role_name(role));
@@ -868,8 +920,23 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		    smtpd->sender_check ? "yes" : "no",
 		    smtpd->max_messages_per_hour, smtpd->auth_max_failures);
 	if (role == ROLE_QUEUE)
-		(void)fprintf(fp, "\tdelay-warning %u\n",
-		    conf->queue.delay_warning);
+		(void)fprintf(fp, "\tdelay-warning %u\n\tlifetime %u\n"
+		    "\tmax-retry-interval %u\n", conf->queue.delay_warning,
+		    conf->queue.lifetime, conf->queue.max_retry);
+	if (role == ROLE_MTA) {
+		if (conf->mta.resolver[0] != '\0') {
+			(void)fputs("\tresolver ", fp);
+			dump_str(fp, conf->mta.resolver);
+			(void)fputc('\n', fp);
+		}
+		(void)fputs("\ttrust-anchor ", fp);
+		dump_str(fp, conf->mta.trust_anchor);
+		(void)fputs("\n\tca-file ", fp);
+		dump_str(fp, conf->mta.ca_file);
+		(void)fprintf(fp, "\n\tmax-domain-connections %u\n"
+		    "\ttimeout %u\n", conf->mta.domain_connections,
+		    conf->mta.timeout);
+	}
 	if (role == ROLE_IMAPD)
 		(void)fprintf(fp, "\tmax-sessions %u\n\tmax-user-sessions %u\n"
 		    "\ttimeout %u\n\tlogin-timeout %u\n",
@@ -890,6 +957,8 @@ conf_dump(const struct osms_conf *conf, FILE *fp)
 	const struct conf_table		*t;
 	const struct conf_domain	*d;
 	const struct conf_listener	*l;
+	const struct conf_relay		*rl;
+	const struct conf_dkim		*dk;
 	int				 r;
 
 	if (conf->hostname[0] != '\0')
@@ -962,8 +1031,46 @@ conf_dump(const struct osms_conf *conf, FILE *fp)
 			(void)fputs(" auth", fp);
 		(void)fputc('\n', fp);
 	}
-	for (r = ROLE_CONTROL; r <= ROLE_SCAND; r++)
-		dump_role(conf, fp, (enum osms_role)r);
+	TAILQ_FOREACH(rl, &conf->relays, entry) {
+		(void)fputs("relay", fp);
+		if (rl->domain[0] != '\0') {
+			(void)fputs(" domain ", fp);
+			dump_str(fp, rl->domain);
+		}
+		if (rl->host[0] != '\0') {
+			(void)fputs(" host ", fp);
+			dump_str(fp, rl->host);
+		}
+		if (rl->port != 0)
+			(void)fprintf(fp, " port %u", rl->port);
+		(void)fprintf(fp, " tls %s", conf_relay_tls_name(rl->tls));
+		if (rl->auth_user[0] != '\0') {
+			(void)fputs(" auth ", fp);
+			dump_str(fp, rl->auth_user);
+			(void)fputs(" secret ", fp);
+			dump_str(fp, rl->secret);
+		}
+		(void)fputc('\n', fp);
+	}
+	TAILQ_FOREACH(dk, &conf->dkims, entry) {
+		(void)fputs("dkim domain ", fp);
+		dump_str(fp, dk->domain);
+		(void)fputs(" selector ", fp);
+		dump_str(fp, dk->selector);
+		(void)fputs(" key ", fp);
+		dump_str(fp, dk->key);
+		(void)fputc('\n', fp);
+	}
+	if (conf->srs_domain[0] != '\0') {
+		(void)fputs("srs domain ", fp);
+		dump_str(fp, conf->srs_domain);
+		(void)fputs(" secret ", fp);
+		dump_str(fp, conf->srs_secret);
+		(void)fputc('\n', fp);
+	}
+	for (r = 0; r < ROLE_COUNT; r++)
+		if (R(r) & R_CHILDREN)
+			dump_role(conf, fp, (enum osms_role)r);
 	(void)fflush(fp);
 }
 
@@ -1071,4 +1178,46 @@ conf_tls_name(enum listen_tls tls)
 		return "tls";
 	}
 	return "?";
+}
+
+static const char *const relay_tls_names[] = {
+	[RELAY_TLS_NONE] = "none",
+	[RELAY_TLS_OPPORTUNISTIC] = "opportunistic",
+	[RELAY_TLS_REQUIRE] = "require",
+	[RELAY_TLS_VERIFY] = "verify",
+};
+
+const char *
+conf_relay_tls_name(enum relay_tls tls)
+{
+	if ((unsigned)tls >= sizeof(relay_tls_names) /
+	    sizeof(relay_tls_names[0]))
+		return "?";
+	return relay_tls_names[tls];
+}
+
+int
+conf_relay_tls_from_name(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(relay_tls_names) / sizeof(relay_tls_names[0]);
+	    i++)
+		if (strcmp(relay_tls_names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+const struct conf_relay *
+conf_relay_find(const struct osms_conf *conf, const char *domain)
+{
+	const struct conf_relay	*r, *fallback = NULL;
+
+	TAILQ_FOREACH(r, &conf->relays, entry) {
+		if (strcmp(r->domain, domain) == 0)
+			return r;
+		if (r->domain[0] == '\0')
+			fallback = r;
+	}
+	return fallback;
 }

@@ -34,6 +34,13 @@
 #define IMAPD_TIMEOUT		1800	/* idle; RFC 9051: at least 30 min */
 #define IMAPD_LOGIN_TIMEOUT	60	/* to log in */
 #define QUEUE_DELAY_WARNING	(4 * 3600)	/* then a "delayed" DSN */
+#define QUEUE_LIFETIME		(5 * 86400)	/* then bounce */
+#define QUEUE_MAX_RETRY		3600		/* longest wait between tries */
+#define MTA_DOMAIN_CONNECTIONS	20	/* to one destination at once */
+#define MTA_TIMEOUT		300	/* seconds for a reply (RFC 5321 4.5.3.2) */
+#define MTA_TRUST_ANCHOR	"/usr/share/dns/root.key"
+#define MTA_CA_FILE		"/etc/ssl/certs/ca-certificates.crt"
+#define CONF_MAX_SECRET		256	/* a smarthost password */
 
 enum table_backend { TABLE_FILE, TABLE_POSTGRES };
 
@@ -117,6 +124,39 @@ struct conf_listener {
 	int			 line;
 };
 
+/*
+ * Outbound delivery: how mail for a domain leaves (by MX, or through a
+ * host of its own), and the TLS it insists on. The route without a
+ * domain is the default for every other domain (a smarthost when it
+ * names a host).
+ */
+enum relay_tls {
+	RELAY_TLS_NONE,		/* plaintext, even if STARTTLS is offered */
+	RELAY_TLS_OPPORTUNISTIC,/* STARTTLS if offered; DANE when published */
+	RELAY_TLS_REQUIRE,	/* STARTTLS or defer; any certificate */
+	RELAY_TLS_VERIFY,	/* STARTTLS with a certificate that verifies */
+};
+
+struct conf_relay {
+	TAILQ_ENTRY(conf_relay)	 entry;
+	char			 domain[CONF_MAX_NAME];	/* "" = default */
+	char			 host[CONF_MAX_NAME];	/* "" = by MX */
+	uint16_t		 port;			/* 0 = 25 */
+	enum relay_tls		 tls;
+	char			 auth_user[CONF_MAX_NAME];	/* "" = none */
+	char			 secret[CONF_MAX_PATH];	/* password file */
+	int			 line;
+};
+
+/* A DKIM key that signs the mail of a local domain (held by cryptod). */
+struct conf_dkim {
+	TAILQ_ENTRY(conf_dkim)	 entry;
+	char			 domain[CONF_MAX_NAME];
+	char			 selector[CONF_MAX_NAME];
+	char			 key[CONF_MAX_PATH];
+	int			 line;
+};
+
 /* Settings every spawned role has; index is enum osms_role. */
 struct conf_role {
 	char			 user[64];	/* "" = role_info() default */
@@ -124,6 +164,16 @@ struct conf_role {
 
 struct conf_queue {
 	uint32_t		 delay_warning;		/* seconds, 0: none */
+	uint32_t		 lifetime;		/* seconds */
+	uint32_t		 max_retry;		/* seconds */
+};
+
+struct conf_mta {
+	char			 resolver[CONF_MAX_NAME];/* "" = resolv.conf */
+	char			 trust_anchor[CONF_MAX_PATH];	/* "" = none */
+	char			 ca_file[CONF_MAX_PATH];
+	uint32_t		 domain_connections;
+	uint32_t		 timeout;		/* seconds */
 };
 
 struct conf_smtpd {
@@ -159,11 +209,18 @@ struct osms_conf {
 	TAILQ_HEAD(, conf_table) tables;
 	TAILQ_HEAD(, conf_domain) domains;
 	TAILQ_HEAD(, conf_listener) listeners;
+	TAILQ_HEAD(, conf_relay) relays;
+	TAILQ_HEAD(, conf_dkim)	 dkims;
+	/* SRS for forwarded mail: "" if off */
+	char			 srs_domain[CONF_MAX_NAME];
+	char			 srs_secret[CONF_MAX_PATH];
+	int			 srs_line;
 
 	struct conf_role	 roles[ROLE_COUNT];
 	struct conf_smtpd	 smtpd;
 	struct conf_imapd	 imapd;
 	struct conf_queue	 queue;
+	struct conf_mta		 mta;
 	struct conf_scand	 scand;
 };
 
@@ -196,5 +253,12 @@ const char	*conf_proto_name(enum listen_proto);
 const char	*conf_query_name(enum table_query);
 int		 conf_query_from_name(const char *);
 const char	*conf_tls_name(enum listen_tls);
+/* "none", "opportunistic" ...; -1 from conf_relay_tls_from_name. */
+const char	*conf_relay_tls_name(enum relay_tls);
+int		 conf_relay_tls_from_name(const char *);
+/* The route for a destination domain (lower case): its own, else the
+ * default one, else NULL (by MX, opportunistic TLS). */
+const struct conf_relay *conf_relay_find(const struct osms_conf *,
+		    const char *domain);
 
 #endif

@@ -453,3 +453,48 @@ dkim_txt_record(EVP_PKEY *key, struct buf *out)
 	}
 	return r == -1 || out->over ? -1 : 0;
 }
+
+int
+dkim_from_domain(const char *msg, size_t len, char *out, size_t size)
+{
+	struct field	*f;
+	struct buf	 v = BUF_INIT(DKIM_MAX_HEADER);
+	size_t		 nf, body, i, n;
+	const char	*val, *lt, *gt, *at;
+	int		 r = -1;
+
+	f = xreallocarray(NULL, DKIM_MAX_FIELDS, sizeof(*f));
+	if (split_header(msg, len, f, &nf, &body) == -1)
+		goto done;
+	for (i = 0; i < nf; i++) {
+		f[i].namelen = field_name(msg, &f[i]);
+		if (f[i].namelen == 4 &&
+		    strncasecmp(msg + f[i].off, "from", 4) == 0)
+			break;
+	}
+	if (i == nf || canon_field(msg + f[i].off, f[i].len, 0, &v) == -1)
+		goto done;
+	/* "from:Name <local@domain>" or "from:local@domain" */
+	val = v.data + 5;
+	if ((lt = strrchr(val, '<')) != NULL &&
+	    (gt = strchr(lt, '>')) != NULL) {
+		val = lt + 1;
+		v.data[gt - v.data] = '\0';
+	}
+	if ((at = strrchr(val, '@')) == NULL)
+		goto done;
+	n = strcspn(at + 1, " \t>,;()");
+	if (n == 0 || n >= size)
+		goto done;
+	memcpy(out, at + 1, n);
+	out[n] = '\0';
+	for (i = 0; i < n; i++)
+		if (out[i] >= 'A' && out[i] <= 'Z')
+			out[i] = (char)(out[i] + 32);
+	if (name_ok(out, DKIM_MAX_DOMAIN))
+		r = 0;
+done:
+	buf_free(&v);
+	free(f);
+	return r;
+}

@@ -38,6 +38,14 @@ int	 dkim_sign(const char *msg, size_t len, const char *domain,
 	    const char **errstr);
 
 /*
+ * The domain of the message's (first) From field, lower case, into out:
+ * the domain a signature aligns with (RFC 7489 3.1). 0, or -1 if there
+ * is none that is a valid name.
+ */
+int	 dkim_from_domain(const char *msg, size_t len, char *out,
+	    size_t size);
+
+/*
  * The DNS TXT record that publishes key's public half for verifiers:
  * "v=DKIM1; k=rsa; p=..." appended to out. 0, or -1.
  */

@@ -80,15 +80,24 @@ has_8bit(const char *s)
 	return 0;
 }
 
+/* 1 if the error is a remote server's reply: "550 5.1.1 ...". */
+static int
+is_smtp_reply(const char *e)
+{
+	return e[0] >= '2' && e[0] <= '5' && e[1] >= '0' && e[1] <= '9' &&
+	    e[2] >= '0' && e[2] <= '9' && e[3] == ' ';
+}
+
 /*
  * Status code: the detail of the error text's own "4.x.y" or "5.x.y"
- * if it starts with one, under the class of the report (5 failed, 4
- * delayed: a temporary error that ran out of time is a failure now).
+ * if it starts with one (after the reply code of a remote server's
+ * reply), under the class of the report (5 failed, 4 delayed: a
+ * temporary error that ran out of time is a failure now).
  */
 static void
 status_of(const char *error, char class, char *buf, size_t size)
 {
-	const char	*p = error;
+	const char	*p = is_smtp_reply(error) ? error + 4 : error;
 	size_t		 n;
 
 	if ((p[0] == '5' || p[0] == '4') && p[1] == '.' &&
@@ -224,7 +233,8 @@ dsn_write(int fd, const struct envelope *env, size_t dest,
 	out_printf(&o, "Action: %s\r\n", delayed ? "delayed" : "failed");
 	out_printf(&o, "Status: %s\r\n", status);
 	if (d->error[0] != '\0')
-		out_printf(&o, "Diagnostic-Code: x-osms; %s\r\n", d->error);
+		out_printf(&o, "Diagnostic-Code: %s; %s\r\n",
+		    is_smtp_reply(d->error) ? "smtp" : "x-osms", d->error);
 	out_printf(&o, "Last-Attempt-Date: %s\r\n", date);
 	if (delayed)
 		out_printf(&o, "Will-Retry-Until: %s\r\n", until);

@@ -60,6 +60,7 @@ struct dbuild;
 	struct lbuild	*lb;
 	struct pbuild	*pb;
 	struct dbuild	*db;
+	struct rbuild	*rb;
 }
 
 %code {
@@ -120,6 +121,8 @@ struct parser {
 #define SEEN_KEY	0x40
 #define SEEN_USERS	0x80
 #define SEEN_ALIASES	0x100
+#define SEEN_DOMAIN	0x200
+#define SEEN_HOST	0x400
 
 struct lbuild {
 	struct conf_listener	 l;
@@ -129,6 +132,11 @@ struct lbuild {
 struct pbuild {
 	char			 cert[CONF_MAX_PATH];
 	char			 key[CONF_MAX_PATH];
+	unsigned		 seen;
+};
+
+struct rbuild {
+	struct conf_relay	 r;
 	unsigned		 seen;
 };
 
@@ -168,6 +176,12 @@ static void	 block_setting(struct parser *, int, const char *,
 		    const char *);
 static void	 query_set(struct parser *, int, const char *, const char *);
 static void	 domains_add(struct parser *, int, const char *);
+static void	 relay_opt(struct parser *, int, struct rbuild *, unsigned,
+		    const char *, const char *);
+static void	 relay_add(struct parser *, int, struct rbuild *);
+static void	 dkim_add(struct parser *, int, const char *, const char *,
+		    const char *);
+static void	 srs_set(struct parser *, int, const char *, const char *);
 }
 
 %token <kw> ALIASES "aliases" AUTH "auth" AUTHD "authd"
@@ -186,6 +200,11 @@ static void	 domains_add(struct parser *, int, const char *);
 %token <kw> AUTHFAIL "auth-max-failures"
 %token <kw> MAXSESS "max-sessions" MAXUSERSESS "max-user-sessions"
 %token <kw> LOGINTIMEOUT "login-timeout" DELAYWARN "delay-warning"
+%token <kw> RELAY "relay" HOST "host" SECRET "secret" DKIM "dkim"
+%token <kw> SELECTOR "selector" MTA "mta" RESOLVER "resolver"
+%token <kw> TRUSTANCHOR "trust-anchor" CAFILE "ca-file"
+%token <kw> DOMCONN "max-domain-connections" LIFETIME "lifetime"
+%token <kw> MAXRETRY "max-retry-interval" SRS "srs"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -194,8 +213,9 @@ static void	 domains_add(struct parser *, int, const char *);
 %type <lb> listenopts
 %type <pb> pkiopts
 %type <db> domainopts
+%type <rb> relayopts
 
-%destructor { free($$); } <str> <lb> <pb> <db>
+%destructor { free($$); } <str> <lb> <pb> <db> <rb>
 
 %%
 
@@ -213,6 +233,9 @@ stmt		: macro
 		| domain
 		| domains
 		| listen
+		| relay
+		| dkim
+		| srs
 		| roleblock
 		;
 
@@ -229,6 +252,8 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| STARTTLSREQ | SUBMISSION | TABLE | TIMEOUT | TLS | USER
 		| USERS | DOMAINS | QUERY | SENDERCHECK | MAXMSGHOUR | AUTHFAIL
 		| MAXSESS | MAXUSERSESS | LOGINTIMEOUT | DELAYWARN
+		| RELAY | HOST | SECRET | DKIM | SELECTOR | MTA | RESOLVER
+		| TRUSTANCHOR | CAFILE | DOMCONN | LIFETIME | MAXRETRY | SRS
 		;
 
 macro		: STRING '=' str {
@@ -382,6 +407,56 @@ listenopts	: %empty		{ $$ = xcalloc(1, sizeof(*$$)); }
 		}
 		;
 
+relay		: RELAY relayopts {
+			relay_add(p, @1, $2);
+			free($2);
+		}
+		;
+
+relayopts	: %empty		{ $$ = xcalloc(1, sizeof(*$$)); }
+		| relayopts DOMAIN str {
+			$$ = $1;
+			relay_opt(p, @2, $$, SEEN_DOMAIN, $3, NULL);
+			free($3);
+		}
+		| relayopts HOST str {
+			$$ = $1;
+			relay_opt(p, @2, $$, SEEN_HOST, $3, NULL);
+			free($3);
+		}
+		| relayopts PORT str {
+			$$ = $1;
+			relay_opt(p, @2, $$, SEEN_PORT, $3, NULL);
+			free($3);
+		}
+		| relayopts TLS str {
+			$$ = $1;
+			relay_opt(p, @2, $$, SEEN_TLS, $3, NULL);
+			free($3);
+		}
+		| relayopts AUTH str SECRET str {
+			$$ = $1;
+			relay_opt(p, @2, $$, SEEN_AUTH, $3, $5);
+			free($3);
+			free($5);
+		}
+		;
+
+dkim		: DKIM DOMAIN str SELECTOR str KEY str {
+			dkim_add(p, @1, $3, $5, $7);
+			free($3);
+			free($5);
+			free($7);
+		}
+		;
+
+srs		: SRS DOMAIN str SECRET str {
+			srs_set(p, @1, $3, $5);
+			free($3);
+			free($5);
+		}
+		;
+
 proto		: SMTP				{ $$ = PROTO_SMTP; }
 		| SUBMISSION			{ $$ = PROTO_SUBMISSION; }
 		| IMAP				{ $$ = PROTO_IMAP; }
@@ -403,14 +478,14 @@ role		: rolekw		{ p->role = role_from_name($1); }
 			char	 q[80];
 
 			conf_error(p->rep, @1, "unknown block %s (control, "
-			    "smtpd, queue, delivery, imapd, authd, cryptod or "
-			    "scand)", conf_quote(q, sizeof(q), $1));
+			    "smtpd, queue, delivery, mta, imapd, authd, cryptod"
+			    " or scand)", conf_quote(q, sizeof(q), $1));
 			p->role = -1;
 			free($1);
 		}
 		;
 
-rolekw		: CONTROL | QUEUE | SMTPD | DELIVERY | IMAPD | AUTHD
+rolekw		: CONTROL | QUEUE | SMTPD | DELIVERY | MTA | IMAPD | AUTHD
 		| CRYPTOD | SCAND
 		;
 
@@ -428,7 +503,8 @@ blockitem	: setting str {
 
 setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| SENDERCHECK | MAXMSGHOUR | AUTHFAIL | MAXSESS | MAXUSERSESS
-		| LOGINTIMEOUT | DELAYWARN
+		| LOGINTIMEOUT | DELAYWARN | RESOLVER | TRUSTANCHOR | CAFILE
+		| DOMCONN | LIFETIME | MAXRETRY
 		;
 
 %%
@@ -442,6 +518,7 @@ static const struct keyword {
 	{ "auth",		T_AUTH },
 	{ "auth-max-failures",	T_AUTHFAIL },
 	{ "authd",		T_AUTHD },
+	{ "ca-file",		T_CAFILE },
 	{ "certificate",	T_CERTIFICATE },
 	{ "control",		T_CONTROL },
 	{ "cryptod",		T_CRYPTOD },
@@ -449,23 +526,29 @@ static const struct keyword {
 	{ "delay-warning",	T_DELAYWARN },
 	{ "delivery",		T_DELIVERY },
 	{ "directory",		T_DIRECTORY },
+	{ "dkim",			T_DKIM },
 	{ "domain",		T_DOMAIN },
 	{ "domains",		T_DOMAINS },
 	{ "empty",		T_EMPTY },
 	{ "file",		T_FILE },
+	{ "host",			T_HOST },
 	{ "hostname",		T_HOSTNAME },
 	{ "imap",		T_IMAP },
 	{ "imapd",		T_IMAPD },
 	{ "key",		T_KEY },
+	{ "lifetime",		T_LIFETIME },
 	{ "listen",		T_LISTEN },
 	{ "login-timeout",	T_LOGINTIMEOUT },
 	{ "mail",		T_MAIL },
+	{ "max-domain-connections", T_DOMCONN },
 	{ "max-line-length",	T_MAXLINE },
 	{ "max-message-size",	T_MAXMSG },
 	{ "max-messages-per-hour", T_MAXMSGHOUR },
 	{ "max-recipients",	T_MAXRCPT },
+	{ "max-retry-interval",	T_MAXRETRY },
 	{ "max-sessions",	T_MAXSESS },
 	{ "max-user-sessions",	T_MAXUSERSESS },
+	{ "mta",			T_MTA },
 	{ "on",			T_ON },
 	{ "pki",		T_PKI },
 	{ "pop3",		T_POP3 },
@@ -473,17 +556,23 @@ static const struct keyword {
 	{ "postgres",		T_POSTGRES },
 	{ "query",		T_QUERY },
 	{ "queue",		T_QUEUE },
+	{ "relay",		T_RELAY },
+	{ "resolver",		T_RESOLVER },
 	{ "scand",		T_SCAND },
+	{ "secret",		T_SECRET },
+	{ "selector",		T_SELECTOR },
 	{ "sender-check",	T_SENDERCHECK },
 	{ "smtp",		T_SMTP },
 	{ "smtpd",		T_SMTPD },
 	{ "socket",		T_SOCKET },
+	{ "srs",		T_SRS },
 	{ "starttls",		T_STARTTLS },
 	{ "starttls-require",	T_STARTTLSREQ },
 	{ "submission",		T_SUBMISSION },
 	{ "table",		T_TABLE },
 	{ "timeout",		T_TIMEOUT },
 	{ "tls",		T_TLS },
+	{ "trust-anchor",	T_TRUSTANCHOR },
 	{ "user",		T_USER },
 	{ "users",		T_USERS },
 };
@@ -924,6 +1013,18 @@ yyreport_syntax_error(const yypcontext_t *ctx, struct parser *p)
  * Actions.
  */
 
+/* ASCII lower case in place; returns s. */
+static char *
+lowercase(char *s)
+{
+	char	*c;
+
+	for (c = s; *c != '\0'; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	return s;
+}
+
 static void
 set_hostname(struct parser *p, int line, const char *s)
 {
@@ -1113,17 +1214,13 @@ domain_add(struct parser *p, int line, const char *name, struct dbuild *b)
 	struct conf_domain	*d;
 	const char		*why;
 	char			 lower[CONF_MAX_NAME], q[80];
-	size_t			 i;
 
 	if (osms_strlcpy(lower, name, sizeof(lower)) >= sizeof(lower)) {
 		conf_error(p->rep, line, "invalid domain %s: longer than %d "
 		    "bytes", conf_quote(q, sizeof(q), name), CONF_MAX_DOMAIN);
 		return;
 	}
-	for (i = 0; lower[i] != '\0'; i++)
-		if (lower[i] >= 'A' && lower[i] <= 'Z')
-			lower[i] = (char)(lower[i] - 'A' + 'a');
-	if ((why = conf_check_domain(lower)) != NULL) {
+	if ((why = conf_check_domain(lowercase(lower))) != NULL) {
 		conf_error(p->rep, line, "invalid domain %s: %s",
 		    conf_quote(q, sizeof(q), name), why);
 		return;
@@ -1215,6 +1312,237 @@ listen_add(struct parser *p, int line, const char *addr, struct lbuild *b)
 }
 
 static void
+relay_opt(struct parser *p, int line, struct rbuild *b, unsigned what,
+    const char *s, const char *secret)
+{
+	struct conf_relay	*r = &b->r;
+	const char		*why = NULL;
+	char			 q[80];
+	long long		 v;
+	int			 tls;
+
+	if (b->seen & what) {
+		conf_error(p->rep, line, "relay: an option is given twice");
+		return;
+	}
+	b->seen |= what;
+	(void)conf_quote(q, sizeof(q), s);
+	switch (what) {
+	case SEEN_DOMAIN:
+		if (osms_strlcpy(r->domain, s, sizeof(r->domain)) >=
+		    sizeof(r->domain) ||
+		    (why = conf_check_domain(lowercase(r->domain))) != NULL)
+			conf_error(p->rep, line, "invalid relay domain %s: %s",
+			    q, why != NULL ? why : "too long");
+		break;
+	case SEEN_HOST:
+		/* A name to resolve, or an address. */
+		if (conf_check_address(s) == NULL)
+			(void)osms_strlcpy(r->host, s, sizeof(r->host));
+		else if ((why = conf_check_hostname(s)) != NULL)
+			conf_error(p->rep, line, "invalid relay host %s: %s",
+			    q, why);
+		else
+			(void)osms_strlcpy(r->host, s, sizeof(r->host));
+		break;
+	case SEEN_PORT:
+		if (conf_parse_number(s, 1, 65535, &v) == -1)
+			conf_error(p->rep, line, "invalid port %s: expected a"
+			    " number from 1 to 65535", q);
+		else
+			r->port = (uint16_t)v;
+		break;
+	case SEEN_TLS:
+		if ((tls = conf_relay_tls_from_name(s)) == -1)
+			conf_error(p->rep, line, "invalid relay tls %s: "
+			    "expected none, opportunistic, require or verify",
+			    q);
+		else
+			r->tls = (enum relay_tls)tls;
+		break;
+	case SEEN_AUTH:
+		if (s[0] == '\0' || str_has_ctl(s) ||
+		    osms_strlcpy(r->auth_user, s, sizeof(r->auth_user)) >=
+		    sizeof(r->auth_user))
+			conf_error(p->rep, line, "invalid relay auth user %s",
+			    q);
+		if ((why = conf_check_path(secret)) != NULL)
+			conf_error(p->rep, line, "invalid relay secret %s: %s",
+			    conf_quote(q, sizeof(q), secret), why);
+		else
+			(void)osms_strlcpy(r->secret, secret,
+			    sizeof(r->secret));
+		break;
+	}
+}
+
+static void
+relay_add(struct parser *p, int line, struct rbuild *b)
+{
+	struct conf_relay	*r;
+
+	if ((b->seen & SEEN_AUTH) && !(b->seen & SEEN_HOST))
+		conf_error(p->rep, line, "relay: auth needs a host (it is "
+		    "never sent to an MX)");
+	if ((b->seen & SEEN_PORT) && !(b->seen & SEEN_HOST))
+		conf_error(p->rep, line, "relay: port needs a host");
+	if (!(b->seen & SEEN_TLS))
+		b->r.tls = RELAY_TLS_OPPORTUNISTIC;
+	r = xcalloc(1, sizeof(*r));
+	*r = b->r;
+	r->line = line;
+	TAILQ_INSERT_TAIL(&p->conf->relays, r, entry);
+}
+
+static void
+dkim_add(struct parser *p, int line, const char *domain,
+    const char *selector, const char *key)
+{
+	struct conf_dkim	*d;
+	const char		*why;
+	char			 q[80];
+
+	d = xcalloc(1, sizeof(*d));
+	d->line = line;
+	if (osms_strlcpy(d->domain, domain, sizeof(d->domain)) >=
+	    sizeof(d->domain) ||
+	    (why = conf_check_domain(lowercase(d->domain))) != NULL) {
+		conf_error(p->rep, line, "invalid dkim domain %s",
+		    conf_quote(q, sizeof(q), domain));
+		free(d);
+		return;
+	}
+	/* One DNS label of letters, digits and hyphens (RFC 6376 3.1). */
+	if (selector[0] == '\0' || strlen(selector) > 63 ||
+	    strspn(selector, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != strlen(selector)) {
+		conf_error(p->rep, line, "invalid dkim selector %s: expected"
+		    " one DNS label", conf_quote(q, sizeof(q), selector));
+		free(d);
+		return;
+	}
+	if ((why = conf_check_path(key)) != NULL) {
+		conf_error(p->rep, line, "invalid dkim key %s: %s",
+		    conf_quote(q, sizeof(q), key), why);
+		free(d);
+		return;
+	}
+	(void)osms_strlcpy(d->selector, selector, sizeof(d->selector));
+	(void)osms_strlcpy(d->key, key, sizeof(d->key));
+	TAILQ_INSERT_TAIL(&p->conf->dkims, d, entry);
+}
+
+/* "srs domain NAME secret PATH": forwarded mail's sender is rewritten. */
+static void
+srs_set(struct parser *p, int line, const char *domain, const char *secret)
+{
+	struct osms_conf	*c = p->conf;
+	const char		*why;
+	char			 q[80];
+
+	if (c->srs_domain[0] != '\0') {
+		conf_error(p->rep, line, "srs given twice (first on line %d)",
+		    c->srs_line);
+		return;
+	}
+	if (osms_strlcpy(c->srs_domain, domain, sizeof(c->srs_domain)) >=
+	    sizeof(c->srs_domain) ||
+	    (why = conf_check_domain(lowercase(c->srs_domain))) != NULL) {
+		conf_error(p->rep, line, "invalid srs domain %s",
+		    conf_quote(q, sizeof(q), domain));
+		c->srs_domain[0] = '\0';
+		return;
+	}
+	if ((why = conf_check_path(secret)) != NULL) {
+		conf_error(p->rep, line, "invalid srs secret %s: %s",
+		    conf_quote(q, sizeof(q), secret), why);
+		c->srs_domain[0] = '\0';
+		return;
+	}
+	(void)osms_strlcpy(c->srs_secret, secret, sizeof(c->srs_secret));
+	c->srs_line = line;
+}
+
+static void
+mta_setting(struct parser *p, int line, const char *setting, const char *s)
+{
+	struct conf_mta	*mta = &p->conf->mta;
+	const char	*why;
+	char		 q[80];
+	long long	 v;
+
+	(void)conf_quote(q, sizeof(q), s);
+	if (strcmp(setting, "resolver") == 0) {
+		/* "ADDRESS" or "ADDRESS@PORT", as unbound writes it */
+		char		 addr[64];
+		const char	*at = strchr(s, '@');
+		size_t		 n = at != NULL ? (size_t)(at - s) : strlen(s);
+
+		if (n >= sizeof(addr) || (memcpy(addr, s, n), addr[n] = '\0',
+		    conf_check_address(addr) != NULL) || (at != NULL &&
+		    conf_parse_number(at + 1, 1, 65535, &v) == -1))
+			conf_error(p->rep, line, "invalid resolver %s: "
+			    "expected an address, or address@port", q);
+		else
+			(void)osms_strlcpy(mta->resolver, s,
+			    sizeof(mta->resolver));
+	} else if (strcmp(setting, "trust-anchor") == 0 ||
+	    strcmp(setting, "ca-file") == 0) {
+		char	*dst = setting[0] == 't' ? mta->trust_anchor :
+		    mta->ca_file;
+
+		if (s[0] == '\0' && setting[0] == 't')
+			dst[0] = '\0';		/* no DNSSEC */
+		else if ((why = conf_check_path(s)) != NULL)
+			conf_error(p->rep, line, "invalid %s %s: %s", setting,
+			    q, why);
+		else
+			(void)osms_strlcpy(dst, s, CONF_MAX_PATH);
+	} else if (strcmp(setting, "max-domain-connections") == 0) {
+		if (conf_parse_number(s, 1, 1000, &v) == -1)
+			conf_error(p->rep, line, "invalid max-domain-connections"
+			    " %s: expected a number from 1 to 1000", q);
+		else
+			mta->domain_connections = (uint32_t)v;
+	} else if (strcmp(setting, "timeout") == 0) {
+		if (conf_parse_duration(s, &mta->timeout) == -1)
+			conf_error(p->rep, line, "invalid timeout %s: "
+			    "expected a duration from 1s to 1h", q);
+	} else
+		conf_error(p->rep, line, "%s is not a setting of the mta"
+		    " block", setting);
+}
+
+static void
+queue_setting(struct parser *p, int line, const char *setting,
+    const char *s)
+{
+	struct conf_queue	*queue = &p->conf->queue;
+	char			 q[80];
+
+	(void)conf_quote(q, sizeof(q), s);
+	if (strcmp(setting, "delay-warning") == 0) {
+		/* "0": no warnings; else up to the queue's 5 days. */
+		if (conf_parse_period(s, 5 * 86400,
+		    &queue->delay_warning) == -1)
+			conf_error(p->rep, line, "invalid delay-warning %s: "
+			    "expected 0 or a duration up to 5d", q);
+	} else if (strcmp(setting, "lifetime") == 0) {
+		if (conf_parse_period(s, 30 * 86400, &queue->lifetime) == -1 ||
+		    queue->lifetime < 60)
+			conf_error(p->rep, line, "invalid lifetime %s: "
+			    "expected a duration from 1m to 30d", q);
+	} else if (strcmp(setting, "max-retry-interval") == 0) {
+		if (conf_parse_period(s, 86400, &queue->max_retry) == -1 ||
+		    queue->max_retry < 60)
+			conf_error(p->rep, line, "invalid max-retry-interval "
+			    "%s: expected a duration from 1m to 1d", q);
+	} else
+		conf_error(p->rep, line, "%s is not a setting of the queue"
+		    " block", setting);
+}
+
+static void
 imapd_setting(struct parser *p, int line, const char *setting,
     const char *s)
 {
@@ -1282,24 +1610,19 @@ block_setting(struct parser *p, int line, const char *setting,
 		    sizeof(p->conf->scand.database));
 		return;
 	}
-	if (p->role == ROLE_IMAPD) {
+	switch (p->role) {
+	case ROLE_IMAPD:
 		imapd_setting(p, line, setting, s);
 		return;
-	}
-	if (p->role == ROLE_QUEUE && strcmp(setting, "delay-warning") == 0) {
-		/* "0": no warnings; else up to the queue's 5 days. */
-		if (conf_parse_period(s, 5 * 86400,
-		    &p->conf->queue.delay_warning) == -1)
-			conf_error(p->rep, line, "invalid delay-warning %s: "
-			    "expected 0 or a duration up to 5d",
-			    conf_quote(q, sizeof(q), s));
+	case ROLE_QUEUE:
+		queue_setting(p, line, setting, s);
 		return;
-	}
-	if (p->role != ROLE_SMTPD || strcmp(setting, "database") == 0 ||
-	    strcmp(setting, "max-sessions") == 0 ||
-	    strcmp(setting, "max-user-sessions") == 0 ||
-	    strcmp(setting, "login-timeout") == 0 ||
-	    strcmp(setting, "delay-warning") == 0) {
+	case ROLE_MTA:
+		mta_setting(p, line, setting, s);
+		return;
+	case ROLE_SMTPD:
+		break;
+	default:
 		conf_error(p->rep, line, "%s is not a setting of the %s block",
 		    setting, role_name((enum osms_role)p->role));
 		return;
@@ -1346,11 +1669,13 @@ block_setting(struct parser *p, int line, const char *setting,
 			    " expected a number from 1 to 1000", q);
 		else
 			smtpd->auth_max_failures = (uint32_t)v;
-	} else {
+	} else if (strcmp(setting, "timeout") == 0) {
 		if (conf_parse_duration(s, &smtpd->timeout) == -1)
 			conf_error(p->rep, line, "invalid timeout %s: "
 			    "expected a duration from 1s to 1h", q);
-	}
+	} else
+		conf_error(p->rep, line, "%s is not a setting of the smtpd"
+		    " block", setting);
 }
 
 /*

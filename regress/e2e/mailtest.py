@@ -7,7 +7,9 @@ import email.policy
 import hashlib
 import hmac
 import os
+import re
 import smtplib
+import subprocess
 import socket
 import ssl
 import time
@@ -16,7 +18,8 @@ import uuid
 __all__ = [
     "Mailboxes", "message_id", "make_message", "send", "insecure_ctx",
     "Conn", "connect", "read_line", "read_lines", "read_codes", "rss_kb",
-    "Scram", "smtp_scram",
+    "Scram", "smtp_scram", "submit", "wait_until", "wait_log",
+    "dkim_verify",
 ]
 
 
@@ -46,6 +49,83 @@ def send(port, sender, rcpts, body="test body\r\n", mid=None, tls=False):
                                            body=body))
     c.quit()
     return mid
+
+
+def submit(port, rcpts, user="alice@example.test", password="alice-pw",
+           sender=None, body="test body\r\n", mid=None, raw=None,
+           options=()):
+    """A user submits a message (STARTTLS, AUTH PLAIN); its Message-ID.
+    raw: the message bytes instead of make_message()'s."""
+    sender = sender or user
+    mid = mid or message_id()
+    c = smtplib.SMTP("127.0.0.1", port, timeout=20)
+    try:
+        c.ehlo("client.test")
+        c.starttls(context=insecure_ctx())
+        c.ehlo("client.test")
+        c.login(user, password)
+        data = raw if raw is not None else make_message(sender, rcpts[0],
+                                                        mid, body=body)
+        c.sendmail(sender, rcpts, data, mail_options=list(options))
+        c.quit()
+    finally:
+        c.close()
+    return mid
+
+
+def wait_until(cond, timeout=20):
+    """cond() until it is true or time is up; its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    return cond()
+
+
+def wait_log(o, pattern, timeout=20):
+    """The first match of pattern in the Osms instance's log, waited for."""
+    return wait_until(lambda: re.search(pattern, o.log()), timeout)
+
+
+# dkimpy (python3-dkim), run by Debian's Python: "PASS" or "FAIL". The
+# key record is the text `osmsctl dkim keygen` printed, in a file, or,
+# with a port, what the test DNS server on 127.0.0.1 answers.
+_DKIM_VERIFY = r'''
+import re, sys, dkim
+msg = open(sys.argv[1], "rb").read()
+if sys.argv[2].isdigit():
+    import dns.resolver
+    r = dns.resolver.Resolver(configure=False)
+    r.nameservers = ["127.0.0.1"]
+    r.port = int(sys.argv[2])
+    def txt(qname, timeout=5):
+        q = qname.decode() if isinstance(qname, bytes) else qname
+        try:
+            a = r.resolve(q, "TXT", lifetime=timeout)
+        except Exception:
+            return None
+        return b"".join(b"".join(x.strings) for x in a)
+else:
+    text = open(sys.argv[2]).read()
+    name = text.split()[0].rstrip(".")
+    record = "".join(re.findall(r'"([^"]*)"', text)).encode()
+    def txt(qname, timeout=5):
+        q = qname.decode() if isinstance(qname, bytes) else qname
+        return record if q.rstrip(".") == name else None
+print("PASS" if dkim.verify(msg, dnsfunc=txt) else "FAIL")
+'''
+
+
+def dkim_verify(path, record):
+    """Verify the message in path with dkimpy; record is the path of a
+    file with the printed record, or the port of the test DNS server.
+    Returns "PASS", "FAIL", or the end of the verifier's errors."""
+    p = subprocess.run(["/usr/bin/python3", "-c", _DKIM_VERIFY, path,
+                        str(record)], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    return p.stdout.decode().strip() or p.stderr.decode()[-300:]
 
 
 def insecure_ctx():
@@ -188,6 +268,12 @@ class Mailboxes:
 
     def raw(self, user, mid):
         return self.raw_bytes(user, mid).decode("utf-8", "replace")
+
+    def dsns(self, user, mid):
+        """The delivery status reports in user's Maildir about mid."""
+        return [email.message_from_bytes(raw) for _, raw in
+                self.messages(user)
+                if mid.encode() in raw and b"multipart/report" in raw]
 
     def wait_for(self, user, mid, timeout=15):
         deadline = time.monotonic() + timeout

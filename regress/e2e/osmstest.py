@@ -41,7 +41,7 @@ __all__ = [
     "Tests", "CaseFailed", "OsmsError", "Osms", "Pg",
     "free_ports", "make_ca_and_cert", "password_hash",
     "smtp_banner", "read_banner", "wait_port", "run",
-    "proc_field", "proc_children",
+    "proc_field", "proc_children", "memory_has",
 ]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -402,6 +402,31 @@ def _children_map():
 def proc_children(pid):
     """The live child processes of pid."""
     return _children_map().get(pid, [])
+
+
+def memory_has(pid, needle):
+    """Whether needle is anywhere in the readable memory of pid. Regions
+    over 1 GiB are skipped: the sanitizers' shadow and reserve, mostly
+    never touched."""
+    chunk = 1 << 20
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            if not perms.startswith("r") or hi - lo > (1 << 30):
+                continue
+            tail = b""
+            for at in range(lo, hi, chunk):
+                try:
+                    mem.seek(at)
+                    data = tail + mem.read(min(chunk, hi - at))
+                except (OSError, ValueError, OverflowError):
+                    break
+                if needle in data:
+                    return True
+                tail = data[-len(needle):]
+    return False
 
 
 def proc_field(pid, name):

@@ -56,31 +56,6 @@ def psql_file(pg, path, db="osms"):
          "osms", "-d", db, "-v", "ON_ERROR_STOP=1", "-q", "-f", path])
 
 
-def memory_has(pid, needle):
-    """Whether needle is anywhere in the readable memory of pid. Regions
-    over 1 GiB are skipped: the sanitizers' shadow and reserve, mostly
-    never touched."""
-    chunk = 1 << 20
-    with open("/proc/%d/maps" % pid) as maps, \
-            open("/proc/%d/mem" % pid, "rb", 0) as mem:
-        for line in maps:
-            addr, perms = line.split()[:2]
-            lo, hi = (int(x, 16) for x in addr.split("-"))
-            if not perms.startswith("r") or hi - lo > (1 << 30):
-                continue
-            tail = b""
-            for at in range(lo, hi, chunk):
-                try:
-                    mem.seek(at)
-                    data = tail + mem.read(min(chunk, hi - at))
-                except (OSError, ValueError, OverflowError):
-                    break
-                if needle in data:
-                    return True
-                tail = data[-len(needle):]
-    return False
-
-
 def wait_until(fn, timeout=15):
     end = time.monotonic() + timeout
     while True:

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -128,4 +129,44 @@ test_file_is(int dirfd, const char *rel, const char *s)
 		(void)printf("# %s: got \"%s\"\n", rel, buf);
 	free(buf);
 	return ok;
+}
+
+double
+test_now(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+test_print_escaped(const char *s, size_t len, size_t max)
+{
+	size_t	 i;
+
+	for (i = 0; i < len && i < max; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			(void)printf("\\x%02x", (unsigned char)s[i]);
+		else
+			(void)putchar(s[i]);
+	if (i < len)
+		(void)printf("...");
+}
+
+char *
+test_repeat(const char *head, const char *unit, size_t n, const char *tail,
+    size_t *lenp)
+{
+	size_t	 hl = strlen(head), ul = strlen(unit), tl = strlen(tail), i;
+	char	*s;
+
+	if ((s = malloc(hl + ul * n + tl + 1)) == NULL)
+		abort();
+	memcpy(s, head, hl);
+	for (i = 0; i < n; i++)
+		memcpy(s + hl + i * ul, unit, ul);
+	memcpy(s + hl + ul * n, tail, tl + 1);
+	*lenp = hl + ul * n + tl;
+	return s;
 }

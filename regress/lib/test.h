@@ -22,6 +22,14 @@ char	*test_dup_exact(const char *);
 void	 test_put_file(int dirfd, const char *rel, const void *, size_t);
 char	*test_get_file(int dirfd, const char *rel, size_t *lenp);
 int	 test_file_is(int dirfd, const char *rel, const char *s);
+/* Seconds on the monotonic clock, to time the cost of hostile input. */
+double	 test_now(void);
+/* Print s (len bytes, at most max) with control and 8-bit bytes as \xNN. */
+void	 test_print_escaped(const char *s, size_t len, size_t max);
+/* head, n times unit, tail: a new string (freed by the caller), *lenp
+ * its length. */
+char	*test_repeat(const char *head, const char *unit, size_t n,
+	    const char *tail, size_t *lenp);
 /* Exit status for main(): 0 if every test passed. */
 int	 test_exit(void);
 

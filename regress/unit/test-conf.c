@@ -381,10 +381,10 @@ static const struct errcase errcases[] = {
 	  "t.conf:23: delay-warning is not a setting of the smtpd block\n" },
 	{ "parent {\n\tuser root\n}\n",
 	  "t.conf:1: unknown block \"parent\" (control, smtpd, queue, "
-	  "delivery, imapd, authd, cryptod or scand)\n" },
+	  "delivery, mta, imapd, authd, cryptod or scand)\n" },
 	{ "Smtpd {\n\ttimeout 1\n}\n",
 	  "t.conf:1: unknown block \"Smtpd\" (control, smtpd, queue, "
-	  "delivery, imapd, authd, cryptod or scand)\n" },
+	  "delivery, mta, imapd, authd, cryptod or scand)\n" },
 	/* Macros. */
 	{ "$nope\n",
 	  "t.conf:1: undefined macro \"$nope\"\n" },
@@ -787,7 +787,7 @@ test_macros(void)
 	struct conf_listener	*l;
 	char			*errs;
 	char			*defs[] = { "lo=127.0.0.1",
-				    "host=d.example", NULL };
+				    "mx=d.example", NULL };
 	char			*bad[] = { "novalue", "1x=2", "=3",
 				    "ok=a\tb", NULL };
 
@@ -797,8 +797,8 @@ test_macros(void)
 	    "opts = \"port 2525 smtp\"\n"
 	    "tbl = users\n"
 	    "etc = \"/etc/osms\"\n"
-	    "host = file.example\n"
-	    "hostname $host\n"
+	    "mx = file.example\n"
+	    "hostname $mx\n"
 	    "table $tbl file \"/x/$etc\"\n"
 	    "domain example.org users <$tbl>\n"
 	    "listen on $addr $opts\n"
@@ -914,10 +914,17 @@ test_defaults(void)
 	    conf->imapd.timeout == IMAPD_TIMEOUT &&
 	    conf->imapd.login_timeout == IMAPD_LOGIN_TIMEOUT &&
 	    conf->queue.delay_warning == QUEUE_DELAY_WARNING &&
+	    conf->queue.lifetime == QUEUE_LIFETIME &&
+	    conf->queue.max_retry == QUEUE_MAX_RETRY &&
+	    conf->mta.domain_connections == MTA_DOMAIN_CONNECTIONS &&
+	    conf->mta.timeout == MTA_TIMEOUT && conf->mta.resolver[0] == '\0' &&
+	    strcmp(conf->mta.trust_anchor, MTA_TRUST_ANCHOR) == 0 &&
+	    strcmp(conf->mta.ca_file, MTA_CA_FILE) == 0 &&
 	    conf->scand.database[0] == '\0');
 	test_assert(conf != NULL && TAILQ_EMPTY(&conf->listeners) &&
 	    TAILQ_EMPTY(&conf->pkis) && TAILQ_EMPTY(&conf->tables) &&
-	    TAILQ_EMPTY(&conf->domains));
+	    TAILQ_EMPTY(&conf->domains) && TAILQ_EMPTY(&conf->relays) &&
+	    TAILQ_EMPTY(&conf->dkims));
 	for (r = 0; conf != NULL && r < ROLE_COUNT; r++)
 		test_assert(conf->roles[r].user[0] == '\0');
 	if (conf != NULL) {
@@ -938,6 +945,14 @@ test_defaults(void)
 		    "}\n"
 		    "queue {\n"
 		    "\tdelay-warning 14400\n"
+		    "\tlifetime 432000\n"
+		    "\tmax-retry-interval 3600\n"
+		    "}\n"
+		    "mta {\n"
+		    "\ttrust-anchor \"/usr/share/dns/root.key\"\n"
+		    "\tca-file \"/etc/ssl/certs/ca-certificates.crt\"\n"
+		    "\tmax-domain-connections 20\n"
+		    "\ttimeout 300\n"
 		    "}\n"
 		    "imapd {\n"
 		    "\tmax-sessions 1000\n"

@@ -191,6 +191,37 @@ test_headers_only(void)
 }
 
 static void
+test_remote_reply(void)
+{
+	struct envelope	 env;
+	uint64_t	 size;
+	char		*b;
+
+	test_begin("dsn: a remote server's reply is an smtp diagnostic");
+	make_env(&env, 0);
+	(void)snprintf(env.dests[0].error, sizeof(env.dests[0].error),
+	    "550 5.1.1 <bob@example.org>: no such user");
+	b = report(&env, &size);
+	test_assert(b != NULL && strstr(b, "Status: 5.1.1\r\n") != NULL &&
+	    strstr(b, "Diagnostic-Code: smtp; 550 5.1.1 <bob@example.org>: "
+	    "no such user\r\n") != NULL);
+	/* Without an enhanced code: the class of the report. */
+	(void)snprintf(env.dests[0].error, sizeof(env.dests[0].error),
+	    "554 transaction failed");
+	b = report(&env, &size);
+	test_assert(b != NULL && strstr(b, "Status: 5.0.0\r\n") != NULL &&
+	    strstr(b, "Diagnostic-Code: smtp; 554 transaction") != NULL);
+	/* Our own text stays x-osms. */
+	(void)snprintf(env.dests[0].error, sizeof(env.dests[0].error),
+	    "5.1.10 the domain accepts no mail (null MX)");
+	b = report(&env, &size);
+	test_assert(b != NULL && strstr(b, "Status: 5.1.10\r\n") != NULL &&
+	    strstr(b, "Diagnostic-Code: x-osms; 5.1.10") != NULL);
+	envelope_clear(&env);
+	test_end();
+}
+
+static void
 test_bad_dest(void)
 {
 	struct envelope	 env;
@@ -212,6 +243,7 @@ main(void)
 	test_report();
 	test_headers_only();
 	test_delayed();
+	test_remote_reply();
 	test_bad_dest();
 	return test_exit();
 }

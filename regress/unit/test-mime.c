@@ -47,29 +47,6 @@ tm_close(struct tmsg *t)
 	free(t->buf);
 }
 
-static double
-now(void)
-{
-	struct timespec	 ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-print_escaped(const char *s, size_t len)
-{
-	size_t	 i;
-
-	for (i = 0; i < len && i < 4000; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
-			(void)printf("\\x%02x", (unsigned char)s[i]);
-		else
-			(void)putchar(s[i]);
-	if (i < len)
-		(void)printf("...");
-}
-
 static int
 same(const char *what, const char *got, size_t gotlen, const char *want,
     size_t wantlen)
@@ -80,9 +57,9 @@ same(const char *what, const char *got, size_t gotlen, const char *want,
 	if (got == NULL)
 		(void)printf("(null)");
 	else
-		print_escaped(got, gotlen);
+		test_print_escaped(got, gotlen, 4000);
 	(void)printf("\n# want: ");
-	print_escaped(want, wantlen);
+	test_print_escaped(want, wantlen, 4000);
 	(void)printf("\n");
 	return 0;
 }
@@ -303,22 +280,6 @@ count_text(void *arg, const char *s, size_t len)
  * printed; the bounds are generous enough for ASan builds.
  */
 
-static char *
-repeat(const char *head, const char *unit, size_t n, const char *tail,
-    size_t *lenp)
-{
-	size_t	 hl = strlen(head), ul = strlen(unit), tl = strlen(tail), i;
-	char	*s;
-
-	s = xmalloc(hl + ul * n + tl + 1);
-	memcpy(s, head, hl);
-	for (i = 0; i < n; i++)
-		memcpy(s + hl + i * ul, unit, ul);
-	memcpy(s + hl + ul * n, tail, tl + 1);
-	*lenp = hl + ul * n + tl;
-	return s;
-}
-
 static void
 test_hostile_boundaries(void)
 {
@@ -328,11 +289,11 @@ test_hostile_boundaries(void)
 	double		 t0, dt;
 
 	test_begin("mime: 100,000 delimiters stop at MIME_MAX_PARTS");
-	s = repeat("Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+	s = test_repeat("Content-Type: multipart/mixed; boundary=b\r\n\r\n",
 	    "--b\r\n\r\nx\r\n", 100000, "--b--\r\n", &len);
-	t0 = now();
+	t0 = test_now();
 	tm_open_len(&t, s, len);
-	dt = now() - t0;
+	dt = test_now() - t0;
 	(void)printf("# %zu bytes, %zu parts: %.3f s\n", len,
 	    mime_nparts(t.m), dt);
 	test_assert(mime_nparts(t.m) == MIME_MAX_PARTS);
@@ -361,9 +322,9 @@ test_hostile_boundaries(void)
 		for (i = 0; i < 1000000; i++)
 			(void)buf_addstr(&b,
 			    "--bbbbbbbbbbbbbbbbbbbbbbbbbbbbb\r\n");
-		t0 = now();
+		t0 = test_now();
 		tm_open_len(&t, b.data, b.len);
-		dt = now() - t0;
+		dt = test_now() - t0;
 		(void)printf("# %zu bytes: %.3f s, depth %zu\n", b.len, dt,
 		    tree_depth(mime_root(t.m)));
 		test_assert(tree_depth(mime_root(t.m)) <= MIME_MAX_DEPTH);
@@ -386,11 +347,11 @@ test_hostile_nesting(void)
 	double		 t0, dt;
 
 	test_begin("mime: 10,000 nested message/rfc822");
-	s = repeat("", "Content-Type: message/rfc822\r\n\r\n", 10000,
+	s = test_repeat("", "Content-Type: message/rfc822\r\n\r\n", 10000,
 	    "Subject: deepest\r\n\r\nbody\r\n", &len);
-	t0 = now();
+	t0 = test_now();
 	tm_open_len(&t, s, len);
-	dt = now() - t0;
+	dt = test_now() - t0;
 	(void)printf("# %zu bytes: %.3f s, depth %zu, %zu parts\n", len, dt,
 	    tree_depth(mime_root(t.m)), mime_nparts(t.m));
 	test_assert(tree_depth(mime_root(t.m)) == MIME_MAX_DEPTH);
@@ -421,9 +382,9 @@ test_hostile_nesting(void)
 	(void)buf_addstr(&b, "\r\ninnermost\r\n");
 	for (i = 1000; i-- > 0;)
 		(void)buf_printf(&b, "--n%zu--\r\n", i);
-	t0 = now();
+	t0 = test_now();
 	tm_open_len(&t, b.data, b.len);
-	dt = now() - t0;
+	dt = test_now() - t0;
 	(void)printf("# %zu bytes: %.3f s, depth %zu\n", b.len, dt,
 	    tree_depth(mime_root(t.m)));
 	test_assert(tree_depth(mime_root(t.m)) == MIME_MAX_DEPTH);
@@ -447,18 +408,18 @@ test_hostile_values(void)
 
 	test_begin("mime: 1 MB of \"(((\" in Content-Type, From and Subject");
 	/* All of it within the MIME_MAX_HEADER bytes that are read. */
-	s = repeat("Content-Type: text/plain; charset=utf-8 ", "(", 330000,
+	s = test_repeat("Content-Type: text/plain; charset=utf-8 ", "(", 330000,
 	    "\r\nFrom: ", &len);
 	(void)buf_add(&b, s, len);
 	free(s);
-	s = repeat("", "(", 330000, "\r\nSubject: ", &len);
+	s = test_repeat("", "(", 330000, "\r\nSubject: ", &len);
 	(void)buf_add(&b, s, len);
 	free(s);
-	s = repeat("", "((((=?utf-8?q?", 330000 / 14, "\r\n\r\nbody\r\n",
+	s = test_repeat("", "((((=?utf-8?q?", 330000 / 14, "\r\n\r\nbody\r\n",
 	    &len);
 	(void)buf_add(&b, s, len);
 	free(s);
-	t0 = now();
+	t0 = test_now();
 	tm_open_len(&t, b.data, b.len);
 	test_assert(renders_ok(&t));
 	v = mime_header(t.m, NULL, "subject", 0);
@@ -477,7 +438,7 @@ test_hostile_values(void)
 		test_assert(mime_text(t.m, 1, 1, count_text, &n) == 0 &&
 		    n > 0);
 	}
-	dt = now() - t0;
+	dt = test_now() - t0;
 	(void)printf("# %zu bytes: %.3f s\n", b.len, dt);
 	r = mime_root(t.m);
 	test_assert(strcmp(r->type, "text") == 0 && r->nparams == 1 &&
@@ -500,9 +461,9 @@ test_hostile_values(void)
 	for (i = 0; i < 900; i++)
 		(void)buf_printf(&b, "; g*%zu*=%%41", 899 - i);
 	(void)buf_addstr(&b, "\r\n\r\nx");
-	t0 = now();
+	t0 = test_now();
 	tm_open_len(&t, b.data, b.len);
-	dt = now() - t0;
+	dt = test_now() - t0;
 	r = mime_root(t.m);
 	(void)printf("# %zu bytes: %.3f s\n", b.len, dt);
 	/* The value is cut at MIME_MAX_VALUE; what is left is capped. */
@@ -528,9 +489,9 @@ test_hostile_values(void)
 		(void)buf_addstr(&b, "\r\n\r\nx\r\n");
 	}
 	(void)buf_addstr(&b, "--x--\r\n");
-	t0 = now();
+	t0 = test_now();
 	tm_open_len(&t, b.data, b.len);
-	dt = now() - t0;
+	dt = test_now() - t0;
 	(void)printf("# %zu bytes: %.3f s\n", b.len, dt);
 	test_assert(mime_root(t.m)->nchildren == 1000);
 	test_assert(dt < 4.0);
@@ -539,7 +500,7 @@ test_hostile_values(void)
 	test_end();
 
 	test_begin("mime: 5 MB header field, 100,000 fields, NULs");
-	s = repeat("X-Big: ", "a", 5 << 20, "\r\n", &len);
+	s = test_repeat("X-Big: ", "a", 5 << 20, "\r\n", &len);
 	(void)buf_add(&b, s, len);
 	free(s);
 	for (i = 0; i < 100000; i++)
@@ -550,7 +511,7 @@ test_hostile_values(void)
 
 		(void)buf_add(&b, tail, sizeof(tail) - 1);
 	}
-	t0 = now();
+	t0 = test_now();
 	tm_open_len(&t, b.data, b.len);
 	test_assert(renders_ok(&t));
 	/* Fields past MIME_MAX_HEADER are not considered. */
@@ -560,7 +521,7 @@ test_hostile_values(void)
 	v = mime_header(t.m, NULL, "x-big", 0);
 	test_assert(v != NULL && strlen(v) == MIME_MAX_VALUE);
 	free(v);
-	dt = now() - t0;
+	dt = test_now() - t0;
 	(void)printf("# %zu bytes: %.3f s\n", b.len, dt);
 	test_assert(mime_root(t.m)->body_len == 6);
 	test_assert(dt < 2.0);
@@ -590,10 +551,10 @@ test_hostile_values(void)
 			    cs[i % nitems(cs)], cs[(i + 3) % nitems(cs)],
 			    cs[(i + 7) % nitems(cs)]);
 		(void)buf_addstr(&b, "--x--\r\n");
-		t0 = now();
+		t0 = test_now();
 		tm_open_len(&t, b.data, b.len);
 		test_assert(mime_text(t.m, 1, 1, count_text, &n) == 0);
-		dt = now() - t0;
+		dt = test_now() - t0;
 		(void)printf("# %zu bytes: %.3f s\n", b.len, dt);
 		r = mime_root(t.m);
 		/* The first ones were converted all the same. */
@@ -610,24 +571,24 @@ test_hostile_values(void)
 	test_end();
 
 	test_begin("mime: base subject of 20,000 [blobs] is linear");
-	s = repeat("", "[a]", 20000, " x", &len);
-	t0 = now();
+	s = test_repeat("", "[a]", 20000, " x", &len);
+	t0 = test_now();
 	v = mime_base_subject(s);
-	dt = now() - t0;
+	dt = test_now() - t0;
 	(void)printf("# %zu bytes: %.3f s\n", len, dt);
 	test_assert(strcmp(v, "x") == 0);
 	test_assert(dt < 1.0);
 	free(v);
 	free(s);
-	s = repeat("", "[a]", 20000, "", &len);
+	s = test_repeat("", "[a]", 20000, "", &len);
 	v = mime_base_subject(s);
 	test_assert(strcmp(v, "[a]") == 0);
 	free(v);
 	free(s);
-	s = repeat("", "=?x?q?a", 20000, "", &len);
-	t0 = now();
+	s = test_repeat("", "=?x?q?a", 20000, "", &len);
+	t0 = test_now();
 	v = mime_decode_header(s);
-	dt = now() - t0;
+	dt = test_now() - t0;
 	test_assert(strcmp(v, s) == 0);
 	test_assert(dt < 1.0);
 	free(v);
@@ -1742,7 +1703,7 @@ test_msgids(void)
 		char	*s;
 		size_t	 len;
 
-		s = repeat("", "<a@b>", 5000, "", &len);
+		s = test_repeat("", "<a@b>", 5000, "", &len);
 		n = mime_msgids(s, &ids);
 		test_assert(n == MIME_MAX_MSGIDS);
 		for (i = 0; i < n; i++)
