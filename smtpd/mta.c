@@ -19,6 +19,7 @@
 #include <netinet/tcp.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,19 @@ sts_found(void *arg, const struct sts_policy *p)
 	dns_targets(&m->route, targets_done, m);
 }
 
+void
+mta_connect_fresh(struct mta_msg *m)
+{
+	const struct mta_route	*r = &m->route;
+
+	/* By MX, TLS on: the domain may have an MTA-STS policy. */
+	if (r->host[0] == '\0' && r->tls != RELAY_TLS_NONE) {
+		sts_lookup(r->domain, sts_found, m);
+		return;
+	}
+	dns_targets(r, targets_done, m);
+}
+
 static void
 request_start(struct mta_msg *m)
 {
@@ -193,14 +207,8 @@ request_start(struct mta_msg *m)
 	else
 		(void)snprintf(m->key, sizeof(m->key), "%s %u", r->domain,
 		    r->tls);
-	if (session_reuse(m))
-		return;
-	/* By MX, TLS on: the domain may have an MTA-STS policy. */
-	if (r->host[0] == '\0' && r->tls != RELAY_TLS_NONE) {
-		sts_lookup(r->domain, sts_found, m);
-		return;
-	}
-	dns_targets(r, targets_done, m);
+	if (!session_reuse(m))
+		mta_connect_fresh(m);
 }
 
 static void
@@ -444,8 +452,38 @@ static const struct proc_ops mta_ops = {
 	.state = mta_state,
 };
 
+/*
+ * libevent's buffers hold what the sessions send, AUTH PLAIN with a
+ * smarthost's password among it: they are wiped before they go back to
+ * the allocator, so no freed chunk keeps a secret.
+ */
+static void
+wiping_free(void *p)
+{
+	if (p != NULL)
+		explicit_wipe(p, malloc_usable_size(p));
+	free(p);
+}
+
+static void *
+wiping_realloc(void *p, size_t size)
+{
+	void	*n;
+	size_t	 old;
+
+	if (p == NULL)
+		return malloc(size);
+	if ((n = malloc(size)) == NULL)
+		return NULL;
+	old = malloc_usable_size(p);
+	memcpy(n, p, old < size ? old : size);
+	wiping_free(p);
+	return n;
+}
+
 int
 main(int argc, char **argv)
 {
+	event_set_mem_functions(malloc, wiping_realloc, wiping_free);
 	proc_main(&mta_ops, argc, argv);
 }

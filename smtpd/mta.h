@@ -76,6 +76,8 @@ void	 mta_result(struct mta_msg *, struct mta_rcpt *, enum mta_result,
 /* Every recipient without an answer gets this one; the request ends. */
 void	 mta_finish(struct mta_msg *, enum mta_result, const char *reply,
 	    const char *relay);
+/* Resolve and connect for m, without reusing a session. */
+void	 mta_connect_fresh(struct mta_msg *);
 SSL_CTX	*mta_tls_ctx(void);
 /* A non-blocking socket connecting to t (wait for it to be writable),
  * or -1 and errno. */

@@ -75,11 +75,13 @@ struct session {
 	int			 sts;		/* 2 enforce, 1 testing, 0 */
 	struct sts_policy	 sts_policy;
 	int			 tls;		/* TLS is up */
+	int			 no_tls;	/* this target refused STARTTLS */
 	const char		*verified;	/* "dane", "pkix" or NULL */
 	int			 dane;		/* usable TLSA records */
 	struct tlsa_rec		 tlsa[MTA_MAX_TLSA];
 	size_t			 ntlsa;
 	int			 dns_pending;	/* a TLSA lookup holds it */
+	char			 lost[128];	/* why it broke meanwhile */
 	int			 reading;	/* inside its reply handler */
 	int			 dead;		/* free when those return */
 	int			 transactions;	/* done on this connection */
@@ -205,12 +207,32 @@ target_failed(struct session *s, int perm, const char *fmt, ...)
 	log_info("mta: %s: %s: %s", s->msg != NULL ? s->msg->id : "-",
 	    s->relay, s->why);
 	mta_conn_close(&s->io, &s->fd, &s->ev);
-	s->tls = 0;
+	s->tls = s->no_tls = 0;
 	s->verified = NULL;
 	s->dane = 0;
 	s->ntlsa = 0;
 	s->cur++;
 	target_next(s);
+}
+
+/*
+ * A reused session that the server had closed (or closes with 421)
+ * before it answered MAIL took nothing: the transaction starts again on
+ * a new connection. 1 if it does.
+ */
+static int
+transaction_restart(struct session *s)
+{
+	struct mta_msg	*m = s->msg;
+
+	if (s->transactions == 0 || s->nreplies > 0 || m == NULL)
+		return 0;
+	log_debug("mta: %s: the reused session is gone; connecting anew",
+	    m->id);
+	s->msg = NULL;
+	session_free(s);
+	mta_connect_fresh(m);
+	return 1;
 }
 
 /* The transaction failed at the connection: answer, and end it. */
@@ -219,6 +241,8 @@ transaction_failed(struct session *s, enum mta_result res, const char *why)
 {
 	struct mta_msg	*m = s->msg;
 
+	if (transaction_restart(s))
+		return;
 	relay_text(s);
 	log_info("mta: %s: %s: %s", m->id, s->relay, why);
 	s->msg = NULL;
@@ -461,6 +485,15 @@ tlsa_done(void *arg, enum dns_rc rc, const char *why, int secure,
 		session_free(s);
 		return;
 	}
+	if (s->lost[0] != '\0') {
+		/* The connection broke while the lookup ran. */
+		char	 lost[sizeof(s->lost)];
+
+		(void)osms_strlcpy(lost, s->lost, sizeof(lost));
+		s->lost[0] = '\0';
+		target_failed(s, 0, "%s", lost);
+		return;
+	}
 	if (rc != DNS_OK) {
 		/* RFC 7672 2.2: a failed lookup of a secure MX defers. */
 		target_failed(s, 0, "%s", why);
@@ -494,7 +527,7 @@ ehlo_done(struct session *s)
 	char			 b64[sizeof(plain) * 2];
 	size_t			 ul, pl;
 
-	if (!s->tls && tls_wanted(s) > 0) {
+	if (!s->tls && !s->no_tls && tls_wanted(s) > 0) {
 		if (t->secure) {
 			/* DANE: the records decide (RFC 7672 2.2). */
 			s->dns_pending = 1;
@@ -776,6 +809,11 @@ transaction_reply(struct session *s)
 
 	reply_text(&s->reply, text, sizeof(text));
 	if (k == 0) {
+		if (s->reply.code == 421 && s->transactions > 0) {
+			s->nreplies = 0;	/* nothing was taken */
+			if (transaction_restart(s))
+				return;
+		}
 		if (s->reply.code / 100 != 2) {
 			/* The pipelined rest is moot: end here. */
 			transaction_failed(s, reply_result(s->reply.code),
@@ -881,7 +919,7 @@ reply_done(struct session *s)
 			if (tls_wanted(s) == 2)
 				target_failed(s, 0, "STARTTLS: %s", text);
 			else {
-				s->tls_policy = RELAY_TLS_NONE;
+				s->no_tls = 1;	/* plaintext, this once */
 				ehlo_done(s);
 			}
 			return;
@@ -924,6 +962,11 @@ session_lost(struct session *s, const char *why)
 {
 	if (s->state == S_QUIT || s->msg == NULL) {
 		session_free(s);
+		return;
+	}
+	if (s->state == S_TLSA) {
+		/* One lookup at a time: its answer moves on. */
+		(void)osms_strlcpy(s->lost, why, sizeof(s->lost));
 		return;
 	}
 	if (s->state == S_TRANSACTION || s->state == S_DATA_END)

@@ -26,6 +26,7 @@ struct qmsg {
 	int			 check_dup;	/* after a crash: look first */
 	char			*dkim;		/* its DKIM-Signature, "" none */
 	uint64_t		 sign_reqid;	/* cryptod is signing it */
+	unsigned		 relay_waiting;	/* its entries in hop queues */
 };
 
 /* queue.c */

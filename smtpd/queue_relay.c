@@ -379,6 +379,7 @@ relay_due(struct qmsg *q, size_t i)
 	dr->msgkey = q->key;
 	dr->dest = i;
 	TAILQ_INSERT_TAIL(&h->due, dr, entry);
+	q->relay_waiting++;
 	return 1;
 }
 
@@ -388,19 +389,22 @@ relay_forget(struct qmsg *q)
 	struct hop		*h, *hnext;
 	struct due_relay	*dr, *next;
 
-	for (h = TAILQ_FIRST(&hops); h != NULL; h = hnext) {
+	if (q->sign_reqid != 0)
+		(void)idmap_del(&signing, q->sign_reqid);
+	/* Usually none: a message leaves when all went out. */
+	for (h = TAILQ_FIRST(&hops); h != NULL && q->relay_waiting > 0;
+	    h = hnext) {
 		hnext = TAILQ_NEXT(h, entry);
 		for (dr = TAILQ_FIRST(&h->due); dr != NULL; dr = next) {
 			next = TAILQ_NEXT(dr, entry);
 			if (dr->msgkey == q->key) {
 				TAILQ_REMOVE(&h->due, dr, entry);
 				free(dr);
+				q->relay_waiting--;
 			}
 		}
 		hop_free_if_idle(h);
 	}
-	if (q->sign_reqid != 0)
-		(void)idmap_del(&signing, q->sign_reqid);
 }
 
 static int
@@ -468,6 +472,7 @@ hop_send(struct channel *ch, struct hop *h)
 	dr = TAILQ_FIRST(&h->due);
 	key = dr->msgkey;
 	if ((q = qmsg_get(key)) == NULL) {
+		/* Cannot be: relay_forget() takes its entries. */
 		TAILQ_REMOVE(&h->due, dr, entry);
 		free(dr);
 		return;
@@ -479,6 +484,7 @@ hop_send(struct channel *ch, struct hop *h)
 	    j->n < RELAY_MAX_RCPTS && (dr->dest >= q->env.ndests ||
 	    is_forward(q, dr->dest) == j->forward)) {
 		TAILQ_REMOVE(&h->due, dr, entry);
+		q->relay_waiting--;
 		if (dr->dest < q->env.ndests &&
 		    q->env.dests[dr->dest].state == DEST_PENDING)
 			j->dests[j->n++] = dr->dest;

@@ -40,6 +40,8 @@ class Sink:
         self.connections = 0
         self.commands = []          # every command line, in order
         self.hold = False           # wait before the reply to the data
+        self.close_after = False    # hang up after each message
+        self.busy_second = False    # 421 to a second MAIL on a session
         self.holding = False
         self._release = threading.Event()
         self.lock = threading.Lock()
@@ -105,6 +107,7 @@ class _Session:
         self.f = sock.makefile("rb")
         self.tls = False
         self.user = None
+        self.delivered = 0
         self.reset()
 
     def reset(self):
@@ -181,6 +184,9 @@ class _Session:
                 else:
                     self.send("535 5.7.8 bad credentials")
             elif verb == "MAIL":
+                if self.sink.busy_second and self.delivered > 0:
+                    self.send("421 4.4.2 sink.test closing: idle too long")
+                    return
                 if self.sink.auth and self.user is None:
                     self.send("530 5.7.0 authentication required")
                     continue
@@ -236,6 +242,9 @@ class _Session:
                         self.sink.cond.notify_all()
                 self.send(reply)
                 self.reset()
+                self.delivered += 1
+                if self.sink.close_after:
+                    return
             elif verb == "RSET":
                 self.reset()
                 self.send("250 2.0.0 ok")

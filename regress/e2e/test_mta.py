@@ -97,6 +97,20 @@ with Osms(start=False) as o:
         t.expect(all(len(sink_find(sink, x)) == 1 for x in mids),
                  "each once")
 
+    with t.case("a reused session the server ends: a new one, no delay"):
+        for how in ("close_after", "busy_second"):
+            setattr(sink, how, True)
+            n0 = len(sink.messages)
+            mids = [submit(o.ports["submission"], ["gone@remote.test"])
+                    for _ in range(3)]
+            ok = sink.wait(n0 + 3, 15)
+            setattr(sink, how, False)
+            t.expect(ok, "%s: not all delivered at once" % how)
+            t.expect(all(len(sink_find(sink, x)) == 1 for x in mids),
+                     "%s: each once" % how)
+        t.expect(not re.search(r"to=<gone@remote.test> status=deferred",
+                               o.log()), "deferred")
+
     with t.case("a 4xx for one recipient: the others go, it is retried"):
         sink.rcpt_reply["slow@remote.test"] = "450 4.2.1 mailbox busy"
         n0 = len(sink.messages)
@@ -241,6 +255,18 @@ with Osms(start=False) as o:
         b = sink.messages[-1]
         t.expect(b.rcpts == ["x@sender.test"] and b.mail_from == "",
                  "%r from <%s>" % (b.rcpts, b.mail_from))
+        # A forward the far end refuses: our DSN goes to the sender.
+        sink.rcpt_reply["far@remote.test"] = "550 5.1.1 no such user"
+        n1 = len(sink.messages)
+        mid2 = send(o.ports["smtp"], "y@sender.test", ["fwd@example.test"])
+        ok = sink.wait(n1 + 1)
+        del sink.rcpt_reply["far@remote.test"]
+        t.require(ok, "no DSN went out")
+        d = sink.messages[-1]
+        t.expect(d.mail_from == "" and d.rcpts == ["y@sender.test"],
+                 "%r from <%s>" % (d.rcpts, d.mail_from))
+        t.expect(b"multipart/report" in d.data and mid2.encode() in d.data
+                 and b"550 5.1.1" in d.data, "not a DSN about it")
         # A forged one (bad hash) is refused.
         forged = re.sub(r"^SRS0=[^=]{4}=", "SRS0=abcd=", m.mail_from)
         c = smtplib.SMTP("127.0.0.1", o.ports["smtp"], timeout=20)
