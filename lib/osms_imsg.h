@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	8
+#define OSMS_IMSG_VERSION	9
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -55,6 +55,11 @@ X(IMSG_CONF_SRS, R(ROLE_PARENT), R(ROLE_QUEUE) | R(ROLE_AUTHD), "sd",	\
     " bounces (authd)")							\
 X(IMSG_CONF_DKIM, R(ROLE_PARENT), R(ROLE_CRYPTOD), "fss",		\
     "key file (PEM), domain, selector: a DKIM signing key")		\
+X(IMSG_CONF_SMTPD_SCAN, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuu",	\
+    "timeout, action, submission action, unscannable, on failure:"	\
+    " what becomes of scanned mail (enum scan_action, scan_fallback)")	\
+X(IMSG_CONF_SCAND, R(ROLE_PARENT), R(ROLE_SCAND), "uUUuu",		\
+    "workers, max scan size, max file size, max files, max recursion")	\
 X(IMSG_CONF_IMAPD, R(ROLE_PARENT), R(ROLE_IMAPD), "u",		\
     "seconds a client has to log in")					\
 X(IMSG_CONF_CONTROL, R(ROLE_PARENT), R(ROLE_CONTROL), "f",		\
@@ -131,9 +136,10 @@ X(IMSG_QUEUE_CREATE, R(ROLE_SMTPD), R(ROLE_QUEUE), "",			\
     "a new message: answered by IMSG_QUEUE_CREATED or _RESULT")	\
 X(IMSG_QUEUE_CREATED, R(ROLE_QUEUE), R(ROLE_SMTPD), "fs",		\
     "content file (write only to it), id: the message exists")		\
-X(IMSG_QUEUE_ENV, R(ROLE_SMTPD), R(ROLE_QUEUE), "ssssssuuuusU",	\
+X(IMSG_QUEUE_ENV, R(ROLE_SMTPD), R(ROLE_QUEUE), "ssssssuuuusUssu",	\
     "id, sender, helo, client, tls, auth, body, ret, smtputf8,"	\
-    " requiretls, envid, size: the envelope")				\
+    " requiretls, envid, size, scanner, virus, quarantine: the"	\
+    " envelope")							\
 X(IMSG_QUEUE_RCPT, R(ROLE_SMTPD), R(ROLE_QUEUE), "sssu",		\
     "id, address, orcpt, notify: a recipient as given")		\
 X(IMSG_QUEUE_DEST, R(ROLE_SMTPD), R(ROLE_QUEUE), "suussUU",		\
@@ -141,14 +147,24 @@ X(IMSG_QUEUE_DEST, R(ROLE_SMTPD), R(ROLE_QUEUE), "suussUU",		\
     " messages: a final destination")					\
 X(IMSG_QUEUE_COMMIT, R(ROLE_SMTPD), R(ROLE_QUEUE), "s",		\
     "id: make it durable; answered by IMSG_QUEUE_RESULT")		\
+X(IMSG_QUEUE_OPEN, R(ROLE_SMTPD), R(ROLE_QUEUE), "s",			\
+    "id: the received content, read only, to scan it")			\
+X(IMSG_QUEUE_OPENED, R(ROLE_QUEUE), R(ROLE_SMTPD), "fs",		\
+    "content (read only), id (a failure is an IMSG_QUEUE_RESULT)")	\
 X(IMSG_QUEUE_ABORT, R(ROLE_SMTPD), R(ROLE_QUEUE), "s",			\
     "id: forget the uncommitted message")				\
 X(IMSG_QUEUE_RESULT, R(ROLE_QUEUE), R(ROLE_SMTPD), "uss",		\
     "result, id, text: how a create or commit went")			\
+/* smtpd -> scand: a virus scan */					\
+X(IMSG_SCAN_REQ, R(ROLE_SMTPD), R(ROLE_SCAND), "f",			\
+    "content: scan it")						\
+X(IMSG_SCAN_RESULT, R(ROLE_SCAND), R(ROLE_SMTPD), "uss",		\
+    "verdict (enum scan_verdict), virus or why, scanner")		\
 /* queue -> delivery */							\
-X(IMSG_DELIVERY_REQ, R(ROLE_QUEUE), R(ROLE_DELIVERY), "fusssssUU",	\
+X(IMSG_DELIVERY_REQ, R(ROLE_QUEUE), R(ROLE_DELIVERY), "fusssssUUs",	\
     "content, flags, id, sender, address, mailbox, unique name,"	\
-    " quota bytes, quota messages: deliver one copy")			\
+    " quota bytes, quota messages, header fields to add: deliver one"	\
+    " copy")								\
 X(IMSG_DELIVERY_RESULT, R(ROLE_DELIVERY), R(ROLE_QUEUE), "uUs",	\
     "result, bytes written, text: how the delivery went")		\
 /* queue -> mta: one SMTP transaction to one destination */		\
@@ -201,6 +217,8 @@ X(IMSG_CTL_QUEUE_SCHEDULE, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "us", \
 X(IMSG_CTL_QUEUE_EXPIRE, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "us",	\
     "version, id: fail a message's pending deliveries, and bounce")	\
 /* osmsctl -> control -> authd, and authd -> parent for file tables */	\
+X(IMSG_CTL_QUARANTINE, R_CTL, R(ROLE_CONTROL) | R(ROLE_QUEUE), "uus",	\
+    "version, operation (enum quarantine_op), id: osmsctl quarantine")	\
 X(IMSG_CTL_DIR, R_CTL, R(ROLE_CONTROL) | R(ROLE_AUTHD), "uusss",	\
     "version, operation, up to three arguments: osmsctl domain, user,"	\
     " alias")								\
@@ -278,6 +296,17 @@ enum mta_result {
 
 /* IMSG_CONF_MTA_FILE kinds. */
 enum mta_file { MTA_FILE_CA, MTA_FILE_TRUST_ANCHOR, MTA_FILE_RESOLV_CONF };
+
+/* IMSG_SCAN_RESULT verdicts. */
+enum scan_verdict {
+	SCAN_CLEAN,
+	SCAN_VIRUS,		/* the name of the signature follows */
+	SCAN_UNSCANNABLE,	/* a limit was hit, or the data is broken */
+	SCAN_ERROR,		/* the scan itself failed */
+};
+
+/* IMSG_CTL_QUARANTINE operations. */
+enum quarantine_op { QUAR_LIST, QUAR_SHOW, QUAR_RELEASE, QUAR_DELETE };
 
 /* IMSG_DELIVERY_REQ flags. */
 #define DELIVERY_CHECK_DUP	0x01	/* an earlier attempt may have worked */

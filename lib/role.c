@@ -29,7 +29,9 @@ static const struct role_info roles[ROLE_COUNT] = {
 	    R(ROLE_DELIVERY) | R(ROLE_IMAPD) },
 	[ROLE_CRYPTOD] = { "cryptod", "osms-cryptod", "_osmscrypt", JAIL_NONE,
 	    1, R(ROLE_SMTPD) | R(ROLE_QUEUE) },
-	[ROLE_SCAND] = { "scand", "osms-scand", "_osmsscan", JAIL_NONE, 0,
+	/* In its databases, to load them again; temporary files go in
+	 * their osms-tmp/, its own. */
+	[ROLE_SCAND] = { "scand", "osms-scand", "_osmsscan", JAIL_SCAN, 0,
 	    R(ROLE_SMTPD) | R(ROLE_QUEUE) },
 	[ROLE_CLIENT] = { "client", NULL, NULL, JAIL_NONE, 0, 0, 0 },
 	/* One per login, chrooted into the user's own Maildir; no peers. */

@@ -35,6 +35,7 @@ enum role_jail {
 	JAIL_EMPTY,		/* chroot to the empty directory */
 	JAIL_SPOOL,		/* chroot to the queue directory */
 	JAIL_MAILSTORE,		/* chroot to the mail store root */
+	JAIL_SCAN,		/* chroot to the signature databases */
 };
 
 struct role_info {

@@ -87,7 +87,8 @@ static int
 names_message(uint32_t type)
 {
 	return type == IMSG_CTL_QUEUE_SHOW || type == IMSG_CTL_QUEUE_REMOVE ||
-	    type == IMSG_CTL_QUEUE_SCHEDULE || type == IMSG_CTL_QUEUE_EXPIRE;
+	    type == IMSG_CTL_QUEUE_SCHEDULE || type == IMSG_CTL_QUEUE_EXPIRE ||
+	    type == IMSG_CTL_QUARANTINE;
 }
 
 static void
@@ -96,7 +97,7 @@ control_client_dispatch(struct channel *ch, struct imsg *imsg)
 	struct ctl_client	*cc = ch->arg;
 	struct msg_reader	 r;
 	struct msg		 m;
-	uint32_t		 version, level = 0;
+	uint32_t		 version, level = 0, op = 0;
 
 	struct channel		*to = proc_parent();
 	char			 msgid[64] = "";
@@ -105,6 +106,8 @@ control_client_dispatch(struct channel *ch, struct imsg *imsg)
 	(void)msg_get_u32(&r, &version);
 	if (imsg->hdr.type == IMSG_CTL_LOG_VERBOSE)
 		(void)msg_get_u32(&r, &level);
+	if (imsg->hdr.type == IMSG_CTL_QUARANTINE)
+		(void)msg_get_u32(&r, &op);
 	if (names_message(imsg->hdr.type))
 		(void)msg_get_str(&r, msgid, sizeof(msgid));
 	if (imsg->hdr.type == IMSG_CTL_DIR) {
@@ -126,6 +129,7 @@ control_client_dispatch(struct channel *ch, struct imsg *imsg)
 	case IMSG_CTL_QUEUE_FLUSH:
 	case IMSG_CTL_QUEUE_SCHEDULE:
 	case IMSG_CTL_QUEUE_EXPIRE:
+	case IMSG_CTL_QUARANTINE:
 		if ((to = proc_peer(ROLE_QUEUE)) == NULL) {
 			control_result(cc, 0, "the queue is restarting; try"
 			    " again");
@@ -139,6 +143,8 @@ control_client_dispatch(struct channel *ch, struct imsg *imsg)
 	msg_add_u32(&m, version);
 	if (imsg->hdr.type == IMSG_CTL_LOG_VERBOSE)
 		msg_add_u32(&m, level);
+	if (imsg->hdr.type == IMSG_CTL_QUARANTINE)
+		msg_add_u32(&m, op);
 	if (names_message(imsg->hdr.type))
 		msg_add_str(&m, msgid);
 	if (channel_send(to, &m) == -1)

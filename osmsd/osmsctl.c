@@ -34,6 +34,24 @@
 #define STOP_TIMEOUT_S		30
 
 static const char	*sockpath;
+static int		 status_only = -1;	/* a role, for "scan status" */
+
+/* "quarantine list", "quarantine show|release|delete ID", or -1. */
+static int
+quarantine_op(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "list") == 0)
+		return QUAR_LIST;
+	if (argc != 3)
+		return -1;
+	if (strcmp(argv[1], "show") == 0)
+		return QUAR_SHOW;
+	if (strcmp(argv[1], "release") == 0)
+		return QUAR_RELEASE;
+	if (strcmp(argv[1], "delete") == 0)
+		return QUAR_DELETE;
+	return -1;
+}
 
 static _Noreturn void
 usage(void)
@@ -50,6 +68,9 @@ usage(void)
 	    "  queue schedule ID   try a message's pending deliveries now\n"
 	    "  queue expire ID     fail them now, and bounce to the sender\n"
 	    "  queue flush         try every pending delivery now\n"
+	    "  quarantine list, quarantine show|release|delete ID\n"
+	    "                      messages held for a virus\n"
+	    "  scan status         the virus scanner's signatures\n"
 	    "  domain add|del DOMAIN, domain list\n"
 	    "  user add ADDRESS [QUOTA], user del|passwd ADDRESS,\n"
 	    "  user quota ADDRESS SIZE, user list [DOMAIN]\n"
@@ -327,7 +348,7 @@ ctl_next(struct imsgbuf *ibuf, struct imsg *imsg, int timeout_ms)
 }
 
 static void
-print_status_row(struct imsg *imsg)
+print_status_row(struct imsg *imsg, int only)
 {
 	struct msg_reader	 r;
 	uint32_t		 role, pid, restarts;
@@ -345,6 +366,8 @@ print_status_row(struct imsg *imsg)
 		(void)fprintf(stderr, "osmsctl: malformed status line\n");
 		exit(1);
 	}
+	if (only != -1 && role != (uint32_t)only)
+		return;
 	if (pid == 0) {
 		(void)osms_strlcpy(pidbuf, "-", sizeof(pidbuf));
 		(void)osms_strlcpy(up, "-", sizeof(up));
@@ -389,7 +412,7 @@ ctl_wait_result(struct imsgbuf *ibuf, int quiet_ok)
 				(void)printf("%-9s %-7s %-9s %-9s %-13s %s\n",
 				    "ROLE", "PID", "UPTIME", "RESTARTS",
 				    "STATE", "INFO");
-			print_status_row(&imsg);
+			print_status_row(&imsg, status_only);
 			imsg_free(&imsg);
 			continue;
 		}
@@ -443,6 +466,7 @@ main(int argc, char **argv)
 	const char		*cmd, *msgid = NULL;
 	char			 dirargs[3][1024];
 	uint32_t		 type, level = 0, dirop = 0;
+	int			 quarop = 0;
 	int			 ch, fd, ok;
 
 	/* "+": options after the command are the command's (dkim keygen). */
@@ -508,6 +532,14 @@ main(int argc, char **argv)
 	    strcmp(argv[1], "expire") == 0) {
 		type = IMSG_CTL_QUEUE_EXPIRE;
 		msgid = argv[2];
+	} else if (strcmp(cmd, "quarantine") == 0 &&
+	    (quarop = quarantine_op(argc, argv)) != -1) {
+		type = IMSG_CTL_QUARANTINE;
+		msgid = argc == 3 ? argv[2] : "";
+	} else if (strcmp(cmd, "scan") == 0 && argc == 2 &&
+	    strcmp(argv[1], "status") == 0) {
+		type = IMSG_CTL_STATUS;
+		status_only = ROLE_SCAND;
 	} else
 		usage();
 	if (msgid != NULL && strlen(msgid) >= 64) {
@@ -532,6 +564,8 @@ main(int argc, char **argv)
 	msg_add_u32(&m, OSMS_IMSG_VERSION);
 	if (type == IMSG_CTL_LOG_VERBOSE)
 		msg_add_u32(&m, level);
+	if (type == IMSG_CTL_QUARANTINE)
+		msg_add_u32(&m, (uint32_t)quarop);
 	if (msgid != NULL)
 		msg_add_str(&m, msgid);
 	if (type == IMSG_CTL_DIR) {

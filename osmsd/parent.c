@@ -538,6 +538,22 @@ slice_send(struct child *c)
 		msg_add_u32(&m, (uint32_t)conf->smtpd.sender_check);
 		msg_add_u32(&m, conf->smtpd.max_messages_per_hour);
 		send_or_kill(c, &m);
+		msg_init(&m, IMSG_CONF_SMTPD_SCAN, 0);
+		msg_add_u32(&m, conf->scand.timeout);
+		msg_add_u32(&m, conf->scand.action);
+		msg_add_u32(&m, conf->scand.submission_action);
+		msg_add_u32(&m, conf->scand.unscannable);
+		msg_add_u32(&m, conf->scand.on_failure);
+		send_or_kill(c, &m);
+		break;
+	case ROLE_SCAND:
+		msg_init(&m, IMSG_CONF_SCAND, 0);
+		msg_add_u32(&m, conf->scand.workers);
+		msg_add_u64(&m, conf->scand.max_scansize);
+		msg_add_u64(&m, conf->scand.max_filesize);
+		msg_add_u32(&m, conf->scand.max_files);
+		msg_add_u32(&m, conf->scand.max_recursion);
+		send_or_kill(c, &m);
 		break;
 	case ROLE_IMAPD:
 		slice_pkis(c);

@@ -117,6 +117,16 @@ fail:
 	return -1;
 }
 
+static int
+scand_tmp_prepare(const struct osms_conf *conf, uid_t uid, gid_t gid,
+    char *err, size_t errsize)
+{
+	char	 tmp[CONF_MAX_PATH + 16];
+
+	(void)snprintf(tmp, sizeof(tmp), "%s/osms-tmp", conf->scand.database);
+	return dir_prepare(tmp, uid, gid, 0700, err, errsize);
+}
+
 /* The jail of the network roles: root's, read-only to all, empty. */
 static int
 empty_prepare(const char *dir, char *err, size_t errsize)
@@ -190,6 +200,10 @@ users_prepare(const struct osms_conf *conf, struct role_cred *creds,
 			(void)osms_strlcpy(creds[r].jail, conf->mailstore,
 			    sizeof(creds[r].jail));
 			break;
+		case JAIL_SCAN:
+			(void)osms_strlcpy(creds[r].jail, conf->scand.database,
+			    sizeof(creds[r].jail));
+			break;
 		case JAIL_NONE:
 			creds[r].jail[0] = '\0';
 			break;
@@ -203,6 +217,10 @@ users_prepare(const struct osms_conf *conf, struct role_cred *creds,
 		return -1;
 	if (dir_prepare(conf->mailstore, creds[ROLE_DELIVERY].uid,
 	    creds[ROLE_DELIVERY].gid, 0750, err, errsize) == -1)
+		return -1;
+	/* scand's temporary files, in its jail. */
+	if (scand_tmp_prepare(conf, creds[ROLE_SCAND].uid,
+	    creds[ROLE_SCAND].gid, err, errsize) == -1)
 		return -1;
 	return mkdir_parents(conf->control_socket, err, errsize);
 }

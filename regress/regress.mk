@@ -49,6 +49,11 @@ $(BUILD)/regress/test-imap_parser: $(IMAP_PARSER_OBJS)
 $(BUILD)/regress/test-imap_parser: EXTRA_OBJS := $(IMAP_PARSER_OBJS)
 $(OBJ)/imapd/imap_parser.o: PROG_INC := -Ilib -Ilib/mail -Iimapd -I$(GEN)
 $(OBJ)/imapd/imap_parser.o: PROG_PKGS := $(LIBOSMS_PKGS)
+$(OBJ)/regress/unit/test-scan.o: PROG_INC += -Iscand
+$(OBJ)/regress/unit/test-scan.o: PROG_PKGS += libclamav
+$(BUILD)/regress/test-scan: $(OBJ)/scand/scan.o
+$(BUILD)/regress/test-scan: EXTRA_OBJS := $(OBJ)/scand/scan.o
+$(BUILD)/regress/test-scan: EXTRA_PKGS := libclamav
 $(BUILD)/regress/test-ratelimit: $(OBJ)/authd/ratelimit.o
 $(BUILD)/regress/test-ratelimit: EXTRA_OBJS := $(OBJ)/authd/ratelimit.o
 

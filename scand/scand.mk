@@ -1,6 +1,6 @@
 # scand/: virus scanning with libclamav.
 
-$(eval $(call program,$(BUILD)/libexec/osms-scand,scand/scand.c,\
+$(eval $(call program,$(BUILD)/libexec/osms-scand,scand/scand.c scand/scan.c,\
 	lib lib/mail scand,libclamav))
 
 ROLE_PROGRAMS	+= $(BUILD)/libexec/osms-scand

@@ -60,7 +60,7 @@ umask 022
 
 mkdir -p "$D"
 chmod 0755 "$D"
-for sub in tls smime pgp dkim smarthost spool mail empty run; do
+for sub in tls smime pgp dkim smarthost clamav spool mail empty run; do
 	mkdir -p "$D/$sub"
 done
 chmod 0755 "$D/empty"
@@ -194,6 +194,9 @@ if [ ! -s "$D/dkim/$DOMAIN.key" ]; then
 	    >"$D/dkim/$DOMAIN.txt" || die "osmsctl dkim keygen failed"
 fi
 
+# The test signature database for scand (EICAR): the demo rejects it.
+cp -f regress/data/clamav/osms-test.ndb "$D/clamav/osms-test.ndb"
+
 # The users and aliases tables.
 if [ ! -s "$D/users" ]; then
 	say "writing $STATE/users"
@@ -243,7 +246,8 @@ banner() {
 	cat <<EOF
 
 osms demo ($STATE/, config $STATE/osmsd.conf), on 127.0.0.1:
-  SMTP         10025  STARTTLS offered; no relaying for strangers
+  SMTP         10025  STARTTLS offered; no relaying for strangers;
+                      viruses refused (test signature: EICAR)
   submission   10587  STARTTLS, AUTH before MAIL
                10465  implicit TLS
   IMAP         10143  STARTTLS, LOGIN after TLS

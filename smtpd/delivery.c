@@ -37,7 +37,7 @@ struct job {
 	char			 address[ADDR_MAX_TEXT];
 	char			 mailbox[MAILDIR_MAX_PATH];
 	char			 name[MAILDIR_MAX_NAME + 1];
-	char			 prepend[2 * ADDR_MAX_TEXT + 64];
+	char			 prepend[2 * ADDR_MAX_TEXT + 64 + 512];
 	enum maildir_result	 res;
 	uint64_t		 written;
 	char			 err[256];
@@ -90,12 +90,30 @@ delivery_done(void *arg)
 	free(j);
 }
 
+/* Whole header fields, each ended by CRLF, nothing else that is not
+ * printable: what the queue adds cannot break the message. */
+static int
+header_fields_ok(const char *h)
+{
+	size_t	 n = strlen(h);
+
+	if (n > 0 && (n < 2 || strcmp(h + n - 2, "\r\n") != 0))
+		return 0;
+	for (; *h != '\0'; h++) {
+		if (*h == '\r' && h[1] == '\n' && h[2] != ' ' && h[2] != '\t')
+			h++;
+		else if ((unsigned char)*h < 0x20 || *h == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
 static void
 delivery_request(struct channel *ch, struct imsg *imsg)
 {
 	struct msg_reader	 r;
 	struct job		*j = xcalloc(1, sizeof(*j));
-	char			 sender[ADDR_MAX_TEXT];
+	char			 sender[ADDR_MAX_TEXT], headers[512];
 	uint64_t		 qbytes, qmsgs;
 	uint32_t		 flags;
 
@@ -108,16 +126,19 @@ delivery_request(struct channel *ch, struct imsg *imsg)
 	(void)msg_get_str(&r, j->name, sizeof(j->name));
 	(void)msg_get_u64(&r, &qbytes);
 	(void)msg_get_u64(&r, &qmsgs);
+	(void)msg_get_str(&r, headers, sizeof(headers));
 	if (msg_end(&r) == -1 || str_has_ctl(sender) ||
-	    str_has_ctl(j->address)) {
+	    str_has_ctl(j->address) || !header_fields_ok(headers)) {
 		free(j);
 		channel_bad_message(ch, imsg, "bad request");
 		return;
 	}
 	j->reqid = imsg->hdr.id;
-	/* RFC 5322 3.6.7 trace fields of the final delivery. */
+	/* RFC 5322 3.6.7 trace fields of the final delivery, then the
+	 * queue's (the virus scan's). */
 	(void)snprintf(j->prepend, sizeof(j->prepend),
-	    "Return-Path: <%s>\r\nDelivered-To: %s\r\n", sender, j->address);
+	    "Return-Path: <%s>\r\nDelivered-To: %s\r\n%s", sender, j->address,
+	    headers);
 	j->md.rootfd = rootfd;
 	j->md.path = j->mailbox;
 	j->md.create = 1;

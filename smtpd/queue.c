@@ -118,6 +118,16 @@ qmsg_get(uint64_t key)
 	return idmap_get(&messages, key);
 }
 
+void
+queue_headers(const struct qmsg *q, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (q->env.scanner[0] != '\0')
+		(void)snprintf(buf, size, "X-Virus-Scanned: %s\r\n%s%s%s",
+		    q->env.scanner, q->env.virus[0] ? "X-Virus: " : "",
+		    q->env.virus, q->env.virus[0] ? "\r\n" : "");
+}
+
 int
 queue_open_content(const struct qmsg *q, int *fd)
 {
@@ -357,6 +367,11 @@ schedule(struct qmsg *q)
 	int64_t		 first = INT64_MAX, t = now();
 	size_t		 i;
 
+	if (q->env.flags & ENV_F_QUARANTINE) {
+		/* Held until released: no delivery, no expiry. */
+		(void)evtimer_del(&q->timer);
+		return;
+	}
 	for (i = 0; i < q->env.ndests; i++) {
 		const struct env_dest *d = &q->env.dests[i];
 
@@ -385,7 +400,7 @@ dispatch(struct qmsg *q, size_t i)
 	struct delivery	*dl;
 	struct channel	*ch = proc_peer(ROLE_DELIVERY);
 	struct msg	 m;
-	char		 name[MAILDIR_MAX_NAME];
+	char		 name[MAILDIR_MAX_NAME], headers[QUEUE_MAX_HEADERS];
 	int		 fd;
 
 	if (queue_open_content(q, &fd) == -1) {
@@ -410,6 +425,8 @@ dispatch(struct qmsg *q, size_t i)
 	msg_add_str(&m, name);
 	msg_add_u64(&m, d->quota_bytes);
 	msg_add_u64(&m, d->quota_messages);
+	queue_headers(q, headers, sizeof(headers));
+	msg_add_str(&m, headers);
 	msg_add_fd(&m, fd);
 	if (ch == NULL || channel_send(ch, &m) == -1) {
 		free(dl);
@@ -738,7 +755,7 @@ smtpd_env(struct channel *ch, struct imsg *imsg)
 	struct incoming		*in;
 	struct envelope		 e;
 	char			 id[QUEUE_ID_LEN + 1];
-	uint32_t		 body, ret, utf8, reqtls;
+	uint32_t		 body, ret, utf8, reqtls, quarantine;
 
 	memset(&e, 0, sizeof(e));
 	msg_reader_init(&r, imsg);
@@ -754,6 +771,9 @@ smtpd_env(struct channel *ch, struct imsg *imsg)
 	(void)msg_get_u32(&r, &reqtls);
 	(void)msg_get_str(&r, e.envid, sizeof(e.envid));
 	(void)msg_get_u64(&r, &e.size);
+	(void)msg_get_str(&r, e.scanner, sizeof(e.scanner));
+	(void)msg_get_str(&r, e.virus, sizeof(e.virus));
+	(void)msg_get_u32(&r, &quarantine);
 	if (msg_end(&r) == -1 || (in = incoming_find(imsg, id)) == NULL ||
 	    in->have_env) {
 		channel_bad_message(ch, imsg, "bad envelope");
@@ -770,8 +790,41 @@ smtpd_env(struct channel *ch, struct imsg *imsg)
 	in->env.smtputf8 = utf8 != 0;
 	in->env.requiretls = reqtls != 0;
 	in->env.size = e.size;
+	(void)osms_strlcpy(in->env.scanner, e.scanner,
+	    sizeof(in->env.scanner));
+	(void)osms_strlcpy(in->env.virus, e.virus, sizeof(in->env.virus));
+	if (quarantine)
+		in->env.flags |= ENV_F_QUARANTINE;
 	in->env.created = now();
 	in->have_env = 1;
+}
+
+/* The content received so far, read only, for the virus scan. */
+static void
+smtpd_open(struct channel *ch, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct msg		 m;
+	const char		*err;
+	char			 id[QUEUE_ID_LEN + 1];
+	int			 fd;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, id, sizeof(id));
+	if (msg_end(&r) == -1 || incoming_find(imsg, id) == NULL) {
+		channel_bad_message(ch, imsg, "bad open");
+		return;
+	}
+	if (spool_open_tmp(&spool, id, &fd, &err) != SPOOL_OK) {
+		log_warnx("queue: %s: cannot open for the scan: %s", id, err);
+		queue_result(ch, imsg->hdr.id, QUEUE_TEMPFAIL, id,
+		    "the queue cannot read the message");
+		return;
+	}
+	msg_init(&m, IMSG_QUEUE_OPENED, imsg->hdr.id);
+	msg_add_str(&m, id);
+	msg_add_fd(&m, fd);
+	(void)channel_send(ch, &m);
 }
 
 static void
@@ -882,8 +935,10 @@ commit_done(void *arg)
 	if (ch != NULL)
 		queue_result(ch, in->session, QUEUE_OK, id, "");
 	log_info("queue: %s queued from=<%s> rcpts=%zu destinations=%zu"
-	    " size=%" PRIu64 " client=%s", id, in->env.sender, in->env.nrcpts,
-	    in->env.ndests, in->env.size, in->env.client);
+	    " size=%" PRIu64 " client=%s%s%s", id, in->env.sender,
+	    in->env.nrcpts, in->env.ndests, in->env.size, in->env.client,
+	    in->env.flags & ENV_F_QUARANTINE ? " quarantined, virus=" : "",
+	    in->env.flags & ENV_F_QUARANTINE ? in->env.virus : "");
 	for (i = 0; i < in->env.nrcpts; i++)
 		log_debug("queue: %s rcpt=<%s>", id, in->env.rcpts[i].address);
 	q = qmsg_add(&in->env);
@@ -1140,16 +1195,69 @@ ctl_flush(struct channel *ch, uint64_t id)
 	ctl_result(ch, id, 1, text);
 }
 
+/*
+ * osmsctl quarantine: messages held for a virus, listed, shown,
+ * released (delivered, with their X-Virus field) or deleted.
+ */
+static void
+ctl_quarantine(struct channel *ch, uint64_t id, uint32_t op,
+    const char *msgid)
+{
+	struct qmsg	*q;
+	char		 line[1024];
+	unsigned	 n = 0;
+
+	if (op == QUAR_LIST) {
+		ctl_text(ch, id, "ID                SIZE       SENDER  VIRUS");
+		TAILQ_FOREACH(q, &queue, entry) {
+			if (!(q->env.flags & ENV_F_QUARANTINE))
+				continue;
+			(void)snprintf(line, sizeof(line), "%s  %-9" PRIu64
+			    "  <%s>  %s", q->env.id, q->env.size,
+			    q->env.sender, q->env.virus);
+			ctl_text(ch, id, line);
+			n++;
+		}
+		(void)snprintf(line, sizeof(line), "%u quarantined", n);
+		ctl_result(ch, id, 1, line);
+		return;
+	}
+	if ((q = qmsg_find(msgid)) == NULL ||
+	    !(q->env.flags & ENV_F_QUARANTINE)) {
+		ctl_result(ch, id, 0, "no such message in the quarantine");
+		return;
+	}
+	switch (op) {
+	case QUAR_SHOW:
+		ctl_show(ch, id, msgid);
+		break;
+	case QUAR_RELEASE:
+		q->env.flags &= ~(uint32_t)ENV_F_QUARANTINE;
+		log_info("queue: %s released from the quarantine by osmsctl",
+		    q->env.id);
+		qmsg_save(q);
+		schedule(q);
+		ctl_result(ch, id, 1, "released");
+		break;
+	default:
+		ctl_remove(ch, id, msgid);
+		break;
+	}
+}
+
 static void
 queue_ctl(struct channel *ch, struct imsg *imsg)
 {
 	struct msg_reader	 r;
-	uint32_t		 version;
+	uint32_t		 version, op = 0;
 	char			 msgid[64] = "";
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_u32(&r, &version);
-	if (imsg->hdr.type == IMSG_CTL_QUEUE_SHOW ||
+	if (imsg->hdr.type == IMSG_CTL_QUARANTINE)
+		(void)msg_get_u32(&r, &op);
+	if (imsg->hdr.type == IMSG_CTL_QUARANTINE ||
+	    imsg->hdr.type == IMSG_CTL_QUEUE_SHOW ||
 	    imsg->hdr.type == IMSG_CTL_QUEUE_REMOVE ||
 	    imsg->hdr.type == IMSG_CTL_QUEUE_SCHEDULE ||
 	    imsg->hdr.type == IMSG_CTL_QUEUE_EXPIRE)
@@ -1177,6 +1285,13 @@ queue_ctl(struct channel *ch, struct imsg *imsg)
 		ctl_schedule(ch, imsg->hdr.id, msgid,
 		    imsg->hdr.type == IMSG_CTL_QUEUE_EXPIRE);
 		break;
+	case IMSG_CTL_QUARANTINE:
+		if (op > QUAR_DELETE) {
+			channel_bad_message(ch, imsg, "bad request");
+			return;
+		}
+		ctl_quarantine(ch, imsg->hdr.id, op, msgid);
+		break;
 	default:
 		ctl_flush(ch, imsg->hdr.id);
 		break;
@@ -1196,6 +1311,9 @@ queue_dispatch_peer(struct channel *ch, struct imsg *imsg)
 		break;
 	case IMSG_QUEUE_ENV:
 		smtpd_env(ch, imsg);
+		break;
+	case IMSG_QUEUE_OPEN:
+		smtpd_open(ch, imsg);
 		break;
 	case IMSG_QUEUE_RCPT:
 		smtpd_rcpt(ch, imsg);
@@ -1233,6 +1351,7 @@ queue_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_CTL_QUEUE_FLUSH:
 	case IMSG_CTL_QUEUE_SCHEDULE:
 	case IMSG_CTL_QUEUE_EXPIRE:
+	case IMSG_CTL_QUARANTINE:
 		queue_ctl(ch, imsg);
 		break;
 	default:

@@ -41,6 +41,9 @@ void		 dispatch_waiting(void);
 void		 dest_deferred(struct qmsg *, size_t, const char *why);
 void		 dest_failed(struct qmsg *, size_t, const char *why);
 int		 queue_open_content(const struct qmsg *, int *fd);
+/* The header fields every copy gets: the virus scan's. */
+#define QUEUE_MAX_HEADERS	512
+void		 queue_headers(const struct qmsg *, char *, size_t);
 
 /* queue_relay.c */
 void		 relay_conf_start(uint32_t connections_per_destination);

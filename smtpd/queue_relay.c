@@ -413,6 +413,7 @@ job_send(struct channel *ch, struct qmsg *q, struct job *j, int fd)
 	const struct route	*r = &j->hop->route;
 	struct msg		 m;
 	char			 sender[ADDR_MAX_TEXT];
+	char			 headers[QUEUE_MAX_HEADERS], prepend[10240];
 	size_t			 i;
 	int			 rc = 0;
 
@@ -426,7 +427,10 @@ job_send(struct channel *ch, struct qmsg *q, struct job *j, int fd)
 	msg_add_u32(&m, (uint32_t)q->env.smtputf8);
 	msg_add_u32(&m, (uint32_t)q->env.requiretls);
 	msg_add_u64(&m, q->env.size);
-	msg_add_str(&m, q->dkim != NULL ? q->dkim : "");
+	queue_headers(q, headers, sizeof(headers));
+	(void)snprintf(prepend, sizeof(prepend), "%s%s", q->dkim != NULL ?
+	    q->dkim : "", headers);
+	msg_add_str(&m, prepend);
 	msg_add_fd(&m, fd);
 	if (channel_send(ch, &m) == -1)
 		return -1;

@@ -32,6 +32,9 @@ struct smtp_limits	 smtp_limits = {
 	SMTPD_MAX_MESSAGE_SIZE, SMTPD_MAX_RECIPIENTS, SMTPD_MAX_LINE,
 	SMTPD_TIMEOUT, 1, 0
 };
+struct smtp_scan	 smtp_scan = {
+	SCAND_TIMEOUT, SCAN_REJECT, SCAN_REJECT, SCAN_TEMPFAIL, SCAN_TEMPFAIL
+};
 
 /* Messages per authenticated user, in the hour since its first. */
 #define USER_RATE_MAX	100000	/* users counted at once */
@@ -108,6 +111,7 @@ smtp_conf(struct imsg *imsg)
 {
 	struct msg_reader	 r;
 	struct smtp_limits	 lim;
+	struct smtp_scan	 scan;
 
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_LISTENER:
@@ -116,6 +120,20 @@ smtp_conf(struct imsg *imsg)
 	case IMSG_CONF_PKI_CERT:
 	case IMSG_CONF_PKI_KEY:
 		tls_pki_conf(imsg);
+		break;
+	case IMSG_CONF_SMTPD_SCAN:
+		msg_reader_init(&r, imsg);
+		(void)msg_get_u32(&r, &scan.timeout);
+		(void)msg_get_u32(&r, &scan.action);
+		(void)msg_get_u32(&r, &scan.submission_action);
+		(void)msg_get_u32(&r, &scan.unscannable);
+		(void)msg_get_u32(&r, &scan.on_failure);
+		if (msg_end(&r) == -1 || scan.timeout == 0 ||
+		    scan.action > SCAN_TAG || scan.submission_action > SCAN_TAG ||
+		    scan.unscannable > SCAN_ACCEPT ||
+		    scan.on_failure > SCAN_ACCEPT)
+			fatalx("bad IMSG_CONF_SMTPD_SCAN");
+		smtp_scan = scan;
 		break;
 	case IMSG_CONF_SMTPD:
 		msg_reader_init(&r, imsg);
@@ -189,6 +207,15 @@ smtp_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_QUEUE_RESULT:
 		if (s != NULL)
 			smtp_session_queue_result(s, imsg);
+		break;
+	case IMSG_QUEUE_OPENED:
+		/* For a session gone or done, the descriptor is dropped. */
+		if (s != NULL && smtp_session_check(s) != NULL)
+			smtp_check_opened(smtp_session_check(s), imsg);
+		break;
+	case IMSG_SCAN_RESULT:
+		if (s != NULL && smtp_session_check(s) != NULL)
+			smtp_check_scanned(smtp_session_check(s), imsg);
 		break;
 	case IMSG_AUTH_SASL_CHALLENGE:
 		if (s != NULL)

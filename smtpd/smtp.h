@@ -32,10 +32,21 @@ struct smtp_limits {
 	uint32_t	 max_messages_per_hour;	/* per user; 0: no limit */
 };
 
+/* What smtpd does with scan results (IMSG_CONF_SMTPD_SCAN). */
+struct smtp_scan {
+	uint32_t	 timeout;		/* seconds */
+	uint32_t	 action;		/* enum scan_action, inbound */
+	uint32_t	 submission_action;	/* for authenticated users */
+	uint32_t	 unscannable;		/* enum scan_fallback */
+	uint32_t	 on_failure;
+};
+
 struct smtp_session;
+struct check_run;
 
 /* smtp.c */
 extern struct smtp_limits	 smtp_limits;
+extern struct smtp_scan		 smtp_scan;
 /* Send a request to a linked role; -1 if that role is down. */
 int		 smtp_peer_send(enum osms_role, struct msg *);
 /* Register/forget a session under its id, for routing answers. */
@@ -82,6 +93,10 @@ struct check_result {
 	int			 code;		/* 550, 451 ... */
 	char			 status[8];	/* "5.7.1" */
 	char			 text[256];
+	/* for the envelope: the scan, and whether the message is held */
+	char			 scanner[64];
+	char			 virus[128];
+	int			 quarantine;
 };
 
 typedef void (*check_done_cb)(struct smtp_session *,
@@ -91,5 +106,20 @@ typedef void (*check_done_cb)(struct smtp_session *,
  * once, possibly later (a check may ask another role). */
 void		 smtp_check_run(struct smtp_session *, const char *msgid,
 		    check_done_cb);
+/* Answers for a session's run (IMSG_QUEUE_OPENED, IMSG_SCAN_RESULT), a
+ * failure (the queue could not open it, a role went away), and the end
+ * of the session before the run was done. */
+void		 smtp_check_opened(struct check_run *, struct imsg *);
+void		 smtp_check_scanned(struct check_run *, struct imsg *);
+void		 smtp_check_failed(struct check_run *, const char *why);
+void		 smtp_check_cancel(struct check_run *);
+
+/* smtp_session.c, for the checks */
+struct check_run *smtp_session_check(struct smtp_session *);
+void		 smtp_session_set_check(struct smtp_session *,
+		    struct check_run *);
+/* The authenticated user, "" for a stranger. */
+const char	*smtp_session_user(const struct smtp_session *);
+uint64_t	 smtp_session_id(const struct smtp_session *);
 
 #endif

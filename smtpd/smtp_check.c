@@ -2,73 +2,231 @@
  * Content checks: the stages a message passes between the end of DATA
  * and the commit, so that a check can refuse before the client hears
  * 250. Each stage starts, and reports once through check_next(); stages
- * that ask another role (scand, cryptod) report when the answer comes.
+ * that ask another role report when the answer comes.
  *
- * Today there is one stage that accepts everything; virus scanning and
- * the crypto gateway add theirs to the table.
+ * The virus scan: the queue opens the received content read-only for
+ * it (smtpd holds only a write descriptor), scand scans it, and the
+ * policy (conf.h: scan_action, scan_fallback) turns the verdict into a
+ * reply: 550 5.7.1 for a virus (or quarantine, or a header), 451 4.7.1
+ * when no scan could be made, unless the policy accepts that. An
+ * infected message is refused here, never bounced later. A run lives
+ * on the heap, tied to its session, and ends with it.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <event2/event.h>
+
+#include "conf.h"
 #include "log.h"
 #include "smtp.h"
 #include "util.h"
 
 struct check_run {
 	struct smtp_session	*session;
-	const char		*msgid;
+	uint64_t		 sid;		/* the session's id */
+	char			 msgid[QUEUE_ID_LEN + 1];
 	check_done_cb		 done;
 	size_t			 stage;
+	struct event		*timer;
+	struct check_result	 res;		/* what the stages add */
 };
 
 typedef void (*check_stage_fn)(struct check_run *);
 
-static void	 check_accept(struct check_run *);
+static void	 check_scan(struct check_run *);
 static void	 check_next(struct check_run *, const struct check_result *);
 
 static const struct {
 	const char	*name;
 	check_stage_fn	 start;
 } stages[] = {
-	{ "accept", check_accept },
+	{ "virus", check_scan },
 };
 
 static void
-check_accept(struct check_run *run)
+run_free(struct check_run *run)
 {
-	struct check_result	 res;
-
-	memset(&res, 0, sizeof(res));
-	res.verdict = CHECK_ACCEPT;
-	check_next(run, &res);
+	if (run->timer != NULL)
+		event_free(run->timer);
+	free(run);
 }
 
 /* A stage finished: stop at the first refusal, else run the next one. */
 static void
 check_next(struct check_run *run, const struct check_result *res)
 {
+	struct smtp_session	*s = run->session;
+	check_done_cb		 done = run->done;
+	struct check_result	 out;
+
+	if (run->timer != NULL) {
+		event_free(run->timer);
+		run->timer = NULL;
+	}
 	if (res->verdict != CHECK_ACCEPT) {
 		log_info("check %s: message %s refused: %d %s %s",
 		    stages[run->stage].name, run->msgid, res->code,
 		    res->status, res->text);
-		run->done(run->session, res);
-		return;
-	}
-	if (++run->stage < nitems(stages)) {
+		out = *res;
+	} else if (++run->stage < nitems(stages)) {
 		stages[run->stage].start(run);
 		return;
-	}
-	run->done(run->session, res);
+	} else
+		out = run->res;
+	smtp_session_set_check(s, NULL);
+	run_free(run);
+	done(s, &out);
 }
 
 void
 smtp_check_run(struct smtp_session *s, const char *msgid, check_done_cb done)
 {
-	/* Synchronous stages only so far: the run lives on the stack. */
-	struct check_run	 run;
+	struct check_run	*run = xcalloc(1, sizeof(*run));
 
-	run.session = s;
-	run.msgid = msgid;
-	run.done = done;
-	run.stage = 0;
-	stages[0].start(&run);
+	run->session = s;
+	(void)osms_strlcpy(run->msgid, msgid, sizeof(run->msgid));
+	run->done = done;
+	run->res.verdict = CHECK_ACCEPT;
+	smtp_session_set_check(s, run);
+	stages[0].start(run);
+}
+
+void
+smtp_check_cancel(struct check_run *run)
+{
+	run_free(run);
+}
+
+/*
+ * The virus scan.
+ */
+
+static void
+refuse(struct check_result *r, enum check_verdict v, int code,
+    const char *status, const char *fmt, const char *arg)
+{
+	r->verdict = v;
+	r->code = code;
+	(void)osms_strlcpy(r->status, status, sizeof(r->status));
+	(void)snprintf(r->text, sizeof(r->text), fmt, arg);
+}
+
+/* No verdict (scand down, slow, without signatures): the policy says. */
+void
+smtp_check_failed(struct check_run *run, const char *why)
+{
+	struct check_result	 res;
+
+	log_warnx("check virus: message %s not scanned: %s", run->msgid, why);
+	memset(&res, 0, sizeof(res));
+	if (smtp_scan.on_failure == SCAN_ACCEPT) {
+		res.verdict = CHECK_ACCEPT;
+		(void)snprintf(run->res.scanner, sizeof(run->res.scanner),
+		    "not scanned (%.40s)", why);
+	} else
+		refuse(&res, CHECK_TEMPFAIL, 451, "4.7.1", "%s",
+		    "Virus scanner not available; try again later");
+	check_next(run, &res);
+}
+
+static void
+scan_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	smtp_check_failed(arg, "the scan took too long");
+}
+
+static void
+check_scan(struct check_run *run)
+{
+	struct timeval	 tv = { (time_t)smtp_scan.timeout, 0 };
+	struct msg	 m;
+
+	msg_init(&m, IMSG_QUEUE_OPEN, smtp_session_id(run->session));
+	msg_add_str(&m, run->msgid);
+	if (smtp_peer_send(ROLE_QUEUE, &m) == -1) {
+		smtp_check_failed(run, "the queue is not available");
+		return;
+	}
+	if ((run->timer = evtimer_new(osms_evbase, scan_timeout, run)) ==
+	    NULL || evtimer_add(run->timer, &tv) == -1)
+		fatalx("check: timer");
+}
+
+void
+smtp_check_opened(struct check_run *run, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct msg		 m;
+	char			 id[QUEUE_ID_LEN + 1];
+	int			 fd;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, id, sizeof(id));
+	fd = imsg_take_fd(imsg);
+	if (msg_end(&r) == -1 || fd == -1 || strcmp(id, run->msgid) != 0) {
+		if (fd != -1)
+			(void)close(fd);
+		smtp_check_failed(run, "the queue sent no content");
+		return;
+	}
+	msg_init(&m, IMSG_SCAN_REQ, smtp_session_id(run->session));
+	msg_add_fd(&m, fd);
+	if (smtp_peer_send(ROLE_SCAND, &m) == -1)
+		smtp_check_failed(run, "scand is not available");
+}
+
+void
+smtp_check_scanned(struct check_run *run, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct check_result	 res;
+	uint32_t		 verdict, action;
+	char			 virus[128], scanner[64];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &verdict);
+	(void)msg_get_str(&r, virus, sizeof(virus));
+	(void)msg_get_str(&r, scanner, sizeof(scanner));
+	if (msg_end(&r) == -1 || verdict > SCAN_ERROR ||
+	    str_has_ctl(virus) || str_has_ctl(scanner))
+		fatalx("bad IMSG_SCAN_RESULT from scand");
+	if (verdict == SCAN_ERROR) {
+		smtp_check_failed(run, virus);
+		return;
+	}
+	memset(&res, 0, sizeof(res));
+	res.verdict = CHECK_ACCEPT;
+	(void)snprintf(run->res.scanner, sizeof(run->res.scanner),
+	    "osms with %.50s", scanner);
+	if (verdict == SCAN_UNSCANNABLE) {
+		log_info("check virus: message %s unscannable: %s", run->msgid,
+		    virus);
+		if (smtp_scan.unscannable == SCAN_ACCEPT)
+			(void)snprintf(run->res.scanner,
+			    sizeof(run->res.scanner), "not scanned (%.40s)",
+			    virus);
+		else
+			refuse(&res, CHECK_TEMPFAIL, 451, "4.7.1", "The message"
+			    " could not be scanned (%s); try again later",
+			    virus);
+	} else if (verdict == SCAN_VIRUS) {
+		action = smtp_session_user(run->session)[0] != '\0' ?
+		    smtp_scan.submission_action : smtp_scan.action;
+		log_info("check virus: message %s infected: %s (%s)",
+		    run->msgid, virus, conf_scan_action_name(action));
+		if (action == SCAN_REJECT)
+			refuse(&res, CHECK_REJECT, 550, "5.7.1", "Virus found:"
+			    " %s", virus);
+		else {
+			(void)osms_strlcpy(run->res.virus, virus,
+			    sizeof(run->res.virus));
+			run->res.quarantine = action == SCAN_QUARANTINE;
+		}
+	}
+	check_next(run, &res);
 }

@@ -71,6 +71,7 @@ enum smtp_wait {
 	W_COMMIT,	/* queue: the commit */
 	W_AUTH,		/* authd: the next SASL step */
 	W_SENDER,	/* authd: may the user send as this sender? */
+	W_CHECK,	/* the content checks (queue, scand) */
 };
 
 struct smtp_session {
@@ -127,6 +128,7 @@ struct smtp_session {
 	int			 bdat_last;
 	struct smtp_err		 bdat_err;	/* reply once skipped */
 	int			 bdat_failed;
+	struct check_run	*check;		/* the checks running */
 	enum smtp_state		 bdat_prev;	/* state before BDAT */
 	int			 in_input;
 	size_t			 drained;
@@ -285,6 +287,8 @@ session_free(struct smtp_session *s)
 		msg_init(&m, IMSG_AUTH_SASL_ABORT, s->id);
 		(void)smtp_peer_send(ROLE_AUTHD, &m);
 	}
+	if (s->check != NULL)
+		smtp_check_cancel(s->check);
 	TAILQ_REMOVE(&sessions, s, entry);
 	smtp_session_unregister(s->id);
 	io_free(s->io);
@@ -362,6 +366,11 @@ smtp_session_shutdown_all(void)
 static void
 session_peer_down(struct smtp_session *s, enum osms_role role)
 {
+	if (s->check != NULL && (role == ROLE_QUEUE || role == ROLE_SCAND)) {
+		smtp_check_failed(s->check, role == ROLE_QUEUE ?
+		    "the queue went away" : "scand went away");
+		return;
+	}
 	if (role == ROLE_QUEUE && s->wait == W_COMMIT) {
 		/*
 		 * The queue died during the commit: the message may be on
@@ -1293,6 +1302,12 @@ smtp_session_queue_result(struct smtp_session *s, struct imsg *imsg)
 	(void)msg_get_str(&r, text, sizeof(text));
 	if (msg_end(&r) == -1)
 		fatalx("bad IMSG_QUEUE_RESULT from queue");
+	if (was == W_CHECK && s->check != NULL) {
+		/* The queue could not open the message for the scan. */
+		smtp_check_failed(s->check, text[0] ? text :
+		    "the queue cannot open the message");
+		return;
+	}
 	if (was != W_CREATE && was != W_COMMIT)
 		return;
 	s->wait = W_NONE;
@@ -1347,6 +1362,7 @@ checked(struct smtp_session *s, const struct check_result *res)
 	struct msg	 m;
 	size_t		 i;
 
+	s->wait = W_NONE;
 	if (res->verdict != CHECK_ACCEPT) {
 		reply(s, res->code, res->status, "%s", res->text);
 		s->state = S_RCPT;
@@ -1373,6 +1389,9 @@ checked(struct smtp_session *s, const struct check_result *res)
 	msg_add_u32(&m, (uint32_t)s->mparams.requiretls);
 	msg_add_str(&m, s->mparams.envid);
 	msg_add_u64(&m, s->datalen);
+	msg_add_str(&m, res->scanner);
+	msg_add_str(&m, res->virus);
+	msg_add_u32(&m, (uint32_t)res->quarantine);
 	if (smtp_peer_send(ROLE_QUEUE, &m) == -1)
 		goto fail;
 	for (i = 0; i < s->env.nrcpts; i++) {
@@ -1453,6 +1472,7 @@ data_end(struct smtp_session *s)
 	}
 	free(s->buf);
 	s->buf = NULL;
+	s->wait = W_CHECK;	/* nothing more is read until the reply */
 	smtp_check_run(s, s->msgid, checked);
 }
 
@@ -1693,4 +1713,28 @@ session_io(struct io *io, enum io_event ev, void *arg)
 		    s->state == S_CONNECTED ? "TLS failed" : "I/O error");
 		break;
 	}
+}
+
+struct check_run *
+smtp_session_check(struct smtp_session *s)
+{
+	return s->check;
+}
+
+void
+smtp_session_set_check(struct smtp_session *s, struct check_run *run)
+{
+	s->check = run;
+}
+
+const char *
+smtp_session_user(const struct smtp_session *s)
+{
+	return s->auth_user;
+}
+
+uint64_t
+smtp_session_id(const struct smtp_session *s)
+{
+	return s->id;
 }

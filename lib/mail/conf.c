@@ -461,6 +461,14 @@ conf_new(const char *name)
 	    sizeof(conf->mta.ca_file));
 	conf->mta.domain_connections = MTA_DOMAIN_CONNECTIONS;
 	conf->mta.timeout = MTA_TIMEOUT;
+	(void)osms_strlcpy(conf->scand.database, SCAND_DATABASE,
+	    sizeof(conf->scand.database));
+	conf->scand.workers = SCAND_WORKERS;
+	conf->scand.max_scansize = SCAND_MAX_SCANSIZE;
+	conf->scand.max_filesize = SCAND_MAX_FILESIZE;
+	conf->scand.max_files = SCAND_MAX_FILES;
+	conf->scand.max_recursion = SCAND_MAX_RECURSION;
+	conf->scand.timeout = SCAND_TIMEOUT;
 	return conf;
 }
 
@@ -901,8 +909,7 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 	const char		*user = conf->roles[role].user;
 
 	if (role != ROLE_SMTPD && role != ROLE_IMAPD && role != ROLE_QUEUE &&
-	    role != ROLE_MTA && user[0] == '\0' &&
-	    (role != ROLE_SCAND || conf->scand.database[0] == '\0'))
+	    role != ROLE_MTA && role != ROLE_SCAND && user[0] == '\0')
 		return;
 	(void)fprintf(fp, "%s {\n", role_name(role));
 	if (user[0] != '\0') {
@@ -942,10 +949,23 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		    "\ttimeout %u\n\tlogin-timeout %u\n",
 		    conf->imapd.max_sessions, conf->imapd.max_user_sessions,
 		    conf->imapd.timeout, conf->imapd.login_timeout);
-	if (role == ROLE_SCAND && conf->scand.database[0] != '\0') {
+	if (role == ROLE_SCAND) {
+		const struct conf_scand	*sc = &conf->scand;
+
 		(void)fputs("\tdatabase ", fp);
-		dump_str(fp, conf->scand.database);
-		(void)fputc('\n', fp);
+		dump_str(fp, sc->database);
+		(void)fprintf(fp, "\n\tworkers %u\n\tmax-scan-size %llu\n"
+		    "\tmax-file-size %llu\n\tmax-files %u\n"
+		    "\tmax-recursion %u\n\ttimeout %u\n\taction %s\n"
+		    "\tsubmission-action %s\n\tunscannable %s\n"
+		    "\ton-failure %s\n", sc->workers,
+		    (unsigned long long)sc->max_scansize,
+		    (unsigned long long)sc->max_filesize, sc->max_files,
+		    sc->max_recursion, sc->timeout,
+		    conf_scan_action_name(sc->action),
+		    conf_scan_action_name(sc->submission_action),
+		    sc->unscannable == SCAN_ACCEPT ? "accept" : "tempfail",
+		    sc->on_failure == SCAN_ACCEPT ? "accept" : "tempfail");
 	}
 	(void)fputs("}\n", fp);
 }
@@ -1220,4 +1240,18 @@ conf_relay_find(const struct osms_conf *conf, const char *domain)
 			fallback = r;
 	}
 	return fallback;
+}
+
+const char *
+conf_scan_action_name(enum scan_action a)
+{
+	switch (a) {
+	case SCAN_REJECT:
+		return "reject";
+	case SCAN_QUARANTINE:
+		return "quarantine";
+	case SCAN_TAG:
+		return "tag";
+	}
+	return "?";
 }

@@ -41,6 +41,13 @@
 #define MTA_TRUST_ANCHOR	"/usr/share/dns/root.key"
 #define MTA_CA_FILE		"/etc/ssl/certs/ca-certificates.crt"
 #define CONF_MAX_SECRET		256	/* a smarthost password */
+#define SCAND_DATABASE		"/var/lib/clamav"
+#define SCAND_WORKERS		2	/* scans at once */
+#define SCAND_MAX_SCANSIZE	(100ULL * 1024 * 1024)	/* as clamd's */
+#define SCAND_MAX_FILESIZE	(25ULL * 1024 * 1024)
+#define SCAND_MAX_FILES		10000
+#define SCAND_MAX_RECURSION	16
+#define SCAND_TIMEOUT		120	/* seconds smtpd waits for a scan */
 
 enum table_backend { TABLE_FILE, TABLE_POSTGRES };
 
@@ -193,8 +200,22 @@ struct conf_imapd {
 	uint32_t		 login_timeout;		/* seconds */
 };
 
+/* What happens to a message with a virus, and to one not scanned. */
+enum scan_action { SCAN_REJECT, SCAN_QUARANTINE, SCAN_TAG };
+enum scan_fallback { SCAN_TEMPFAIL, SCAN_ACCEPT };
+
 struct conf_scand {
-	char			 database[CONF_MAX_PATH];	/* "" = none */
+	char			 database[CONF_MAX_PATH];	/* the jail */
+	uint32_t		 workers;
+	uint64_t		 max_scansize;
+	uint64_t		 max_filesize;
+	uint32_t		 max_files;
+	uint32_t		 max_recursion;
+	uint32_t		 timeout;		/* seconds */
+	enum scan_action	 action;		/* from outside */
+	enum scan_action	 submission_action;	/* from users */
+	enum scan_fallback	 unscannable;
+	enum scan_fallback	 on_failure;	/* scand down, slow, no DB */
 };
 
 struct osms_conf {
@@ -253,6 +274,7 @@ const char	*conf_proto_name(enum listen_proto);
 const char	*conf_query_name(enum table_query);
 int		 conf_query_from_name(const char *);
 const char	*conf_tls_name(enum listen_tls);
+const char	*conf_scan_action_name(enum scan_action);
 /* "none", "opportunistic" ...; -1 from conf_relay_tls_from_name. */
 const char	*conf_relay_tls_name(enum relay_tls);
 int		 conf_relay_tls_from_name(const char *);

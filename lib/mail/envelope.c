@@ -3,7 +3,7 @@
  *
  * File format. Integers are fixed-width little endian. A file is
  *
- *	"OSMSENV1"			magic and format version
+ *	"OSMSENV2"			magic and format version
  *	record ...			u8 type, u32 length, length bytes
  *
  * and its records come in one fixed order, each field exactly once:
@@ -16,6 +16,8 @@
  *	0x06 CLIENT	string		0x0c REQUIRETLS	u8 0 or 1
  *	0x07 TLS	string		0x0d ENVID	string
  *					0x0e SIZE	u64
+ *					0x0f SCANNER	string
+ *					0x10 VIRUS	string
  *	0x40 RCPT	one per recipient (at least one), fields below
  *	0x41 DEST	one per destination, fields below
  *	0xff END	u64: FNV-1a 64 of every byte before END
@@ -37,7 +39,8 @@
  * checks it and the checksum before it looks at anything else: a torn
  * file fails there. Since the order is fixed and nothing is optional,
  * the encoding is canonical: decoding then encoding gives back the
- * input, byte for byte. A new field is a new magic ("OSMSENV2").
+ * input, byte for byte. A new field is a new magic: "OSMSENV1" files
+ * (without SCANNER and VIRUS) are still read, and written as version 2.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -47,13 +50,14 @@
 #include "envelope.h"
 #include "util.h"
 
-#define ENV_MAGIC	"OSMSENV1"
+#define ENV_MAGIC	"OSMSENV2"
+#define ENV_MAGIC_V1	"OSMSENV1"
 #define ENV_MAGIC_LEN	8
 #define REC_HDR		5		/* u8 type, u32 length */
 #define END_LEN		(REC_HDR + 8)
 
 /* Flags this version knows; any other bit is refused. */
-#define ENV_F_KNOWN	(ENV_F_BOUNCE | ENV_F_DELAYED)
+#define ENV_F_KNOWN	(ENV_F_BOUNCE | ENV_F_DELAYED | ENV_F_QUARANTINE)
 #define NOTIFY_KNOWN	(SMTP_NOTIFY_NEVER | SMTP_NOTIFY_SUCCESS | \
 			    SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY)
 
@@ -75,6 +79,8 @@ enum {
 	T_REQUIRETLS,
 	T_ENVID,
 	T_SIZE,
+	T_SCANNER,
+	T_VIRUS,
 	T_RCPT = 0x40,
 	T_DEST = 0x41,
 	T_END = 0xff,
@@ -158,7 +164,7 @@ static int	 decode_rcpt(const uint8_t *, size_t, struct env_rcpt *,
 		    const char **);
 static int	 decode_dest(const uint8_t *, size_t, size_t,
 		    struct env_dest *, const char **);
-static int	 decode_body(struct rbuf *, struct envelope *);
+static int	 decode_body(struct rbuf *, struct envelope *, int);
 
 void
 envelope_init(struct envelope *env)
@@ -446,6 +452,8 @@ envelope_encode(const struct envelope *env, uint8_t **out, size_t *outlen)
 	    !str_ok(env->auth, sizeof(env->auth)) ||
 	    env->body > SMTP_BODY_BINARYMIME || env->ret > SMTP_RET_HDRS ||
 	    !str_ok(env->envid, sizeof(env->envid)) ||
+	    !str_ok(env->scanner, sizeof(env->scanner)) ||
+	    !str_ok(env->virus, sizeof(env->virus)) ||
 	    env->nrcpts == 0 || env->nrcpts > ENV_MAX_RCPTS ||
 	    env->ndests > ENV_MAX_DESTS || env->rcpts == NULL ||
 	    (env->ndests > 0 && env->dests == NULL))
@@ -474,6 +482,8 @@ envelope_encode(const struct envelope *env, uint8_t **out, size_t *outlen)
 	wb_u8(&b, T_REQUIRETLS, env->requiretls != 0);
 	wb_str(&b, T_ENVID, env->envid);
 	wb_u64(&b, T_SIZE, env->size);
+	wb_str(&b, T_SCANNER, env->scanner);
+	wb_str(&b, T_VIRUS, env->virus);
 	for (i = 0; i < env->nrcpts && !b.err; i++) {
 		r = &env->rcpts[i];
 		at = wb_begin(&b, T_RCPT);
@@ -514,7 +524,7 @@ type_known(enum rlevel level, int t)
 {
 	switch (level) {
 	case LEVEL_TOP:
-		return (t >= T_ID && t <= T_SIZE) || t == T_RCPT ||
+		return (t >= T_ID && t <= T_VIRUS) || t == T_RCPT ||
 		    t == T_DEST || t == T_END;
 	case LEVEL_RCPT:
 		return t >= R_ADDRESS && t <= R_LAST;
@@ -769,7 +779,7 @@ decode_dest(const uint8_t *p, size_t len, size_t nrcpts, struct env_dest *d,
 
 /* Everything between the magic and END. */
 static int
-decode_body(struct rbuf *r, struct envelope *env)
+decode_body(struct rbuf *r, struct envelope *env, int version)
 {
 	const uint8_t	*v;
 	size_t		 len;
@@ -792,6 +802,10 @@ decode_body(struct rbuf *r, struct envelope *env)
 	    rb_bool(r, T_REQUIRETLS, &env->requiretls) == -1 ||
 	    rb_str(r, T_ENVID, env->envid, sizeof(env->envid)) == -1 ||
 	    rb_u64(r, T_SIZE, &env->size) == -1)
+		return -1;
+	if (version >= 2 &&
+	    (rb_str(r, T_SCANNER, env->scanner, sizeof(env->scanner)) == -1 ||
+	    rb_str(r, T_VIRUS, env->virus, sizeof(env->virus)) == -1))
 		return -1;
 	env->created = u64_to_i64(created);
 	env->body = body;
@@ -857,6 +871,7 @@ envelope_decode(const uint8_t *p, size_t len, struct envelope *env,
 	struct rbuf	 r;
 	const uint8_t	*end;
 	const char	*dummy;
+	int		 version = 2;
 
 	if (errstr == NULL)
 		errstr = &dummy;
@@ -866,7 +881,10 @@ envelope_decode(const uint8_t *p, size_t len, struct envelope *env,
 		*errstr = "envelope too large";
 		return -1;
 	}
-	if (len < ENV_MAGIC_LEN ||
+	if (len >= ENV_MAGIC_LEN && memcmp(p, ENV_MAGIC_V1,
+	    ENV_MAGIC_LEN) == 0)
+		version = 1;
+	else if (len < ENV_MAGIC_LEN ||
 	    memcmp(p, ENV_MAGIC, ENV_MAGIC_LEN) != 0) {
 		*errstr = len < ENV_MAGIC_LEN ? "truncated envelope" :
 		    "bad magic";
@@ -891,7 +909,7 @@ envelope_decode(const uint8_t *p, size_t len, struct envelope *env,
 	r.len = len - ENV_MAGIC_LEN - END_LEN;
 	r.level = LEVEL_TOP;
 	r.last = -1;
-	if (decode_body(&r, env) == -1) {
+	if (decode_body(&r, env, version) == -1) {
 		envelope_clear(env);
 		*errstr = r.err;
 		return -1;

@@ -56,6 +56,7 @@ struct env_dest {
 
 #define ENV_F_BOUNCE	0x01	/* a delivery status notification */
 #define ENV_F_DELAYED	0x02	/* its "delayed" DSNs were sent */
+#define ENV_F_QUARANTINE 0x04	/* held: a virus; delivered on release */
 
 struct envelope {
 	char		 id[QUEUE_ID_LEN + 1];
@@ -72,6 +73,9 @@ struct envelope {
 	int		 requiretls;
 	char		 envid[SMTP_ENVID_MAX + 1];
 	uint64_t	 size;			/* bytes of content */
+	/* the virus scan: who scanned ("" if nobody), what it found */
+	char		 scanner[64];		/* "ClamAV 1.4.6/27000" */
+	char		 virus[128];		/* "" if clean */
 	size_t		 nrcpts;
 	struct env_rcpt	*rcpts;
 	size_t		 ndests;

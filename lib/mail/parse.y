@@ -205,6 +205,11 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> TRUSTANCHOR "trust-anchor" CAFILE "ca-file"
 %token <kw> DOMCONN "max-domain-connections" LIFETIME "lifetime"
 %token <kw> MAXRETRY "max-retry-interval" SRS "srs"
+%token <kw> WORKERS "workers" MAXSCANSIZE "max-scan-size"
+%token <kw> MAXFILESIZE "max-file-size" MAXFILES "max-files"
+%token <kw> MAXRECURSION "max-recursion" ACTION "action"
+%token <kw> SUBACTION "submission-action" UNSCANNABLE "unscannable"
+%token <kw> ONFAILURE "on-failure"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -254,6 +259,8 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| MAXSESS | MAXUSERSESS | LOGINTIMEOUT | DELAYWARN
 		| RELAY | HOST | SECRET | DKIM | SELECTOR | MTA | RESOLVER
 		| TRUSTANCHOR | CAFILE | DOMCONN | LIFETIME | MAXRETRY | SRS
+		| WORKERS | MAXSCANSIZE | MAXFILESIZE | MAXFILES | MAXRECURSION
+		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE
 		;
 
 macro		: STRING '=' str {
@@ -504,7 +511,9 @@ blockitem	: setting str {
 setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| SENDERCHECK | MAXMSGHOUR | AUTHFAIL | MAXSESS | MAXUSERSESS
 		| LOGINTIMEOUT | DELAYWARN | RESOLVER | TRUSTANCHOR | CAFILE
-		| DOMCONN | LIFETIME | MAXRETRY
+		| DOMCONN | LIFETIME | MAXRETRY | WORKERS | MAXSCANSIZE
+		| MAXFILESIZE | MAXFILES | MAXRECURSION | ACTION | SUBACTION
+		| UNSCANNABLE | ONFAILURE
 		;
 
 %%
@@ -514,6 +523,7 @@ static const struct keyword {
 	const char	*name;
 	int		 token;
 } keywords[] = {
+	{ "action",		T_ACTION },
 	{ "aliases",		T_ALIASES },
 	{ "auth",		T_AUTH },
 	{ "auth-max-failures",	T_AUTHFAIL },
@@ -526,12 +536,12 @@ static const struct keyword {
 	{ "delay-warning",	T_DELAYWARN },
 	{ "delivery",		T_DELIVERY },
 	{ "directory",		T_DIRECTORY },
-	{ "dkim",			T_DKIM },
+	{ "dkim",		T_DKIM },
 	{ "domain",		T_DOMAIN },
 	{ "domains",		T_DOMAINS },
 	{ "empty",		T_EMPTY },
 	{ "file",		T_FILE },
-	{ "host",			T_HOST },
+	{ "host",		T_HOST },
 	{ "hostname",		T_HOSTNAME },
 	{ "imap",		T_IMAP },
 	{ "imapd",		T_IMAPD },
@@ -541,15 +551,20 @@ static const struct keyword {
 	{ "login-timeout",	T_LOGINTIMEOUT },
 	{ "mail",		T_MAIL },
 	{ "max-domain-connections", T_DOMCONN },
+	{ "max-file-size",	T_MAXFILESIZE },
+	{ "max-files",		T_MAXFILES },
 	{ "max-line-length",	T_MAXLINE },
 	{ "max-message-size",	T_MAXMSG },
 	{ "max-messages-per-hour", T_MAXMSGHOUR },
 	{ "max-recipients",	T_MAXRCPT },
+	{ "max-recursion",	T_MAXRECURSION },
 	{ "max-retry-interval",	T_MAXRETRY },
+	{ "max-scan-size",	T_MAXSCANSIZE },
 	{ "max-sessions",	T_MAXSESS },
 	{ "max-user-sessions",	T_MAXUSERSESS },
-	{ "mta",			T_MTA },
+	{ "mta",		T_MTA },
 	{ "on",			T_ON },
+	{ "on-failure",		T_ONFAILURE },
 	{ "pki",		T_PKI },
 	{ "pop3",		T_POP3 },
 	{ "port",		T_PORT },
@@ -569,12 +584,15 @@ static const struct keyword {
 	{ "starttls",		T_STARTTLS },
 	{ "starttls-require",	T_STARTTLSREQ },
 	{ "submission",		T_SUBMISSION },
+	{ "submission-action",	T_SUBACTION },
 	{ "table",		T_TABLE },
 	{ "timeout",		T_TIMEOUT },
 	{ "tls",		T_TLS },
 	{ "trust-anchor",	T_TRUSTANCHOR },
+	{ "unscannable",	T_UNSCANNABLE },
 	{ "user",		T_USER },
 	{ "users",		T_USERS },
+	{ "workers",		T_WORKERS },
 };
 
 static int
@@ -1513,6 +1531,89 @@ mta_setting(struct parser *p, int line, const char *setting, const char *s)
 		    " block", setting);
 }
 
+static int
+scan_action(const char *s)
+{
+	if (strcmp(s, "reject") == 0)
+		return SCAN_REJECT;
+	if (strcmp(s, "quarantine") == 0)
+		return SCAN_QUARANTINE;
+	if (strcmp(s, "tag") == 0)
+		return SCAN_TAG;
+	return -1;
+}
+
+static void
+scand_setting(struct parser *p, int line, const char *setting,
+    const char *s)
+{
+	struct conf_scand	*sc = &p->conf->scand;
+	const char		*why;
+	char			 q[80];
+	long long		 v;
+	int			 a;
+
+	(void)conf_quote(q, sizeof(q), s);
+	if (strcmp(setting, "database") == 0) {
+		if ((why = conf_check_path(s)) != NULL)
+			conf_error(p->rep, line, "invalid database %s: %s", q,
+			    why);
+		else
+			(void)osms_strlcpy(sc->database, s,
+			    sizeof(sc->database));
+	} else if (strcmp(setting, "workers") == 0) {
+		if (conf_parse_number(s, 1, 64, &v) == -1)
+			conf_error(p->rep, line, "invalid workers %s: expected"
+			    " a number from 1 to 64", q);
+		else
+			sc->workers = (uint32_t)v;
+	} else if (strcmp(setting, "max-scan-size") == 0 ||
+	    strcmp(setting, "max-file-size") == 0) {
+		if (conf_parse_size(s, setting[4] == 's' ? &sc->max_scansize :
+		    &sc->max_filesize) == -1)
+			conf_error(p->rep, line, "invalid %s %s: expected a"
+			    " size from 1K to 2G", setting, q);
+	} else if (strcmp(setting, "max-files") == 0) {
+		if (conf_parse_number(s, 1, 1000000, &v) == -1)
+			conf_error(p->rep, line, "invalid max-files %s: "
+			    "expected a number from 1 to 1000000", q);
+		else
+			sc->max_files = (uint32_t)v;
+	} else if (strcmp(setting, "max-recursion") == 0) {
+		if (conf_parse_number(s, 1, 64, &v) == -1)
+			conf_error(p->rep, line, "invalid max-recursion %s: "
+			    "expected a number from 1 to 64", q);
+		else
+			sc->max_recursion = (uint32_t)v;
+	} else if (strcmp(setting, "timeout") == 0) {
+		if (conf_parse_duration(s, &sc->timeout) == -1)
+			conf_error(p->rep, line, "invalid timeout %s: "
+			    "expected a duration from 1s to 1h", q);
+	} else if (strcmp(setting, "action") == 0 ||
+	    strcmp(setting, "submission-action") == 0) {
+		if ((a = scan_action(s)) == -1)
+			conf_error(p->rep, line, "invalid %s %s: expected "
+			    "reject, quarantine or tag", setting, q);
+		else if (setting[0] == 'a')
+			sc->action = (enum scan_action)a;
+		else
+			sc->submission_action = (enum scan_action)a;
+	} else if (strcmp(setting, "unscannable") == 0 ||
+	    strcmp(setting, "on-failure") == 0) {
+		if (strcmp(s, "tempfail") != 0 && strcmp(s, "accept") != 0)
+			conf_error(p->rep, line, "invalid %s %s: expected "
+			    "tempfail or accept", setting, q);
+		else if (setting[0] == 'u')
+			sc->unscannable = s[0] == 'a' ? SCAN_ACCEPT :
+			    SCAN_TEMPFAIL;
+		else
+			sc->on_failure = s[0] == 'a' ? SCAN_ACCEPT :
+			    SCAN_TEMPFAIL;
+	} else
+		conf_error(p->rep, line, "%s is not a setting of the scand"
+		    " block", setting);
+}
+
 static void
 queue_setting(struct parser *p, int line, const char *setting,
     const char *s)
@@ -1600,16 +1701,7 @@ block_setting(struct parser *p, int line, const char *setting,
 		    sizeof(p->conf->roles[p->role].user));
 		return;
 	}
-	if (p->role == ROLE_SCAND && strcmp(setting, "database") == 0) {
-		if ((why = conf_check_path(s)) != NULL) {
-			conf_error(p->rep, line, "invalid database %s: %s",
-			    conf_quote(q, sizeof(q), s), why);
-			return;
-		}
-		(void)osms_strlcpy(p->conf->scand.database, s,
-		    sizeof(p->conf->scand.database));
-		return;
-	}
+
 	switch (p->role) {
 	case ROLE_IMAPD:
 		imapd_setting(p, line, setting, s);
@@ -1619,6 +1711,9 @@ block_setting(struct parser *p, int line, const char *setting,
 		return;
 	case ROLE_MTA:
 		mta_setting(p, line, setting, s);
+		return;
+	case ROLE_SCAND:
+		scand_setting(p, line, setting, s);
 		return;
 	case ROLE_SMTPD:
 		break;

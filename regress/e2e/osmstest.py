@@ -487,6 +487,11 @@ class Osms:
         for sub in ("spool", "mail", "empty", "run"):
             os.mkdir(os.path.join(self.dir, sub), 0o755)
         self.tls = make_ca_and_cert(os.path.join(self.dir, "tls"))
+        # The shipped test signature (EICAR) for scand; its jail.
+        os.mkdir(os.path.join(self.dir, "clamav"), 0o755)
+        shutil.copyfile(os.path.join(ROOT, "regress", "data", "clamav",
+                                     "osms-test.ndb"),
+                        os.path.join(self.dir, "clamav", "osms-test.ndb"))
         self.users_file = os.path.join(self.dir, "users")
         self.aliases_file = os.path.join(self.dir, "aliases")
         self.write_users(USERS)
@@ -536,6 +541,7 @@ class Osms:
         if extra_conf:
             text += "\n" + extra_conf.rstrip("\n") + "\n"
         text += "\nsmtpd {\n\tmax-message-size 10M\n}\n"
+        text += '\nscand {\n\tdatabase "%s/clamav"\n}\n' % d
         if roles_conf:
             text += "\n" + roles_conf.rstrip("\n") + "\n"
         return text

@@ -55,7 +55,10 @@ check(const uint8_t *data, size_t size)
 		(void)fprintf(stderr, "decoded envelope does not encode\n");
 		abort();
 	}
-	if (l1 != size || memcmp(b1, data, size) != 0) {
+	/* Canonical: the same bytes back (version 1 input is written as
+	 * version 2, so only the current version compares). */
+	if (size >= 8 && memcmp(data, "OSMSENV2", 8) == 0 &&
+	    (l1 != size || memcmp(b1, data, size) != 0)) {
 		(void)fprintf(stderr, "encoding differs from the input\n");
 		abort();
 	}

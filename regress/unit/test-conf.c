@@ -920,7 +920,11 @@ test_defaults(void)
 	    conf->mta.timeout == MTA_TIMEOUT && conf->mta.resolver[0] == '\0' &&
 	    strcmp(conf->mta.trust_anchor, MTA_TRUST_ANCHOR) == 0 &&
 	    strcmp(conf->mta.ca_file, MTA_CA_FILE) == 0 &&
-	    conf->scand.database[0] == '\0');
+	    strcmp(conf->scand.database, SCAND_DATABASE) == 0 &&
+	    conf->scand.workers == SCAND_WORKERS &&
+	    conf->scand.action == SCAN_REJECT &&
+	    conf->scand.unscannable == SCAN_TEMPFAIL &&
+	    conf->scand.on_failure == SCAN_TEMPFAIL);
 	test_assert(conf != NULL && TAILQ_EMPTY(&conf->listeners) &&
 	    TAILQ_EMPTY(&conf->pkis) && TAILQ_EMPTY(&conf->tables) &&
 	    TAILQ_EMPTY(&conf->domains) && TAILQ_EMPTY(&conf->relays) &&
@@ -959,6 +963,19 @@ test_defaults(void)
 		    "\tmax-user-sessions 20\n"
 		    "\ttimeout 1800\n"
 		    "\tlogin-timeout 60\n"
+		    "}\n"
+		    "scand {\n"
+		    "\tdatabase \"/var/lib/clamav\"\n"
+		    "\tworkers 2\n"
+		    "\tmax-scan-size 104857600\n"
+		    "\tmax-file-size 26214400\n"
+		    "\tmax-files 10000\n"
+		    "\tmax-recursion 16\n"
+		    "\ttimeout 120\n"
+		    "\taction reject\n"
+		    "\tsubmission-action reject\n"
+		    "\tunscannable tempfail\n"
+		    "\ton-failure tempfail\n"
 		    "}\n"));
 		free(out);
 		test_assert(strcmp(conf_role_user(conf, ROLE_SMTPD),

@@ -29,6 +29,8 @@
 #define T_REQUIRETLS	0x0c
 #define T_ENVID		0x0d
 #define T_SIZE		0x0e
+#define T_SCANNER	0x0f
+#define T_VIRUS		0x10
 #define T_RCPT		0x40
 #define T_DEST		0x41
 #define T_END		0xff
@@ -162,7 +164,7 @@ raw_dest(struct raw *r, uint32_t rcpt, uint32_t kind, uint32_t state)
  * The header fields of sample(), one at a time: the hostile cases
  * below replace, drop or add one by its index.
  */
-#define NHDR	14
+#define NHDR	16
 
 static void
 raw_hdr(struct raw *r, int i)
@@ -182,6 +184,8 @@ raw_hdr(struct raw *r, int i)
 	case 11: raw_rec(r, T_REQUIRETLS, "\0", 1); break;
 	case 12: raw_str(r, T_ENVID, ""); break;
 	case 13: raw_u64(r, T_SIZE, 4242); break;
+	case 14: raw_str(r, T_SCANNER, "ClamAV 1.4.6/0"); break;
+	case 15: raw_str(r, T_VIRUS, ""); break;
 	}
 }
 
@@ -205,6 +209,8 @@ sample(struct envelope *env)
 	env->body = SMTP_BODY_8BITMIME;
 	env->ret = SMTP_RET_NONE;
 	env->size = 4242;
+	(void)osms_strlcpy(env->scanner, "ClamAV 1.4.6/0",
+	    sizeof(env->scanner));
 	memset(&rc, 0, sizeof(rc));
 	(void)osms_strlcpy(rc.address, "bob@example.test", sizeof(rc.address));
 	(void)osms_strlcpy(rc.orcpt, "rfc822;bob@example.test",
@@ -236,7 +242,7 @@ raw_sample_ex(struct raw *r, int skip, const struct raw *extra, int extra_at,
 	int	 i;
 
 	memset(r, 0, sizeof(*r));
-	raw_put(r, "OSMSENV1", 8);
+	raw_put(r, "OSMSENV2", 8);
 	for (i = 0; i <= NHDR; i++) {
 		if (extra != NULL && i == extra_at)
 			raw_put(r, extra->p, extra->len);
@@ -339,6 +345,8 @@ round_trip(const struct envelope *env)
 	    back.ret != env->ret || back.smtputf8 != (env->smtputf8 != 0) ||
 	    back.requiretls != (env->requiretls != 0) ||
 	    strcmp(back.envid, env->envid) != 0 || back.size != env->size ||
+	    strcmp(back.scanner, env->scanner) != 0 ||
+	    strcmp(back.virus, env->virus) != 0 ||
 	    back.nrcpts != env->nrcpts || back.ndests != env->ndests)
 		ok = 0;
 	for (i = 0; ok && i < env->nrcpts; i++) {
@@ -400,7 +408,7 @@ test_format_pinned(void)
 	raw_sample(&r);
 	test_assert(envelope_encode(&env, &b, &l) == 0);
 	test_assert(l == r.len && memcmp(b, r.p, l) == 0);
-	test_assert(memcmp(b, "OSMSENV1\x01\x10\0\0\0" TEST_ID, 25) == 0);
+	test_assert(memcmp(b, "OSMSENV2\x01\x10\0\0\0" TEST_ID, 25) == 0);
 	test_assert(b[l - END_LEN] == T_END && b[l - END_LEN + 1] == 8);
 	free(b);
 	raw_free(&r);
@@ -482,10 +490,41 @@ test_magic(void)
 
 	test_begin("envelope: bad magic, bad END");
 	raw_sample_ex(&r, -1, NULL, 0, 1, 1);
-	memcpy(r.p, "OSMSENV2", 8);
+	memcpy(r.p, "OSMSENV3", 8);
 	raw_end(&r);
 	test_assert(fails_raw(&r, "bad magic"));
 	test_assert(fails((const uint8_t *)"osmsenv1", 8, "bad magic"));
+	/* Version 1 (no SCANNER, no VIRUS) is read, and written as 2. */
+	{
+		struct envelope	 v1;
+		uint8_t		*b;
+		size_t		 l;
+		int		 i;
+
+		memset(&r, 0, sizeof(r));
+		raw_put(&r, "OSMSENV1", 8);
+		for (i = 0; i < NHDR - 2; i++)
+			raw_hdr(&r, i);
+		raw_rcpt(&r, "bob@example.test", "", 0);
+		raw_dest(&r, 0, DEST_MAILBOX, DEST_PENDING);
+		raw_end(&r);
+		test_assert(envelope_decode(r.p, r.len, &v1, NULL) == 0 &&
+		    v1.scanner[0] == '\0' && v1.virus[0] == '\0' &&
+		    v1.size == 4242);
+		test_assert(envelope_encode(&v1, &b, &l) == 0 &&
+		    memcmp(b, "OSMSENV2", 8) == 0);
+		free(b);
+		envelope_clear(&v1);
+		raw_free(&r);
+		/* ...but not with the version 2 fields. */
+		memset(&r, 0, sizeof(r));
+		raw_put(&r, "OSMSENV1", 8);
+		for (i = 0; i < NHDR; i++)
+			raw_hdr(&r, i);
+		raw_rcpt(&r, "bob@example.test", "", 0);
+		raw_end(&r);
+		test_assert(fails_raw(&r, NULL));
+	}
 	test_assert(fails((const uint8_t *)"OSMS", 4, "truncated envelope"));
 
 	/* END with a wrong length, or not END at all. */
@@ -631,7 +670,7 @@ test_values(void)
 	ONE_HDR(0, raw_str(&x, T_ID, "0123456789abcde"), "bad queue id");
 	ONE_HDR(0, raw_str(&x, T_ID, "0123456789abcdef0"), "bad queue id");
 	ONE_HDR(1, raw_u32(&x, T_CREATED, 1), "bad field length");
-	ONE_HDR(2, raw_u32(&x, T_FLAGS, 0x04), "unknown flag");
+	ONE_HDR(2, raw_u32(&x, T_FLAGS, 0x08), "unknown flag");
 	ONE_HDR(2, raw_u64(&x, T_FLAGS, 1), "bad field length");
 	ONE_HDR(3, raw_str(&x, T_SENDER, "a\nb@example.test"),
 	    "control byte in a string");
