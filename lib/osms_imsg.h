@@ -55,9 +55,10 @@ X(IMSG_CONF_SRS, R(ROLE_PARENT), R(ROLE_QUEUE) | R(ROLE_AUTHD), "sd",	\
     " bounces (authd)")							\
 X(IMSG_CONF_DKIM, R(ROLE_PARENT), R(ROLE_CRYPTOD), "fss",		\
     "key file (PEM), domain, selector: a DKIM signing key")		\
-X(IMSG_CONF_SMTPD_SCAN, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuu",	\
-    "timeout, action, submission action, unscannable, on failure:"	\
-    " what becomes of scanned mail (enum scan_action, scan_fallback)")	\
+X(IMSG_CONF_SMTPD_SCAN, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuuu",	\
+    "enable, timeout, action, submission action, unscannable, on"	\
+    " failure: what becomes of scanned mail (enum scan_action,"	\
+    " scan_fallback)")							\
 X(IMSG_CONF_SCAND, R(ROLE_PARENT), R(ROLE_SCAND), "uUUuu",		\
     "workers, max scan size, max file size, max files, max recursion")	\
 X(IMSG_CONF_IMAPD, R(ROLE_PARENT), R(ROLE_IMAPD), "u",		\

@@ -539,6 +539,7 @@ slice_send(struct child *c)
 		msg_add_u32(&m, conf->smtpd.max_messages_per_hour);
 		send_or_kill(c, &m);
 		msg_init(&m, IMSG_CONF_SMTPD_SCAN, 0);
+		msg_add_u32(&m, (uint32_t)conf->scand.enable);
 		msg_add_u32(&m, conf->scand.timeout);
 		msg_add_u32(&m, conf->scand.action);
 		msg_add_u32(&m, conf->scand.submission_action);

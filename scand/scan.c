@@ -76,6 +76,10 @@ scan_engine_load(const char *dir, const struct scan_limits *l,
 	    l->max_recursion) != CL_SUCCESS ||
 	    cl_engine_set_num(e->cl, CL_ENGINE_MAX_SCANTIME,
 	    SCAN_MAX_TIME_MS) != CL_SUCCESS ||
+	    /* Messages are unique: hashing each one for a cache of clean
+	     * files costs more than it saves. */
+	    cl_engine_set_num(e->cl, CL_ENGINE_DISABLE_CACHE, 1) !=
+	    CL_SUCCESS ||
 	    (tmpdir != NULL && cl_engine_set_str(e->cl, CL_ENGINE_TMPDIR,
 	    tmpdir) != CL_SUCCESS);
 	if (fail) {

@@ -33,7 +33,8 @@ struct smtp_limits	 smtp_limits = {
 	SMTPD_TIMEOUT, 1, 0
 };
 struct smtp_scan	 smtp_scan = {
-	SCAND_TIMEOUT, SCAN_REJECT, SCAN_REJECT, SCAN_TEMPFAIL, SCAN_TEMPFAIL
+	1, SCAND_TIMEOUT, SCAN_REJECT, SCAN_REJECT, SCAN_TEMPFAIL,
+	SCAN_TEMPFAIL
 };
 
 /* Messages per authenticated user, in the hour since its first. */
@@ -123,6 +124,7 @@ smtp_conf(struct imsg *imsg)
 		break;
 	case IMSG_CONF_SMTPD_SCAN:
 		msg_reader_init(&r, imsg);
+		(void)msg_get_u32(&r, &scan.enable);
 		(void)msg_get_u32(&r, &scan.timeout);
 		(void)msg_get_u32(&r, &scan.action);
 		(void)msg_get_u32(&r, &scan.submission_action);

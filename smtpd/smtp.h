@@ -34,6 +34,7 @@ struct smtp_limits {
 
 /* What smtpd does with scan results (IMSG_CONF_SMTPD_SCAN). */
 struct smtp_scan {
+	uint32_t	 enable;		/* 0: no scan at all */
 	uint32_t	 timeout;		/* seconds */
 	uint32_t	 action;		/* enum scan_action, inbound */
 	uint32_t	 submission_action;	/* for authenticated users */

@@ -145,7 +145,14 @@ check_scan(struct check_run *run)
 {
 	struct timeval	 tv = { (time_t)smtp_scan.timeout, 0 };
 	struct msg	 m;
+	struct check_result res;
 
+	if (!smtp_scan.enable) {
+		memset(&res, 0, sizeof(res));
+		res.verdict = CHECK_ACCEPT;
+		check_next(run, &res);
+		return;
+	}
 	msg_init(&m, IMSG_QUEUE_OPEN, smtp_session_id(run->session));
 	msg_add_str(&m, run->msgid);
 	if (smtp_peer_send(ROLE_QUEUE, &m) == -1) {
@@ -214,7 +221,10 @@ smtp_check_scanned(struct check_run *run, struct imsg *imsg)
 			refuse(&res, CHECK_TEMPFAIL, 451, "4.7.1", "The message"
 			    " could not be scanned (%s); try again later",
 			    virus);
-	} else if (verdict == SCAN_VIRUS) {
+	} else if (verdict == SCAN_CLEAN)
+		log_info("check virus: message %s clean (%s)", run->msgid,
+		    scanner);
+	else if (verdict == SCAN_VIRUS) {
 		action = smtp_session_user(run->session)[0] != '\0' ?
 		    smtp_scan.submission_action : smtp_scan.action;
 		log_info("check virus: message %s infected: %s (%s)",

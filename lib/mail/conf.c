@@ -463,6 +463,7 @@ conf_new(const char *name)
 	conf->mta.timeout = MTA_TIMEOUT;
 	(void)osms_strlcpy(conf->scand.database, SCAND_DATABASE,
 	    sizeof(conf->scand.database));
+	conf->scand.enable = 1;
 	conf->scand.workers = SCAND_WORKERS;
 	conf->scand.max_scansize = SCAND_MAX_SCANSIZE;
 	conf->scand.max_filesize = SCAND_MAX_FILESIZE;
@@ -952,7 +953,8 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 	if (role == ROLE_SCAND) {
 		const struct conf_scand	*sc = &conf->scand;
 
-		(void)fputs("\tdatabase ", fp);
+		(void)fprintf(fp, "\tenable %s\n\tdatabase ", sc->enable ?
+		    "yes" : "no");
 		dump_str(fp, sc->database);
 		(void)fprintf(fp, "\n\tworkers %u\n\tmax-scan-size %llu\n"
 		    "\tmax-file-size %llu\n\tmax-files %u\n"

@@ -205,6 +205,7 @@ enum scan_action { SCAN_REJECT, SCAN_QUARANTINE, SCAN_TAG };
 enum scan_fallback { SCAN_TEMPFAIL, SCAN_ACCEPT };
 
 struct conf_scand {
+	int			 enable;	/* scan every message */
 	char			 database[CONF_MAX_PATH];	/* the jail */
 	uint32_t		 workers;
 	uint64_t		 max_scansize;

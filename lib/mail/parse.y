@@ -209,7 +209,7 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> MAXFILESIZE "max-file-size" MAXFILES "max-files"
 %token <kw> MAXRECURSION "max-recursion" ACTION "action"
 %token <kw> SUBACTION "submission-action" UNSCANNABLE "unscannable"
-%token <kw> ONFAILURE "on-failure"
+%token <kw> ONFAILURE "on-failure" ENABLE "enable"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -260,7 +260,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| RELAY | HOST | SECRET | DKIM | SELECTOR | MTA | RESOLVER
 		| TRUSTANCHOR | CAFILE | DOMCONN | LIFETIME | MAXRETRY | SRS
 		| WORKERS | MAXSCANSIZE | MAXFILESIZE | MAXFILES | MAXRECURSION
-		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE
+		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE | ENABLE
 		;
 
 macro		: STRING '=' str {
@@ -513,7 +513,7 @@ setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| LOGINTIMEOUT | DELAYWARN | RESOLVER | TRUSTANCHOR | CAFILE
 		| DOMCONN | LIFETIME | MAXRETRY | WORKERS | MAXSCANSIZE
 		| MAXFILESIZE | MAXFILES | MAXRECURSION | ACTION | SUBACTION
-		| UNSCANNABLE | ONFAILURE
+		| UNSCANNABLE | ONFAILURE | ENABLE
 		;
 
 %%
@@ -540,6 +540,7 @@ static const struct keyword {
 	{ "domain",		T_DOMAIN },
 	{ "domains",		T_DOMAINS },
 	{ "empty",		T_EMPTY },
+	{ "enable",		T_ENABLE },
 	{ "file",		T_FILE },
 	{ "host",		T_HOST },
 	{ "hostname",		T_HOSTNAME },
@@ -1554,7 +1555,13 @@ scand_setting(struct parser *p, int line, const char *setting,
 	int			 a;
 
 	(void)conf_quote(q, sizeof(q), s);
-	if (strcmp(setting, "database") == 0) {
+	if (strcmp(setting, "enable") == 0) {
+		if (strcmp(s, "yes") != 0 && strcmp(s, "no") != 0)
+			conf_error(p->rep, line, "invalid enable %s: expected"
+			    " yes or no", q);
+		else
+			sc->enable = s[0] == 'y';
+	} else if (strcmp(setting, "database") == 0) {
 		if ((why = conf_check_path(s)) != NULL)
 			conf_error(p->rep, line, "invalid database %s: %s", q,
 			    why);

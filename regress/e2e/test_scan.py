@@ -276,4 +276,37 @@ with Osms() as o:
         p = o.ctl("scan", "status")
         t.expect(re.search(r"scand .*ClamAV .* 2 signatures", p.stdout),
                  p.stdout)
+
+    with t.case("no databases: 451, or accepted unscanned (fail open)"):
+        os.makedirs(o.path("nodb"), exist_ok=True)
+        base = o.conf_text()
+        o.write_conf(base + 'scand {\n\tdatabase "%s"\n}\n' %
+                     o.path("nodb"))
+        o.ctl("reload")
+        t.expect(wait_log(o, r"signature databases did not load"),
+                 "no log line")
+        code, text = smtp_send(mx, b"From: <x@remote.test>\r\n\r\nhi\r\n")
+        t.expect(code == 451 and b"4.7.1" in text, "%d %r" % (code, text))
+        o.write_conf(base + 'scand {\n\tdatabase "%s"\n'
+                     '\ton-failure accept\n}\n' % o.path("nodb"))
+        o.ctl("reload")
+        time.sleep(1)
+        code, _ = smtp_send(mx, b"From: <x@remote.test>\r\n"
+                            b"Message-ID: <open@t>\r\n\r\nhi\r\n")
+        m = box.wait_for("alice", "<open@t>")
+        t.expect(code == 250 and m is not None and
+                 (m["X-Virus-Scanned"] or "").startswith("not scanned"),
+                 "%d %r" % (code, m and m["X-Virus-Scanned"]))
+        o.write_conf(base)
+        o.ctl("reload")
+        time.sleep(1)
+
+    with t.case("enable no: no scan, no X-Virus-Scanned"):
+        o.write_conf(o.conf_text() + "scand {\n\tenable no\n}\n")
+        o.ctl("reload")
+        time.sleep(0.5)
+        mid = send(mx, "x@remote.test", ["alice@example.test"])
+        m = box.wait_for("alice", mid)
+        t.expect(m is not None and m["X-Virus-Scanned"] is None,
+                 "scanned anyway")
 t.done()

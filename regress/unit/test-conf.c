@@ -965,6 +965,7 @@ test_defaults(void)
 		    "\tlogin-timeout 60\n"
 		    "}\n"
 		    "scand {\n"
+		    "\tenable yes\n"
 		    "\tdatabase \"/var/lib/clamav\"\n"
 		    "\tworkers 2\n"
 		    "\tmax-scan-size 104857600\n"
