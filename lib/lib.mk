@@ -42,6 +42,7 @@ LIB_SRCS	:= \
 	lib/mail/mstore.c \
 	lib/mail/mtasts.c \
 	lib/mail/pwhash.c \
+	lib/mail/smime.c \
 	lib/mail/smtp_cmd.c \
 	lib/mail/smtp_reply.c \
 	lib/mail/spool.c \

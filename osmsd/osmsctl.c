@@ -81,7 +81,11 @@ usage(void)
 	    "  dkim keygen [-t rsa|ed25519] [-b bits] DOMAIN SELECTOR KEYFILE\n"
 	    "                      make a DKIM key, print its DNS record\n"
 	    "  dkim sign DOMAIN SELECTOR KEYFILE\n"
-	    "                      sign standard input to standard output\n");
+	    "                      sign standard input to standard output\n"
+	    "  smime sign CERT KEY [CHAIN], smime encrypt CERT...,\n"
+	    "  smime decrypt CERT KEY, smime verify CAFILE\n"
+	    "                      S/MIME from standard input to standard"
+	    " output\n");
 	exit(2);
 }
 
@@ -489,6 +493,11 @@ main(int argc, char **argv)
 	cmd = argv[0];
 	if (strcmp(cmd, "hash") == 0 && argc == 1)
 		return cmd_hash();
+	if (strcmp(cmd, "smime") == 0) {
+		if ((ok = cmd_smime(argc, argv)) == -1)
+			usage();
+		return ok;
+	}
 	if (strcmp(cmd, "dkim") == 0) {
 		if ((ok = cmd_dkim(argc, argv)) == -1)
 			usage();

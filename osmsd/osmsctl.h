@@ -6,5 +6,7 @@
 
 /* osmsctl_dkim.c: "dkim keygen|sign ...": 0, 1 (failed), -1 (usage). */
 int	 cmd_dkim(int argc, char **argv);
+/* osmsctl_smime.c: "smime sign|encrypt|decrypt|verify ...": the same. */
+int	 cmd_smime(int argc, char **argv);
 
 #endif

@@ -1,0 +1,496 @@
+/*
+ * S/MIME with OpenSSL's CMS (smime.h).
+ *
+ * The header block is split into the MIME content fields, which go
+ * inside the signed or encrypted entity, and the rest, which stays
+ * outside. Line ends are made CRLF first: the signature covers the
+ * canonical form (RFC 8551 3.1.1), and CMS_BINARY keeps OpenSSL from
+ * translating anything again.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bio.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
+
+#include "log.h"
+#include "mime.h"
+#include "mime7bit.h"
+#include "smime.h"
+#include "util.h"
+
+#define SMIME_PREAMBLE	"This is a cryptographically signed message in MIME" \
+			" format.\r\n\r\n"
+
+/* Append data with every line end as CRLF (a lone CR stays). */
+static int
+add_crlf(struct buf *b, const char *p, size_t len)
+{
+	size_t	 i, start = 0;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] != '\n' || (i > 0 && p[i - 1] == '\r'))
+			continue;
+		if (buf_add(b, p + start, i - start) == -1 ||
+		    buf_add(b, "\r\n", 2) == -1)
+			return -1;
+		start = i + 1;
+	}
+	return buf_add(b, p + start, len - start);
+}
+
+/* Where the header block ends (after its blank line), or len. */
+static size_t
+header_end(const char *p, size_t len, size_t *hdr_len)
+{
+	size_t	 i = 0;
+
+	while (i < len) {
+		if (p[i] == '\n') {
+			*hdr_len = i;
+			return i + 1;
+		}
+		if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n') {
+			*hdr_len = i;
+			return i + 2;
+		}
+		while (i < len && p[i] != '\n')
+			i++;
+		i++;			/* past the line's LF */
+	}
+	*hdr_len = len;
+	return len;
+}
+
+/*
+ * The header fields of msg: MIME content fields (Content-*) to inner,
+ * the others (but MIME-Version, which the caller writes) to outer.
+ * Returns the offset of the body.
+ */
+static size_t
+split_header(const char *msg, size_t len, struct buf *outer,
+    struct buf *inner, int *failed)
+{
+	size_t	 hlen, body = header_end(msg, len, &hlen), i = 0, e;
+
+	while (i < hlen) {
+		/* A field: its first line and the folded ones after it. */
+		for (e = i; e < hlen; e++)
+			if (msg[e] == '\n' && (e + 1 >= hlen ||
+			    (msg[e + 1] != ' ' && msg[e + 1] != '\t')))
+				break;
+		e = e < hlen ? e + 1 : hlen;
+		if (e - i >= 8 && strncasecmp(msg + i, "Content-", 8) == 0) {
+			if (add_crlf(inner, msg + i, e - i) == -1)
+				*failed = 1;
+		} else if (!(e - i >= 13 &&
+		    strncasecmp(msg + i, "MIME-Version:", 13) == 0)) {
+			if (add_crlf(outer, msg + i, e - i) == -1)
+				*failed = 1;
+		}
+		i = e;
+	}
+	/* A last field without its line end gets one. */
+	if (outer->len > 0 && outer->data[outer->len - 1] != '\n' &&
+	    buf_add(outer, "\r\n", 2) == -1)
+		*failed = 1;
+	if (inner->len > 0 && inner->data[inner->len - 1] != '\n' &&
+	    buf_add(inner, "\r\n", 2) == -1)
+		*failed = 1;
+	return body;
+}
+
+/* The content entity of msg (content fields, blank line, body, CRLF),
+ * into inner; the other fields into outer. */
+static int
+entity(const char *msg, size_t len, struct buf *outer, struct buf *inner)
+{
+	struct buf	 fields = BUF_INIT(SMIME_MAX_MESSAGE);
+	size_t		 body;
+	int		 failed = 0;
+
+	body = split_header(msg, len, outer, &fields, &failed);
+	if (fields.len == 0)
+		(void)buf_addstr(&fields, "Content-Type: text/plain;"
+		    " charset=us-ascii\r\n");
+	if (failed || buf_add(inner, fields.data, fields.len) == -1 ||
+	    buf_add(inner, "\r\n", 2) == -1 ||
+	    add_crlf(inner, msg + body, len - body) == -1) {
+		buf_free(&fields);
+		return -1;
+	}
+	buf_free(&fields);
+	return 0;
+}
+
+/* The DER of cms as base64, lines of 64, CRLF ends, appended to out. */
+static int
+add_cms_base64(struct buf *out, CMS_ContentInfo *cms)
+{
+	BIO	*b64, *mem;
+	char	*p;
+	long	 n;
+	int	 rc = -1;
+
+	if ((b64 = BIO_new(BIO_f_base64())) == NULL ||
+	    (mem = BIO_new(BIO_s_mem())) == NULL) {
+		BIO_free(b64);
+		return -1;
+	}
+	b64 = BIO_push(b64, mem);
+	if (i2d_CMS_bio(b64, cms) == 1 && BIO_flush(b64) == 1 &&
+	    (n = BIO_get_mem_data(mem, &p)) > 0)
+		rc = add_crlf(out, p, (size_t)n);
+	BIO_free_all(b64);
+	return rc;
+}
+
+/* The CMS structure in a base64 body (line breaks and spaces allowed). */
+static CMS_ContentInfo *
+cms_from_base64(const char *p, size_t len)
+{
+	CMS_ContentInfo	*cms;
+	BIO		*b64, *mem;
+
+	if (len > INT32_MAX || (b64 = BIO_new(BIO_f_base64())) == NULL)
+		return NULL;
+	if ((mem = BIO_new_mem_buf(p, (int)len)) == NULL) {
+		BIO_free(b64);
+		return NULL;
+	}
+	b64 = BIO_push(b64, mem);
+	cms = d2i_CMS_bio(b64, NULL);
+	BIO_free_all(b64);
+	return cms;
+}
+
+static void
+random_boundary(char *b, size_t size)
+{
+	unsigned char	 r[12];
+	size_t		 i;
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		fatalx("smime: RAND_bytes");
+	(void)snprintf(b, size, "osms-");
+	for (i = 0; i < sizeof(r) && 5 + 2 * i + 2 < size; i++)
+		(void)snprintf(b + 5 + 2 * i, size - 5 - 2 * i, "%02x", r[i]);
+}
+
+int
+smime_sign(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
+    STACK_OF(X509) *chain, struct buf *out, const char **errstr)
+{
+	struct buf	 outer = BUF_INIT(SMIME_MAX_MESSAGE);
+	struct buf	 inner = BUF_INIT(SMIME_MAX_MESSAGE);
+	struct buf	 seven = BUF_INIT(2 * SMIME_MAX_MESSAGE);
+	struct buf	*content = &inner;
+	CMS_ContentInfo	*cms = NULL;
+	BIO		*in = NULL;
+	char		 boundary[40];
+	const unsigned	 flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL;
+	int		 rc = -1;
+
+	*errstr = "out of memory or message too large";
+	if (len > SMIME_MAX_MESSAGE || entity(msg, len, &outer, &inner) == -1)
+		goto done;
+	/* Signed content must be 7bit to survive transport unchanged. */
+	if (mime7bit_needed(inner.data, inner.len)) {
+		if (mime7bit_convert(inner.data, inner.len, &seven,
+		    errstr) == -1)
+			goto done;
+		content = &seven;
+	}
+	random_boundary(boundary, sizeof(boundary));
+	*errstr = "signing failed";
+	if ((in = BIO_new_mem_buf(content->data, (int)content->len)) == NULL ||
+	    (cms = CMS_sign(NULL, NULL, chain, NULL, flags)) == NULL ||
+	    CMS_add1_signer(cms, cert, key, EVP_sha256(), flags) == NULL ||
+	    CMS_final(cms, in, NULL, flags) != 1)
+		goto done;
+	*errstr = "message too large";
+	if (buf_add(out, outer.data, outer.len) == -1 ||
+	    buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: "
+	    "multipart/signed; protocol=\"application/pkcs7-signature\";"
+	    " micalg=sha-256;\r\n\tboundary=\"%s\"\r\n\r\n" SMIME_PREAMBLE
+	    "--%s\r\n", boundary, boundary) == -1 ||
+	    buf_add(out, content->data, content->len) == -1 ||
+	    buf_printf(out, "\r\n--%s\r\nContent-Type: application/pkcs7-"
+	    "signature; name=\"smime.p7s\"\r\nContent-Transfer-Encoding: "
+	    "base64\r\nContent-Disposition: attachment; filename="
+	    "\"smime.p7s\"\r\n\r\n", boundary) == -1 ||
+	    add_cms_base64(out, cms) == -1 ||
+	    buf_printf(out, "\r\n--%s--\r\n", boundary) == -1)
+		goto done;
+	*errstr = NULL;
+	rc = 0;
+done:
+	ERR_clear_error();
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	buf_free(&outer);
+	buf_free(&inner);
+	buf_free(&seven);
+	return rc;
+}
+
+int
+smime_encrypt(const char *msg, size_t len, STACK_OF(X509) *recips,
+    struct buf *out, const char **errstr)
+{
+	struct buf	 outer = BUF_INIT(SMIME_MAX_MESSAGE);
+	struct buf	 inner = BUF_INIT(SMIME_MAX_MESSAGE);
+	CMS_ContentInfo	*cms = NULL;
+	BIO		*in = NULL;
+	int		 rc = -1;
+
+	*errstr = "out of memory or message too large";
+	if (len > SMIME_MAX_MESSAGE || entity(msg, len, &outer, &inner) == -1)
+		goto done;
+	*errstr = "encryption failed";
+	if ((in = BIO_new_mem_buf(inner.data, (int)inner.len)) == NULL ||
+	    (cms = CMS_encrypt(recips, in, EVP_aes_256_cbc(),
+	    CMS_BINARY)) == NULL)
+		goto done;
+	*errstr = "message too large";
+	if (buf_add(out, outer.data, outer.len) == -1 ||
+	    buf_addstr(out, "MIME-Version: 1.0\r\nContent-Type: application/"
+	    "pkcs7-mime; smime-type=enveloped-data;\r\n\tname=\"smime.p7m\""
+	    "\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition:"
+	    " attachment; filename=\"smime.p7m\"\r\n\r\n") == -1 ||
+	    add_cms_base64(out, cms) == -1)
+		goto done;
+	*errstr = NULL;
+	rc = 0;
+done:
+	ERR_clear_error();
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	buf_free(&outer);
+	buf_free(&inner);
+	return rc;
+}
+
+/* The value of a parameter of a part, NULL if absent. */
+static const char *
+param(const struct mime_part *p, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nparams; i++)
+		if (strcasecmp(p->params[i].name, name) == 0)
+			return p->params[i].value;
+	return NULL;
+}
+
+static int
+is_pkcs7_mime(const struct mime_part *p)
+{
+	return strcmp(p->type, "application") == 0 &&
+	    (strcmp(p->subtype, "pkcs7-mime") == 0 ||
+	    strcmp(p->subtype, "x-pkcs7-mime") == 0);
+}
+
+int
+smime_is_encrypted(const char *msg, size_t len)
+{
+	struct mime_msg	*m;
+	const char	*err, *st;
+	int		 yes = 0;
+
+	if (len > SMIME_MAX_MESSAGE || (m = mime_parse(msg, len, &err)) == NULL)
+		return 0;
+	if (is_pkcs7_mime(mime_root(m))) {
+		st = param(mime_root(m), "smime-type");
+		yes = st == NULL || strcasecmp(st, "enveloped-data") == 0 ||
+		    strcasecmp(st, "authEnveloped-data") == 0;
+	}
+	mime_free(m);
+	return yes;
+}
+
+/* The message with its content replaced: outer fields of msg, then the
+ * entity (content fields, blank line, body). */
+static int
+rewrap(const char *msg, size_t len, const char *ent, size_t entlen,
+    struct buf *out)
+{
+	struct buf	 outer = BUF_INIT(SMIME_MAX_MESSAGE);
+	struct buf	 fields = BUF_INIT(SMIME_MAX_MESSAGE);
+	int		 failed = 0, rc;
+
+	(void)split_header(msg, len, &outer, &fields, &failed);
+	rc = failed || buf_add(out, outer.data, outer.len) == -1 ||
+	    buf_addstr(out, "MIME-Version: 1.0\r\n") == -1 ||
+	    add_crlf(out, ent, entlen) == -1 ? -1 : 0;
+	buf_free(&outer);
+	buf_free(&fields);
+	return rc;
+}
+
+int
+smime_decrypt(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
+    struct buf *out, const char **errstr)
+{
+	struct mime_msg		*m;
+	const struct mime_part	*root;
+	CMS_ContentInfo		*cms = NULL;
+	BIO			*plain = NULL;
+	char			*p;
+	long			 n;
+	int			 rc = -1;
+
+	if (len > SMIME_MAX_MESSAGE || (m = mime_parse(msg, len,
+	    errstr)) == NULL) {
+		*errstr = "message too large";
+		return -1;
+	}
+	root = mime_root(m);
+	*errstr = "not an S/MIME encrypted message";
+	if (!smime_is_encrypted(msg, len))
+		goto done;
+	*errstr = "malformed CMS data";
+	if ((cms = cms_from_base64(msg + root->body_off,
+	    root->body_len)) == NULL)
+		goto done;
+	*errstr = "cannot decrypt: not for this key, or damaged";
+	if ((plain = BIO_new(BIO_s_mem())) == NULL ||
+	    CMS_decrypt(cms, key, cert, NULL, plain, CMS_BINARY) != 1)
+		goto done;
+	*errstr = "message too large";
+	if ((n = BIO_get_mem_data(plain, &p)) < 0 ||
+	    rewrap(msg, len, p, (size_t)n, out) == -1)
+		goto done;
+	*errstr = NULL;
+	rc = 0;
+done:
+	ERR_clear_error();
+	CMS_ContentInfo_free(cms);
+	BIO_free(plain);
+	mime_free(m);
+	return rc;
+}
+
+/* The first e-mail address of a certificate (subjectAltName, else the
+ * subject's emailAddress). */
+static void
+cert_email(X509 *x, char *buf, size_t size)
+{
+	STACK_OF(OPENSSL_STRING) *emails = X509_get1_email(x);
+
+	buf[0] = '\0';
+	if (emails != NULL && sk_OPENSSL_STRING_num(emails) > 0)
+		(void)osms_strlcpy(buf, sk_OPENSSL_STRING_value(emails, 0),
+		    size);
+	X509_email_free(emails);
+}
+
+static void
+verify_failed(struct smime_verdict *v, const char *why)
+{
+	unsigned long	 e = ERR_peek_last_error();
+
+	v->result = SMIME_FAILED;
+	if (e != 0)
+		(void)snprintf(v->reason, sizeof(v->reason), "%s: %s", why,
+		    ERR_reason_error_string(e) != NULL ?
+		    ERR_reason_error_string(e) : "?");
+	else
+		(void)osms_strlcpy(v->reason, why, sizeof(v->reason));
+}
+
+int
+smime_verify(const char *msg, size_t len, X509_STORE *store,
+    struct smime_verdict *v, struct buf *content, X509 **signer,
+    const char **errstr)
+{
+	struct mime_msg		*m;
+	const struct mime_part	*root, *data = NULL, *sig = NULL;
+	struct buf		 canon = BUF_INIT(SMIME_MAX_MESSAGE);
+	CMS_ContentInfo		*cms = NULL;
+	STACK_OF(X509)		*signers = NULL;
+	BIO			*in = NULL, *outb = NULL;
+	const char		*st;
+	char			*p;
+	long			 n;
+	int			 rc = 0;
+
+	memset(v, 0, sizeof(*v));
+	v->result = SMIME_NOT_SIGNED;
+	if (signer != NULL)
+		*signer = NULL;
+	*errstr = NULL;
+	if (len > SMIME_MAX_MESSAGE || (m = mime_parse(msg, len,
+	    errstr)) == NULL) {
+		*errstr = "message too large";
+		return -1;
+	}
+	root = mime_root(m);
+	if (strcmp(root->type, "multipart") == 0 &&
+	    strcmp(root->subtype, "signed") == 0 && root->nchildren == 2) {
+		data = &root->children[0];
+		sig = &root->children[1];
+		if (strcmp(sig->type, "application") != 0 ||
+		    (strcmp(sig->subtype, "pkcs7-signature") != 0 &&
+		    strcmp(sig->subtype, "x-pkcs7-signature") != 0))
+			goto done;		/* not S/MIME (PGP/MIME?) */
+	} else if (is_pkcs7_mime(root)) {
+		st = param(root, "smime-type");
+		if (st == NULL || strcasecmp(st, "signed-data") != 0)
+			goto done;
+		sig = root;
+	} else
+		goto done;
+
+	if ((cms = cms_from_base64(msg + sig->body_off,
+	    sig->body_len)) == NULL) {
+		verify_failed(v, "malformed signature");
+		goto done;
+	}
+	/*
+	 * The signed entity, header and body, in the canonical form the
+	 * signature covers (RFC 8551 3.1.1): a mailbox that stores LF
+	 * line ends has not broken it.
+	 */
+	if (data != NULL && (add_crlf(&canon, msg + data->hdr_off,
+	    data->body_off + data->body_len - data->hdr_off) == -1 ||
+	    (in = BIO_new_mem_buf(canon.data != NULL ? canon.data : "",
+	    (int)canon.len)) == NULL))
+		goto done;
+	if ((outb = BIO_new(BIO_s_mem())) == NULL)
+		goto done;
+	if (CMS_verify(cms, NULL, store, in, outb, CMS_BINARY) != 1) {
+		verify_failed(v, "the signature does not verify");
+		goto done;
+	}
+	v->result = SMIME_VERIFIED;
+	if ((signers = CMS_get0_signers(cms)) != NULL &&
+	    sk_X509_num(signers) > 0) {
+		cert_email(sk_X509_value(signers, 0), v->signer,
+		    sizeof(v->signer));
+		if (signer != NULL) {
+			*signer = sk_X509_value(signers, 0);
+			X509_up_ref(*signer);
+		}
+	}
+	if (content != NULL && (n = BIO_get_mem_data(outb, &p)) >= 0 &&
+	    rewrap(msg, len, p, (size_t)n, content) == -1)
+		rc = -1;
+done:
+	ERR_clear_error();
+	sk_X509_free(signers);
+	CMS_ContentInfo_free(cms);
+	BIO_free(in);
+	BIO_free(outb);
+	buf_free(&canon);
+	mime_free(m);
+	if (rc == -1)
+		*errstr = "message too large";
+	return rc;
+}

@@ -1,0 +1,71 @@
+/*
+ * S/MIME 4.0 (RFC 8551) over OpenSSL's CMS (RFC 5652): sign, verify,
+ * encrypt and decrypt whole messages, as the gateway (cryptod) does.
+ *
+ * A message's MIME content (its Content-* fields and body) is what is
+ * signed or encrypted; the other header fields (From, To, Subject ...)
+ * stay outside, as mail clients expect. Messages to verify or decrypt
+ * come from anywhere: they are parsed with mime.c's limits, and a
+ * verdict is "verified" only for a signature that covers the whole
+ * content and chains to a trusted certificate.
+ */
+#ifndef OSMS_SMIME_H
+#define OSMS_SMIME_H
+
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "buf.h"
+
+#define SMIME_MAX_MESSAGE	(64 * 1024 * 1024)
+
+enum smime_result {
+	SMIME_NOT_SIGNED,	/* no S/MIME signature at the top */
+	SMIME_VERIFIED,
+	SMIME_FAILED,		/* a signature that does not verify */
+};
+
+struct smime_verdict {
+	enum smime_result	 result;
+	char			 signer[256];	/* the signer's e-mail, "" */
+	char			 reason[160];	/* for FAILED */
+};
+
+/*
+ * Sign msg (multipart/signed, detached, SHA-256; the content made 7bit
+ * first, as signed content must survive transport): the signed message
+ * appended to out. chain may be NULL. 0, or -1 and errstr.
+ */
+int	 smime_sign(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
+	    STACK_OF(X509) *chain, struct buf *out, const char **errstr);
+
+/* Encrypt msg for the certificates (AES-256-CBC enveloped-data). */
+int	 smime_encrypt(const char *msg, size_t len, STACK_OF(X509) *recips,
+	    struct buf *out, const char **errstr);
+
+/*
+ * Decrypt an application/pkcs7-mime enveloped (or authenticated
+ * enveloped) message with cert and key: the message with its content
+ * decrypted appended to out. 0, or -1 and errstr (not encrypted, not
+ * for this key, malformed).
+ */
+int	 smime_decrypt(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
+	    struct buf *out, const char **errstr);
+
+/* 1 if the message's top is S/MIME encrypted. */
+int	 smime_is_encrypted(const char *msg, size_t len);
+
+/*
+ * Verify a multipart/signed or opaque signed-data message against the
+ * trust anchors in store: the verdict, and (when content is not NULL)
+ * the message with its signed content unwrapped appended to content.
+ * The signer's certificate, when it verified, goes to *signer (the
+ * caller frees it) if signer is not NULL. 0, or -1 and errstr when the
+ * message cannot be read at all.
+ */
+int	 smime_verify(const char *msg, size_t len, X509_STORE *store,
+	    struct smime_verdict *, struct buf *content, X509 **signer,
+	    const char **errstr);
+
+#endif

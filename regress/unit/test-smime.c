@@ -1,0 +1,179 @@
+/*
+ * S/MIME (smime.c) with keys made here: sign and verify, encrypt and
+ * decrypt, what a tampered, foreign or unsigned message gets, and the
+ * split of header fields between the outside and the content.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "smime.h"
+#include "test.h"
+
+static const char msg[] = "From: <alice@example.test>\r\n"
+    "To: <bob@example.org>\r\nSubject: hello\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9f" "e\r\n"
+    ". a dot line\r\nFrom the start\r\n";
+
+static EVP_PKEY *
+rsa_key(void)
+{
+	EVP_PKEY	*k = EVP_RSA_gen(2048);
+
+	if (k == NULL)
+		abort();
+	return k;
+}
+
+static void
+add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX	 ctx;
+	X509_EXTENSION	*e;
+
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL ||
+	    X509_add_ext(x, e, -1) != 1)
+		abort();
+	X509_EXTENSION_free(e);
+}
+
+/* A certificate for key, signed by ca (or itself), e-mail email. */
+static X509 *
+make_cert(EVP_PKEY *key, X509 *ca, EVP_PKEY *cakey, const char *cn,
+    const char *email)
+{
+	X509	*x = X509_new();
+	char	 san[128];
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), email ? 2 : 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, key);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(ca != NULL ? ca : x));
+	if (email == NULL) {
+		add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE");
+		add_ext(x, x, NID_key_usage, "critical,keyCertSign");
+	} else {
+		(void)snprintf(san, sizeof(san), "email:%s", email);
+		add_ext(x, ca, NID_subject_alt_name, san);
+		add_ext(x, ca, NID_key_usage,
+		    "digitalSignature,keyEncipherment");
+		add_ext(x, ca, NID_ext_key_usage, "emailProtection");
+	}
+	if (X509_sign(x, cakey != NULL ? cakey : key, EVP_sha256()) == 0)
+		abort();
+	return x;
+}
+
+static EVP_PKEY	*cakey, *akey, *otherkey;
+static X509	*ca, *acert, *other;
+
+static void
+test_sign_verify(void)
+{
+	struct buf		 s = BUF_INIT(1 << 20), c = BUF_INIT(1 << 20);
+	struct smime_verdict	 v;
+	X509_STORE		*store = X509_STORE_new();
+	X509			*signer = NULL;
+	const char		*err;
+	const char		*head = "From: <alice@example.test>\r\nTo: "
+	    "<bob@example.org>\r\nSubject: hello\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/signed;";
+	char			*p;
+
+	test_begin("smime: sign, verify, unwrap; tampered and foreign");
+	X509_STORE_add_cert(store, ca);
+	test_assert(smime_sign(msg, sizeof(msg) - 1, acert, akey, NULL, &s,
+	    &err) == 0);
+	/* Outer fields stay out; the content became 7bit (QP). */
+	test_assert(strncmp(s.data, head, strlen(head)) == 0);
+	test_assert(strstr(s.data, "micalg=sha-256") != NULL);
+	test_assert(strstr(s.data, "Content-Transfer-Encoding: "
+	    "quoted-printable") != NULL);
+	test_assert(smime_verify(s.data, s.len, store, &v, &c, &signer,
+	    &err) == 0 && v.result == SMIME_VERIFIED &&
+	    strcmp(v.signer, "alice@example.test") == 0 && signer != NULL);
+	X509_free(signer);
+	test_assert(c.data != NULL && strstr(c.data, "Subject: hello\r\n") !=
+	    NULL && strstr(c.data, "Gr=C3=BC=C3=9Fe") != NULL);
+	/* One byte of the content changed. */
+	p = strstr(s.data, "a dot line");
+	test_assert(p != NULL);
+	if (p != NULL)
+		p[2] = 'D';
+	test_assert(smime_verify(s.data, s.len, store, &v, NULL, NULL,
+	    &err) == 0 && v.result == SMIME_FAILED && v.reason[0] != '\0');
+	/* Signed by a certificate of no trusted CA. */
+	buf_reset(&s);
+	test_assert(smime_sign(msg, sizeof(msg) - 1, other, otherkey, NULL,
+	    &s, &err) == 0);
+	test_assert(smime_verify(s.data, s.len, store, &v, NULL, NULL,
+	    &err) == 0 && v.result == SMIME_FAILED);
+	/* Not signed at all. */
+	test_assert(smime_verify(msg, sizeof(msg) - 1, store, &v, NULL, NULL,
+	    &err) == 0 && v.result == SMIME_NOT_SIGNED);
+	X509_STORE_free(store);
+	buf_free(&s);
+	buf_free(&c);
+	test_end();
+}
+
+static void
+test_encrypt_decrypt(void)
+{
+	struct buf	 e = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+	STACK_OF(X509)	*r = sk_X509_new_null();
+	const char	*err;
+
+	test_begin("smime: encrypt and decrypt; the wrong key");
+	(void)sk_X509_push(r, acert);
+	test_assert(smime_encrypt(msg, sizeof(msg) - 1, r, &e, &err) == 0);
+	test_assert(smime_is_encrypted(e.data, e.len));
+	test_assert(!smime_is_encrypted(msg, sizeof(msg) - 1));
+	test_assert(strstr(e.data, "smime-type=enveloped-data") != NULL &&
+	    strstr(e.data, "Subject: hello\r\n") != NULL &&
+	    strstr(e.data, "a dot line") == NULL);
+	test_assert(smime_decrypt(e.data, e.len, acert, akey, &d, &err) ==
+	    0);
+	test_assert(d.data != NULL && strstr(d.data, "Content-Transfer-"
+	    "Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9f" "e\r\n. a dot line") !=
+	    NULL);
+	buf_reset(&d);
+	test_assert(smime_decrypt(e.data, e.len, other, otherkey, &d, &err) ==
+	    -1 && d.len == 0);
+	test_assert(smime_decrypt(msg, sizeof(msg) - 1, acert, akey, &d,
+	    &err) == -1);
+	sk_X509_free(r);
+	buf_free(&e);
+	buf_free(&d);
+	test_end();
+}
+
+int
+main(void)
+{
+	cakey = rsa_key();
+	akey = rsa_key();
+	otherkey = rsa_key();
+	ca = make_cert(cakey, NULL, NULL, "Test CA", NULL);
+	acert = make_cert(akey, ca, cakey, "alice", "alice@example.test");
+	other = make_cert(otherkey, NULL, otherkey, "mallory",
+	    "mallory@example.test");
+	test_sign_verify();
+	test_encrypt_decrypt();
+	X509_free(ca);
+	X509_free(acert);
+	X509_free(other);
+	EVP_PKEY_free(cakey);
+	EVP_PKEY_free(akey);
+	EVP_PKEY_free(otherkey);
+	return test_exit();
+}
