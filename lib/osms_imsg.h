@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	9
+#define OSMS_IMSG_VERSION	10
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -157,10 +157,10 @@ X(IMSG_QUEUE_ABORT, R(ROLE_SMTPD), R(ROLE_QUEUE), "s",			\
 X(IMSG_QUEUE_RESULT, R(ROLE_QUEUE), R(ROLE_SMTPD), "uss",		\
     "result, id, text: how a create or commit went")			\
 /* smtpd -> scand: a virus scan */					\
-X(IMSG_SCAN_REQ, R(ROLE_SMTPD), R(ROLE_SCAND), "f",			\
-    "content: scan it")						\
-X(IMSG_SCAN_RESULT, R(ROLE_SCAND), R(ROLE_SMTPD), "uss",		\
-    "verdict (enum scan_verdict), virus or why, scanner")		\
+X(IMSG_SCAN_REQ, R(ROLE_SMTPD), R(ROLE_SCAND), "fs",			\
+    "content, tag (the queue id): scan it")				\
+X(IMSG_SCAN_RESULT, R(ROLE_SCAND), R(ROLE_SMTPD), "usss",		\
+    "verdict (enum scan_verdict), virus or why, scanner, tag")		\
 /* queue -> delivery */							\
 X(IMSG_DELIVERY_REQ, R(ROLE_QUEUE), R(ROLE_DELIVERY), "fusssssUUs",	\
     "content, flags, id, sender, address, mailbox, unique name,"	\

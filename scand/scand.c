@@ -40,6 +40,7 @@ struct scan_job {
 	TAILQ_ENTRY(scan_job)	 entry;
 	uint64_t		 reqid;
 	enum osms_role		 from;
+	char			 tag[64];	/* echoed: the request's id */
 	int			 fd;
 	struct scan_engine	*engine;
 	enum scan_verdict	 verdict;
@@ -81,6 +82,7 @@ reply(const struct scan_job *j)
 	msg_add_u32(&m, j->verdict);
 	msg_add_str(&m, j->virus);
 	msg_add_str(&m, j->scanner);
+	msg_add_str(&m, j->tag);
 	(void)channel_send(ch, &m);
 }
 
@@ -138,11 +140,13 @@ scan_request(struct channel *ch, struct imsg *imsg)
 {
 	struct msg_reader	 r;
 	struct scan_job		*j;
+	char			 tag[64];
 	int			 fd;
 
 	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, tag, sizeof(tag));
 	fd = imsg_take_fd(imsg);
-	if (msg_end(&r) == -1 || fd == -1) {
+	if (msg_end(&r) == -1 || fd == -1 || str_has_ctl(tag)) {
 		if (fd != -1)
 			(void)close(fd);
 		channel_bad_message(ch, imsg, "bad scan request");
@@ -151,6 +155,7 @@ scan_request(struct channel *ch, struct imsg *imsg)
 	j = xcalloc(1, sizeof(*j));
 	j->reqid = imsg->hdr.id;
 	j->from = ch->remote;
+	(void)osms_strlcpy(j->tag, tag, sizeof(j->tag));
 	j->fd = fd;
 	if (engine != NULL)
 		scan_start(j);

@@ -175,13 +175,18 @@ smtp_check_opened(struct check_run *run, struct imsg *imsg)
 	msg_reader_init(&r, imsg);
 	(void)msg_get_str(&r, id, sizeof(id));
 	fd = imsg_take_fd(imsg);
-	if (msg_end(&r) == -1 || fd == -1 || strcmp(id, run->msgid) != 0) {
+	if (msg_end(&r) == -1 || fd == -1) {
 		if (fd != -1)
 			(void)close(fd);
 		smtp_check_failed(run, "the queue sent no content");
 		return;
 	}
+	if (strcmp(id, run->msgid) != 0) {
+		(void)close(fd);	/* for an earlier message: late */
+		return;
+	}
 	msg_init(&m, IMSG_SCAN_REQ, smtp_session_id(run->session));
+	msg_add_str(&m, run->msgid);
 	msg_add_fd(&m, fd);
 	if (smtp_peer_send(ROLE_SCAND, &m) == -1)
 		smtp_check_failed(run, "scand is not available");
@@ -193,15 +198,20 @@ smtp_check_scanned(struct check_run *run, struct imsg *imsg)
 	struct msg_reader	 r;
 	struct check_result	 res;
 	uint32_t		 verdict, action;
-	char			 virus[128], scanner[64];
+	char			 virus[128], scanner[64], tag[64];
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_u32(&r, &verdict);
 	(void)msg_get_str(&r, virus, sizeof(virus));
 	(void)msg_get_str(&r, scanner, sizeof(scanner));
+	(void)msg_get_str(&r, tag, sizeof(tag));
 	if (msg_end(&r) == -1 || verdict > SCAN_ERROR ||
 	    str_has_ctl(virus) || str_has_ctl(scanner))
 		fatalx("bad IMSG_SCAN_RESULT from scand");
+	/* The verdict on an earlier message of the session (it timed
+	 * out) must not decide this one. */
+	if (strcmp(tag, run->msgid) != 0)
+		return;
 	if (verdict == SCAN_ERROR) {
 		smtp_check_failed(run, virus);
 		return;

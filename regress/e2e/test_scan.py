@@ -178,6 +178,32 @@ with Osms() as o:
         t.expect(code == 250 and box.wait_for("alice", "<slow@t>"),
                  "not delivered on the retry")
 
+    with t.case("a late verdict does not decide the next message"):
+        # One session: an EICAR message times out while scand is
+        # stopped; a clean one follows; then scand answers both.
+        pid = o.pid("scand")
+        os.kill(pid, signal.SIGSTOP)
+        res = {}
+
+        def session():
+            c = smtplib.SMTP("127.0.0.1", mx, timeout=60)
+            c.ehlo("client.test")
+            for name, body in (("first", EICAR), ("second", b"clean")):
+                c.mail("x@remote.test")
+                c.rcpt("alice@example.test")
+                res[name] = c.data(b"From: <x@remote.test>\r\n"
+                                   b"Message-ID: <late-" + name.encode() +
+                                   b"@t>\r\n\r\n" + body)[0]
+                if name == "first":
+                    threading.Timer(1.0, os.kill,
+                                    (pid, signal.SIGCONT)).start()
+            c.quit()
+        try:
+            session()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        t.expect(res == {"first": 451, "second": 250}, repr(res))
+
     with t.case("scand killed mid-scan: 451, nothing lost, once"):
         pid = o.pid("scand")
         os.kill(pid, signal.SIGSTOP)
