@@ -6,8 +6,8 @@
  * domains' S/MIME and OpenPGP private keys. Peers: parent, smtpd, queue.
  * Input: hostile MIME, relayed by osms roles.
  *
- * For now it signs outbound mail with the domains' DKIM keys
- * (dkim_signer.c); the gateway lands with its issues.
+ * It signs outbound mail with the domains' DKIM keys (dkim_signer.c),
+ * and decrypts and verifies S/MIME mail from outside (gateway.c).
  */
 #include <stdio.h>
 
@@ -32,9 +32,12 @@ cryptod_setup(void)
 static void
 cryptod_conf(struct imsg *imsg)
 {
-	if (imsg->hdr.type != IMSG_CONF_DKIM)
+	if (imsg->hdr.type == IMSG_CONF_CRYPTOD)
+		gateway_conf(imsg);
+	else if (imsg->hdr.type == IMSG_CONF_DKIM)
+		signer_conf(imsg);
+	else
 		fatalx("unexpected %s", imsg_type_name(imsg->hdr.type));
-	signer_conf(imsg);
 }
 
 static void
@@ -42,6 +45,7 @@ cryptod_conf_end(int reload)
 {
 	(void)reload;
 	signer_apply();
+	gateway_apply();
 }
 
 static void
@@ -50,6 +54,12 @@ cryptod_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	switch (imsg->hdr.type) {
 	case IMSG_CRYPT_DKIM_SIGN:
 		signer_request(ch, imsg);
+		break;
+	case IMSG_CRYPT_SOURCE:
+		gateway_source(ch, imsg);
+		break;
+	case IMSG_CRYPT_INBOUND:
+		gateway_inbound(ch, imsg);
 		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");
@@ -60,7 +70,8 @@ cryptod_dispatch_peer(struct channel *ch, struct imsg *imsg)
 static void
 cryptod_state(char *buf, size_t size)
 {
-	(void)snprintf(buf, size, "%lu DKIM signatures", signer_count());
+	(void)snprintf(buf, size, "%lu DKIM signatures, %lu S/MIME messages"
+	    " decrypted or verified", signer_count(), gateway_count());
 }
 
 static const struct proc_ops cryptod_ops = {

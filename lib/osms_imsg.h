@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	10
+#define OSMS_IMSG_VERSION	11
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -53,6 +53,8 @@ X(IMSG_CONF_MTA_FILE, R(ROLE_PARENT), R(ROLE_MTA), "fu",		\
 X(IMSG_CONF_SRS, R(ROLE_PARENT), R(ROLE_QUEUE) | R(ROLE_AUTHD), "sd",	\
     "domain, secret: rewrite forwarded senders (queue), take back"	\
     " bounces (authd)")							\
+X(IMSG_CONF_CRYPTOD, R(ROLE_PARENT), R(ROLE_CRYPTOD), "s",		\
+    "certificate store: the gateway's keys and trust")			\
 X(IMSG_CONF_DKIM, R(ROLE_PARENT), R(ROLE_CRYPTOD), "fss",		\
     "key file (PEM), domain, selector: a DKIM signing key")		\
 X(IMSG_CONF_SMTPD_SCAN, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuuu",	\
@@ -152,6 +154,12 @@ X(IMSG_QUEUE_OPEN, R(ROLE_SMTPD), R(ROLE_QUEUE), "s",			\
     "id: the received content, read only, to scan it")			\
 X(IMSG_QUEUE_OPENED, R(ROLE_QUEUE), R(ROLE_SMTPD), "fs",		\
     "content (read only), id (a failure is an IMSG_QUEUE_RESULT)")	\
+X(IMSG_QUEUE_REWRITE, R(ROLE_SMTPD), R(ROLE_QUEUE), "s",		\
+    "id: a file for the message's new content (the gateway's)")	\
+X(IMSG_QUEUE_REWRITING, R(ROLE_QUEUE), R(ROLE_SMTPD), "fs",		\
+    "new content (write only), id")					\
+X(IMSG_QUEUE_REWRITTEN, R(ROLE_SMTPD), R(ROLE_QUEUE), "su",		\
+    "id, keep: the new content replaces the old (1) or is dropped")	\
 X(IMSG_QUEUE_ABORT, R(ROLE_SMTPD), R(ROLE_QUEUE), "s",			\
     "id: forget the uncommitted message")				\
 X(IMSG_QUEUE_RESULT, R(ROLE_QUEUE), R(ROLE_SMTPD), "uss",		\
@@ -184,6 +192,14 @@ X(IMSG_MTA_RESULT, R(ROLE_MTA), R(ROLE_QUEUE), "uuss",		\
     " address, TLS): one recipient's answer")				\
 X(IMSG_MTA_DONE, R(ROLE_MTA), R(ROLE_QUEUE), "",			\
     "the transaction is over: every answer is sent")			\
+/* smtpd -> cryptod: inbound S/MIME, before the virus scan */	\
+X(IMSG_CRYPT_SOURCE, R(ROLE_SMTPD), R(ROLE_CRYPTOD), "fs",		\
+    "content (read only), tag: the message for the next INBOUND")	\
+X(IMSG_CRYPT_INBOUND, R(ROLE_SMTPD), R(ROLE_CRYPTOD), "fsss",		\
+    "new content (write only), tag, sender, recipients (comma list):"	\
+    " decrypt, verify, record")					\
+X(IMSG_CRYPT_INBOUND_DONE, R(ROLE_CRYPTOD), R(ROLE_SMTPD), "uUss",	\
+    "rewritten, new size, what was done, tag")				\
 /* queue -> cryptod: DKIM */						\
 X(IMSG_CRYPT_DKIM_SIGN, R(ROLE_QUEUE), R(ROLE_CRYPTOD), "fs",		\
     "content, sender: sign it if a key of ours fits")			\

@@ -577,6 +577,9 @@ slice_send(struct child *c)
 		slice_mta(c);
 		break;
 	case ROLE_CRYPTOD:
+		msg_init(&m, IMSG_CONF_CRYPTOD, 0);
+		msg_add_str(&m, conf->cryptod.store);
+		send_or_kill(c, &m);
 		slice_dkim(c);
 		break;
 	case ROLE_AUTHD:

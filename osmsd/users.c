@@ -218,6 +218,10 @@ users_prepare(const struct osms_conf *conf, struct role_cred *creds,
 	if (dir_prepare(conf->mailstore, creds[ROLE_DELIVERY].uid,
 	    creds[ROLE_DELIVERY].gid, 0750, err, errsize) == -1)
 		return -1;
+	/* cryptod's certificate store: its own. */
+	if (dir_prepare(conf->cryptod.store, creds[ROLE_CRYPTOD].uid,
+	    creds[ROLE_CRYPTOD].gid, 0700, err, errsize) == -1)
+		return -1;
 	/* scand's temporary files, in its jail. */
 	if (scand_tmp_prepare(conf, creds[ROLE_SCAND].uid,
 	    creds[ROLE_SCAND].gid, err, errsize) == -1)

@@ -827,6 +827,58 @@ smtpd_open(struct channel *ch, struct imsg *imsg)
 	(void)channel_send(ch, &m);
 }
 
+/* A new content for the gateway to write (cryptod, through smtpd). */
+static void
+smtpd_rewrite(struct channel *ch, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct msg		 m;
+	const char		*err;
+	char			 id[QUEUE_ID_LEN + 1];
+	int			 fd;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, id, sizeof(id));
+	if (msg_end(&r) == -1 || incoming_find(imsg, id) == NULL) {
+		channel_bad_message(ch, imsg, "bad rewrite");
+		return;
+	}
+	if (spool_rewrite_open(&spool, id, &fd, &err) != SPOOL_OK) {
+		log_warnx("queue: %s: cannot rewrite: %s", id, err);
+		queue_result(ch, imsg->hdr.id, QUEUE_TEMPFAIL, id,
+		    "the queue cannot rewrite the message");
+		return;
+	}
+	msg_init(&m, IMSG_QUEUE_REWRITING, imsg->hdr.id);
+	msg_add_str(&m, id);
+	msg_add_fd(&m, fd);
+	(void)channel_send(ch, &m);
+}
+
+static void
+smtpd_rewritten(struct channel *ch, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	const char		*err;
+	char			 id[QUEUE_ID_LEN + 1];
+	uint32_t		 keep;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, id, sizeof(id));
+	(void)msg_get_u32(&r, &keep);
+	if (msg_end(&r) == -1 || incoming_find(imsg, id) == NULL) {
+		channel_bad_message(ch, imsg, "bad rewritten");
+		return;
+	}
+	/* A failure answers: smtpd then refuses with 451, since its idea
+	 * of the size is the new content's. */
+	if (spool_rewrite_end(&spool, id, keep != 0, &err) != SPOOL_OK) {
+		log_warnx("queue: %s: the rewrite is lost: %s", id, err);
+		queue_result(ch, imsg->hdr.id, QUEUE_TEMPFAIL, id,
+		    "the queue cannot keep the rewritten message");
+	}
+}
+
 static void
 smtpd_rcpt(struct channel *ch, struct imsg *imsg)
 {
@@ -1314,6 +1366,12 @@ queue_dispatch_peer(struct channel *ch, struct imsg *imsg)
 		break;
 	case IMSG_QUEUE_OPEN:
 		smtpd_open(ch, imsg);
+		break;
+	case IMSG_QUEUE_REWRITE:
+		smtpd_rewrite(ch, imsg);
+		break;
+	case IMSG_QUEUE_REWRITTEN:
+		smtpd_rewritten(ch, imsg);
 		break;
 	case IMSG_QUEUE_RCPT:
 		smtpd_rcpt(ch, imsg);

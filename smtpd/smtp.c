@@ -219,6 +219,14 @@ smtp_dispatch_peer(struct channel *ch, struct imsg *imsg)
 		if (s != NULL && smtp_session_check(s) != NULL)
 			smtp_check_scanned(smtp_session_check(s), imsg);
 		break;
+	case IMSG_QUEUE_REWRITING:
+		if (s != NULL && smtp_session_check(s) != NULL)
+			smtp_check_rewriting(smtp_session_check(s), imsg);
+		break;
+	case IMSG_CRYPT_INBOUND_DONE:
+		if (s != NULL && smtp_session_check(s) != NULL)
+			smtp_check_crypted(smtp_session_check(s), imsg);
+		break;
 	case IMSG_AUTH_SASL_CHALLENGE:
 		if (s != NULL)
 			smtp_session_auth_challenge(s, imsg);

@@ -112,8 +112,12 @@ void		 smtp_check_run(struct smtp_session *, const char *msgid,
  * of the session before the run was done. */
 void		 smtp_check_opened(struct check_run *, struct imsg *);
 void		 smtp_check_scanned(struct check_run *, struct imsg *);
+void		 smtp_check_rewriting(struct check_run *, struct imsg *);
+void		 smtp_check_crypted(struct check_run *, struct imsg *);
 void		 smtp_check_failed(struct check_run *, const char *why);
 void		 smtp_check_cancel(struct check_run *);
+/* A role the run may wait on went away. */
+void		 smtp_check_peer_down(struct check_run *, enum osms_role);
 
 /* smtp_session.c, for the checks */
 struct check_run *smtp_session_check(struct smtp_session *);
@@ -122,5 +126,10 @@ void		 smtp_session_set_check(struct smtp_session *,
 /* The authenticated user, "" for a stranger. */
 const char	*smtp_session_user(const struct smtp_session *);
 uint64_t	 smtp_session_id(const struct smtp_session *);
+/* The sender, and the recipients as a comma list (cut to fit). */
+void		 smtp_session_addresses(const struct smtp_session *, char *,
+		    size_t, char *, size_t);
+/* The gateway rewrote the message: its new size. */
+void		 smtp_session_set_size(struct smtp_session *, uint64_t);
 
 #endif

@@ -4,6 +4,12 @@
  * 250. Each stage starts, and reports once through check_next(); stages
  * that ask another role report when the answer comes.
  *
+ * The S/MIME gateway, inbound (mail from outside): the queue opens the
+ * content read-only and a new file for it, cryptod decrypts with a key
+ * of a recipient's, verifies a signature and records what it did in a
+ * header field, and the new content replaces the old; so the virus
+ * scan after it sees the plaintext (decrypt-then-scan).
+ *
  * The virus scan: the queue opens the received content read-only for
  * it (smtpd holds only a write descriptor), scand scans it, and the
  * policy (conf.h: scan_action, scan_fallback) turns the verdict into a
@@ -21,6 +27,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "proc.h"
 #include "smtp.h"
 #include "util.h"
 
@@ -31,19 +38,24 @@ struct check_run {
 	check_done_cb		 done;
 	size_t			 stage;
 	struct event		*timer;
+	int			 srcfd;		/* smime: the content */
 	struct check_result	 res;		/* what the stages add */
 };
 
 typedef void (*check_stage_fn)(struct check_run *);
 
+static void	 check_smime(struct check_run *);
 static void	 check_scan(struct check_run *);
 static void	 check_next(struct check_run *, const struct check_result *);
 
+#define STAGE_SMIME	0
+#define STAGE_VIRUS	1
 static const struct {
 	const char	*name;
 	check_stage_fn	 start;
 } stages[] = {
-	{ "virus", check_scan },
+	[STAGE_SMIME] = { "smime", check_smime },
+	[STAGE_VIRUS] = { "virus", check_scan },
 };
 
 static void
@@ -51,6 +63,8 @@ run_free(struct check_run *run)
 {
 	if (run->timer != NULL)
 		event_free(run->timer);
+	if (run->srcfd != -1)
+		(void)close(run->srcfd);
 	free(run);
 }
 
@@ -89,6 +103,7 @@ smtp_check_run(struct smtp_session *s, const char *msgid, check_done_cb done)
 	run->session = s;
 	(void)osms_strlcpy(run->msgid, msgid, sizeof(run->msgid));
 	run->done = done;
+	run->srcfd = -1;
 	run->res.verdict = CHECK_ACCEPT;
 	smtp_session_set_check(s, run);
 	stages[0].start(run);
@@ -120,8 +135,16 @@ smtp_check_failed(struct check_run *run, const char *why)
 {
 	struct check_result	 res;
 
-	log_warnx("check virus: message %s not scanned: %s", run->msgid, why);
 	memset(&res, 0, sizeof(res));
+	if (run->stage == STAGE_SMIME) {
+		log_warnx("check smime: message %s: %s", run->msgid, why);
+		refuse(&res, CHECK_TEMPFAIL, 451, "4.7.1", "%s",
+		    "The encryption gateway is not available; try again"
+		    " later");
+		check_next(run, &res);
+		return;
+	}
+	log_warnx("check virus: message %s not scanned: %s", run->msgid, why);
 	if (smtp_scan.on_failure == SCAN_ACCEPT) {
 		res.verdict = CHECK_ACCEPT;
 		(void)snprintf(run->res.scanner, sizeof(run->res.scanner),
@@ -132,36 +155,75 @@ smtp_check_failed(struct check_run *run, const char *why)
 	check_next(run, &res);
 }
 
-static void
-scan_timeout(evutil_socket_t fd, short ev, void *arg)
+void
+smtp_check_peer_down(struct check_run *run, enum osms_role role)
 {
-	(void)fd;
-	(void)ev;
-	smtp_check_failed(arg, "the scan took too long");
+	if (role == ROLE_QUEUE)
+		smtp_check_failed(run, "the queue went away");
+	else if (role == ROLE_CRYPTOD && run->stage == STAGE_SMIME)
+		smtp_check_failed(run, "cryptod went away");
+	else if (role == ROLE_SCAND && run->stage == STAGE_VIRUS)
+		smtp_check_failed(run, "scand went away");
 }
 
 static void
-check_scan(struct check_run *run)
+stage_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	smtp_check_failed(arg, "the answer took too long");
+}
+
+/* Ask the queue for the content (IMSG_QUEUE_OPENED comes back). */
+static void
+open_content(struct check_run *run)
 {
 	struct timeval	 tv = { (time_t)smtp_scan.timeout, 0 };
 	struct msg	 m;
-	struct check_result res;
 
-	if (!smtp_scan.enable) {
-		memset(&res, 0, sizeof(res));
-		res.verdict = CHECK_ACCEPT;
-		check_next(run, &res);
-		return;
-	}
 	msg_init(&m, IMSG_QUEUE_OPEN, smtp_session_id(run->session));
 	msg_add_str(&m, run->msgid);
 	if (smtp_peer_send(ROLE_QUEUE, &m) == -1) {
 		smtp_check_failed(run, "the queue is not available");
 		return;
 	}
-	if ((run->timer = evtimer_new(osms_evbase, scan_timeout, run)) ==
+	if ((run->timer = evtimer_new(osms_evbase, stage_timeout, run)) ==
 	    NULL || evtimer_add(run->timer, &tv) == -1)
 		fatalx("check: timer");
+}
+
+static void
+skip(struct check_run *run)
+{
+	struct check_result	 res;
+
+	memset(&res, 0, sizeof(res));
+	res.verdict = CHECK_ACCEPT;
+	check_next(run, &res);
+}
+
+/* Mail from outside passes the gateway; users' mail does not (yet). */
+static void
+check_smime(struct check_run *run)
+{
+	if (smtp_session_user(run->session)[0] != '\0' ||
+	    proc_peer(ROLE_CRYPTOD) == NULL) {
+		/* No cryptod at all is no gateway: the virus scan still
+		 * sees what came. */
+		skip(run);
+		return;
+	}
+	open_content(run);
+}
+
+static void
+check_scan(struct check_run *run)
+{
+	if (!smtp_scan.enable) {
+		skip(run);
+		return;
+	}
+	open_content(run);
 }
 
 void
@@ -183,6 +245,15 @@ smtp_check_opened(struct check_run *run, struct imsg *imsg)
 	}
 	if (strcmp(id, run->msgid) != 0) {
 		(void)close(fd);	/* for an earlier message: late */
+		return;
+	}
+	if (run->stage == STAGE_SMIME) {
+		/* Then a file for the new content. */
+		run->srcfd = fd;
+		msg_init(&m, IMSG_QUEUE_REWRITE, smtp_session_id(run->session));
+		msg_add_str(&m, run->msgid);
+		if (smtp_peer_send(ROLE_QUEUE, &m) == -1)
+			smtp_check_failed(run, "the queue is not available");
 		return;
 	}
 	msg_init(&m, IMSG_SCAN_REQ, smtp_session_id(run->session));
@@ -249,4 +320,78 @@ smtp_check_scanned(struct check_run *run, struct imsg *imsg)
 		}
 	}
 	check_next(run, &res);
+}
+
+/*
+ * The gateway's answers.
+ */
+
+void
+smtp_check_rewriting(struct check_run *run, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct msg		 m;
+	char			 id[QUEUE_ID_LEN + 1], sender[ADDR_MAX_TEXT];
+	char			 rcpts[4096];
+	int			 fd;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, id, sizeof(id));
+	fd = imsg_take_fd(imsg);
+	if (msg_end(&r) == -1 || fd == -1 || run->stage != STAGE_SMIME ||
+	    run->srcfd == -1 || strcmp(id, run->msgid) != 0) {
+		if (fd != -1)
+			(void)close(fd);
+		return;		/* late, or not asked for */
+	}
+	smtp_session_addresses(run->session, sender, sizeof(sender), rcpts,
+	    sizeof(rcpts));
+	msg_init(&m, IMSG_CRYPT_SOURCE, smtp_session_id(run->session));
+	msg_add_str(&m, run->msgid);
+	msg_add_fd(&m, run->srcfd);
+	run->srcfd = -1;
+	if (smtp_peer_send(ROLE_CRYPTOD, &m) == -1) {
+		(void)close(fd);
+		smtp_check_failed(run, "cryptod is not available");
+		return;
+	}
+	msg_init(&m, IMSG_CRYPT_INBOUND, smtp_session_id(run->session));
+	msg_add_str(&m, run->msgid);
+	msg_add_str(&m, sender);
+	msg_add_str(&m, rcpts);
+	msg_add_fd(&m, fd);
+	if (smtp_peer_send(ROLE_CRYPTOD, &m) == -1)
+		smtp_check_failed(run, "cryptod is not available");
+}
+
+void
+smtp_check_crypted(struct check_run *run, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct msg		 m;
+	uint32_t		 rewritten;
+	uint64_t		 size;
+	char			 what[256], tag[64];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &rewritten);
+	(void)msg_get_u64(&r, &size);
+	(void)msg_get_str(&r, what, sizeof(what));
+	(void)msg_get_str(&r, tag, sizeof(tag));
+	if (msg_end(&r) == -1 || str_has_ctl(what))
+		fatalx("bad IMSG_CRYPT_INBOUND_DONE from cryptod");
+	if (run->stage != STAGE_SMIME || strcmp(tag, run->msgid) != 0)
+		return;		/* late */
+	msg_init(&m, IMSG_QUEUE_REWRITTEN, smtp_session_id(run->session));
+	msg_add_str(&m, run->msgid);
+	msg_add_u32(&m, rewritten != 0);
+	if (smtp_peer_send(ROLE_QUEUE, &m) == -1) {
+		smtp_check_failed(run, "the queue is not available");
+		return;
+	}
+	if (rewritten) {
+		smtp_session_set_size(run->session, size);
+		log_info("check smime: message %s: %s", run->msgid, what);
+	}
+	skip(run);
 }

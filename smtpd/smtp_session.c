@@ -366,9 +366,9 @@ smtp_session_shutdown_all(void)
 static void
 session_peer_down(struct smtp_session *s, enum osms_role role)
 {
-	if (s->check != NULL && (role == ROLE_QUEUE || role == ROLE_SCAND)) {
-		smtp_check_failed(s->check, role == ROLE_QUEUE ?
-		    "the queue went away" : "scand went away");
+	if (s->check != NULL && (role == ROLE_QUEUE || role == ROLE_SCAND ||
+	    role == ROLE_CRYPTOD)) {
+		smtp_check_peer_down(s->check, role);
 		return;
 	}
 	if (role == ROLE_QUEUE && s->wait == W_COMMIT) {
@@ -1737,4 +1737,29 @@ uint64_t
 smtp_session_id(const struct smtp_session *s)
 {
 	return s->id;
+}
+
+void
+smtp_session_addresses(const struct smtp_session *s, char *sender,
+    size_t ssize, char *rcpts, size_t rsize)
+{
+	size_t	 i;
+
+	if (addr_format(&s->sender, sender, ssize) == -1)
+		sender[0] = '\0';
+	rcpts[0] = '\0';
+	for (i = 0; i < s->env.nrcpts; i++) {
+		if (strlen(rcpts) + strlen(s->env.rcpts[i].address) + 2 >
+		    rsize)
+			break;
+		if (i > 0)
+			(void)osms_strlcat(rcpts, ",", rsize);
+		(void)osms_strlcat(rcpts, s->env.rcpts[i].address, rsize);
+	}
+}
+
+void
+smtp_session_set_size(struct smtp_session *s, uint64_t size)
+{
+	s->datalen = size;
 }

@@ -463,6 +463,8 @@ conf_new(const char *name)
 	conf->mta.timeout = MTA_TIMEOUT;
 	(void)osms_strlcpy(conf->scand.database, SCAND_DATABASE,
 	    sizeof(conf->scand.database));
+	(void)osms_strlcpy(conf->cryptod.store, CRYPTOD_STORE,
+	    sizeof(conf->cryptod.store));
 	conf->scand.enable = 1;
 	conf->scand.workers = SCAND_WORKERS;
 	conf->scand.max_scansize = SCAND_MAX_SCANSIZE;
@@ -910,7 +912,8 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 	const char		*user = conf->roles[role].user;
 
 	if (role != ROLE_SMTPD && role != ROLE_IMAPD && role != ROLE_QUEUE &&
-	    role != ROLE_MTA && role != ROLE_SCAND && user[0] == '\0')
+	    role != ROLE_MTA && role != ROLE_SCAND && role != ROLE_CRYPTOD &&
+	    user[0] == '\0')
 		return;
 	(void)fprintf(fp, "%s {\n", role_name(role));
 	if (user[0] != '\0') {
@@ -950,6 +953,11 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		    "\ttimeout %u\n\tlogin-timeout %u\n",
 		    conf->imapd.max_sessions, conf->imapd.max_user_sessions,
 		    conf->imapd.timeout, conf->imapd.login_timeout);
+	if (role == ROLE_CRYPTOD) {
+		(void)fputs("\tcertificates ", fp);
+		dump_str(fp, conf->cryptod.store);
+		(void)fputc('\n', fp);
+	}
 	if (role == ROLE_SCAND) {
 		const struct conf_scand	*sc = &conf->scand;
 

@@ -42,6 +42,7 @@
 #define MTA_CA_FILE		"/etc/ssl/certs/ca-certificates.crt"
 #define CONF_MAX_SECRET		256	/* a smarthost password */
 #define SCAND_DATABASE		"/var/lib/clamav"
+#define CRYPTOD_STORE		"/var/lib/osms/certs"
 #define SCAND_WORKERS		2	/* scans at once */
 #define SCAND_MAX_SCANSIZE	(100ULL * 1024 * 1024)	/* as clamd's */
 #define SCAND_MAX_FILESIZE	(25ULL * 1024 * 1024)
@@ -219,6 +220,13 @@ struct conf_scand {
 	enum scan_fallback	 on_failure;	/* scand down, slow, no DB */
 };
 
+/* The gateway's certificate store: ADDRESS.pem and .key, DOMAIN.pem
+ * and .key (keys of ours), trust.pem (the CAs whose signatures count),
+ * harvested/ (signers' certificates, kept by cryptod). */
+struct conf_cryptod {
+	char			 store[CONF_MAX_PATH];
+};
+
 struct osms_conf {
 	char			 path[CONF_MAX_PATH];	/* file it came from */
 	char			 hostname[CONF_MAX_NAME];
@@ -244,6 +252,7 @@ struct osms_conf {
 	struct conf_queue	 queue;
 	struct conf_mta		 mta;
 	struct conf_scand	 scand;
+	struct conf_cryptod	 cryptod;
 };
 
 /*

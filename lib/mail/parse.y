@@ -210,6 +210,7 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> MAXRECURSION "max-recursion" ACTION "action"
 %token <kw> SUBACTION "submission-action" UNSCANNABLE "unscannable"
 %token <kw> ONFAILURE "on-failure" ENABLE "enable"
+%token <kw> CERTIFICATES "certificates"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -261,6 +262,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| TRUSTANCHOR | CAFILE | DOMCONN | LIFETIME | MAXRETRY | SRS
 		| WORKERS | MAXSCANSIZE | MAXFILESIZE | MAXFILES | MAXRECURSION
 		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE | ENABLE
+		| CERTIFICATES
 		;
 
 macro		: STRING '=' str {
@@ -513,7 +515,7 @@ setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| LOGINTIMEOUT | DELAYWARN | RESOLVER | TRUSTANCHOR | CAFILE
 		| DOMCONN | LIFETIME | MAXRETRY | WORKERS | MAXSCANSIZE
 		| MAXFILESIZE | MAXFILES | MAXRECURSION | ACTION | SUBACTION
-		| UNSCANNABLE | ONFAILURE | ENABLE
+		| UNSCANNABLE | ONFAILURE | ENABLE | CERTIFICATES
 		;
 
 %%
@@ -530,6 +532,7 @@ static const struct keyword {
 	{ "authd",		T_AUTHD },
 	{ "ca-file",		T_CAFILE },
 	{ "certificate",	T_CERTIFICATE },
+	{ "certificates",	T_CERTIFICATES },
 	{ "control",		T_CONTROL },
 	{ "cryptod",		T_CRYPTOD },
 	{ "database",		T_DATABASE },
@@ -1721,6 +1724,14 @@ block_setting(struct parser *p, int line, const char *setting,
 		return;
 	case ROLE_SCAND:
 		scand_setting(p, line, setting, s);
+		return;
+	case ROLE_CRYPTOD:
+		if (strcmp(setting, "certificates") != 0)
+			conf_error(p->rep, line, "%s is not a setting of the"
+			    " cryptod block", setting);
+		else
+			set_path(p, line, "certificates",
+			    p->conf->cryptod.store, s);
 		return;
 	case ROLE_SMTPD:
 		break;

@@ -46,6 +46,7 @@
 
 #define NAME_ENV	".env"
 #define NAME_MSG	".msg"
+#define NAME_NEW	".new"		/* tmp/: a rewritten content */
 #define NAME_UPD	".upd"
 #define SPOOL_NAMELEN	(QUEUE_ID_LEN + 5)	/* "ID.env" + NUL */
 #define CORRUPT_TRIES	1000
@@ -371,6 +372,49 @@ spool_abort(struct spool *sp, const char *id)
 	mkname(envname, id, NAME_ENV);
 	if (unlinkat(sp->tmpfd, envname, 0) == -1 && errno != ENOENT)
 		log_warn("spool abort id=%s: unlink tmp/%s", id, envname);
+	mkname(envname, id, NAME_NEW);
+	if (unlinkat(sp->tmpfd, envname, 0) == -1 && errno != ENOENT)
+		log_warn("spool abort id=%s: unlink tmp/%s", id, envname);
+}
+
+enum spool_result
+spool_rewrite_open(struct spool *sp, const char *id, int *fdp,
+    const char **errstr)
+{
+	char	 name[SPOOL_NAMELEN];
+
+	*fdp = -1;
+	if (!queue_id_valid(id)) {
+		set_err(errstr, "invalid queue id");
+		return SPOOL_NOTFOUND;
+	}
+	mkname(name, id, NAME_NEW);
+	if ((*fdp = openat(sp->tmpfd, name, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1)
+		return sys_err(errstr, "create tmp/", name);
+	return SPOOL_OK;
+}
+
+enum spool_result
+spool_rewrite_end(struct spool *sp, const char *id, int keep,
+    const char **errstr)
+{
+	char	 name[SPOOL_NAMELEN];
+
+	if (!queue_id_valid(id)) {
+		set_err(errstr, "invalid queue id");
+		return SPOOL_NOTFOUND;
+	}
+	mkname(name, id, NAME_NEW);
+	if (!keep) {
+		if (unlinkat(sp->tmpfd, name, 0) == -1 && errno != ENOENT)
+			return sys_err(errstr, "unlink tmp/", name);
+		return SPOOL_OK;
+	}
+	/* The commit fsyncs tmp/ID, which is then the new content. */
+	if (renameat(sp->tmpfd, name, sp->tmpfd, id) == -1)
+		return sys_err(errstr, "rename tmp/", name);
+	return SPOOL_OK;
 }
 
 /* Write name in tmp/ and fsync it; on failure it is removed. */

@@ -79,6 +79,16 @@ enum spool_result spool_open_tmp(struct spool *, const char *id, int *fd,
 		    const char **);
 
 /*
+ * The gateway's rewrite of content still in tmp/: a new file to write
+ * (tmp/ID.new), then kept (it replaces tmp/ID before the commit) or
+ * dropped. Like tmp/ID, it is gone after a crash.
+ */
+enum spool_result spool_rewrite_open(struct spool *, const char *id,
+		    int *fd, const char **);
+enum spool_result spool_rewrite_end(struct spool *, const char *id,
+		    int keep, const char **);
+
+/*
  * At start: empty tmp/, remove content without an envelope, move
  * envelopes that do not decode (or whose content is missing or of the
  * wrong size) with their content to corrupt/, and call cb for each

@@ -311,6 +311,48 @@ test_ids(void)
 	test_end();
 }
 
+/* The gateway's rewrite: tmp/ID.new replaces tmp/ID, or goes. */
+static void
+test_rewrite(void)
+{
+	struct spool	 sp;
+	char		 id[QUEUE_ID_LEN + 1], got[16];
+	const char	*err;
+	int		 fd;
+
+	test_begin("spool: a rewrite replaces the content, or is dropped");
+	test_assert(setup(&sp) == 0);
+	test_assert(spool_create(&sp, id, &fd, &err) == SPOOL_OK);
+	test_assert(write(fd, "old", 3) == 3 && close(fd) == 0);
+	test_assert(spool_rewrite_open(&sp, id, &fd, &err) == SPOOL_OK);
+	test_assert((fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY);
+	test_assert(write(fd, "new!", 4) == 4 && close(fd) == 0);
+	test_assert(has2(sp.tmpfd, id, ".new"));
+	test_assert(spool_rewrite_end(&sp, id, 1, &err) == SPOOL_OK);
+	test_assert(!has2(sp.tmpfd, id, ".new"));
+	test_assert(spool_open_tmp(&sp, id, &fd, &err) == SPOOL_OK);
+	memset(got, 0, sizeof(got));
+	test_assert(read(fd, got, sizeof(got)) == 4 &&
+	    memcmp(got, "new!", 4) == 0);
+	(void)close(fd);
+	/* Dropped: the content stays. */
+	test_assert(spool_rewrite_open(&sp, id, &fd, &err) == SPOOL_OK);
+	test_assert(write(fd, "other", 5) == 5 && close(fd) == 0);
+	test_assert(spool_rewrite_end(&sp, id, 0, &err) == SPOOL_OK);
+	test_assert(spool_open_tmp(&sp, id, &fd, &err) == SPOOL_OK);
+	test_assert(read(fd, got, sizeof(got)) == 4);
+	(void)close(fd);
+	/* An abort takes a rewrite in progress with it. */
+	test_assert(spool_rewrite_open(&sp, id, &fd, &err) == SPOOL_OK);
+	(void)close(fd);
+	spool_abort(&sp, id);
+	test_assert(count_entries(sp.tmpfd) == 0);
+	test_assert(spool_rewrite_open(&sp, "../../etc/passwd", &fd, &err) ==
+	    SPOOL_NOTFOUND && fd == -1);
+	teardown(&sp);
+	test_end();
+}
+
 static void
 test_cycle(void)
 {
@@ -923,6 +965,7 @@ main(void)
 	test_open();
 	test_ids();
 	test_cycle();
+	test_rewrite();
 	test_commit_refused();
 	test_no_replace();
 	test_recover_steps();

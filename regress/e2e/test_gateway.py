@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""The S/MIME gateway, inbound: mail from outside is decrypted with a
+local recipient's key before the virus scan sees it, its signature is
+checked against the store's trust anchors, and the result is recorded in
+an X-Osms-SMIME field that a sender cannot forge.
+
+The messages are made by an independent peer, `openssl cms`; the store
+holds alice's certificate and key and the test CA as trust anchor.
+"""
+import os
+import pwd
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from osmstest import *  # noqa: E402,F401,F403
+from mailtest import *  # noqa: E402,F401,F403
+
+import smtplib  # noqa: E402
+
+t = Tests(__file__)
+
+EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-"
+         "FILE!$H+H*")
+
+
+def sh(args, data=None):
+    return subprocess.run(args, input=data, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=True).stdout
+
+
+def make_pki(d):
+    sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+        "-keyout", d + "/ca.key", "-out", d + "/ca.pem", "-days", "30",
+        "-subj", "/CN=Gateway Test CA", "-addext",
+        "basicConstraints=critical,CA:TRUE", "-addext",
+        "keyUsage=critical,keyCertSign"])
+    for name, email in (("alice", "alice@example.test"),
+                        ("bob", "bob@remote.test")):
+        with open(d + "/%s.ext" % name, "w") as f:
+            f.write("subjectAltName=email:%s\nkeyUsage=digitalSignature,"
+                    "keyEncipherment\nextendedKeyUsage=emailProtection\n"
+                    % email)
+        sh(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+            "%s/%s.key" % (d, name), "-out", "%s/%s.csr" % (d, name),
+            "-subj", "/CN=%s" % name])
+        sh(["openssl", "x509", "-req", "-in", "%s/%s.csr" % (d, name),
+            "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key", "-set_serial",
+            str(int.from_bytes(os.urandom(8), "big")), "-days", "30",
+            "-extfile", "%s/%s.ext" % (d, name), "-out",
+            "%s/%s.pem" % (d, name)])
+
+
+def outer(sender, mid, extra=""):
+    """The header fields a mail client keeps outside S/MIME."""
+    return ("From: <%s>\r\nTo: <alice@example.test>\r\nSubject: gw\r\n"
+            "Message-ID: %s\r\n%s" % (sender, mid, extra)).encode()
+
+
+def content(body):
+    return ("Content-Type: text/plain; charset=us-ascii\r\n\r\n%s\r\n"
+            % body).encode()
+
+
+def message(sender, mid, body, extra=""):
+    return outer(sender, mid, extra) + b"MIME-Version: 1.0\r\n" + \
+        content(body)
+
+
+def cms(args, sender, mid, body):
+    """A message as a client makes it: its content through openssl cms,
+    the outer fields in front, line ends CRLF for SMTP."""
+    out = sh(["openssl", "cms"] + args, content(body))
+    out = out.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return outer(sender, mid) + out
+
+
+def smtp(port, data, sender="bob@remote.test"):
+    c = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    try:
+        c.ehlo("remote.test")
+        c.mail(sender)
+        c.rcpt("alice@example.test")
+        code, text = c.data(data)
+        c.quit()
+    finally:
+        c.close()
+    return code, text
+
+
+pki = tempfile.mkdtemp(prefix="osms-gw-")
+make_pki(pki)
+with Osms() as o:
+    mx = o.ports["smtp"]
+    box = Mailboxes(o)
+    # The store: made by osmsd for cryptod; filled here, then reloaded.
+    store = o.path("certs")
+    o.write_conf(o.conf_text() + 'cryptod {\n\tcertificates "%s"\n}\n'
+                 % store)
+    o.ctl("reload")
+    time.sleep(0.5)
+    crypt = pwd.getpwnam("_osmscrypt")
+    for src, dst in (("alice.pem", "alice@example.test.pem"),
+                     ("alice.key", "alice@example.test.key"),
+                     ("ca.pem", "trust.pem")):
+        with open(os.path.join(pki, src), "rb") as f:
+            data = f.read()
+        path = os.path.join(store, dst)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chown(path, crypt.pw_uid, crypt.pw_gid)
+        os.chmod(path, 0o600)
+    o.ctl("reload")
+    time.sleep(0.5)
+
+    with t.case("encrypted for alice: delivered decrypted, recorded"):
+        mid = message_id()
+        enc = cms(["-encrypt", "-aes256", pki + "/alice.pem"],
+                  "bob@remote.test", mid, "the secret text")
+        code, text = smtp(mx, enc)
+        t.expect(code == 250, "%d %r" % (code, text))
+        raw = b""
+        m = box.wait_for("alice", mid)
+        t.require(m is not None, "not delivered")
+        raw = box.raw_bytes("alice", mid)
+        t.expect(b"the secret text" in raw, "not decrypted")
+        t.expect((m["X-Osms-SMIME"] or "").startswith(
+            "decrypted for alice@example.test"), repr(m["X-Osms-SMIME"]))
+        t.expect(m["X-Virus-Scanned"] is not None, "not scanned")
+
+    with t.case("an encrypted virus is refused at DATA (decrypt, scan)"):
+        enc = cms(["-encrypt", "-aes256", pki + "/alice.pem"],
+                  "bob@remote.test", message_id(), EICAR)
+        code, text = smtp(mx, enc)
+        t.expect(code == 550 and b"Osms.Test.EICAR" in text,
+                 "%d %r" % (code, text))
+
+    with t.case("signed by bob: verified, the certificate harvested"):
+        mid = message_id()
+        signed = cms(["-sign", "-signer", pki + "/bob.pem", "-inkey",
+                      pki + "/bob.key", "-md", "sha256"],
+                     "bob@remote.test", mid, "signed text")
+        code, text = smtp(mx, signed)
+        m = box.wait_for("alice", mid)
+        t.require(code == 250 and m is not None, "%d %r" % (code, text))
+        t.expect(m["X-Osms-SMIME"] == "verified signer=bob@remote.test",
+                 repr(m["X-Osms-SMIME"]))
+        t.expect(os.path.exists(os.path.join(
+            store, "harvested", "bob@remote.test.pem")), "not harvested")
+
+    with t.case("a signer that is not the From address: mismatch"):
+        mid = message_id()
+        signed = cms(["-sign", "-signer", pki + "/bob.pem", "-inkey",
+                      pki + "/bob.key"], "ceo@remote.test", mid, "trust me")
+        smtp(mx, signed, "ceo@remote.test")
+        m = box.wait_for("alice", mid)
+        t.expect(m is not None and (m["X-Osms-SMIME"] or "").startswith(
+            "signer mismatch signer=bob@remote.test from=ceo@remote.test"),
+            repr(m and m["X-Osms-SMIME"]))
+
+    with t.case("a tampered signature: failed"):
+        mid = message_id()
+        signed = cms(["-sign", "-signer", pki + "/bob.pem", "-inkey",
+                      pki + "/bob.key"], "bob@remote.test", mid,
+                     "original words")
+        signed = signed.replace(b"original words", b"modified words")
+        smtp(mx, signed)
+        m = box.wait_for("alice", mid)
+        t.expect(m is not None and (m["X-Osms-SMIME"] or "").startswith(
+            "failed"), repr(m and m["X-Osms-SMIME"]))
+
+    with t.case("a forged X-Osms-SMIME field is removed"):
+        mid = message_id()
+        smtp(mx, message("bob@remote.test", mid, "plain",
+                         "X-Osms-SMIME: verified signer=ceo@example.test\r\n"))
+        m = box.wait_for("alice", mid)
+        t.expect(m is not None and "ceo@example.test" not in
+                 (m["X-Osms-SMIME"] or ""), repr(m and m["X-Osms-SMIME"]))
+
+    with t.case("encrypted for a key not here: delivered as it is"):
+        mid = message_id()
+        enc = cms(["-encrypt", "-aes256", pki + "/bob.pem"],
+                  "bob@remote.test", mid, "for bob only")
+        code, _ = smtp(mx, enc)
+        m = box.wait_for("alice", mid)
+        raw = box.raw_bytes("alice", mid)
+        t.expect(code == 250 and m is not None and
+                 m["X-Osms-SMIME"] == "encrypted, for no key here" and
+                 b"for bob only" not in raw, "code %d" % code)
+subprocess.run(["rm", "-rf", pki])
+t.done()
