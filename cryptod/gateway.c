@@ -281,8 +281,8 @@ inbound(struct buf *cur, char *rcpts, char *notes, size_t size)
 			at = strrchr(r, '@');
 			if (decrypt_with(r, cur, &next) == 0 || (at != NULL &&
 			    decrypt_with(at + 1, cur, &next) == 0)) {
-				(void)snprintf(notes, size, "decrypted for %s",
-				    r);
+				(void)snprintf(notes, size, "decrypted for "
+				    "%.100s", r);
 				buf_free(cur);
 				*cur = next;
 				buf_init(&next, 2 * SMIME_MAX_MESSAGE);
@@ -299,15 +299,15 @@ inbound(struct buf *cur, char *rcpts, char *notes, size_t size)
 		from_address(cur, from, sizeof(from));
 		if (v.result == SMIME_FAILED)
 			(void)snprintf(notes + strlen(notes), size -
-			    strlen(notes), "%sfailed (%s)", notes[0] ? "; " :
+			    strlen(notes), "%sfailed (%.120s)", notes[0] ? "; " :
 			    "", v.reason);
 		else if (strcasecmp(v.signer, from) != 0)
 			(void)snprintf(notes + strlen(notes), size -
-			    strlen(notes), "%ssigner mismatch signer=%s"
-			    " from=%s", notes[0] ? "; " : "", v.signer, from);
+			    strlen(notes), "%ssigner mismatch signer=%.100s"
+			    " from=%.100s", notes[0] ? "; " : "", v.signer, from);
 		else {
 			(void)snprintf(notes + strlen(notes), size -
-			    strlen(notes), "%sverified signer=%s", notes[0] ?
+			    strlen(notes), "%sverified signer=%.100s", notes[0] ?
 			    "; " : "", v.signer);
 			harvest(signer, v.signer);
 			nverified++;
@@ -315,6 +315,10 @@ inbound(struct buf *cur, char *rcpts, char *notes, size_t size)
 	}
 	X509_free(signer);
 	buf_free(&next);
+	/* Names from certificates are the senders' words: one line. */
+	for (r = notes; *r != '\0'; r++)
+		if ((unsigned char)*r < 0x20 || *r == 0x7f)
+			*r = '?';
 	return changed;
 }
 
