@@ -34,6 +34,8 @@ cryptod_conf(struct imsg *imsg)
 {
 	if (imsg->hdr.type == IMSG_CONF_CRYPTOD)
 		gateway_conf(imsg);
+	else if (imsg->hdr.type == IMSG_CONF_CRYPT_RULE)
+		gateway_rule(imsg);
 	else if (imsg->hdr.type == IMSG_CONF_DKIM)
 		signer_conf(imsg);
 	else
@@ -58,8 +60,11 @@ cryptod_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_CRYPT_SOURCE:
 		gateway_source(ch, imsg);
 		break;
-	case IMSG_CRYPT_INBOUND:
-		gateway_inbound(ch, imsg);
+	case IMSG_CRYPT_PROCESS:
+		gateway_process(ch, imsg);
+		break;
+	case IMSG_CRYPT_ENCRYPT:
+		encrypt_request(ch, imsg);
 		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");
@@ -71,7 +76,8 @@ static void
 cryptod_state(char *buf, size_t size)
 {
 	(void)snprintf(buf, size, "%lu DKIM signatures, %lu S/MIME messages"
-	    " decrypted or verified", signer_count(), gateway_count());
+	    " decrypted, verified or signed, %lu copies encrypted",
+	    signer_count(), gateway_count(), encrypt_count());
 }
 
 static const struct proc_ops cryptod_ops = {

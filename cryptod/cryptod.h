@@ -1,10 +1,21 @@
 /*
  * cryptod's inside: the role (cryptod.c), its DKIM signer
- * (dkim_signer.c) and the S/MIME gateway (gateway.c).
+ * (dkim_signer.c), the S/MIME gateway (gateway.c: what comes in and
+ * users' signatures; encrypt.c: encryption as mail leaves); its
+ * certificate store is lib/mail/certstore.c.
  */
 #ifndef OSMS_CRYPTOD_H
 #define OSMS_CRYPTOD_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "certstore.h"
+#include "policy.h"
+
+struct buf;
 struct channel;
 struct imsg;
 
@@ -12,12 +23,25 @@ void		 signer_conf(struct imsg *);
 void		 signer_apply(void);
 void		 signer_request(struct channel *, struct imsg *);
 unsigned long	 signer_count(void);
+/* The DKIM-Signature field for a message of sender, to out: 1, 0 if no
+ * key of ours fits, -1 and why. */
+int		 signer_field(const char *msg, size_t len, const char *sender,
+		    struct buf *out, const char **why);
 
-/* gateway.c: inbound S/MIME */
+/* gateway.c: S/MIME before the queue */
 void		 gateway_conf(struct imsg *);
+void		 gateway_rule(struct imsg *);
 void		 gateway_apply(void);
+/* What the policy says for one sender and recipient. */
+void		 gateway_policy(enum policy_dir, const char *from,
+		    const char *to, struct policy *);
 void		 gateway_source(struct channel *, struct imsg *);
-void		 gateway_inbound(struct channel *, struct imsg *);
+int		 gateway_take_source(struct channel *, uint64_t, const char *);
+void		 gateway_process(struct channel *, struct imsg *);
 unsigned long	 gateway_count(void);
+
+/* encrypt.c: S/MIME as mail leaves */
+void		 encrypt_request(struct channel *, struct imsg *);
+unsigned long	 encrypt_count(void);
 
 #endif

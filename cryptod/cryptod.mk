@@ -1,7 +1,8 @@
 # cryptod/: the encryption gateway; the only holder of S/MIME and PGP keys.
 
 $(eval $(call program,$(BUILD)/libexec/osms-cryptod,cryptod/cryptod.c \
-	cryptod/dkim_signer.c cryptod/gateway.c,\
+	cryptod/dkim_signer.c cryptod/encrypt.c \
+	cryptod/gateway.c,\
 	lib lib/mail cryptod,gpgme libcrypto))
 
 ROLE_PROGRAMS	+= $(BUILD)/libexec/osms-cryptod

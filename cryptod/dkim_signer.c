@@ -124,15 +124,38 @@ answer(struct channel *ch, uint64_t id, int ok, const char *text)
 	(void)channel_send(ch, &m);
 }
 
+int
+signer_field(const char *msg, size_t len, const char *sender,
+    struct buf *out, const char **why)
+{
+	const struct dkim_key	*k = NULL;
+	char			 domain[CONF_MAX_NAME];
+	const char		*at;
+
+	if (dkim_from_domain(msg, len, domain, sizeof(domain)) == 0)
+		k = key_find(domain);
+	if (k == NULL && (at = strrchr(sender, '@')) != NULL) {
+		(void)osms_strlcpy(domain, at + 1, sizeof(domain));
+		k = key_find(domain);
+	}
+	if (k == NULL)
+		return 0;
+	if (dkim_sign(msg, len, k->domain, k->selector, k->key, time(NULL),
+	    out, why) == -1)
+		return -1;
+	nsigned++;
+	log_debug("cryptod: signed for %s (s=%s)", k->domain, k->selector);
+	return 1;
+}
+
 void
 signer_request(struct channel *ch, struct imsg *imsg)
 {
 	struct msg_reader	 r;
 	struct buf		 out = BUF_INIT(8000);
-	const struct dkim_key	*k = NULL;
 	struct stat		 st;
-	char			 sender[ADDR_MAX_TEXT], domain[CONF_MAX_NAME];
-	const char		*at, *err;
+	char			 sender[ADDR_MAX_TEXT];
+	const char		*err;
 	char			*map = NULL;
 	int			 fd;
 
@@ -154,23 +177,16 @@ signer_request(struct channel *ch, struct imsg *imsg)
 		return;
 	}
 	(void)close(fd);
-	if (dkim_from_domain(map, (size_t)st.st_size, domain,
-	    sizeof(domain)) == 0)
-		k = key_find(domain);
-	if (k == NULL && (at = strrchr(sender, '@')) != NULL) {
-		(void)osms_strlcpy(domain, at + 1, sizeof(domain));
-		k = key_find(domain);
-	}
-	if (k == NULL)
+	switch (signer_field(map, (size_t)st.st_size, sender, &out, &err)) {
+	case 0:
 		answer(ch, imsg->hdr.id, 0, "");	/* none of ours */
-	else if (dkim_sign(map, (size_t)st.st_size, k->domain, k->selector,
-	    k->key, time(NULL), &out, &err) == -1)
+		break;
+	case -1:
 		answer(ch, imsg->hdr.id, 0, err);
-	else {
-		nsigned++;
-		log_debug("cryptod: signed for %s (s=%s)", k->domain,
-		    k->selector);
+		break;
+	default:
 		answer(ch, imsg->hdr.id, 1, out.data);
+		break;
 	}
 	(void)munmap(map, (size_t)st.st_size);
 	buf_free(&out);

@@ -1,17 +1,22 @@
 /*
- * cryptod: the S/MIME gateway, inbound. A message from outside, before
- * the virus scan: decrypted with the key of a recipient (its address's,
- * else its domain's) from the certificate store, its signature checked
+ * cryptod: the S/MIME gateway before the queue. Outbound, a local user's
+ * message is signed with the user's certificate (else the domain's)
+ * unless it is S/MIME already, and what the policy forbids is refused
+ * while the user still listens (encryption that is mandatory but has no
+ * certificate, a user's own encryption where that may not leave, a
+ * signature that is required but cannot be made). Inbound, a message
+ * from outside, before the virus scan: decrypted with the key of a
+ * recipient (its address's, else its domain's), its signature checked
  * against the store's trust anchors, and what was done recorded in an
  * X-Osms-SMIME field, which a sender cannot set: such fields that come
  * with the message are removed. A signer that verifies and matches the
  * From address has its certificate kept (harvested/), so replies to it
- * can be encrypted.
+ * can be encrypted (encrypt.c, as mail leaves).
  *
  * The message arrives as a read-only descriptor (IMSG_CRYPT_SOURCE) and
- * the new content goes to a write-only one (IMSG_CRYPT_INBOUND), both
- * opened by the queue. The store is a directory of PEM files:
- * ADDRESS.pem and ADDRESS.key, DOMAIN.pem and DOMAIN.key, trust.pem.
+ * the new content goes to a write-only one (IMSG_CRYPT_PROCESS), both
+ * opened by the queue. The store is certstore.c's; the policy rules
+ * (policy.h) come from the parent with each configuration.
  */
 #include <sys/mman.h>
 #include <sys/queue.h>
@@ -36,6 +41,7 @@
 #include "mime.h"
 #include "msg.h"
 #include "osms_imsg.h"
+#include "policy.h"
 #include "proc.h"
 #include "smime.h"
 #include "util.h"
@@ -46,6 +52,7 @@
 
 struct source {
 	TAILQ_ENTRY(source)	 entry;
+	struct channel		*ch;
 	uint64_t		 sid;
 	char			 tag[64];
 	int			 fd;
@@ -53,94 +60,60 @@ struct source {
 
 static TAILQ_HEAD(, source)	 sources = TAILQ_HEAD_INITIALIZER(sources);
 static unsigned			 nsources;
-static char			 store[CONF_MAX_PATH];
-static X509_STORE		*trust;
-static unsigned long		 ndecrypted, nverified;
+static unsigned long		 ndecrypted, nverified, nsigned;
+
+/*
+ * The policy rules (policy.h), as the parent sent them.
+ */
+static struct policy_rules	 rules = TAILQ_HEAD_INITIALIZER(rules);
+static struct policy_rules	 next_rules = TAILQ_HEAD_INITIALIZER(next_rules);
+
+static void
+rules_free(struct policy_rules *list)
+{
+	struct policy_rule	*r;
+
+	while ((r = TAILQ_FIRST(list)) != NULL) {
+		TAILQ_REMOVE(list, r, entry);
+		free(r);
+	}
+}
 
 void
 gateway_conf(struct imsg *imsg)
 {
 	struct msg_reader	 r;
+	char			 path[CONF_MAX_PATH];
 
 	msg_reader_init(&r, imsg);
-	(void)msg_get_str(&r, store, sizeof(store));
+	(void)msg_get_str(&r, path, sizeof(path));
 	if (msg_end(&r) == -1)
 		fatalx("bad IMSG_CONF_CRYPTOD");
+	store_set(path);
+	rules_free(&next_rules);
 }
 
-/* The trust anchors, read again with each config. */
 void
 gateway_apply(void)
 {
-	char	 path[CONF_MAX_PATH + 32];
-
-	X509_STORE_free(trust);
-	if ((trust = X509_STORE_new()) == NULL)
-		fatalx("cryptod: X509_STORE_new");
-	(void)snprintf(path, sizeof(path), "%s/trust.pem", store);
-	if (access(path, R_OK) == 0 && X509_STORE_load_file(trust, path) != 1)
-		log_warnx("cryptod: %s: no certificates", path);
-	ERR_clear_error();
-	(void)snprintf(path, sizeof(path), "%s/harvested", store);
-	if (mkdir(path, 0700) == -1 && errno != EEXIST)
-		log_warn("cryptod: %s", path);
-}
-
-/* A name for the store: an address or domain, nothing that walks. */
-static int
-store_name_ok(const char *s)
-{
-	return s[0] != '\0' && s[0] != '.' && strlen(s) < 256 &&
-	    strchr(s, '/') == NULL && !str_has_ctl(s);
-}
-
-static X509 *
-load_cert(const char *name)
-{
-	char	 path[CONF_MAX_PATH + 300];
-	FILE	*fp;
-	X509	*x = NULL;
-
-	if (!store_name_ok(name))
-		return NULL;
-	(void)snprintf(path, sizeof(path), "%s/%s.pem", store, name);
-	if ((fp = fopen(path, "r")) != NULL) {
-		x = PEM_read_X509(fp, NULL, NULL, NULL);
-		(void)fclose(fp);
-	}
-	ERR_clear_error();
-	return x;
-}
-
-static EVP_PKEY *
-load_key(const char *name)
-{
-	char		 path[CONF_MAX_PATH + 300];
-	FILE		*fp;
-	EVP_PKEY	*k = NULL;
-
-	if (!store_name_ok(name))
-		return NULL;
-	(void)snprintf(path, sizeof(path), "%s/%s.key", store, name);
-	if ((fp = fopen(path, "r")) != NULL) {
-		k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
-		(void)fclose(fp);
-	}
-	ERR_clear_error();
-	return k;
+	store_reload();
+	rules_free(&rules);
+	TAILQ_CONCAT(&rules, &next_rules, entry);
 }
 
 /* Decrypt with the key of name (an address or a domain): 0 if it did. */
 static int
-decrypt_with(const char *name, const struct buf *in, struct buf *out)
+decrypt_with(const char *name, const struct buf *in, int nested,
+    struct buf *out)
 {
-	X509		*x = load_cert(name);
-	EVP_PKEY	*k = load_key(name);
+	X509		*x = store_cert(name);
+	EVP_PKEY	*k = store_key(name);
 	const char	*err;
 	int		 rc = -1;
 
-	if (x != NULL && k != NULL && smime_decrypt(in->data, in->len, x, k,
-	    out, &err) == 0)
+	if (x != NULL && k != NULL && (nested ? smime_decrypt_nested(in->data,
+	    in->len, x, k, out, &err) : smime_decrypt(in->data, in->len, x, k,
+	    out, &err)) == 0)
 		rc = 0;
 	X509_free(x);
 	EVP_PKEY_free(k);
@@ -228,43 +201,85 @@ from_address(const struct buf *m, char *addr, size_t size)
 			addr[n] = (char)(addr[n] + 32);
 }
 
-/* Keep a verified signer's certificate, to encrypt to it later. */
-static void
-harvest(X509 *x, const char *email)
-{
-	char	 path[CONF_MAX_PATH + 300];
-	FILE	*fp;
-	int	 fd;
+/* A request's addresses: the envelope's, and which of them leave. */
+struct request {
+	char		 tag[64];
+	char		 sender[ADDR_MAX_TEXT];
+	char		 list[4096], outside_list[4096];
+	char		*rcpts[GW_MAX_RCPTS];
+	size_t		 nrcpts;
+	char		*outside[GW_MAX_RCPTS];
+	size_t		 noutside;
+	char		 refusal[400];	/* "" or an SMTP reply's text */
+};
 
-	if (!store_name_ok(email))
-		return;
-	(void)snprintf(path, sizeof(path), "%s/harvested/%s.pem", store,
-	    email);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
-		if (fd != -1)
-			(void)close(fd);
-		log_warn("cryptod: %s", path);
-		return;
-	}
-	if (PEM_write_X509(fp, x) != 1)
-		log_warnx("cryptod: %s: cannot write", path);
-	(void)fclose(fp);
+static size_t
+split_list(char *list, char **v)
+{
+	char	*p, *save = NULL;
+	size_t	 n = 0;
+
+	for (p = strtok_r(list, ",", &save); p != NULL && n < GW_MAX_RCPTS;
+	    p = strtok_r(NULL, ",", &save))
+		v[n++] = p;
+	return n;
+}
+
+static int
+leaves(const struct request *rq, const char *address)
+{
+	size_t	 i;
+
+	for (i = 0; i < rq->noutside; i++)
+		if (strcasecmp(rq->outside[i], address) == 0)
+			return 1;
+	return 0;
+}
+
+void
+gateway_rule(struct imsg *imsg)
+{
+	struct msg_reader	 rd;
+	struct policy_rule	*r = xcalloc(1, sizeof(*r));
+	char			 text[POLICY_MAX_TEXT], err[256];
+	char			*words[POLICY_MAX_WORDS];
+	uint32_t		 line;
+	int			 n;
+
+	msg_reader_init(&rd, imsg);
+	(void)msg_get_str(&rd, text, sizeof(text));
+	(void)msg_get_u32(&rd, &line);
+	if (msg_end(&rd) == -1 || (n = policy_split(text, words,
+	    POLICY_MAX_WORDS)) < 0 || policy_rule_parse(r, words, (size_t)n,
+	    err, sizeof(err)) == -1)
+		fatalx("bad IMSG_CONF_CRYPT_RULE");
+	r->line = (int)line;
+	TAILQ_INSERT_TAIL(&next_rules, r, entry);
+}
+
+void
+gateway_policy(enum policy_dir dir, const char *from, const char *to,
+    struct policy *p)
+{
+	policy_match(&rules, dir, from, to, p);
 }
 
 /*
- * The work on one message: cur is replaced as the steps go; notes say
- * what was done. 1 if the message changed.
+ * Mail from outside: cur is replaced as the steps go; notes say what was
+ * done. 1 if the message changed.
  */
 static int
-inbound(struct buf *cur, char *rcpts, char *notes, size_t size)
+inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 {
 	struct buf		 next = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	struct smime_verdict	 v;
+	struct policy		 pol;
 	X509			*signer = NULL;
-	char			*r, *save = NULL, from[256];
+	char			*r, from[256];
 	const char		*at, *err;
-	int			 changed = 0, n = 0;
+	size_t			 i;
+	int			 changed = 0, verified = 0, need_rule = 0;
+	int			 nested = 0;
 
 	notes[0] = '\0';
 	if (strip_ours(cur->data, cur->len, &next)) {
@@ -274,15 +289,23 @@ inbound(struct buf *cur, char *rcpts, char *notes, size_t size)
 		buf_init(&next, 2 * SMIME_MAX_MESSAGE);
 	} else
 		buf_reset(&next);
-	if (smime_is_encrypted(cur->data, cur->len)) {
+	/* An encrypted part among others (EFAIL) is decrypted apart. */
+	if (smime_is_encrypted(cur->data, cur->len) ||
+	    (nested = smime_has_nested(cur->data, cur->len))) {
 		(void)osms_strlcpy(notes, "encrypted, for no key here", size);
-		for (r = strtok_r(rcpts, ",", &save); r != NULL &&
-		    n++ < GW_MAX_RCPTS; r = strtok_r(NULL, ",", &save)) {
+		for (i = 0; i < rq->nrcpts; i++) {
+			r = rq->rcpts[i];
+			gateway_policy(POLICY_INBOUND, rq->sender, r, &pol);
+			if (pol.decrypt != POLICY_YES)
+				continue;
 			at = strrchr(r, '@');
-			if (decrypt_with(r, cur, &next) == 0 || (at != NULL &&
-			    decrypt_with(at + 1, cur, &next) == 0)) {
+			if (decrypt_with(r, cur, nested, &next) == 0 ||
+			    (at != NULL && decrypt_with(at + 1, cur, nested,
+			    &next) == 0)) {
 				(void)snprintf(notes, size, "decrypted for "
-				    "%.100s", r);
+				    "%.100s%s", r, nested ? " (one encrypted "
+				    "part among unencrypted ones: not joined to "
+				    "them, the original attached)" : "");
 				buf_free(cur);
 				*cur = next;
 				buf_init(&next, 2 * SMIME_MAX_MESSAGE);
@@ -293,7 +316,7 @@ inbound(struct buf *cur, char *rcpts, char *notes, size_t size)
 		}
 		changed = 1;
 	}
-	if (smime_verify(cur->data, cur->len, trust, &v, NULL, &signer,
+	if (smime_verify(cur->data, cur->len, store_trust(), &v, NULL, &signer,
 	    &err) == 0 && v.result != SMIME_NOT_SIGNED) {
 		changed = 1;
 		from_address(cur, from, sizeof(from));
@@ -309,8 +332,9 @@ inbound(struct buf *cur, char *rcpts, char *notes, size_t size)
 			(void)snprintf(notes + strlen(notes), size -
 			    strlen(notes), "%sverified signer=%.100s", notes[0] ?
 			    "; " : "", v.signer);
-			harvest(signer, v.signer);
+			store_harvest(signer, v.signer, v.gcm);
 			nverified++;
+			verified = 1;
 		}
 	}
 	X509_free(signer);
@@ -319,20 +343,163 @@ inbound(struct buf *cur, char *rcpts, char *notes, size_t size)
 	for (r = notes; *r != '\0'; r++)
 		if ((unsigned char)*r < 0x20 || *r == 0x7f)
 			*r = '?';
+	for (i = 0; !verified && i < rq->nrcpts; i++) {
+		gateway_policy(POLICY_INBOUND, rq->sender, rq->rcpts[i], &pol);
+		if (pol.require_signed)
+			need_rule = pol.line;
+	}
+	if (need_rule != 0)
+		(void)snprintf(rq->refusal, sizeof(rq->refusal), "Mail from "
+		    "<%.100s> must carry a valid S/MIME signature (policy "
+		    "rule at line %d): %.200s", rq->sender, need_rule,
+		    notes[0] ? notes : "not signed");
 	return changed;
+}
+
+/* The certificate and key that sign for name, when they are usable. */
+static int
+signing_pair(const char *name, X509 **x, EVP_PKEY **k)
+{
+	const char	*why;
+
+	*x = store_cert(name);
+	*k = *x != NULL ? store_key(name) : NULL;
+	if (*x != NULL && *k != NULL && store_check(*x, name, STORE_SIGN,
+	    &why) == 0)
+		return 0;
+	if (*x != NULL && *k != NULL)
+		log_info("cryptod: not signing with the certificate of %s: %s",
+		    name, why);
+	X509_free(*x);
+	EVP_PKEY_free(*k);
+	*x = NULL;
+	*k = NULL;
+	return -1;
+}
+
+/*
+ * What the policy refuses before the message is queued: mail its sender
+ * encrypted where that may not leave, and a recipient that must get it
+ * encrypted but has no usable certificate. The user hears it at once.
+ */
+static int
+outbound_refused(const struct buf *cur, int encrypted, struct request *rq)
+{
+	struct policy	 pol;
+	X509		*x;
+	enum store_origin origin;
+	char		 why[200];
+	size_t		 i;
+	int		 aead;
+
+	(void)cur;
+	for (i = 0; i < rq->noutside; i++) {
+		gateway_policy(POLICY_OUTBOUND, rq->sender, rq->outside[i],
+		    &pol);
+		if (encrypted && pol.user_encrypted == USER_ENCRYPTED_REJECT) {
+			(void)snprintf(rq->refusal, sizeof(rq->refusal),
+			    "Mail encrypted by its sender may not leave (policy"
+			    " rule at line %d); send it unencrypted and the "
+			    "gateway encrypts it", pol.line);
+			return 1;
+		}
+		if (encrypted || pol.encrypt != ENCRYPT_MANDATORY)
+			continue;
+		if ((x = store_recipient(rq->outside[i], &origin, &aead, why,
+		    sizeof(why))) != NULL) {
+			X509_free(x);
+			continue;
+		}
+		(void)snprintf(rq->refusal, sizeof(rq->refusal), "<%.100s>: no"
+		    " usable certificate (%.150s); the policy (rule at line %d)"
+		    " requires encryption", rq->outside[i], why[0] ? why :
+		    "none known", pol.line);
+		log_info("cryptod: %s to=<%s> refused: encrypt mandatory, no "
+		    "certificate rule=%d", rq->tag, rq->outside[i], pol.line);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * A user's message, signed with the user's key, else the domain's, as
+ * the policy says (the strongest sign action among its recipients). 1
+ * if it was. Mail that is S/MIME already passes as it is.
+ */
+static int
+outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
+{
+	struct buf	 signed_ = BUF_INIT(2 * SMIME_MAX_MESSAGE);
+	struct smime_verdict v;
+	struct policy	 pol;
+	X509		*x = NULL;
+	EVP_PKEY	*k = NULL;
+	const char	*sender = rq->sender, *at = strrchr(sender, '@'), *err;
+	const char	*name = sender;
+	enum policy_sign sign = SIGN_NEVER;
+	size_t		 i;
+	int		 rc = 0, encrypted, line = 0;
+
+	notes[0] = '\0';
+	encrypted = smime_is_encrypted(cur->data, cur->len);
+	if (outbound_refused(cur, encrypted, rq))
+		return 0;
+	if (encrypted || (smime_verify(cur->data, cur->len, store_trust(), &v,
+	    NULL, NULL, &err) == 0 && v.result != SMIME_NOT_SIGNED)) {
+		(void)osms_strlcpy(notes, "S/MIME already: passed", size);
+		return 0;
+	}
+	for (i = 0; i < rq->nrcpts + rq->noutside; i++) {
+		if (i < rq->nrcpts && leaves(rq, rq->rcpts[i]))
+			continue;	/* counted as it leaves */
+		gateway_policy(i < rq->nrcpts ? POLICY_INTERNAL :
+		    POLICY_OUTBOUND, sender, i < rq->nrcpts ? rq->rcpts[i] :
+		    rq->outside[i - rq->nrcpts], &pol);
+		if (pol.sign > sign) {
+			sign = pol.sign;
+			line = pol.line;
+		}
+	}
+	if (sign == SIGN_NEVER)
+		return 0;
+	if (signing_pair(sender, &x, &k) == -1) {
+		name = at != NULL ? at + 1 : "";
+		if (at == NULL || signing_pair(name, &x, &k) == -1) {
+			if (sign == SIGN_ALWAYS)
+				(void)snprintf(rq->refusal, sizeof(rq->refusal),
+				    "No usable certificate to sign mail of "
+				    "<%.100s>; the policy (rule at line %d) "
+				    "requires a signature", sender, line);
+			return 0;
+		}
+	}
+	if (smime_sign(cur->data, cur->len, x, k, NULL, &signed_, &err) == 0) {
+		buf_free(cur);
+		*cur = signed_;
+		buf_init(&signed_, 2 * SMIME_MAX_MESSAGE);
+		(void)snprintf(notes, size, "signed as %.100s", name);
+		nsigned++;
+		rc = 1;
+	} else
+		(void)snprintf(notes, size, "not signed: %.100s", err);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	buf_free(&signed_);
+	return rc;
 }
 
 static void
 answer(struct channel *ch, uint64_t id, int rewritten, uint64_t size,
-    const char *what, const char *tag)
+    const char *what, const char *tag, const char *refusal)
 {
 	struct msg	 m;
 
-	msg_init(&m, IMSG_CRYPT_INBOUND_DONE, id);
+	msg_init(&m, IMSG_CRYPT_DONE, id);
 	msg_add_u32(&m, rewritten ? 1 : 0);
 	msg_add_u64(&m, size);
 	msg_add_str(&m, what);
 	msg_add_str(&m, tag);
+	msg_add_str(&m, refusal);
 	(void)channel_send(ch, &m);
 }
 
@@ -353,10 +520,11 @@ gateway_source(struct channel *ch, struct imsg *imsg)
 		channel_bad_message(ch, imsg, "bad source");
 		return;
 	}
+	s->ch = ch;
 	s->sid = imsg->hdr.id;
 	/* One a session; the oldest go when too many wait. */
 	TAILQ_FOREACH(old, &sources, entry)
-		if (old->sid == s->sid)
+		if (old->ch == ch && old->sid == s->sid)
 			break;
 	if (old == NULL && nsources == GW_MAX_PENDING)
 		old = TAILQ_FIRST(&sources);
@@ -370,72 +538,101 @@ gateway_source(struct channel *ch, struct imsg *imsg)
 	nsources++;
 }
 
-void
-gateway_inbound(struct channel *ch, struct imsg *imsg)
+/* The content a channel sent for the request id (and tag): its
+ * descriptor, -1 if none came. */
+int
+gateway_take_source(struct channel *ch, uint64_t id, const char *tag)
 {
-	struct msg_reader	 r;
-	struct source		*s;
-	struct buf		 cur = BUF_INIT(2 * SMIME_MAX_MESSAGE);
-	struct stat		 st;
-	char			 tag[64], sender[ADDR_MAX_TEXT], rcpts[4096];
-	char			 notes[512], head[600], *map;
-	uint64_t		 size = 0;
-	int			 out, rewritten = 0;
+	struct source	*s;
+	int		 fd;
 
-	msg_reader_init(&r, imsg);
-	(void)msg_get_str(&r, tag, sizeof(tag));
-	(void)msg_get_str(&r, sender, sizeof(sender));
-	(void)msg_get_str(&r, rcpts, sizeof(rcpts));
-	out = imsg_take_fd(imsg);
-	if (msg_end(&r) == -1 || out == -1 || str_has_ctl(rcpts)) {
-		if (out != -1)
-			(void)close(out);
-		channel_bad_message(ch, imsg, "bad inbound request");
-		return;
-	}
 	TAILQ_FOREACH(s, &sources, entry)
-		if (s->sid == imsg->hdr.id && strcmp(s->tag, tag) == 0)
+		if (s->ch == ch && s->sid == id && strcmp(s->tag, tag) == 0)
 			break;
-	if (s == NULL) {
-		(void)close(out);
-		answer(ch, imsg->hdr.id, 0, 0, "no content", tag);
-		return;
-	}
+	if (s == NULL)
+		return -1;
 	TAILQ_REMOVE(&sources, s, entry);
 	nsources--;
+	fd = s->fd;
+	free(s);
+	return fd;
+}
+
+void
+gateway_process(struct channel *ch, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct request		*rq = xcalloc(1, sizeof(*rq));
+	struct buf		 cur = BUF_INIT(2 * SMIME_MAX_MESSAGE);
+	struct stat		 st;
+	char			 notes[512], head[600], *map;
+	uint64_t		 size = 0;
+	uint32_t		 outgoing;
+	int			 out, src, rewritten = 0, changed;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, rq->tag, sizeof(rq->tag));
+	(void)msg_get_str(&r, rq->sender, sizeof(rq->sender));
+	(void)msg_get_str(&r, rq->list, sizeof(rq->list));
+	(void)msg_get_str(&r, rq->outside_list, sizeof(rq->outside_list));
+	(void)msg_get_u32(&r, &outgoing);
+	out = imsg_take_fd(imsg);
+	if (msg_end(&r) == -1 || out == -1 || str_has_ctl(rq->list) ||
+	    str_has_ctl(rq->outside_list) || str_has_ctl(rq->sender)) {
+		if (out != -1)
+			(void)close(out);
+		free(rq);
+		channel_bad_message(ch, imsg, "bad gateway request");
+		return;
+	}
+	rq->nrcpts = split_list(rq->list, rq->rcpts);
+	rq->noutside = split_list(rq->outside_list, rq->outside);
+	if ((src = gateway_take_source(ch, imsg->hdr.id, rq->tag)) == -1) {
+		(void)close(out);
+		answer(ch, imsg->hdr.id, 0, 0, "no content", rq->tag, "");
+		free(rq);
+		return;
+	}
 	notes[0] = '\0';
-	if (fstat(s->fd, &st) == -1 || st.st_size <= 0 ||
+	if (fstat(src, &st) == -1 || st.st_size <= 0 ||
 	    st.st_size > SMIME_MAX_MESSAGE || (map = mmap(NULL,
-	    (size_t)st.st_size, PROT_READ, MAP_PRIVATE, s->fd, 0)) ==
+	    (size_t)st.st_size, PROT_READ, MAP_PRIVATE, src, 0)) ==
 	    MAP_FAILED)
 		goto done;
 	(void)buf_add(&cur, map, (size_t)st.st_size);
 	(void)munmap(map, (size_t)st.st_size);
-	if (cur.over || !inbound(&cur, rcpts, notes, sizeof(notes)))
+	if (cur.over)
 		goto done;
-	if (notes[0] == '\0')
-		(void)osms_strlcpy(notes, "a forged " GW_HEADER " field removed",
-		    sizeof(notes));
-	/* The new content: our field first, then the message. */
-	(void)snprintf(head, sizeof(head), GW_HEADER " %s\r\n", notes);
+	changed = outgoing ? outbound(&cur, rq, notes, sizeof(notes)) :
+	    inbound(&cur, rq, notes, sizeof(notes));
+	if (!changed || rq->refusal[0] != '\0')
+		goto done;
+	head[0] = '\0';
+	if (!outgoing) {
+		/* Our field first; none on what leaves. */
+		if (notes[0] == '\0')
+			(void)osms_strlcpy(notes, "a forged " GW_HEADER
+			    " field removed", sizeof(notes));
+		(void)snprintf(head, sizeof(head), GW_HEADER " %s\r\n", notes);
+	}
 	if (write_all(out, head, strlen(head)) == -1 ||
 	    write_all(out, cur.data, cur.len) == -1) {
-		log_warn("cryptod: %s: write", tag);
+		log_warn("cryptod: %s: write", rq->tag);
 		(void)osms_strlcpy(notes, "cannot write", sizeof(notes));
 		goto done;
 	}
 	size = strlen(head) + cur.len;
 	rewritten = 1;
 done:
-	(void)close(s->fd);
-	free(s);
+	(void)close(src);
 	(void)close(out);
-	answer(ch, imsg->hdr.id, rewritten, size, notes, tag);
+	answer(ch, imsg->hdr.id, rewritten, size, notes, rq->tag, rq->refusal);
 	buf_free(&cur);
+	free(rq);
 }
 
 unsigned long
 gateway_count(void)
 {
-	return ndecrypted + nverified;
+	return ndecrypted + nverified + nsigned;
 }

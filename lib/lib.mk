@@ -29,6 +29,7 @@ LIB_SRCS	:= \
 	lib/util.c \
 	lib/workq.c \
 	lib/mail/addr.c \
+	lib/mail/certstore.c \
 	lib/mail/charsets.c \
 	lib/mail/conf.c \
 	lib/mail/dkim.c \
@@ -41,6 +42,7 @@ LIB_SRCS	:= \
 	lib/mail/mime7bit.c \
 	lib/mail/mstore.c \
 	lib/mail/mtasts.c \
+	lib/mail/policy.c \
 	lib/mail/pwhash.c \
 	lib/mail/smime.c \
 	lib/mail/smtp_cmd.c \

@@ -38,10 +38,10 @@ X(IMSG_CONF_LISTENER, R(ROLE_PARENT), R_NET, "fuuusus",		\
 X(IMSG_CONF_SMTPD, R(ROLE_PARENT), R(ROLE_SMTPD), "Uuuuuu",		\
     "max message size, max recipients, max line, timeout, sender"	\
     " check, max messages per user and hour")				\
-X(IMSG_CONF_QUEUE, R(ROLE_PARENT), R(ROLE_QUEUE), "uuuu",		\
+X(IMSG_CONF_QUEUE, R(ROLE_PARENT), R(ROLE_QUEUE), "uuuuu",		\
     "seconds before a \"delayed\" DSN (0: never), seconds a message"	\
     " may wait, longest wait between tries, connections per"		\
-    " destination")							\
+    " destination, gateway (cryptod encrypts users' mail)")		\
 X(IMSG_CONF_RELAY, R(ROLE_PARENT), R(ROLE_QUEUE), "ssuuss",		\
     "domain (\"\": every other), host (\"\": by MX), port, tls, auth"	\
     " user, password: how mail for a domain leaves")			\
@@ -55,6 +55,9 @@ X(IMSG_CONF_SRS, R(ROLE_PARENT), R(ROLE_QUEUE) | R(ROLE_AUTHD), "sd",	\
     " bounces (authd)")							\
 X(IMSG_CONF_CRYPTOD, R(ROLE_PARENT), R(ROLE_CRYPTOD), "s",		\
     "certificate store: the gateway's keys and trust")			\
+X(IMSG_CONF_CRYPT_RULE, R(ROLE_PARENT), R(ROLE_CRYPTOD), "su",		\
+    "rule (policy.h, written out), its line: the gateway's policy,"	\
+    " in order")							\
 X(IMSG_CONF_DKIM, R(ROLE_PARENT), R(ROLE_CRYPTOD), "fss",		\
     "key file (PEM), domain, selector: a DKIM signing key")		\
 X(IMSG_CONF_SMTPD_SCAN, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuuu",	\
@@ -192,15 +195,25 @@ X(IMSG_MTA_RESULT, R(ROLE_MTA), R(ROLE_QUEUE), "uuss",		\
     " address, TLS): one recipient's answer")				\
 X(IMSG_MTA_DONE, R(ROLE_MTA), R(ROLE_QUEUE), "",			\
     "the transaction is over: every answer is sent")			\
-/* smtpd -> cryptod: inbound S/MIME, before the virus scan */	\
-X(IMSG_CRYPT_SOURCE, R(ROLE_SMTPD), R(ROLE_CRYPTOD), "fs",		\
-    "content (read only), tag: the message for the next INBOUND")	\
-X(IMSG_CRYPT_INBOUND, R(ROLE_SMTPD), R(ROLE_CRYPTOD), "fsss",		\
-    "new content (write only), tag, sender, recipients (comma list):"	\
-    " decrypt, verify, record")					\
-X(IMSG_CRYPT_INBOUND_DONE, R(ROLE_CRYPTOD), R(ROLE_SMTPD), "uUss",	\
-    "rewritten, new size, what was done, tag")				\
-/* queue -> cryptod: DKIM */						\
+/* smtpd -> cryptod: the S/MIME gateway, before the virus scan */	\
+X(IMSG_CRYPT_SOURCE, R(ROLE_SMTPD) | R(ROLE_QUEUE), R(ROLE_CRYPTOD),	\
+    "fs", "content (read only), tag: the message for the next PROCESS"	\
+    " or ENCRYPT of the same id")					\
+X(IMSG_CRYPT_PROCESS, R(ROLE_SMTPD), R(ROLE_CRYPTOD), "fssssu",	\
+    "new content (write only), tag, sender, recipients, those that"	\
+    " leave (comma lists), outbound: decrypt, verify, record (from"	\
+    " outside); sign (users'); refuse what the policy forbids")		\
+X(IMSG_CRYPT_DONE, R(ROLE_CRYPTOD), R(ROLE_SMTPD), "uUsss",		\
+    "rewritten, new size, what was done, tag, refusal (\"\" or the"	\
+    " text of a 550 5.7.1)")						\
+/* queue -> cryptod: DKIM, and S/MIME as users' mail leaves */		\
+X(IMSG_CRYPT_ENCRYPT, R(ROLE_QUEUE), R(ROLE_CRYPTOD), "fssd",		\
+    "copy (write only), tag, sender, recipients (each NUL-terminated):"	\
+    " encrypt"								\
+    " for the first recipient and those that share its certificate")	\
+X(IMSG_CRYPT_ENCRYPTED, R(ROLE_CRYPTOD), R(ROLE_QUEUE), "uuUsss",	\
+    "rewritten, send (enum crypt_send), size, included (a 1 or 0 per"	\
+    " recipient), what was done, DKIM-Signature field of the copy")	\
 X(IMSG_CRYPT_DKIM_SIGN, R(ROLE_QUEUE), R(ROLE_CRYPTOD), "fs",		\
     "content, sender: sign it if a key of ours fits")			\
 X(IMSG_CRYPT_DKIM_SIGNED, R(ROLE_CRYPTOD), R(ROLE_QUEUE), "us",	\
@@ -268,6 +281,13 @@ enum lookup_result {
 	LOOKUP_TEMPFAIL,	/* the directory cannot answer now */
 	LOOKUP_LOOP,		/* aliases loop or nest too deep */
 	LOOKUP_TOOMANY,		/* expands to too many destinations */
+};
+
+/* IMSG_CRYPT_ENCRYPTED: how the copy may leave. */
+enum crypt_send {
+	CRYPT_SEND,			/* as it is, encrypted or not */
+	CRYPT_SEND_VERIFIED_TLS,	/* only over verified TLS */
+	CRYPT_REFUSE,			/* not at all: its recipients fail */
 };
 
 /* IMSG_AUTH_SASL_START: the service a client logs in to. */

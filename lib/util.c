@@ -197,6 +197,14 @@ str_has_ctl(const char *s)
 	return 0;
 }
 
+void
+str_lower(char *s)
+{
+	for (; *s; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
+}
+
 int
 word_in_list(const char *list, const char *word)
 {

@@ -43,6 +43,8 @@ int	 utf8_valid(const char *);
 
 /* 1 if the string holds a byte < 0x20 or 0x7f (CR, LF, NUL stop here). */
 int	 str_has_ctl(const char *);
+/* ASCII upper case to lower, in place (addresses, domains). */
+void	 str_lower(char *);
 
 /* 1 if word is one of the space-separated words of list (a SASL list). */
 int	 word_in_list(const char *list, const char *word);

@@ -82,10 +82,19 @@ usage(void)
 	    "                      make a DKIM key, print its DNS record\n"
 	    "  dkim sign DOMAIN SELECTOR KEYFILE\n"
 	    "                      sign standard input to standard output\n"
-	    "  smime sign CERT KEY [CHAIN], smime encrypt CERT...,\n"
+	    "  smime sign CERT KEY [CHAIN], smime encrypt [-g] CERT...,\n"
 	    "  smime decrypt CERT KEY, smime verify CAFILE\n"
 	    "                      S/MIME from standard input to standard"
-	    " output\n");
+	    " output\n"
+	    "  cert list [ADDRESS|DOMAIN]\n"
+	    "                      the gateway's certificates, usable or not\n"
+	    "  cert import CERT [KEY] [NAME], cert remove NAME,\n"
+	    "  cert export NAME [P12FILE]\n"
+	    "                      change the store; export a key as PKCS#12"
+	    "\n"
+	    "  policy test [-d inbound|outbound|internal] FROM TO\n"
+	    "                      the rule, actions and certificate for a"
+	    " message\n");
 	exit(2);
 }
 
@@ -94,7 +103,7 @@ usage(void)
  * line of standard input. Never from the command line, where other users
  * could see it.
  */
-static void
+void
 read_password(char *buf, size_t size)
 {
 	struct termios	 old, quiet;
@@ -500,6 +509,13 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "dkim") == 0) {
 		if ((ok = cmd_dkim(argc, argv)) == -1)
+			usage();
+		return ok;
+	}
+	if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "policy") == 0) {
+		log_init(1, LOG_MAIL);
+		log_procinit("osmsctl");
+		if ((ok = cmd_cert(path, argc, argv)) == -1)
 			usage();
 		return ok;
 	}

@@ -9,4 +9,11 @@ int	 cmd_dkim(int argc, char **argv);
 /* osmsctl_smime.c: "smime sign|encrypt|decrypt|verify ...": the same. */
 int	 cmd_smime(int argc, char **argv);
 
+/* osmsctl.c: a password from a terminal (asked twice, no echo) or the
+ * first line of standard input. */
+void	 read_password(char *buf, size_t size);
+/* osmsctl_cert.c: "cert list ...", "policy test ...", reading the
+ * configuration file path: the same. */
+int	 cmd_cert(const char *path, int argc, char **argv);
+
 #endif

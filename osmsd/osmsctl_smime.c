@@ -4,7 +4,8 @@
  * interoperability tests against openssl cms and gpgsm.
  *
  *	smime sign CERT KEY [CHAIN]	multipart/signed
- *	smime encrypt CERT ...		enveloped-data for each CERT
+ *	smime encrypt [-g] CERT ...	enveloped-data for each CERT (-g:
+ *					AES-GCM authenticated-enveloped-data)
  *	smime decrypt CERT KEY
  *	smime verify CAFILE		verdict on stderr, content on stdout
  */
@@ -106,12 +107,14 @@ cmd_smime(int argc, char **argv)
 		X509_free(x);
 		EVP_PKEY_free(k);
 	} else if (strcmp(op, "encrypt") == 0) {
+		int	 gcm = argc > 2 && strcmp(argv[2], "-g") == 0;
+
 		certs = sk_X509_new_null();
-		for (i = 2; i < argc; i++)
+		for (i = gcm ? 3 : 2; i < argc; i++)
 			(void)sk_X509_push(certs, cert_load(argv[i]));
 		read_stdin(&in);
 		rc = smime_encrypt(in.data != NULL ? in.data : "", in.len,
-		    certs, &out, &err);
+		    certs, gcm, &out, &err);
 	} else if (strcmp(op, "verify") == 0 && argc == 3) {
 		if ((store = X509_STORE_new()) == NULL ||
 		    X509_STORE_load_file(store, argv[2]) != 1) {

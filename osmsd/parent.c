@@ -447,6 +447,26 @@ slice_srs(struct child *c)
 	explicit_wipe(secret, sizeof(secret));
 }
 
+/* The gateway's store and its policy rules, in order. */
+static void
+slice_cryptod(struct child *c)
+{
+	const struct policy_rule	*pr;
+	struct msg			 m;
+	char				 rule[POLICY_MAX_TEXT];
+
+	msg_init(&m, IMSG_CONF_CRYPTOD, 0);
+	msg_add_str(&m, conf->cryptod.store);
+	send_or_kill(c, &m);
+	TAILQ_FOREACH(pr, &conf->cryptod.rules, entry) {
+		policy_rule_format(pr, rule, sizeof(rule));
+		msg_init(&m, IMSG_CONF_CRYPT_RULE, 0);
+		msg_add_str(&m, rule);
+		msg_add_u32(&m, (uint32_t)pr->line);
+		send_or_kill(c, &m);
+	}
+}
+
 /* cryptod's DKIM keys, as descriptors. */
 static void
 slice_dkim(struct child *c)
@@ -569,6 +589,7 @@ slice_send(struct child *c)
 		msg_add_u32(&m, conf->queue.lifetime);
 		msg_add_u32(&m, conf->queue.max_retry);
 		msg_add_u32(&m, conf->mta.domain_connections);
+		msg_add_u32(&m, conf->cryptod.store[0] != '\0');
 		send_or_kill(c, &m);
 		slice_relays(c);
 		slice_srs(c);
@@ -577,9 +598,7 @@ slice_send(struct child *c)
 		slice_mta(c);
 		break;
 	case ROLE_CRYPTOD:
-		msg_init(&m, IMSG_CONF_CRYPTOD, 0);
-		msg_add_str(&m, conf->cryptod.store);
-		send_or_kill(c, &m);
+		slice_cryptod(c);
 		slice_dkim(c);
 		break;
 	case ROLE_AUTHD:

@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <spawn.h>
@@ -117,6 +118,40 @@ fail:
 	return -1;
 }
 
+/*
+ * The files an administrator put in cryptod's store (certificates,
+ * keys) become cryptod's: it alone reads them. Links are not followed.
+ */
+static int
+store_prepare(const char *dir, uid_t uid, gid_t gid, char *err,
+    size_t errsize)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	int		 dfd;
+
+	if ((d = opendir(dir)) == NULL) {
+		(void)snprintf(err, errsize, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	dfd = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' || fstatat(dfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == -1 || !S_ISREG(st.st_mode))
+			continue;
+		if ((st.st_uid != uid || st.st_gid != gid) &&
+		    fchownat(dfd, de->d_name, uid, gid,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			log_warn("%s/%s: chown", dir, de->d_name);
+		if ((st.st_mode & 077) != 0 && fchmodat(dfd, de->d_name,
+		    st.st_mode & 0700, 0) == -1)
+			log_warn("%s/%s: chmod", dir, de->d_name);
+	}
+	(void)closedir(d);
+	return 0;
+}
+
 static int
 scand_tmp_prepare(const struct osms_conf *conf, uid_t uid, gid_t gid,
     char *err, size_t errsize)
@@ -160,6 +195,7 @@ users_prepare(const struct osms_conf *conf, struct role_cred *creds,
 	const struct role_info	*ri;
 	struct passwd		*pw;
 	const char		*name;
+	char			 harvested[CONF_MAX_PATH + 16];
 	int			 r;
 
 	for (r = 0; r < ROLE_COUNT; r++) {
@@ -218,9 +254,15 @@ users_prepare(const struct osms_conf *conf, struct role_cred *creds,
 	if (dir_prepare(conf->mailstore, creds[ROLE_DELIVERY].uid,
 	    creds[ROLE_DELIVERY].gid, 0750, err, errsize) == -1)
 		return -1;
-	/* cryptod's certificate store: its own. */
+	/* cryptod's certificate store: its own, files and all. */
+	(void)snprintf(harvested, sizeof(harvested), "%s/harvested",
+	    conf->cryptod.store);
 	if (dir_prepare(conf->cryptod.store, creds[ROLE_CRYPTOD].uid,
-	    creds[ROLE_CRYPTOD].gid, 0700, err, errsize) == -1)
+	    creds[ROLE_CRYPTOD].gid, 0700, err, errsize) == -1 ||
+	    dir_prepare(harvested, creds[ROLE_CRYPTOD].uid,
+	    creds[ROLE_CRYPTOD].gid, 0700, err, errsize) == -1 ||
+	    store_prepare(conf->cryptod.store, creds[ROLE_CRYPTOD].uid,
+	    creds[ROLE_CRYPTOD].gid, err, errsize) == -1)
 		return -1;
 	/* scand's temporary files, in its jail. */
 	if (scand_tmp_prepare(conf, creds[ROLE_SCAND].uid,

@@ -60,7 +60,7 @@ umask 022
 
 mkdir -p "$D"
 chmod 0755 "$D"
-for sub in tls smime pgp dkim smarthost clamav spool mail empty run; do
+for sub in tls smime pgp dkim clamav spool mail empty run; do
 	mkdir -p "$D/$sub"
 done
 chmod 0755 "$D/empty"
@@ -194,6 +194,10 @@ if [ ! -s "$D/dkim/$DOMAIN.key" ]; then
 	    >"$D/dkim/$DOMAIN.txt" || die "osmsctl dkim keygen failed"
 fi
 
+# The S/MIME gateway's store is smime/ itself: the users' and the
+# domain's certificates and keys, and the demo CA as its trust anchor.
+cp -f "$D/ca.pem" "$D/smime/trust.pem"
+
 # The test signature database for scand (EICAR): the demo rejects it.
 cp -f regress/data/clamav/osms-test.ndb "$D/clamav/osms-test.ndb"
 
@@ -254,9 +258,10 @@ osms demo ($STATE/, config $STATE/osmsd.conf), on 127.0.0.1:
                10993  implicit TLS
   POP3         10110  STLS
                10995  implicit TLS
-  smarthost    10026  not osms: mail for other domains is relayed there,
-                      DKIM-signed; the demo's own stand-in keeps it in
-                      $STATE/smarthost/ (record: $STATE/dkim/)
+  smarthost    10026  not osms, not started here: mail for other domains
+                      is relayed there, S/MIME- and DKIM-signed (the DKIM
+                      record: $STATE/dkim/); until something listens, it
+                      waits in the queue
 Users:         alice@example.test / alice-pw, bob@example.test / bob-pw
                postmaster@example.test delivers to alice
 Mail lands in: $STATE/mail/example.test/<user>/ (Maildir)
@@ -273,14 +278,6 @@ Stop:          Ctrl-C (or SIGTERM)
 
 EOF
 }
-
-# A stand-in smarthost on 10026 unless something listens there: it keeps
-# what it gets in $STATE/smarthost/ and ends when its parent (osmsd, or
-# this script) does.
-if ! (exec 3<>/dev/tcp/127.0.0.1/10026) 2>/dev/null; then
-	python3 regress/e2e/smtpsink.py --port 10026 --dir "$D/smarthost" \
-	    >>"$D/smarthost.log" 2>&1 &
-fi
 
 if [ "$PG" = 0 ]; then
 	banner

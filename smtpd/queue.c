@@ -140,6 +140,18 @@ queue_open_content(const struct qmsg *q, int *fd)
 	return 0;
 }
 
+int
+queue_scratch(int *fd)
+{
+	const char	*err;
+
+	if (spool_scratch(&spool, fd, &err) != SPOOL_OK) {
+		log_warnx("queue: no scratch file: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 static struct qmsg *
 qmsg_find(const char *id)
 {
@@ -1394,6 +1406,9 @@ queue_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_MTA_DONE:
 		relay_done(ch, imsg);
 		break;
+	case IMSG_CRYPT_ENCRYPTED:
+		relay_encrypted(ch, imsg);
+		break;
 	case IMSG_CRYPT_DKIM_SIGNED:
 		relay_signed(ch, imsg);
 		break;
@@ -1479,7 +1494,7 @@ queue_conf(struct imsg *imsg)
 {
 	struct msg_reader	 r;
 
-	uint32_t		 connections;
+	uint32_t		 connections, gateway;
 
 	if (imsg->hdr.type == IMSG_CONF_RELAY) {
 		relay_conf(imsg);
@@ -1496,10 +1511,11 @@ queue_conf(struct imsg *imsg)
 	(void)msg_get_u32(&r, &lifetime);
 	(void)msg_get_u32(&r, &max_retry);
 	(void)msg_get_u32(&r, &connections);
+	(void)msg_get_u32(&r, &gateway);
 	if (msg_end(&r) == -1 || lifetime == 0 || max_retry == 0)
 		fatalx("bad IMSG_CONF_QUEUE");
 	/* First in the slice: the routes that follow replace the old. */
-	relay_conf_start(connections);
+	relay_conf_start(connections, gateway);
 }
 
 static void

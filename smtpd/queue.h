@@ -41,12 +41,15 @@ void		 dispatch_waiting(void);
 void		 dest_deferred(struct qmsg *, size_t, const char *why);
 void		 dest_failed(struct qmsg *, size_t, const char *why);
 int		 queue_open_content(const struct qmsg *, int *fd);
+int		 queue_scratch(int *fd);
 /* The header fields every copy gets: the virus scan's. */
 #define QUEUE_MAX_HEADERS	512
 void		 queue_headers(const struct qmsg *, char *, size_t);
 
 /* queue_relay.c */
-void		 relay_conf_start(uint32_t connections_per_destination);
+/* gateway: cryptod encrypts users' mail as it leaves */
+void		 relay_conf_start(uint32_t connections_per_destination,
+		    uint32_t gateway);
 void		 relay_conf(struct imsg *);
 void		 relay_srs_conf(struct imsg *);
 /* A relay destination is due: 1 if it is queued for the mta (or for
@@ -58,6 +61,7 @@ void		 relay_result(struct channel *, struct imsg *);
 void		 relay_done(struct channel *, struct imsg *);
 void		 relay_lost(void);
 void		 relay_signed(struct channel *, struct imsg *);
+void		 relay_encrypted(struct channel *, struct imsg *);
 void		 relay_cryptod_up(void);
 void		 relay_cryptod_down(void);
 unsigned	 relay_inflight(void);

@@ -6,10 +6,17 @@
  * RELAY_MAX_RCPTS). Mail of local senders is signed by cryptod first;
  * the signature is kept with the message while it is queued.
  *
+ * With the S/MIME gateway on, each transaction of a local sender's mail
+ * goes through cryptod on its way to the mta: cryptod writes the copy
+ * for the first recipient and those that get the same (an encrypted
+ * copy, with its own DKIM signature, or the message as it is) and the
+ * other recipients wait at the hop for transactions of their own.
+ *
  * Each recipient's answer is written to the spool as it comes, so an
  * mta that dies mid-transaction loses only the recipients the next hop
  * had not yet taken: those are tried again.
  */
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <strings.h>
@@ -25,12 +32,14 @@
 #include "osms_imsg.h"
 #include "proc.h"
 #include "queue.h"
+#include "smtp_cmd.h"
 #include "srs.h"
 #include "util.h"
 
 #define RELAY_MAX_RCPTS		100	/* RFC 5321 4.5.3.1.8: at least 100 */
 #define RELAY_MAX_INFLIGHT	256	/* transactions at the mta at once */
 #define RELAY_HOP_KEY		(CONF_MAX_NAME * 2 + 16)
+#define RELAY_MAX_RCPT_LIST	16000	/* recipients in a cryptod request */
 
 /* A route from the config (IMSG_CONF_RELAY). */
 struct route {
@@ -69,13 +78,19 @@ struct job {
 	size_t			 n;
 	size_t			 dests[RELAY_MAX_RCPTS];
 	uint8_t			 answered[RELAY_MAX_RCPTS];
+	int			 copy;		/* cryptod's copy, or -1 */
+	int			 verified_tls;	/* the policy's, for this copy */
+	uint64_t		 copy_size;
+	char			*copy_dkim;
 };
 
 static TAILQ_HEAD(, route)	 routes = TAILQ_HEAD_INITIALIZER(routes);
 static TAILQ_HEAD(, hop)	 hops = TAILQ_HEAD_INITIALIZER(hops);
 static struct idmap		 jobs;		/* reqid -> job */
 static struct idmap		 signing;	/* reqid -> message key */
+static struct idmap		 encrypting;	/* reqid -> job at cryptod */
 static int			 maps_ready;
+static int			 gateway;
 static unsigned			 per_hop = MTA_DOMAIN_CONNECTIONS;
 static unsigned			 inflight;
 static unsigned long		 nsent;
@@ -90,6 +105,7 @@ maps_init(void)
 		return;
 	idmap_init(&jobs);
 	idmap_init(&signing);
+	idmap_init(&encrypting);
 	maps_ready = 1;
 }
 
@@ -98,12 +114,13 @@ maps_init(void)
  */
 
 void
-relay_conf_start(uint32_t connections)
+relay_conf_start(uint32_t connections, uint32_t gateway_on)
 {
 	struct route	*r;
 
 	maps_init();
 	per_hop = connections > 0 ? connections : 1;
+	gateway = gateway_on != 0;
 	srs_domain[0] = '\0';
 	explicit_wipe(srs_secret, sizeof(srs_secret));
 	while ((r = TAILQ_FIRST(&routes)) != NULL) {
@@ -347,10 +364,16 @@ relay_cryptod_up(void)
 	}
 }
 
+static void job_end(struct job *, const char *);
+
 void
 relay_cryptod_down(void)
 {
-	relay_cryptod_up();	/* the same: nothing it had will answer */
+	struct job	*j;
+
+	relay_cryptod_up();	/* nothing it had will answer */
+	while ((j = idmap_any(&encrypting, NULL)) != NULL)
+		job_end(j, "cryptod stopped while encrypting");
 }
 
 /*
@@ -423,13 +446,14 @@ job_send(struct channel *ch, struct qmsg *q, struct job *j, int fd)
 	msg_add_str(&m, sender);
 	msg_add_str(&m, q->env.envid);
 	msg_add_u32(&m, q->env.ret);
-	msg_add_u32(&m, q->env.body);
+	/* An encrypted copy is base64: 7bit whatever the message was. */
+	msg_add_u32(&m, j->copy != -1 ? SMTP_BODY_7BIT : q->env.body);
 	msg_add_u32(&m, (uint32_t)q->env.smtputf8);
 	msg_add_u32(&m, (uint32_t)q->env.requiretls);
-	msg_add_u64(&m, q->env.size);
+	msg_add_u64(&m, j->copy != -1 ? j->copy_size : q->env.size);
 	queue_headers(q, headers, sizeof(headers));
-	(void)snprintf(prepend, sizeof(prepend), "%s%s", q->dkim != NULL ?
-	    q->dkim : "", headers);
+	(void)snprintf(prepend, sizeof(prepend), "%s%s", j->copy != -1 ?
+	    j->copy_dkim : q->dkim != NULL ? q->dkim : "", headers);
 	msg_add_str(&m, prepend);
 	msg_add_fd(&m, fd);
 	if (channel_send(ch, &m) == -1)
@@ -438,7 +462,7 @@ job_send(struct channel *ch, struct qmsg *q, struct job *j, int fd)
 	msg_add_str(&m, j->hop->domain);
 	msg_add_str(&m, r->host);
 	msg_add_u32(&m, r->port);
-	msg_add_u32(&m, r->tls);
+	msg_add_u32(&m, j->verified_tls ? RELAY_TLS_VERIFY : r->tls);
 	msg_add_str(&m, r->user);
 	msg_add_str(&m, r->password);
 	rc = channel_send(ch, &m);
@@ -459,6 +483,176 @@ job_send(struct channel *ch, struct qmsg *q, struct job *j, int fd)
 		rc = channel_send(ch, &m);
 	}
 	return rc;
+}
+
+/*
+ * The S/MIME gateway's step between the hop and the mta.
+ */
+
+static int
+wants_encryption(const struct qmsg *q)
+{
+	return gateway && q->env.auth[0] != '\0' &&
+	    !(q->env.flags & ENV_F_BOUNCE);
+}
+
+/* The job's recipients from index i on wait at the hop again, first. */
+static void
+job_put_back(struct qmsg *q, struct job *j, size_t i)
+{
+	struct due_relay	*dr;
+	size_t			 k;
+
+	for (k = j->n; k > i; k--) {
+		dr = xcalloc(1, sizeof(*dr));
+		dr->msgkey = q->key;
+		dr->dest = j->dests[k - 1];
+		TAILQ_INSERT_HEAD(&j->hop->due, dr, entry);
+		q->relay_waiting++;
+	}
+	j->n = i;
+}
+
+static int
+encrypt_request(struct qmsg *q, struct job *j)
+{
+	struct channel	*ch = proc_peer(ROLE_CRYPTOD);
+	struct msg	 m;
+	char		*list;
+	size_t		 i, len = 0, alen;
+	int		 fd, out;
+
+	if (ch == NULL || queue_scratch(&j->copy) == -1)
+		return -1;
+	if ((out = fcntl(j->copy, F_DUPFD_CLOEXEC, 0)) == -1) {
+		log_warn("queue: dup");
+		return -1;
+	}
+	if (queue_open_content(q, &fd) == -1) {
+		(void)close(out);
+		return -1;
+	}
+	/* NUL-separated: a quoted local part may hold any other byte. */
+	list = xcalloc(1, RELAY_MAX_RCPT_LIST);
+	for (i = 0; i < j->n; i++) {
+		alen = strlen(q->env.dests[j->dests[i]].address) + 1;
+		if (len + alen > RELAY_MAX_RCPT_LIST)
+			break;
+		memcpy(list + len, q->env.dests[j->dests[i]].address, alen);
+		len += alen;
+	}
+	job_put_back(q, j, i);
+	msg_init(&m, IMSG_CRYPT_SOURCE, j->reqid);
+	msg_add_str(&m, q->env.id);
+	msg_add_fd(&m, fd);
+	if (channel_send(ch, &m) == -1) {
+		(void)close(out);
+		free(list);
+		return -1;
+	}
+	msg_init(&m, IMSG_CRYPT_ENCRYPT, j->reqid);
+	msg_add_str(&m, q->env.id);
+	msg_add_str(&m, q->env.sender);
+	msg_add_data(&m, list, len);
+	msg_add_fd(&m, out);
+	free(list);
+	if (channel_send(ch, &m) == -1)
+		return -1;
+	(void)idmap_put(&encrypting, j->reqid, j);
+	return 0;
+}
+
+void
+relay_encrypted(struct channel *ch, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct job		*j;
+	struct qmsg		*q;
+	struct channel		*mta;
+	char			 included[RELAY_MAX_RCPTS + 1], what[512];
+	char			*dkim;
+	uint32_t		 rewritten, send;
+	uint64_t		 size;
+	size_t			 i, n = 0, ninc, dests[RELAY_MAX_RCPTS];
+	int			 fd;
+
+	dkim = xcalloc(1, 8192);
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &rewritten);
+	(void)msg_get_u32(&r, &send);
+	(void)msg_get_u64(&r, &size);
+	(void)msg_get_str(&r, included, sizeof(included));
+	(void)msg_get_str(&r, what, sizeof(what));
+	(void)msg_get_str(&r, dkim, 8192);
+	if (msg_end(&r) == -1 || str_has_ctl(what) || send > CRYPT_REFUSE) {
+		free(dkim);
+		channel_bad_message(ch, imsg, "bad encryption answer");
+		return;
+	}
+	if ((j = idmap_del(&encrypting, imsg->hdr.id)) == NULL ||
+	    (q = qmsg_get(j->msgkey)) == NULL) {
+		free(dkim);
+		return;
+	}
+	if (strlen(included) != j->n || included[0] != '1' ||
+	    strncmp(what, "error:", 6) == 0) {
+		log_warnx("queue: %s: cryptod: %s", q->env.id, what[0] ?
+		    what : "a wrong answer");
+		free(dkim);
+		job_end(j, what[0] ? what : "cryptod answered wrongly");
+		dispatch_waiting();
+		return;
+	}
+	/* The others wait for a copy of their own. */
+	for (i = 0; i < j->n; i++)
+		if (included[i] == '1')
+			dests[n++] = j->dests[i];
+	ninc = n;
+	for (i = 0; i < j->n; i++)
+		if (included[i] != '1')
+			dests[n++] = j->dests[i];
+	memcpy(j->dests, dests, j->n * sizeof(dests[0]));
+	job_put_back(q, j, ninc);
+	if (what[0] != '\0')
+		log_info("queue: %s: %s", q->env.id, what);
+	if (send == CRYPT_REFUSE) {
+		/* The policy forbids a plaintext copy: the DSN says why. */
+		for (i = 0; i < j->n; i++) {
+			dest_failed(q, j->dests[i], what);
+			j->answered[i] = 1;
+		}
+		free(dkim);
+		job_end(j, what);
+		dispatch_waiting();
+		return;
+	}
+	j->verified_tls = send == CRYPT_SEND_VERIFIED_TLS;
+	if (rewritten) {
+		j->copy_size = size;
+		j->copy_dkim = dkim;
+		dkim = NULL;
+	} else {
+		(void)close(j->copy);
+		j->copy = -1;
+	}
+	free(dkim);
+	if ((mta = proc_peer(ROLE_MTA)) == NULL) {
+		job_end(j, "the mta is not running");
+		dispatch_waiting();
+		return;
+	}
+	if (j->copy != -1)
+		fd = fcntl(j->copy, F_DUPFD_CLOEXEC, 0);
+	else if (queue_open_content(q, &fd) == -1)
+		fd = -1;
+	if (fd == -1) {
+		job_end(j, "content unreadable");
+		dispatch_waiting();
+		return;
+	}
+	if (job_send(mta, q, j, fd) == -1)
+		log_warnx("queue: %s: cannot reach the mta", q->env.id);
+	relay_dispatch();
 }
 
 /* Take the first message waiting at the hop, with all its recipients
@@ -498,7 +692,8 @@ hop_send(struct channel *ch, struct hop *h)
 		free(j);
 		return;
 	}
-	if (queue_open_content(q, &fd) == -1) {
+	j->copy = -1;
+	if (!wants_encryption(q) && queue_open_content(q, &fd) == -1) {
 		for (i = 0; i < j->n; i++)
 			dest_deferred(q, j->dests[i], "content unreadable");
 		free(j);
@@ -512,6 +707,11 @@ hop_send(struct channel *ch, struct hop *h)
 	h->inflight++;
 	inflight++;
 	q->inflight++;
+	if (wants_encryption(q)) {
+		if (encrypt_request(q, j) == -1)
+			job_end(j, "cryptod is not reachable");
+		return;
+	}
 	if (job_send(ch, q, j, fd) == -1)
 		log_warnx("queue: %s: cannot reach the mta", q->env.id);
 	/* On failure the channel is closing: relay_lost() takes it back. */
@@ -596,6 +796,10 @@ job_end(struct job *j, const char *why)
 	size_t		 i;
 
 	(void)idmap_del(&jobs, j->reqid);
+	(void)idmap_del(&encrypting, j->reqid);
+	if (j->copy != -1)
+		(void)close(j->copy);
+	free(j->copy_dkim);
 	inflight--;
 	/* The hop counts the job until the message is saved: a message
 	 * that leaves now must not take the hop with it. */

@@ -223,7 +223,7 @@ smtp_dispatch_peer(struct channel *ch, struct imsg *imsg)
 		if (s != NULL && smtp_session_check(s) != NULL)
 			smtp_check_rewriting(smtp_session_check(s), imsg);
 		break;
-	case IMSG_CRYPT_INBOUND_DONE:
+	case IMSG_CRYPT_DONE:
 		if (s != NULL && smtp_session_check(s) != NULL)
 			smtp_check_crypted(smtp_session_check(s), imsg);
 		break;

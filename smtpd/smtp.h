@@ -93,7 +93,7 @@ struct check_result {
 	enum check_verdict	 verdict;
 	int			 code;		/* 550, 451 ... */
 	char			 status[8];	/* "5.7.1" */
-	char			 text[256];
+	char			 text[400];
 	/* for the envelope: the scan, and whether the message is held */
 	char			 scanner[64];
 	char			 virus[128];
@@ -129,6 +129,10 @@ uint64_t	 smtp_session_id(const struct smtp_session *);
 /* The sender, and the recipients as a comma list (cut to fit). */
 void		 smtp_session_addresses(const struct smtp_session *, char *,
 		    size_t, char *, size_t);
+/* The addresses the message goes to outside (its relay destinations),
+ * comma separated. */
+void		 smtp_session_leaving(const struct smtp_session *, char *,
+		    size_t);
 /* The gateway rewrote the message: its new size. */
 void		 smtp_session_set_size(struct smtp_session *, uint64_t);
 

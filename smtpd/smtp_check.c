@@ -4,11 +4,12 @@
  * 250. Each stage starts, and reports once through check_next(); stages
  * that ask another role report when the answer comes.
  *
- * The S/MIME gateway, inbound (mail from outside): the queue opens the
- * content read-only and a new file for it, cryptod decrypts with a key
- * of a recipient's, verifies a signature and records what it did in a
- * header field, and the new content replaces the old; so the virus
- * scan after it sees the plaintext (decrypt-then-scan).
+ * The S/MIME gateway: the queue opens the content read-only and a new
+ * file for it; cryptod decrypts mail from outside with a key of a
+ * recipient's, verifies a signature and records what it did in a
+ * header field, or signs a user's mail with the user's certificate;
+ * the new content replaces the old, so the virus scan after it sees
+ * the plaintext (decrypt-then-scan).
  *
  * The virus scan: the queue opens the received content read-only for
  * it (smtpd holds only a write descriptor), scand scans it, and the
@@ -202,12 +203,12 @@ skip(struct check_run *run)
 	check_next(run, &res);
 }
 
-/* Mail from outside passes the gateway; users' mail does not (yet). */
+/* Every message passes the gateway: from outside to be decrypted and
+ * verified, from users to be signed. */
 static void
 check_smime(struct check_run *run)
 {
-	if (smtp_session_user(run->session)[0] != '\0' ||
-	    proc_peer(ROLE_CRYPTOD) == NULL) {
+	if (proc_peer(ROLE_CRYPTOD) == NULL) {
 		/* No cryptod at all is no gateway: the virus scan still
 		 * sees what came. */
 		skip(run);
@@ -332,7 +333,7 @@ smtp_check_rewriting(struct check_run *run, struct imsg *imsg)
 	struct msg_reader	 r;
 	struct msg		 m;
 	char			 id[QUEUE_ID_LEN + 1], sender[ADDR_MAX_TEXT];
-	char			 rcpts[4096];
+	char			 rcpts[4096], leaving[4096];
 	int			 fd;
 
 	msg_reader_init(&r, imsg);
@@ -346,6 +347,7 @@ smtp_check_rewriting(struct check_run *run, struct imsg *imsg)
 	}
 	smtp_session_addresses(run->session, sender, sizeof(sender), rcpts,
 	    sizeof(rcpts));
+	smtp_session_leaving(run->session, leaving, sizeof(leaving));
 	msg_init(&m, IMSG_CRYPT_SOURCE, smtp_session_id(run->session));
 	msg_add_str(&m, run->msgid);
 	msg_add_fd(&m, run->srcfd);
@@ -355,10 +357,12 @@ smtp_check_rewriting(struct check_run *run, struct imsg *imsg)
 		smtp_check_failed(run, "cryptod is not available");
 		return;
 	}
-	msg_init(&m, IMSG_CRYPT_INBOUND, smtp_session_id(run->session));
+	msg_init(&m, IMSG_CRYPT_PROCESS, smtp_session_id(run->session));
 	msg_add_str(&m, run->msgid);
 	msg_add_str(&m, sender);
 	msg_add_str(&m, rcpts);
+	msg_add_str(&m, leaving);
+	msg_add_u32(&m, smtp_session_user(run->session)[0] != '\0');
 	msg_add_fd(&m, fd);
 	if (smtp_peer_send(ROLE_CRYPTOD, &m) == -1)
 		smtp_check_failed(run, "cryptod is not available");
@@ -369,24 +373,36 @@ smtp_check_crypted(struct check_run *run, struct imsg *imsg)
 {
 	struct msg_reader	 r;
 	struct msg		 m;
+	struct check_result	 res;
 	uint32_t		 rewritten;
 	uint64_t		 size;
-	char			 what[256], tag[64];
+	char			 what[512], tag[64], refusal[400];
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_u32(&r, &rewritten);
 	(void)msg_get_u64(&r, &size);
 	(void)msg_get_str(&r, what, sizeof(what));
 	(void)msg_get_str(&r, tag, sizeof(tag));
-	if (msg_end(&r) == -1 || str_has_ctl(what))
-		fatalx("bad IMSG_CRYPT_INBOUND_DONE from cryptod");
+	(void)msg_get_str(&r, refusal, sizeof(refusal));
+	if (msg_end(&r) == -1 || str_has_ctl(what) || str_has_ctl(refusal))
+		fatalx("bad IMSG_CRYPT_DONE from cryptod");
 	if (run->stage != STAGE_SMIME || strcmp(tag, run->msgid) != 0)
 		return;		/* late */
 	msg_init(&m, IMSG_QUEUE_REWRITTEN, smtp_session_id(run->session));
 	msg_add_str(&m, run->msgid);
-	msg_add_u32(&m, rewritten != 0);
+	msg_add_u32(&m, rewritten != 0 && refusal[0] == '\0');
 	if (smtp_peer_send(ROLE_QUEUE, &m) == -1) {
 		smtp_check_failed(run, "the queue is not available");
+		return;
+	}
+	if (refusal[0] != '\0') {
+		/* The gateway's policy forbids it: the sender hears why. */
+		memset(&res, 0, sizeof(res));
+		res.verdict = CHECK_REJECT;
+		res.code = 550;
+		(void)osms_strlcpy(res.status, "5.7.1", sizeof(res.status));
+		(void)osms_strlcpy(res.text, refusal, sizeof(res.text));
+		check_next(run, &res);
 		return;
 	}
 	if (rewritten) {

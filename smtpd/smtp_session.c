@@ -1759,6 +1759,23 @@ smtp_session_addresses(const struct smtp_session *s, char *sender,
 }
 
 void
+smtp_session_leaving(const struct smtp_session *s, char *list, size_t size)
+{
+	size_t	 i;
+
+	list[0] = '\0';
+	for (i = 0; i < s->env.ndests; i++) {
+		if (s->env.dests[i].kind != DEST_RELAY)
+			continue;
+		if (strlen(list) + strlen(s->env.dests[i].address) + 2 > size)
+			break;
+		if (list[0] != '\0')
+			(void)osms_strlcat(list, ",", size);
+		(void)osms_strlcat(list, s->env.dests[i].address, size);
+	}
+}
+
+void
 smtp_session_set_size(struct smtp_session *s, uint64_t size)
 {
 	s->datalen = size;

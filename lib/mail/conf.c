@@ -442,6 +442,7 @@ conf_new(const char *name)
 	TAILQ_INIT(&conf->listeners);
 	TAILQ_INIT(&conf->relays);
 	TAILQ_INIT(&conf->dkims);
+	TAILQ_INIT(&conf->cryptod.rules);
 	conf->smtpd.max_message_size = SMTPD_MAX_MESSAGE_SIZE;
 	conf->smtpd.max_recipients = SMTPD_MAX_RECIPIENTS;
 	conf->smtpd.max_line = SMTPD_MAX_LINE;
@@ -484,9 +485,14 @@ conf_free(struct osms_conf *conf)
 	struct conf_listener	*l;
 	struct conf_relay	*r;
 	struct conf_dkim	*dk;
+	struct policy_rule	*pr;
 
 	if (conf == NULL)
 		return;
+	while ((pr = TAILQ_FIRST(&conf->cryptod.rules)) != NULL) {
+		TAILQ_REMOVE(&conf->cryptod.rules, pr, entry);
+		free(pr);
+	}
 	while ((r = TAILQ_FIRST(&conf->relays)) != NULL) {
 		TAILQ_REMOVE(&conf->relays, r, entry);
 		free(r);
@@ -897,6 +903,23 @@ dump_str(FILE *fp, const char *s)
 	(void)fputc('"', fp);
 }
 
+/* A word as is when the lexer reads it as one word, else quoted. */
+static void
+dump_word(FILE *fp, const char *s)
+{
+	const unsigned char	*c;
+
+	for (c = (const unsigned char *)s; *c != '\0'; c++)
+		if (!(*c >= 0x80 || (*c >= 'a' && *c <= 'z') ||
+		    (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		    strchr("_./:*@+-", *c) != NULL))
+			break;
+	if (*s != '\0' && *c == '\0')
+		(void)fputs(s, fp);
+	else
+		dump_str(fp, s);
+}
+
 static void
 dump_line(FILE *fp, const char *keyword, const char *path)
 {
@@ -954,9 +977,25 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		    conf->imapd.max_sessions, conf->imapd.max_user_sessions,
 		    conf->imapd.timeout, conf->imapd.login_timeout);
 	if (role == ROLE_CRYPTOD) {
+		const struct policy_rule	*pr;
+		char				 rule[POLICY_MAX_TEXT];
+
 		(void)fputs("\tcertificates ", fp);
 		dump_str(fp, conf->cryptod.store);
 		(void)fputc('\n', fp);
+		TAILQ_FOREACH(pr, &conf->cryptod.rules, entry) {
+			char	*words[POLICY_MAX_WORDS];
+			int	 i, n;
+
+			policy_rule_format(pr, rule, sizeof(rule));
+			n = policy_split(rule, words, POLICY_MAX_WORDS);
+			(void)fputs("\trule", fp);
+			for (i = 0; i < n; i++) {
+				(void)fputc(' ', fp);
+				dump_word(fp, words[i]);
+			}
+			(void)fputc('\n', fp);
+		}
 	}
 	if (role == ROLE_SCAND) {
 		const struct conf_scand	*sc = &conf->scand;

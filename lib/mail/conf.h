@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "osms_imsg.h"
+#include "policy.h"
 
 #define CONF_PATH_DEFAULT	"/etc/osms/osmsd.conf"
 #define CONF_CONTROL_DEFAULT	"/run/osms/control.sock"
@@ -225,6 +226,7 @@ struct conf_scand {
  * harvested/ (signers' certificates, kept by cryptod). */
 struct conf_cryptod {
 	char			 store[CONF_MAX_PATH];
+	struct policy_rules	 rules;		/* policy.h, in order */
 };
 
 struct osms_conf {

@@ -109,6 +109,9 @@ struct parser {
 	struct macro		*macros[MACRO_BUCKETS];
 	char			 tok[CONF_MAX_TOKEN + 1];
 	char			 near[80];	/* for messages */
+	char			*rule[POLICY_MAX_WORDS];	/* a rule's words */
+	size_t			 nrule;
+	int			 rule_long;	/* more words than that */
 };
 
 /* Options of a statement, collected before the statement is complete. */
@@ -175,6 +178,9 @@ static void	 listen_add(struct parser *, int, const char *,
 static void	 block_setting(struct parser *, int, const char *,
 		    const char *);
 static void	 query_set(struct parser *, int, const char *, const char *);
+static void	 rule_reset(struct parser *);
+static void	 rule_word(struct parser *, char *);
+static void	 rule_add(struct parser *, int);
 static void	 domains_add(struct parser *, int, const char *);
 static void	 relay_opt(struct parser *, int, struct rbuild *, unsigned,
 		    const char *, const char *);
@@ -210,7 +216,7 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> MAXRECURSION "max-recursion" ACTION "action"
 %token <kw> SUBACTION "submission-action" UNSCANNABLE "unscannable"
 %token <kw> ONFAILURE "on-failure" ENABLE "enable"
-%token <kw> CERTIFICATES "certificates"
+%token <kw> CERTIFICATES "certificates" RULE "rule"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -262,7 +268,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| TRUSTANCHOR | CAFILE | DOMCONN | LIFETIME | MAXRETRY | SRS
 		| WORKERS | MAXSCANSIZE | MAXFILESIZE | MAXFILES | MAXRECURSION
 		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE | ENABLE
-		| CERTIFICATES
+		| CERTIFICATES | RULE
 		;
 
 macro		: STRING '=' str {
@@ -508,6 +514,13 @@ blockitem	: setting str {
 			block_setting(p, @1, $1, $2);
 			free($2);
 		}
+		| RULE { rule_reset(p); } rulewords {
+			rule_add(p, @1);
+		}
+		;
+
+rulewords	: str				{ rule_word(p, $1); }
+		| rulewords str			{ rule_word(p, $2); }
 		;
 
 setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
@@ -577,6 +590,7 @@ static const struct keyword {
 	{ "queue",		T_QUEUE },
 	{ "relay",		T_RELAY },
 	{ "resolver",		T_RESOLVER },
+	{ "rule",		T_RULE },
 	{ "scand",		T_SCAND },
 	{ "secret",		T_SECRET },
 	{ "selector",		T_SELECTOR },
@@ -1691,6 +1705,52 @@ imapd_setting(struct parser *p, int line, const char *setting,
 }
 
 static void
+rule_reset(struct parser *p)
+{
+	while (p->nrule > 0)
+		free(p->rule[--p->nrule]);
+	p->rule_long = 0;
+}
+
+static void
+rule_word(struct parser *p, char *w)
+{
+	if (p->nrule == POLICY_MAX_WORDS) {
+		p->rule_long = 1;
+		free(w);
+		return;
+	}
+	p->rule[p->nrule++] = w;
+}
+
+/* "rule ...": a policy rule of the gateway (policy.h), in the cryptod
+ * block, kept in order. */
+static void
+rule_add(struct parser *p, int line)
+{
+	struct policy_rule	*r;
+	char			 err[256];
+
+	if (p->role != ROLE_CRYPTOD)
+		conf_error(p->rep, line, "rule belongs in the cryptod block");
+	else if (p->rule_long)
+		conf_error(p->rep, line, "a rule of more than %d words",
+		    POLICY_MAX_WORDS);
+	else {
+		r = xcalloc(1, sizeof(*r));
+		if (policy_rule_parse(r, p->rule, p->nrule, err,
+		    sizeof(err)) == -1) {
+			conf_error(p->rep, line, "rule: %s", err);
+			free(r);
+		} else {
+			r->line = line;
+			TAILQ_INSERT_TAIL(&p->conf->cryptod.rules, r, entry);
+		}
+	}
+	rule_reset(p);
+}
+
+static void
 block_setting(struct parser *p, int line, const char *setting,
     const char *s)
 {
@@ -1852,6 +1912,7 @@ conf_parse_grammar(struct osms_conf *conf, struct conf_report *rep,
 	r = yyparse(p);
 	if (r != 0 && rep->nerrors == 0)
 		conf_error(rep, p->lineno, "parse failed");
+	rule_reset(p);
 
 	while (p->depth > 0)
 		free(p->frames[--p->depth].buf);

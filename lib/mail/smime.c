@@ -183,6 +183,57 @@ random_boundary(char *b, size_t size)
 		(void)snprintf(b + 5 + 2 * i, size - 5 - 2 * i, "%02x", r[i]);
 }
 
+/*
+ * The ciphers we take, in the order we prefer them (RFC 8551 2.5.2):
+ * a correspondent that keeps them can answer with AES-GCM.
+ */
+static int
+add_capabilities(CMS_SignerInfo *si)
+{
+	static const int	 nids[] = { NID_aes_256_gcm, NID_aes_128_gcm,
+	    NID_aes_256_cbc, NID_aes_128_cbc };
+	STACK_OF(X509_ALGOR)	*algs = NULL;
+	size_t			 i;
+	int			 rc = -1;
+
+	for (i = 0; i < sizeof(nids) / sizeof(nids[0]); i++)
+		if (CMS_add_simple_smimecap(&algs, nids[i], -1) != 1)
+			goto done;
+	if (CMS_add_smimecap(si, algs) == 1)
+		rc = 0;
+done:
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+	return rc;
+}
+
+/* Does the signer say it takes AES-GCM (its SMIMECapabilities)? */
+static int
+takes_gcm(CMS_SignerInfo *si)
+{
+	STACK_OF(X509_ALGOR)	*algs;
+	X509_ATTRIBUTE		*attr;
+	ASN1_TYPE		*t;
+	const unsigned char	*p;
+	int			 i, nid, yes = 0;
+
+	if ((i = CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities,
+	    -1)) < 0 || (attr = CMS_signed_get_attr(si, i)) == NULL ||
+	    (t = X509_ATTRIBUTE_get0_type(attr, 0)) == NULL ||
+	    t->type != V_ASN1_SEQUENCE)
+		return 0;
+	p = t->value.sequence->data;
+	if ((algs = d2i_X509_ALGORS(NULL, &p,
+	    t->value.sequence->length)) == NULL)
+		return 0;
+	for (i = 0; i < sk_X509_ALGOR_num(algs); i++) {
+		nid = OBJ_obj2nid(sk_X509_ALGOR_value(algs, i)->algorithm);
+		if (nid == NID_aes_256_gcm || nid == NID_aes_128_gcm)
+			yes = 1;
+	}
+	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
+	return yes;
+}
+
 int
 smime_sign(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
     STACK_OF(X509) *chain, struct buf *out, const char **errstr)
@@ -192,6 +243,7 @@ smime_sign(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 	struct buf	 seven = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	struct buf	*content = &inner;
 	CMS_ContentInfo	*cms = NULL;
+	CMS_SignerInfo	*si;
 	BIO		*in = NULL;
 	char		 boundary[40];
 	const unsigned	 flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL;
@@ -211,7 +263,8 @@ smime_sign(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 	*errstr = "signing failed";
 	if ((in = BIO_new_mem_buf(content->data, (int)content->len)) == NULL ||
 	    (cms = CMS_sign(NULL, NULL, chain, NULL, flags)) == NULL ||
-	    CMS_add1_signer(cms, cert, key, EVP_sha256(), flags) == NULL ||
+	    (si = CMS_add1_signer(cms, cert, key, EVP_sha256(), flags |
+	    CMS_NOSMIMECAP)) == NULL || add_capabilities(si) == -1 ||
 	    CMS_final(cms, in, NULL, flags) != 1)
 		goto done;
 	*errstr = "message too large";
@@ -242,7 +295,7 @@ done:
 
 int
 smime_encrypt(const char *msg, size_t len, STACK_OF(X509) *recips,
-    struct buf *out, const char **errstr)
+    int aead, struct buf *out, const char **errstr)
 {
 	struct buf	 outer = BUF_INIT(SMIME_MAX_MESSAGE);
 	struct buf	 inner = BUF_INIT(SMIME_MAX_MESSAGE);
@@ -254,16 +307,18 @@ smime_encrypt(const char *msg, size_t len, STACK_OF(X509) *recips,
 	if (len > SMIME_MAX_MESSAGE || entity(msg, len, &outer, &inner) == -1)
 		goto done;
 	*errstr = "encryption failed";
+	/* An AEAD cipher makes OpenSSL write AuthEnvelopedData. */
 	if ((in = BIO_new_mem_buf(inner.data, (int)inner.len)) == NULL ||
-	    (cms = CMS_encrypt(recips, in, EVP_aes_256_cbc(),
-	    CMS_BINARY)) == NULL)
+	    (cms = CMS_encrypt(recips, in, aead ? EVP_aes_256_gcm() :
+	    EVP_aes_256_cbc(), CMS_BINARY)) == NULL)
 		goto done;
 	*errstr = "message too large";
 	if (buf_add(out, outer.data, outer.len) == -1 ||
-	    buf_addstr(out, "MIME-Version: 1.0\r\nContent-Type: application/"
-	    "pkcs7-mime; smime-type=enveloped-data;\r\n\tname=\"smime.p7m\""
+	    buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: application/"
+	    "pkcs7-mime; smime-type=%s;\r\n\tname=\"smime.p7m\""
 	    "\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition:"
-	    " attachment; filename=\"smime.p7m\"\r\n\r\n") == -1 ||
+	    " attachment; filename=\"smime.p7m\"\r\n\r\n", aead ?
+	    "authEnveloped-data" : "enveloped-data") == -1 ||
 	    add_cms_base64(out, cms) == -1)
 		goto done;
 	*errstr = NULL;
@@ -377,6 +432,93 @@ done:
 	return rc;
 }
 
+/* The first enveloped part below the root, depth first; NULL if none. */
+static const struct mime_part *
+nested_encrypted(const struct mime_part *p, int depth)
+{
+	const struct mime_part	*found;
+	const char		*st;
+	size_t			 i;
+
+	if (depth > 0 && is_pkcs7_mime(p)) {
+		st = param(p, "smime-type");
+		if (st == NULL || strcasecmp(st, "enveloped-data") == 0 ||
+		    strcasecmp(st, "authEnveloped-data") == 0)
+			return p;
+	}
+	for (i = 0; i < p->nchildren; i++)
+		if ((found = nested_encrypted(&p->children[i], depth + 1)) !=
+		    NULL)
+			return found;
+	return NULL;
+}
+
+int
+smime_has_nested(const char *msg, size_t len)
+{
+	struct mime_msg	*m;
+	const char	*err;
+	int		 yes;
+
+	if (len > SMIME_MAX_MESSAGE || (m = mime_parse(msg, len, &err)) == NULL)
+		return 0;
+	yes = nested_encrypted(mime_root(m), 0) != NULL;
+	mime_free(m);
+	return yes;
+}
+
+int
+smime_decrypt_nested(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
+    struct buf *out, const char **errstr)
+{
+	struct mime_msg		*m;
+	const struct mime_part	*part;
+	struct buf		 plain = BUF_INIT(SMIME_MAX_MESSAGE);
+	struct buf		 outer = BUF_INIT(SMIME_MAX_MESSAGE);
+	struct buf		 fields = BUF_INIT(SMIME_MAX_MESSAGE);
+	char			 boundary[40];
+	size_t			 skip;
+	int			 failed = 0, rc = -1;
+
+	if (len > SMIME_MAX_MESSAGE || (m = mime_parse(msg, len,
+	    errstr)) == NULL) {
+		*errstr = "message too large";
+		return -1;
+	}
+	*errstr = "no encrypted part among others";
+	if ((part = nested_encrypted(mime_root(m), 0)) == NULL)
+		goto done;
+	/* The part alone is an S/MIME message of no other fields. */
+	if (smime_decrypt(msg + part->hdr_off, part->body_off +
+	    part->body_len - part->hdr_off, cert, key, &plain, errstr) == -1)
+		goto done;
+	skip = plain.len >= 19 && memcmp(plain.data, "MIME-Version: 1.0\r\n",
+	    19) == 0 ? 19 : 0;
+	(void)split_header(msg, len, &outer, &fields, &failed);
+	random_boundary(boundary, sizeof(boundary));
+	*errstr = "message too large";
+	if (failed || buf_add(out, outer.data, outer.len) == -1 ||
+	    buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: multipart/"
+	    "mixed; boundary=\"%s\"\r\n\r\n--%s\r\n", boundary,
+	    boundary) == -1 ||
+	    buf_add(out, plain.data + skip, plain.len - skip) == -1 ||
+	    buf_printf(out, "\r\n--%s\r\nContent-Type: message/rfc822\r\n"
+	    "Content-Disposition: attachment; filename=\"original.eml\"\r\n"
+	    "Content-Description: the message as it came; its unencrypted "
+	    "parts\r\n\twere not joined to the decrypted one\r\n\r\n",
+	    boundary) == -1 || add_crlf(out, msg, len) == -1 ||
+	    buf_printf(out, "\r\n--%s--\r\n", boundary) == -1)
+		goto done;
+	*errstr = NULL;
+	rc = 0;
+done:
+	buf_free(&plain);
+	buf_free(&outer);
+	buf_free(&fields);
+	mime_free(m);
+	return rc;
+}
+
 /* The first e-mail address of a certificate (subjectAltName, else the
  * subject's emailAddress). */
 static void
@@ -415,6 +557,7 @@ smime_verify(const char *msg, size_t len, X509_STORE *store,
 	struct buf		 canon = BUF_INIT(SMIME_MAX_MESSAGE);
 	CMS_ContentInfo		*cms = NULL;
 	STACK_OF(X509)		*signers = NULL;
+	STACK_OF(CMS_SignerInfo) *infos;
 	BIO			*in = NULL, *outb = NULL;
 	const char		*st;
 	char			*p;
@@ -470,6 +613,9 @@ smime_verify(const char *msg, size_t len, X509_STORE *store,
 		goto done;
 	}
 	v->result = SMIME_VERIFIED;
+	if ((infos = CMS_get0_SignerInfos(cms)) != NULL &&
+	    sk_CMS_SignerInfo_num(infos) > 0)
+		v->gcm = takes_gcm(sk_CMS_SignerInfo_value(infos, 0));
 	if ((signers = CMS_get0_signers(cms)) != NULL &&
 	    sk_X509_num(signers) > 0) {
 		cert_email(sk_X509_value(signers, 0), v->signer,

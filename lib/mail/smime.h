@@ -30,19 +30,25 @@ struct smime_verdict {
 	enum smime_result	 result;
 	char			 signer[256];	/* the signer's e-mail, "" */
 	char			 reason[160];	/* for FAILED */
+	int			 gcm;	/* VERIFIED: it announced AES-GCM */
 };
 
 /*
  * Sign msg (multipart/signed, detached, SHA-256; the content made 7bit
- * first, as signed content must survive transport): the signed message
- * appended to out. chain may be NULL. 0, or -1 and errstr.
+ * first, as signed content must survive transport; SMIMECapabilities
+ * that put AES-GCM first): the signed message appended to out. chain
+ * may be NULL. 0, or -1 and errstr.
  */
 int	 smime_sign(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 	    STACK_OF(X509) *chain, struct buf *out, const char **errstr);
 
-/* Encrypt msg for the certificates (AES-256-CBC enveloped-data). */
+/*
+ * Encrypt msg for the certificates: AES-256-CBC enveloped-data, or with
+ * aead AES-256-GCM authenticated-enveloped-data (RFC 5083/5084), for
+ * recipients known to take it.
+ */
 int	 smime_encrypt(const char *msg, size_t len, STACK_OF(X509) *recips,
-	    struct buf *out, const char **errstr);
+	    int aead, struct buf *out, const char **errstr);
 
 /*
  * Decrypt an application/pkcs7-mime enveloped (or authenticated
@@ -55,6 +61,19 @@ int	 smime_decrypt(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 
 /* 1 if the message's top is S/MIME encrypted. */
 int	 smime_is_encrypted(const char *msg, size_t len);
+
+/*
+ * The EFAIL shape: an encrypted part among unencrypted ones, which a
+ * client could render as one document with the plaintext inside an
+ * attacker's HTML. smime_has_nested() says whether msg has one;
+ * smime_decrypt_nested() decrypts the first such part and never joins it
+ * to the others: out is the message with the decrypted entity as its
+ * first part and the original, ciphertext and all, as an attached
+ * message/rfc822. 0, or -1 and errstr.
+ */
+int	 smime_has_nested(const char *msg, size_t len);
+int	 smime_decrypt_nested(const char *msg, size_t len, X509 *cert,
+	    EVP_PKEY *key, struct buf *out, const char **errstr);
 
 /*
  * Verify a multipart/signed or opaque signed-data message against the

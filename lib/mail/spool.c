@@ -721,6 +721,33 @@ spool_open_content(struct spool *sp, const char *id, int *fdp,
 }
 
 enum spool_result
+spool_scratch(struct spool *sp, int *fdp, const char **errstr)
+{
+	char	 id[QUEUE_ID_LEN + 1], name[QUEUE_ID_LEN + 8];
+	int	 tries;
+
+	for (tries = 0; tries < 100; tries++) {
+		spool_new_id(id);
+		(void)snprintf(name, sizeof(name), "%s.copy", id);
+		if ((*fdp = openat(sp->tmpfd, name, O_RDWR | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+			if (errno == EEXIST || errno == EINTR)
+				continue;
+			return sys_err(errstr, "create tmp/", name);
+		}
+		if (unlinkat(sp->tmpfd, name, 0) == -1) {
+			(void)close(*fdp);
+			*fdp = -1;
+			return sys_err(errstr, "unlink tmp/", name);
+		}
+		return SPOOL_OK;
+	}
+	*fdp = -1;
+	set_err(errstr, "no free scratch name");
+	return SPOOL_TEMPFAIL;
+}
+
+enum spool_result
 spool_open_tmp(struct spool *sp, const char *id, int *fdp,
     const char **errstr)
 {

@@ -77,6 +77,9 @@ enum spool_result spool_open_content(struct spool *, const char *id,
  * the commit). */
 enum spool_result spool_open_tmp(struct spool *, const char *id, int *fd,
 		    const char **);
+/* A file of no name in tmp/, read-write, for a copy made on the way out
+ * (an encrypted one): gone when its last descriptor closes. */
+enum spool_result spool_scratch(struct spool *, int *fd, const char **);
 
 /*
  * The gateway's rewrite of content still in tmp/: a new file to write

@@ -542,6 +542,7 @@ class Osms:
             text += "\n" + extra_conf.rstrip("\n") + "\n"
         text += "\nsmtpd {\n\tmax-message-size 10M\n}\n"
         text += '\nscand {\n\tdatabase "%s/clamav"\n}\n' % d
+        text += '\ncryptod {\n\tcertificates "%s/certs"\n}\n' % d
         if roles_conf:
             text += "\n" + roles_conf.rstrip("\n") + "\n"
         return text

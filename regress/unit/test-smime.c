@@ -135,7 +135,7 @@ test_encrypt_decrypt(void)
 
 	test_begin("smime: encrypt and decrypt; the wrong key");
 	(void)sk_X509_push(r, acert);
-	test_assert(smime_encrypt(msg, sizeof(msg) - 1, r, &e, &err) == 0);
+	test_assert(smime_encrypt(msg, sizeof(msg) - 1, r, 0, &e, &err) == 0);
 	test_assert(smime_is_encrypted(e.data, e.len));
 	test_assert(!smime_is_encrypted(msg, sizeof(msg) - 1));
 	test_assert(strstr(e.data, "smime-type=enveloped-data") != NULL &&
@@ -157,6 +157,52 @@ test_encrypt_decrypt(void)
 	test_end();
 }
 
+static void
+test_gcm(void)
+{
+	struct buf	 e = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+	struct buf	 sig = BUF_INIT(1 << 20);
+	struct smime_verdict v;
+	STACK_OF(X509)	*r = sk_X509_new_null();
+	X509_STORE	*store = X509_STORE_new();
+	const char	*err, *b64;
+	char		*p;
+	size_t		 at;
+
+	test_begin("smime: AES-GCM authenticated-enveloped-data; tampering"
+	    " is refused; our signatures announce GCM");
+	(void)sk_X509_push(r, acert);
+	test_assert(smime_encrypt(msg, sizeof(msg) - 1, r, 1, &e, &err) == 0);
+	test_assert(strstr(e.data, "smime-type=authEnveloped-data") != NULL);
+	test_assert(smime_is_encrypted(e.data, e.len));
+	test_assert(smime_decrypt(e.data, e.len, acert, akey, &d, &err) ==
+	    0 && strstr(d.data, ". a dot line") != NULL);
+	/* One base64 character changed near the end (the ciphertext or
+	 * its tag): GCM must refuse it, never hand out altered text. */
+	b64 = strstr(e.data, "\r\n\r\n");
+	at = e.len - 200;
+	test_assert(b64 != NULL && at > (size_t)(b64 - e.data));
+	p = e.data + at;
+	while (*p == '\r' || *p == '\n')
+		p++;
+	*p = *p == 'A' ? 'B' : 'A';
+	buf_reset(&d);
+	test_assert(smime_decrypt(e.data, e.len, acert, akey, &d, &err) ==
+	    -1);
+	/* What we sign says we take GCM; verify reads it back. */
+	(void)X509_STORE_add_cert(store, ca);
+	test_assert(smime_sign(msg, sizeof(msg) - 1, acert, akey, NULL, &sig,
+	    &err) == 0);
+	test_assert(smime_verify(sig.data, sig.len, store, &v, NULL, NULL,
+	    &err) == 0 && v.result == SMIME_VERIFIED && v.gcm == 1);
+	X509_STORE_free(store);
+	sk_X509_free(r);
+	buf_free(&e);
+	buf_free(&d);
+	buf_free(&sig);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -169,6 +215,7 @@ main(void)
 	    "mallory@example.test");
 	test_sign_verify();
 	test_encrypt_decrypt();
+	test_gcm();
 	X509_free(ca);
 	X509_free(acert);
 	X509_free(other);

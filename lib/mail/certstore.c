@@ -1,0 +1,330 @@
+/*
+ * The S/MIME certificate store (certstore.h).
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "certstore.h"
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+static char			 dir[CONF_MAX_PATH];
+static X509_STORE		*trust;
+static STACK_OF(X509_CRL)	*crls;
+
+void
+store_set(const char *path)
+{
+	(void)osms_strlcpy(dir, path, sizeof(dir));
+}
+
+const char *
+store_dir(void)
+{
+	return dir;
+}
+
+int
+store_enabled(void)
+{
+	return dir[0] != '\0';
+}
+
+/* The trust anchors and CRLs, read again with each config. */
+void
+store_reload(void)
+{
+	char		 path[CONF_MAX_PATH + 32];
+	FILE		*fp;
+	X509_CRL	*crl;
+	int		 i;
+
+	X509_STORE_free(trust);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	if ((trust = X509_STORE_new()) == NULL ||
+	    (crls = sk_X509_CRL_new_null()) == NULL)
+		fatalx("cryptod: out of memory");
+	(void)snprintf(path, sizeof(path), "%s/trust.pem", dir);
+	if (dir[0] != '\0' && access(path, R_OK) == 0 &&
+	    X509_STORE_load_file(trust, path) != 1)
+		log_warnx("store: %s: no certificates", path);
+	(void)snprintf(path, sizeof(path), "%s/crl.pem", dir);
+	if (dir[0] != '\0' && (fp = fopen(path, "r")) != NULL) {
+		while ((crl = PEM_read_X509_CRL(fp, NULL, NULL, NULL)) != NULL)
+			if (sk_X509_CRL_push(crls, crl) == 0)
+				X509_CRL_free(crl);
+		(void)fclose(fp);
+		for (i = 0; i < sk_X509_CRL_num(crls); i++)
+			(void)X509_STORE_add_crl(trust,
+			    sk_X509_CRL_value(crls, i));
+		log_debug("store: %d CRLs", sk_X509_CRL_num(crls));
+	}
+	ERR_clear_error();
+}
+
+X509_STORE *
+store_trust(void)
+{
+	return trust;
+}
+
+/* A name in the store: an address or domain, nothing that walks. */
+int
+store_name_ok(const char *s)
+{
+	return s[0] != '\0' && s[0] != '.' && strlen(s) < 256 &&
+	    strchr(s, '/') == NULL && !str_has_ctl(s);
+}
+
+static X509 *
+read_cert(const char *sub, const char *name)
+{
+	char	 path[CONF_MAX_PATH + 300];
+	FILE	*fp;
+	X509	*x = NULL;
+
+	if (dir[0] == '\0' || !store_name_ok(name))
+		return NULL;
+	(void)snprintf(path, sizeof(path), "%s/%s%s.pem", dir, sub, name);
+	if ((fp = fopen(path, "r")) != NULL) {
+		x = PEM_read_X509(fp, NULL, NULL, NULL);
+		(void)fclose(fp);
+	}
+	ERR_clear_error();
+	return x;
+}
+
+X509 *
+store_cert(const char *name)
+{
+	return read_cert("", name);
+}
+
+X509 *
+store_harvested(const char *name)
+{
+	return read_cert("harvested/", name);
+}
+
+EVP_PKEY *
+store_key(const char *name)
+{
+	char		 path[CONF_MAX_PATH + 300];
+	FILE		*fp;
+	EVP_PKEY	*k = NULL;
+
+	if (dir[0] == '\0' || !store_name_ok(name))
+		return NULL;
+	(void)snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+	if ((fp = fopen(path, "r")) != NULL) {
+		k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+		(void)fclose(fp);
+	}
+	ERR_clear_error();
+	return k;
+}
+
+/* A CRL of x's issuer is loaded: then x must be checked against it. */
+static int
+crl_for(X509 *x)
+{
+	int	 i;
+
+	for (i = 0; i < sk_X509_CRL_num(crls); i++)
+		if (X509_NAME_cmp(X509_CRL_get_issuer(sk_X509_CRL_value(crls,
+		    i)), X509_get_issuer_name(x)) == 0)
+			return 1;
+	return 0;
+}
+
+/* Does any address of x belong to domain (or is x a host cert for it)? */
+static int
+names_domain(X509 *x, const char *domain)
+{
+	STACK_OF(OPENSSL_STRING)	*emails = X509_get1_email(x);
+	const char			*e, *at;
+	int				 i, yes = 0;
+
+	for (i = 0; emails != NULL && i < sk_OPENSSL_STRING_num(emails); i++) {
+		e = sk_OPENSSL_STRING_value(emails, i);
+		if ((at = strrchr(e, '@')) != NULL &&
+		    strcasecmp(at + 1, domain) == 0)
+			yes = 1;
+	}
+	X509_email_free(emails);
+	return yes || X509_check_host(x, domain, 0, 0, NULL) == 1;
+}
+
+int
+store_check(X509 *x, const char *name, int use, const char **why)
+{
+	X509_STORE_CTX	*ctx;
+	const char	*at = strchr(name, '@');
+	int		 ok, err;
+
+	if (at != NULL ? X509_check_email(x, name, 0, 0) != 1 :
+	    !names_domain(x, name)) {
+		*why = "does not name the address";
+		return -1;
+	}
+	if ((ctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(ctx, trust, x, NULL) != 1) {
+		X509_STORE_CTX_free(ctx);
+		*why = "out of memory";
+		return -1;
+	}
+	(void)X509_STORE_CTX_set_purpose(ctx, use == STORE_ENCRYPT ?
+	    X509_PURPOSE_SMIME_ENCRYPT : X509_PURPOSE_SMIME_SIGN);
+	if (crl_for(x))
+		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK);
+	ok = X509_verify_cert(ctx);
+	err = X509_STORE_CTX_get_error(ctx);
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	if (ok == 1) {
+		*why = NULL;
+		return 0;
+	}
+	switch (err) {
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		*why = "expired";
+		break;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		*why = "not yet valid";
+		break;
+	case X509_V_ERR_CERT_REVOKED:
+		*why = "revoked";
+		break;
+	case X509_V_ERR_INVALID_PURPOSE:
+		*why = "not for this use (key usage)";
+		break;
+	default:
+		*why = X509_verify_cert_error_string(err);
+		break;
+	}
+	return -1;
+}
+
+void
+store_fingerprint(X509 *x, char *out, size_t size)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned int	 n = 0, i;
+
+	out[0] = '\0';
+	if (X509_digest(x, EVP_sha256(), md, &n) != 1)
+		return;
+	for (i = 0; i < n && 2 * i + 2 < size; i++)
+		(void)snprintf(out + 2 * i, size - 2 * i, "%02x", md[i]);
+}
+
+/*
+ * The certificate to encrypt to an outside address: its own (imported,
+ * else harvested), else its domain's gateway certificate; each checked.
+ * NULL (and why, if one was found and refused) when there is none.
+ */
+/* A marker beside a certificate: its owner takes AES-GCM. */
+static int
+takes_aead(const char *sub, const char *name)
+{
+	char	 path[CONF_MAX_PATH + 300];
+
+	(void)snprintf(path, sizeof(path), "%s/%s%s.aead", dir, sub, name);
+	return access(path, F_OK) == 0;
+}
+
+X509 *
+store_recipient(const char *address, enum store_origin *origin, int *aead,
+    char *why, size_t size)
+{
+	static const struct {
+		const char		*sub;
+		int			 domain;
+		enum store_origin	 origin;
+	} places[] = {
+		{ "", 0, ORIGIN_IMPORTED },
+		{ "harvested/", 0, ORIGIN_HARVESTED },
+		{ "", 1, ORIGIN_DOMAIN },
+	};
+	const char	*at = strrchr(address, '@'), *name, *err;
+	X509		*x;
+	size_t		 i;
+
+	why[0] = '\0';
+	for (i = 0; i < nitems(places); i++) {
+		name = places[i].domain ? (at != NULL ? at + 1 : "") : address;
+		if ((x = read_cert(places[i].sub, name)) == NULL)
+			continue;
+		if (store_check(x, name, STORE_ENCRYPT, &err) == 0) {
+			*origin = places[i].origin;
+			*aead = takes_aead(places[i].sub, name);
+			return x;
+		}
+		(void)snprintf(why, size, "certificate %s%.100s: %s",
+		    places[i].sub, name, err);
+		log_info("store: not encrypting with %s", why);
+		X509_free(x);
+	}
+	return NULL;
+}
+
+const char *
+store_origin_name(enum store_origin o)
+{
+	switch (o) {
+	case ORIGIN_IMPORTED:
+		return "imported";
+	case ORIGIN_HARVESTED:
+		return "harvested";
+	case ORIGIN_DOMAIN:
+		return "domain";
+	}
+	return "?";
+}
+
+/* Keep a verified signer's certificate, to encrypt to it later; written
+ * aside and renamed, so a reader never sees half of it. */
+void
+store_harvest(X509 *x, const char *email, int aead)
+{
+	char	 path[CONF_MAX_PATH + 300], tmp[CONF_MAX_PATH + 320];
+	FILE	*fp;
+	int	 fd, ok;
+
+	if (dir[0] == '\0' || !store_name_ok(email))
+		return;
+	(void)snprintf(path, sizeof(path), "%s/harvested/%s.pem", dir, email);
+	(void)snprintf(tmp, sizeof(tmp), "%s/harvested/.%s.tmp", dir, email);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1 || (fp = fdopen(fd, "w")) == NULL) {
+		if (fd != -1)
+			(void)close(fd);
+		log_warn("store: %s", tmp);
+		return;
+	}
+	ok = PEM_write_X509(fp, x) == 1;
+	if (fclose(fp) != 0 || !ok || rename(tmp, path) == -1) {
+		log_warn("store: cannot write %s", path);
+		(void)unlink(tmp);
+		return;
+	}
+	/* What it said it takes, as of its latest signature. */
+	(void)snprintf(path, sizeof(path), "%s/harvested/%s.aead", dir, email);
+	if (aead && (fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) != -1)
+		(void)close(fd);
+	else if (!aead)
+		(void)unlink(path);
+}

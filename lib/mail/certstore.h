@@ -1,0 +1,57 @@
+/*
+ * The S/MIME certificate store, a directory of PEM files that the parent
+ * makes readable by cryptod alone (and root, for osmsctl):
+ *
+ *	ADDRESS.pem, ADDRESS.key	a local user's certificate and key, or
+ *					(no key) an outside correspondent's
+ *	DOMAIN.pem, DOMAIN.key		a local domain's gateway certificate,
+ *					or (no key) a partner gateway's
+ *	trust.pem			trust anchors (CA certificates)
+ *	crl.pem				revocation lists of those CAs
+ *	harvested/ADDRESS.pem		signers' certificates, kept by cryptod
+ *
+ * A certificate is checked each time it is about to be used, not when
+ * it was stored: it must chain to a trust anchor, be in its validity
+ * period, allow the use (key usage, extended key usage), name the
+ * address, and not be revoked by a CRL of its issuer.
+ */
+#ifndef OSMS_CERTSTORE_H
+#define OSMS_CERTSTORE_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+enum store_use { STORE_SIGN, STORE_ENCRYPT };
+enum store_origin { ORIGIN_IMPORTED, ORIGIN_HARVESTED, ORIGIN_DOMAIN };
+
+void		 store_set(const char *dir);
+const char	*store_dir(void);
+int		 store_enabled(void);
+/* Read trust.pem and crl.pem again. */
+void		 store_reload(void);
+X509_STORE	*store_trust(void);
+int		 store_name_ok(const char *);
+X509		*store_cert(const char *name);
+X509		*store_harvested(const char *name);
+EVP_PKEY	*store_key(const char *name);
+/* 0 if x may be used (enum store_use) for name (an address or a
+ * domain) now, else -1 and why. */
+int		 store_check(X509 *x, const char *name, int use,
+		    const char **why);
+/* The certificate to encrypt to an outside address: its own (imported,
+ * else harvested), else its domain's gateway certificate, each checked;
+ * NULL and why (if one was refused) when there is none. *aead: its
+ * owner takes AES-GCM (a NAME.aead file beside the certificate, which
+ * harvesting writes when the signer announced it). */
+X509		*store_recipient(const char *address, enum store_origin *,
+		    int *aead, char *why, size_t size);
+const char	*store_origin_name(enum store_origin);
+/* SHA-256 of the certificate, lower-case hex. */
+void		 store_fingerprint(X509 *, char *out, size_t size);
+/* Keep a verified signer's certificate (harvested/), and whether it
+ * takes AES-GCM. */
+void		 store_harvest(X509 *, const char *email, int aead);
+
+#endif

@@ -1,0 +1,252 @@
+/*
+ * The gateway's policy rules (policy.h): read, written out, matched.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "policy.h"
+#include "util.h"
+
+static const char *const dir_names[] = {
+	[POLICY_INBOUND] = "inbound",
+	[POLICY_OUTBOUND] = "outbound",
+	[POLICY_INTERNAL] = "internal",
+};
+static const char *const sign_names[] = {
+	[SIGN_NEVER] = "never",
+	[SIGN_IF_POSSIBLE] = "if-possible",
+	[SIGN_ALWAYS] = "always",
+};
+static const char *const encrypt_names[] = {
+	[ENCRYPT_NEVER] = "never",
+	[ENCRYPT_IF_POSSIBLE] = "if-possible",
+	[ENCRYPT_MANDATORY] = "mandatory",
+	[ENCRYPT_MANDATORY_OR_TLS] = "mandatory-or-tls",
+};
+static const char *const yesno_names[] = {
+	[POLICY_NO] = "no",
+	[POLICY_YES] = "yes",
+};
+static const char *const user_encrypted_names[] = {
+	[USER_ENCRYPTED_PASS] = "pass",
+	[USER_ENCRYPTED_REJECT] = "reject",
+};
+
+/* The index of word in names (from 1), 0 if none. */
+static uint32_t
+lookup(const char *const *names, size_t n, const char *word)
+{
+	size_t	 i;
+
+	for (i = 1; i < n; i++)
+		if (names[i] != NULL && strcmp(names[i], word) == 0)
+			return (uint32_t)i;
+	return 0;
+}
+
+/* An address, a domain, .domain or *: printable, no space, no quote. */
+static int
+who_ok(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (n == 0 || n >= POLICY_MAX_WHO || strcmp(s, "@") == 0)
+		return 0;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == '"' ||
+		    *s == ',' || *s == '<' || *s == '>')
+			return 0;
+	return 1;
+}
+
+int
+policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
+    char *err, size_t errsize)
+{
+	struct {
+		const char		*name;
+		const char *const	*values;
+		size_t			 nvalues;
+		uint32_t		*slot;
+	} actions[] = {
+		{ "sign", sign_names, nitems(sign_names), &r->sign },
+		{ "encrypt", encrypt_names, nitems(encrypt_names),
+		    &r->encrypt },
+		{ "decrypt", yesno_names, nitems(yesno_names), &r->decrypt },
+		{ "user-encrypted", user_encrypted_names,
+		    nitems(user_encrypted_names), &r->user_encrypted },
+	};
+	size_t		 i = 0, a, k;
+	int		 nactions = 0;
+	char		*who;
+
+	memset(r, 0, sizeof(*r));
+	if (n > 0 && (r->dir = lookup(dir_names, nitems(dir_names),
+	    words[0])) != 0)
+		i++;
+	while (i < n) {
+		if (strcmp(words[i], "from") == 0 ||
+		    strcmp(words[i], "to") == 0) {
+			who = words[i][0] == 'f' ? r->from : r->to;
+			if (i + 1 == n || !who_ok(words[i + 1])) {
+				(void)snprintf(err, errsize, "%s wants an "
+				    "address, a domain or *", words[i]);
+				return -1;
+			}
+			if (who[0] != '\0') {
+				(void)snprintf(err, errsize, "%s given twice",
+				    words[i]);
+				return -1;
+			}
+			(void)osms_strlcpy(who, strcmp(words[i + 1], "*") == 0 ?
+			    "" : words[i + 1], POLICY_MAX_WHO);
+			str_lower(who);
+			i += 2;
+			continue;
+		}
+		if (strcmp(words[i], "require-signed") == 0) {
+			r->require_signed = POLICY_YES;
+			nactions++;
+			i++;
+			continue;
+		}
+		for (a = 0; a < nitems(actions); a++)
+			if (strcmp(words[i], actions[a].name) == 0)
+				break;
+		if (a == nitems(actions)) {
+			(void)snprintf(err, errsize, "unknown word \"%.40s\" (a"
+			    " direction, from, to, sign, encrypt, decrypt, "
+			    "user-encrypted or require-signed)", words[i]);
+			return -1;
+		}
+		if (i + 1 == n || (*actions[a].slot = lookup(actions[a].values,
+		    actions[a].nvalues, words[i + 1])) == 0) {
+			(void)snprintf(err, errsize, "%s wants", words[i]);
+			for (k = 1; k < actions[a].nvalues; k++) {
+				(void)osms_strlcat(err, k == 1 ? " " : k + 1 ==
+				    actions[a].nvalues ? " or " : ", ", errsize);
+				(void)osms_strlcat(err, actions[a].values[k],
+				    errsize);
+			}
+			return -1;
+		}
+		nactions++;
+		i += 2;
+	}
+	if (nactions == 0) {
+		(void)snprintf(err, errsize, "a rule without an action");
+		return -1;
+	}
+	return 0;
+}
+
+void
+policy_rule_format(const struct policy_rule *r, char *buf, size_t size)
+{
+	buf[0] = '\0';
+	if (r->dir != POLICY_ANY && r->dir < nitems(dir_names))
+		(void)osms_strlcat(buf, dir_names[r->dir], size);
+	if (r->from[0] != '\0') {
+		(void)osms_strlcat(buf, buf[0] ? " from " : "from ", size);
+		(void)osms_strlcat(buf, r->from, size);
+	}
+	if (r->to[0] != '\0') {
+		(void)osms_strlcat(buf, buf[0] ? " to " : "to ", size);
+		(void)osms_strlcat(buf, r->to, size);
+	}
+#define ACTION(slot, word, names)					\
+	if ((slot) != 0 && (slot) < nitems(names)) {			\
+		(void)osms_strlcat(buf, buf[0] ? " " word " " : word " ",	\
+		    size);						\
+		(void)osms_strlcat(buf, names[slot], size);		\
+	}
+	ACTION(r->sign, "sign", sign_names)
+	ACTION(r->encrypt, "encrypt", encrypt_names)
+	ACTION(r->decrypt, "decrypt", yesno_names)
+	ACTION(r->user_encrypted, "user-encrypted", user_encrypted_names)
+#undef ACTION
+	if (r->require_signed)
+		(void)osms_strlcat(buf, buf[0] ? " require-signed" :
+		    "require-signed", size);
+}
+
+int
+policy_split(char *text, char **words, size_t max)
+{
+	char	*save = NULL, *w;
+	size_t	 n = 0;
+
+	for (w = strtok_r(text, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save)) {
+		if (n == max)
+			return -1;
+		words[n++] = w;
+	}
+	return (int)n;
+}
+
+/* Does an address match WHO ("" anyone, an address, a domain, .domain)? */
+static int
+who_matches(const char *who, const char *address)
+{
+	const char	*at = strrchr(address, '@'), *domain;
+	size_t		 dl, wl;
+
+	if (who[0] == '\0')
+		return 1;
+	if (strchr(who, '@') != NULL)
+		return strcasecmp(who, address) == 0;
+	domain = at != NULL ? at + 1 : address;
+	if (who[0] != '.')
+		return strcasecmp(who, domain) == 0;
+	/* .example.org: example.org and every name below it */
+	dl = strlen(domain);
+	wl = strlen(who);
+	return strcasecmp(who + 1, domain) == 0 || (dl > wl &&
+	    strcasecmp(domain + dl - wl, who) == 0);
+}
+
+void
+policy_match(const struct policy_rules *rules, enum policy_dir dir,
+    const char *from, const char *to, struct policy *out)
+{
+	const struct policy_rule	*r;
+
+	memset(out, 0, sizeof(*out));
+	TAILQ_FOREACH(r, rules, entry)
+		if ((r->dir == POLICY_ANY || r->dir == (uint32_t)dir) &&
+		    who_matches(r->from, from) && who_matches(r->to, to))
+			break;
+	if (r != NULL) {
+		out->sign = (enum policy_sign)r->sign;
+		out->encrypt = (enum policy_encrypt)r->encrypt;
+		out->decrypt = (enum policy_yesno)r->decrypt;
+		out->user_encrypted =
+		    (enum policy_user_encrypted)r->user_encrypted;
+		out->require_signed = r->require_signed == POLICY_YES;
+		out->line = r->line;
+	}
+	if (out->sign == 0)
+		out->sign = SIGN_IF_POSSIBLE;
+	if (out->encrypt == 0)
+		out->encrypt = ENCRYPT_IF_POSSIBLE;
+	if (out->decrypt == 0)
+		out->decrypt = POLICY_YES;
+	if (out->user_encrypted == 0)
+		out->user_encrypted = USER_ENCRYPTED_PASS;
+}
+
+const char *
+policy_encrypt_name(enum policy_encrypt e)
+{
+	return (size_t)e < nitems(encrypt_names) && encrypt_names[e] != NULL ?
+	    encrypt_names[e] : "?";
+}
+
+const char *
+policy_sign_name(enum policy_sign s)
+{
+	return (size_t)s < nitems(sign_names) && sign_names[s] != NULL ?
+	    sign_names[s] : "?";
+}

@@ -1,0 +1,83 @@
+/*
+ * The gateway's policy: ordered rules from the cryptod block of
+ * osmsd.conf, of which the first that matches a message's direction,
+ * sender and recipient says what cryptod does (first match wins; what
+ * that rule leaves out takes the default):
+ *
+ *	rule [inbound|outbound|internal] [from WHO] [to WHO] ACTION ...
+ *
+ *	WHO	an address (a@b.example), a domain (b.example), a domain
+ *		and its subdomains (.b.example) or * (anyone)
+ *	ACTION	sign never|if-possible|always
+ *		encrypt never|if-possible|mandatory|mandatory-or-tls
+ *		decrypt yes|no
+ *		user-encrypted pass|reject
+ *		require-signed
+ *
+ * Defaults: outbound and internal mail is signed and encrypted if
+ * possible and a user's own encryption passes; inbound mail is
+ * decrypted and need not be signed.
+ */
+#ifndef OSMS_POLICY_H
+#define OSMS_POLICY_H
+
+#include <sys/queue.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define POLICY_MAX_WORDS	24
+#define POLICY_MAX_WHO		256
+#define POLICY_MAX_TEXT		1024	/* a rule written out */
+
+enum policy_dir {
+	POLICY_ANY,
+	POLICY_INBOUND,		/* from outside to a local user */
+	POLICY_OUTBOUND,	/* from a local user to outside */
+	POLICY_INTERNAL,	/* from a local user to a local user */
+};
+
+/* Each action: 0 is "not said" in a rule, never in a result. */
+enum policy_sign { SIGN_NEVER = 1, SIGN_IF_POSSIBLE, SIGN_ALWAYS };
+enum policy_encrypt {
+	ENCRYPT_NEVER = 1,
+	ENCRYPT_IF_POSSIBLE,
+	ENCRYPT_MANDATORY,
+	ENCRYPT_MANDATORY_OR_TLS,	/* else only over verified TLS */
+};
+enum policy_yesno { POLICY_NO = 1, POLICY_YES };
+enum policy_user_encrypted { USER_ENCRYPTED_PASS = 1, USER_ENCRYPTED_REJECT };
+
+struct policy_rule {
+	TAILQ_ENTRY(policy_rule) entry;
+	uint32_t		 dir;		/* enum policy_dir */
+	char			 from[POLICY_MAX_WHO];	/* "" anyone */
+	char			 to[POLICY_MAX_WHO];
+	uint32_t		 sign, encrypt, decrypt, user_encrypted;
+	uint32_t		 require_signed;	/* POLICY_YES or 0 */
+	int			 line;
+};
+TAILQ_HEAD(policy_rules, policy_rule);
+
+/* What applies to one sender and recipient. */
+struct policy {
+	enum policy_sign		 sign;
+	enum policy_encrypt		 encrypt;
+	enum policy_yesno		 decrypt;
+	enum policy_user_encrypted	 user_encrypted;
+	int				 require_signed;
+	int				 line;	/* the rule's, 0: defaults */
+};
+
+/* The words after "rule": 0, or -1 and a message in err. */
+int	 policy_rule_parse(struct policy_rule *, char *const *words,
+	    size_t n, char *err, size_t errsize);
+/* The words of a rule, as policy_rule_parse() reads them. */
+void	 policy_rule_format(const struct policy_rule *, char *, size_t);
+/* Split a rule's text into words (in place): how many, -1 if too many. */
+int	 policy_split(char *text, char **words, size_t max);
+void	 policy_match(const struct policy_rules *, enum policy_dir,
+	    const char *from, const char *to, struct policy *);
+const char *policy_encrypt_name(enum policy_encrypt);
+const char *policy_sign_name(enum policy_sign);
+
+#endif

@@ -1,0 +1,431 @@
+/*
+ * osmsctl cert and policy: the gateway's certificate store and policy
+ * as cryptod sees them, read from osmsd.conf and the store itself (as
+ * root), so an administrator can tell what would happen to a message
+ * before it is sent.
+ *
+ *	cert list [ADDRESS|DOMAIN]	each certificate: whose, from where,
+ *					until when, usable or why not
+ *	cert import CERT [KEY] [NAME]	into the store, as NAME (else the
+ *					certificate's e-mail address)
+ *	cert remove NAME		its certificate, key and harvest
+ *	cert export NAME [P12FILE]	the certificate (PEM) on standard
+ *					output; with P12FILE, certificate
+ *					and key as PKCS#12 (key escrow),
+ *					its password from standard input
+ *	policy test [-d DIRECTION] FROM TO
+ *					the rule that applies, its actions,
+ *					and the certificate that would be used
+ */
+#include <sys/stat.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "certstore.h"
+#include "conf.h"
+#include "osmsctl.h"
+#include "policy.h"
+#include "util.h"
+
+static struct osms_conf *
+load_conf(const char *path)
+{
+	struct osms_conf	*conf;
+
+	if ((conf = conf_parse_file(path, stderr, NULL)) == NULL) {
+		(void)fprintf(stderr, "osmsctl: cannot read %s\n", path);
+		exit(1);
+	}
+	store_set(conf->cryptod.store);
+	store_reload();
+	return conf;
+}
+
+static void
+not_after(X509 *x, char *buf, size_t size)
+{
+	BIO	*b = BIO_new(BIO_s_mem());
+	char	*p;
+	long	 n;
+
+	buf[0] = '\0';
+	if (b == NULL)
+		return;
+	if (ASN1_TIME_print(b, X509_get0_notAfter(x)) == 1 &&
+	    (n = BIO_get_mem_data(b, &p)) > 0)
+		(void)snprintf(buf, size, "%.*s", (int)n, p);
+	BIO_free(b);
+}
+
+/* One store file: name.pem in sub ("" or "harvested/"). */
+static void
+list_one(const char *sub, const char *name)
+{
+	X509		*x;
+	EVP_PKEY	*k = NULL;
+	char		 path[CONF_MAX_PATH + 600], fp_[65], until[64];
+	const char	*kind, *why_enc, *why_sign = NULL, *at;
+
+	(void)snprintf(path, sizeof(path), "%s%s.pem", sub, name);
+	x = sub[0] == '\0' ? store_cert(name) : store_harvested(name);
+	if (x == NULL) {
+		(void)printf("%-40s not a certificate\n", path);
+		return;
+	}
+	if (sub[0] == '\0')
+		k = store_key(name);
+	at = strchr(name, '@');
+	if (sub[0] != '\0')
+		kind = "harvested";
+	else if (k != NULL)
+		kind = at != NULL ? "user" : "own domain";
+	else
+		kind = at != NULL ? "imported" : "partner domain";
+	store_fingerprint(x, fp_, sizeof(fp_));
+	not_after(x, until, sizeof(until));
+	if (store_check(x, name, STORE_ENCRYPT, &why_enc) == 0)
+		why_enc = NULL;
+	if (k != NULL && store_check(x, name, STORE_SIGN, &why_sign) == 0)
+		why_sign = NULL;
+	(void)printf("%-40s %-14s until %s sha256 %.16s\n", name, kind, until,
+	    fp_);
+	(void)printf("%-40s encrypt: %s", "", why_enc ? why_enc : "usable");
+	if (k != NULL)
+		(void)printf("; sign: %s", why_sign ? why_sign : "usable");
+	(void)printf("\n");
+	X509_free(x);
+	EVP_PKEY_free(k);
+}
+
+static int
+names_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names (without .pem) in dir, sorted; those matching filter. */
+static void
+list_dir(const char *sub, const char *filter)
+{
+	char		 path[CONF_MAX_PATH + 32], *names[4096];
+	DIR		*d;
+	struct dirent	*de;
+	size_t		 n = 0, i, len;
+	const char	*at;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", store_dir(), sub);
+	if ((d = opendir(path)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL && n < nitems(names)) {
+		len = strlen(de->d_name);
+		if (len <= 4 || strcmp(de->d_name + len - 4, ".pem") != 0 ||
+		    de->d_name[0] == '.' || strcmp(de->d_name, "trust.pem") == 0 ||
+		    strcmp(de->d_name, "crl.pem") == 0)
+			continue;
+		names[n] = xstrdup(de->d_name);
+		names[n][len - 4] = '\0';
+		n++;
+	}
+	(void)closedir(d);
+	qsort(names, n, sizeof(names[0]), names_cmp);
+	for (i = 0; i < n; i++) {
+		at = strrchr(names[i], '@');
+		if (filter == NULL || strcasecmp(filter, names[i]) == 0 ||
+		    (at != NULL && strcasecmp(filter, at + 1) == 0))
+			list_one(sub, names[i]);
+		free(names[i]);
+	}
+}
+
+static int
+policy_test(const char *path, int argc, char **argv)
+{
+	static const char *const dirs[] = { "inbound", "outbound",
+	    "internal" };
+	enum policy_dir	 dir = POLICY_OUTBOUND;
+	struct policy	 pol;
+	const struct policy_rule *r;
+	struct osms_conf *conf;
+	X509		*x;
+	enum store_origin origin;
+	char		 text[POLICY_MAX_TEXT], why[200], fp_[65];
+	size_t		 i;
+	int		 aead;
+
+	if (argc >= 2 && strcmp(argv[0], "-d") == 0) {
+		for (i = 0; i < nitems(dirs); i++)
+			if (strcmp(argv[1], dirs[i]) == 0)
+				break;
+		if (i == nitems(dirs))
+			return -1;
+		dir = (enum policy_dir)(i + POLICY_INBOUND);
+		argc -= 2;
+		argv += 2;
+	}
+	if (argc != 2)
+		return -1;
+	conf = load_conf(path);
+	policy_match(&conf->cryptod.rules, dir, argv[0], argv[1], &pol);
+	(void)printf("%s from %s to %s\n", dirs[dir - POLICY_INBOUND], argv[0],
+	    argv[1]);
+	TAILQ_FOREACH(r, &conf->cryptod.rules, entry)
+		if (r->line == pol.line)
+			break;
+	if (r != NULL) {
+		policy_rule_format(r, text, sizeof(text));
+		(void)printf("rule:        line %d: rule %s\n", r->line, text);
+	} else
+		(void)printf("rule:        none matches: the defaults\n");
+	(void)printf("actions:     sign %s, encrypt %s, decrypt %s, "
+	    "user-encrypted %s%s\n", policy_sign_name(pol.sign),
+	    policy_encrypt_name(pol.encrypt), pol.decrypt == POLICY_YES ?
+	    "yes" : "no", pol.user_encrypted == USER_ENCRYPTED_REJECT ?
+	    "reject" : "pass", pol.require_signed ? ", require-signed" : "");
+	if (dir == POLICY_OUTBOUND && pol.encrypt != ENCRYPT_NEVER) {
+		if ((x = store_recipient(argv[1], &origin, &aead, why,
+		    sizeof(why))) != NULL) {
+			store_fingerprint(x, fp_, sizeof(fp_));
+			(void)printf("certificate: %s (%s), sha256 %s\n"
+			    "outcome:     encrypted (%s)\n", argv[1],
+			    store_origin_name(origin), fp_, aead ?
+			    "AES-256-GCM" : "AES-256-CBC");
+			X509_free(x);
+		} else
+			(void)printf("certificate: none usable%s%s\n"
+			    "outcome:     %s\n", why[0] ? ": " : "", why,
+			    pol.encrypt == ENCRYPT_MANDATORY ? "refused at DATA"
+			    " (550 5.7.1)" : pol.encrypt ==
+			    ENCRYPT_MANDATORY_OR_TLS ? "sent only over verified"
+			    " TLS" : "sent unencrypted");
+	}
+	conf_free(conf);
+	return 0;
+}
+
+/* Write data to the store as name (mode 0600, the store's owner),
+ * through a file aside and a rename. */
+static int
+store_write(const char *name, const char *suffix, BIO *data)
+{
+	struct stat	 st;
+	char		 path[CONF_MAX_PATH + 300], tmp[CONF_MAX_PATH + 320];
+	char		*p;
+	long		 n;
+	int		 fd;
+
+	(void)snprintf(path, sizeof(path), "%s/%s%s", store_dir(), name,
+	    suffix);
+	(void)snprintf(tmp, sizeof(tmp), "%s/.%s%s.tmp", store_dir(), name,
+	    suffix);
+	if (stat(store_dir(), &st) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: %s (is osmsd started "
+		    "once?)\n", store_dir(), strerror(errno));
+		return -1;
+	}
+	if ((n = BIO_get_mem_data(data, &p)) <= 0 ||
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", tmp, strerror(errno));
+		return -1;
+	}
+	if (write_all(fd, p, (size_t)n) == -1 || fsync(fd) == -1 ||
+	    fchown(fd, st.st_uid, st.st_gid) == -1 || close(fd) == -1 ||
+	    rename(tmp, path) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", path,
+		    strerror(errno));
+		(void)unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cert_import(int argc, char **argv)
+{
+	STACK_OF(OPENSSL_STRING) *emails;
+	X509		*x = NULL;
+	EVP_PKEY	*k = NULL;
+	BIO		*b;
+	FILE		*fp;
+	char		 name[256];
+	int		 rc = 1;
+
+	if ((fp = fopen(argv[0], "r")) != NULL) {
+		x = PEM_read_X509(fp, NULL, NULL, NULL);
+		(void)fclose(fp);
+	}
+	if (x == NULL) {
+		(void)fprintf(stderr, "osmsctl: %s: no PEM certificate\n",
+		    argv[0]);
+		return 1;
+	}
+	/* A second argument that is a file is the key, else the name. */
+	if (argc >= 2 && (fp = fopen(argv[1], "r")) != NULL) {
+		k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+		(void)fclose(fp);
+		if (k == NULL || X509_check_private_key(x, k) != 1) {
+			(void)fprintf(stderr, "osmsctl: %s: not the key of %s\n",
+			    argv[1], argv[0]);
+			goto done;
+		}
+	}
+	name[0] = '\0';
+	if (argc > (k != NULL ? 3 : 2)) {
+		(void)fprintf(stderr, "osmsctl: %s: no such key file\n",
+		    argv[1]);
+		goto done;
+	}
+	if (argc == (k != NULL ? 3 : 2))
+		(void)osms_strlcpy(name, argv[argc - 1], sizeof(name));
+	else if ((emails = X509_get1_email(x)) != NULL) {
+		if (sk_OPENSSL_STRING_num(emails) > 0)
+			(void)osms_strlcpy(name, sk_OPENSSL_STRING_value(emails,
+			    0), sizeof(name));
+		X509_email_free(emails);
+	}
+	str_lower(name);
+	if (!store_name_ok(name) || strchr(name, ' ') != NULL) {
+		(void)fprintf(stderr, "osmsctl: %s: no e-mail address in the "
+		    "certificate; name it (an address or a domain)\n",
+		    argv[0]);
+		goto done;
+	}
+	if ((b = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509(b,
+	    x) != 1 || store_write(name, ".pem", b) == -1) {
+		BIO_free(b);
+		goto done;
+	}
+	BIO_free(b);
+	if (k != NULL && ((b = BIO_new(BIO_s_mem())) == NULL ||
+	    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    store_write(name, ".key", b) == -1)) {
+		BIO_free(b);
+		goto done;
+	}
+	if (k != NULL)
+		BIO_free(b);
+	(void)printf("%s: certificate%s imported\n", name, k != NULL ?
+	    " and key" : "");
+	list_one("", name);
+	rc = 0;
+done:
+	X509_free(x);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return rc;
+}
+
+static int
+cert_remove(const char *name)
+{
+	static const char *const forms[] = { "%s/%s.pem", "%s/%s.key",
+	    "%s/%s.aead", "%s/harvested/%s.pem", "%s/harvested/%s.aead" };
+	char	 path[CONF_MAX_PATH + 300];
+	size_t	 i;
+	int	 n = 0;
+
+	if (!store_name_ok(name))
+		return -1;
+	for (i = 0; i < nitems(forms); i++) {
+		(void)snprintf(path, sizeof(path), forms[i], store_dir(), name);
+		if (unlink(path) == 0) {
+			(void)printf("removed %s\n", path);
+			n++;
+		} else if (errno != ENOENT)
+			(void)fprintf(stderr, "osmsctl: %s: %s\n", path,
+			    strerror(errno));
+	}
+	if (n == 0)
+		(void)fprintf(stderr, "osmsctl: %s: not in the store\n", name);
+	return n > 0 ? 0 : 1;
+}
+
+static int
+cert_export(const char *name, const char *p12file)
+{
+	X509		*x = store_cert(name);
+	EVP_PKEY	*k;
+	PKCS12		*p12 = NULL;
+	FILE		*fp;
+	char		 pw[1024];
+	int		 fd, rc = 1;
+
+	if (x == NULL && (x = store_harvested(name)) == NULL) {
+		(void)fprintf(stderr, "osmsctl: %s: no certificate\n", name);
+		return 1;
+	}
+	if (p12file == NULL) {
+		rc = PEM_write_X509(stdout, x) == 1 ? 0 : 1;
+		X509_free(x);
+		return rc;
+	}
+	if ((k = store_key(name)) == NULL) {
+		(void)fprintf(stderr, "osmsctl: %s: no key in the store\n",
+		    name);
+		X509_free(x);
+		return 1;
+	}
+	read_password(pw, sizeof(pw));
+	if ((p12 = PKCS12_create(pw, name, k, x, NULL, 0, 0, 0, 0, 0)) ==
+	    NULL || (fd = open(p12file, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC, 0600)) == -1 || (fp = fdopen(fd, "wb")) == NULL)
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", p12file, p12 == NULL ?
+		    "cannot make the PKCS#12" : strerror(errno));
+	else {
+		rc = i2d_PKCS12_fp(fp, p12) == 1 && fclose(fp) == 0 ? 0 : 1;
+		if (rc == 0)
+			(void)printf("%s: certificate and key in %s\n", name,
+			    p12file);
+	}
+	explicit_wipe(pw, sizeof(pw));
+	PKCS12_free(p12);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return rc;
+}
+
+int
+cmd_cert(const char *path, int argc, char **argv)
+{
+	struct osms_conf	*conf;
+	int			 rc = 0;
+
+	if (strcmp(argv[0], "policy") == 0)
+		return argc >= 2 && strcmp(argv[1], "test") == 0 ?
+		    policy_test(path, argc - 2, argv + 2) : -1;
+	if (argc < 2)
+		return -1;
+	if (strcmp(argv[1], "list") == 0 && argc <= 3) {
+		conf = load_conf(path);
+		list_dir("", argc == 3 ? argv[2] : NULL);
+		list_dir("harvested/", argc == 3 ? argv[2] : NULL);
+	} else if (strcmp(argv[1], "import") == 0 && argc >= 3 && argc <= 5) {
+		conf = load_conf(path);
+		rc = cert_import(argc - 2, argv + 2);
+	} else if (strcmp(argv[1], "remove") == 0 && argc == 3) {
+		conf = load_conf(path);
+		rc = cert_remove(argv[2]);
+	} else if (strcmp(argv[1], "export") == 0 && (argc == 3 ||
+	    argc == 4)) {
+		conf = load_conf(path);
+		rc = cert_export(argv[2], argc == 4 ? argv[3] : NULL);
+	} else
+		return -1;
+	conf_free(conf);
+	return rc;
+}
