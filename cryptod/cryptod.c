@@ -36,6 +36,8 @@ cryptod_conf(struct imsg *imsg)
 		gateway_conf(imsg);
 	else if (imsg->hdr.type == IMSG_CONF_CRYPT_RULE)
 		gateway_rule(imsg);
+	else if (imsg->hdr.type == IMSG_CONF_CRYPT_MASTER)
+		gateway_master(imsg);
 	else if (imsg->hdr.type == IMSG_CONF_DKIM)
 		signer_conf(imsg);
 	else

@@ -31,6 +31,7 @@ int		 signer_field(const char *msg, size_t len, const char *sender,
 /* gateway.c: S/MIME before the queue */
 void		 gateway_conf(struct imsg *);
 void		 gateway_rule(struct imsg *);
+void		 gateway_master(struct imsg *);
 void		 gateway_apply(void);
 /* What the policy says for one sender and recipient. */
 void		 gateway_policy(enum policy_dir, const char *from,
@@ -39,6 +40,11 @@ void		 gateway_source(struct channel *, struct imsg *);
 int		 gateway_take_source(struct channel *, uint64_t, const char *);
 void		 gateway_process(struct channel *, struct imsg *);
 unsigned long	 gateway_count(void);
+
+/* audit.c: every decision, to the log and the store's audit.log */
+void		 audit_open(void);
+void		 audit(const char *id, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 
 /* encrypt.c: S/MIME as mail leaves */
 void		 encrypt_request(struct channel *, struct imsg *);

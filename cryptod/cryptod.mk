@@ -1,7 +1,7 @@
 # cryptod/: the encryption gateway; the only holder of S/MIME and PGP keys.
 
 $(eval $(call program,$(BUILD)/libexec/osms-cryptod,cryptod/cryptod.c \
-	cryptod/dkim_signer.c cryptod/encrypt.c \
+	cryptod/audit.c cryptod/dkim_signer.c cryptod/encrypt.c \
 	cryptod/gateway.c,\
 	lib lib/mail cryptod,gpgme libcrypto))
 

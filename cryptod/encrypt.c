@@ -121,19 +121,19 @@ decide(const char *sender, struct rcpt *rc)
 	(void)snprintf(rc->outcome, sizeof(rc->outcome), "!%d", rc->send);
 }
 
-/* The decision, once its copy is made: the audit trail (message,
- * recipient, rule, action, certificate and where it came from). */
+/* The decision, once its copy is made, for the audit trail: message,
+ * recipient, rule, action, certificate and where it came from. */
 static void
 log_decision(const char *tag, const struct rcpt *rc)
 {
 	if (rc->cert != NULL)
-		log_info("cryptod: %s to=<%s> encrypted cert=%s origin=%s "
-		    "cipher=%s rule=%d", tag, rc->address, rc->fp,
+		audit(tag, "to=<%s> encrypted cert=%s origin=%s cipher=%s "
+		    "rule=%d", rc->address, rc->fp,
 		    store_origin_name(rc->origin), rc->aead ? "aes-256-gcm" :
 		    "aes-256-cbc", rc->policy.line);
 	else
-		log_info("cryptod: %s to=<%s> %s encrypt=%s rule=%d%s%s", tag,
-		    rc->address, rc->send == CRYPT_REFUSE ? "refused" :
+		audit(tag, "to=<%s> %s encrypt=%s rule=%d%s%s", rc->address,
+		    rc->send == CRYPT_REFUSE ? "refused" :
 		    rc->send == CRYPT_SEND_VERIFIED_TLS ? "verified-tls-only" :
 		    "not-encrypted", policy_encrypt_name(rc->policy.encrypt),
 		    rc->policy.line, rc->why[0] ? ": " : "", rc->why);

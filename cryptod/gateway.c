@@ -94,9 +94,21 @@ gateway_conf(struct imsg *imsg)
 }
 
 void
+gateway_master(struct imsg *imsg)
+{
+	int	 fd = imsg_take_fd(imsg);
+
+	if (fd == -1)
+		fatalx("bad IMSG_CONF_CRYPT_MASTER");
+	(void)store_set_master_fd(fd);
+	(void)close(fd);
+}
+
+void
 gateway_apply(void)
 {
 	store_reload();
+	audit_open();
 	rules_free(&rules);
 	TAILQ_CONCAT(&rules, &next_rules, entry);
 }
@@ -348,11 +360,15 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		if (pol.require_signed)
 			need_rule = pol.line;
 	}
-	if (need_rule != 0)
+	if (need_rule != 0) {
 		(void)snprintf(rq->refusal, sizeof(rq->refusal), "Mail from "
 		    "<%.100s> must carry a valid S/MIME signature (policy "
 		    "rule at line %d): %.200s", rq->sender, need_rule,
 		    notes[0] ? notes : "not signed");
+		audit(rq->tag, "from=<%s> refused: require-signed rule=%d: %s",
+		    rq->sender, need_rule, notes[0] ? notes : "not signed");
+	} else if (notes[0] != '\0')
+		audit(rq->tag, "from=<%s> inbound: %s", rq->sender, notes);
 	return changed;
 }
 
@@ -383,7 +399,7 @@ signing_pair(const char *name, X509 **x, EVP_PKEY **k)
  * encrypted but has no usable certificate. The user hears it at once.
  */
 static int
-outbound_refused(const struct buf *cur, int encrypted, struct request *rq)
+outbound_refused(int encrypted, struct request *rq)
 {
 	struct policy	 pol;
 	X509		*x;
@@ -392,7 +408,6 @@ outbound_refused(const struct buf *cur, int encrypted, struct request *rq)
 	size_t		 i;
 	int		 aead;
 
-	(void)cur;
 	for (i = 0; i < rq->noutside; i++) {
 		gateway_policy(POLICY_OUTBOUND, rq->sender, rq->outside[i],
 		    &pol);
@@ -401,6 +416,9 @@ outbound_refused(const struct buf *cur, int encrypted, struct request *rq)
 			    "Mail encrypted by its sender may not leave (policy"
 			    " rule at line %d); send it unencrypted and the "
 			    "gateway encrypts it", pol.line);
+			audit(rq->tag, "from=<%s> to=<%s> refused: encrypted by"
+			    " the sender, user-encrypted reject rule=%d",
+			    rq->sender, rq->outside[i], pol.line);
 			return 1;
 		}
 		if (encrypted || pol.encrypt != ENCRYPT_MANDATORY)
@@ -414,8 +432,9 @@ outbound_refused(const struct buf *cur, int encrypted, struct request *rq)
 		    " usable certificate (%.150s); the policy (rule at line %d)"
 		    " requires encryption", rq->outside[i], why[0] ? why :
 		    "none known", pol.line);
-		log_info("cryptod: %s to=<%s> refused: encrypt mandatory, no "
-		    "certificate rule=%d", rq->tag, rq->outside[i], pol.line);
+		audit(rq->tag, "from=<%s> to=<%s> refused: encrypt mandatory, "
+		    "no usable certificate (%s) rule=%d", rq->sender,
+		    rq->outside[i], why[0] ? why : "none known", pol.line);
 		return 1;
 	}
 	return 0;
@@ -442,7 +461,7 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 
 	notes[0] = '\0';
 	encrypted = smime_is_encrypted(cur->data, cur->len);
-	if (outbound_refused(cur, encrypted, rq))
+	if (outbound_refused(encrypted, rq))
 		return 0;
 	if (encrypted || (smime_verify(cur->data, cur->len, store_trust(), &v,
 	    NULL, NULL, &err) == 0 && v.result != SMIME_NOT_SIGNED)) {
@@ -465,11 +484,15 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	if (signing_pair(sender, &x, &k) == -1) {
 		name = at != NULL ? at + 1 : "";
 		if (at == NULL || signing_pair(name, &x, &k) == -1) {
-			if (sign == SIGN_ALWAYS)
+			if (sign == SIGN_ALWAYS) {
 				(void)snprintf(rq->refusal, sizeof(rq->refusal),
 				    "No usable certificate to sign mail of "
 				    "<%.100s>; the policy (rule at line %d) "
 				    "requires a signature", sender, line);
+				audit(rq->tag, "from=<%s> refused: sign always,"
+				    " no usable certificate rule=%d", sender,
+				    line);
+			}
 			return 0;
 		}
 	}
@@ -478,6 +501,8 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		*cur = signed_;
 		buf_init(&signed_, 2 * SMIME_MAX_MESSAGE);
 		(void)snprintf(notes, size, "signed as %.100s", name);
+		audit(rq->tag, "from=<%s> signed cert=%s sign=%s rule=%d",
+		    sender, name, policy_sign_name(sign), line);
 		nsigned++;
 		rc = 1;
 	} else

@@ -55,6 +55,9 @@ X(IMSG_CONF_SRS, R(ROLE_PARENT), R(ROLE_QUEUE) | R(ROLE_AUTHD), "sd",	\
     " bounces (authd)")							\
 X(IMSG_CONF_CRYPTOD, R(ROLE_PARENT), R(ROLE_CRYPTOD), "s",		\
     "certificate store: the gateway's keys and trust")			\
+X(IMSG_CONF_CRYPT_MASTER, R(ROLE_PARENT), R(ROLE_CRYPTOD), "f",	\
+    "the master-key file, opened by the parent: its first line"		\
+    " decrypts the store's private keys")				\
 X(IMSG_CONF_CRYPT_RULE, R(ROLE_PARENT), R(ROLE_CRYPTOD), "su",		\
     "rule (policy.h, written out), its line: the gateway's policy,"	\
     " in order")							\

@@ -89,9 +89,12 @@ usage(void)
 	    "  cert list [ADDRESS|DOMAIN]\n"
 	    "                      the gateway's certificates, usable or not\n"
 	    "  cert import CERT [KEY] [NAME], cert remove NAME,\n"
-	    "  cert export NAME [P12FILE]\n"
+	    "  cert export NAME [P12FILE], cert ca [DAYS],\n"
+	    "  cert issue ADDRESS [DAYS]\n"
 	    "                      change the store; export a key as PKCS#12"
 	    "\n"
+	    "  audit [TEXT]        the gateway's decisions, those that mention"
+	    " TEXT\n"
 	    "  policy test [-d inbound|outbound|internal] FROM TO\n"
 	    "                      the rule, actions and certificate for a"
 	    " message\n");
@@ -512,7 +515,8 @@ main(int argc, char **argv)
 			usage();
 		return ok;
 	}
-	if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "policy") == 0) {
+	if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "policy") == 0 ||
+	    strcmp(cmd, "audit") == 0) {
 		log_init(1, LOG_MAIL);
 		log_procinit("osmsctl");
 		if ((ok = cmd_cert(path, argc, argv)) == -1)

@@ -9,10 +9,14 @@
  *	cert import CERT [KEY] [NAME]	into the store, as NAME (else the
  *					certificate's e-mail address)
  *	cert remove NAME		its certificate, key and harvest
+ *	cert ca [DAYS]			make the internal CA (ca.pem, ca.key)
+ *	cert issue ADDRESS [DAYS]	a key and a certificate from it
  *	cert export NAME [P12FILE]	the certificate (PEM) on standard
  *					output; with P12FILE, certificate
  *					and key as PKCS#12 (key escrow),
  *					its password from standard input
+ *	audit [TEXT]			the gateway's decisions (audit.log in
+ *					the store), those that mention TEXT
  *	policy test [-d DIRECTION] FROM TO
  *					the rule that applies, its actions,
  *					and the certificate that would be used
@@ -28,6 +32,7 @@
 #include <unistd.h>
 
 #include <openssl/asn1.h>
+#include <openssl/bn.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -45,6 +50,7 @@ static struct osms_conf *
 load_conf(const char *path)
 {
 	struct osms_conf	*conf;
+	int			 fd = -1;
 
 	if ((conf = conf_parse_file(path, stderr, NULL)) == NULL) {
 		(void)fprintf(stderr, "osmsctl: cannot read %s\n", path);
@@ -52,6 +58,16 @@ load_conf(const char *path)
 	}
 	store_set(conf->cryptod.store);
 	store_reload();
+	if (conf->cryptod.master_key[0] != '\0') {
+		if ((fd = open(conf->cryptod.master_key, O_RDONLY |
+		    O_CLOEXEC)) == -1 || store_set_master_fd(fd) == -1) {
+			(void)fprintf(stderr, "osmsctl: master-key %s: %s\n",
+			    conf->cryptod.master_key, fd == -1 ?
+			    strerror(errno) : "empty");
+			exit(1);
+		}
+		(void)close(fd);
+	}
 	return conf;
 }
 
@@ -69,6 +85,24 @@ not_after(X509 *x, char *buf, size_t size)
 	    (n = BIO_get_mem_data(b, &p)) > 0)
 		(void)snprintf(buf, size, "%.*s", (int)n, p);
 	BIO_free(b);
+}
+
+/* Is name.key a PKCS#8-encrypted PEM key? */
+static int
+key_encrypted(const char *name)
+{
+	char	 path[CONF_MAX_PATH + 300], line[64];
+	FILE	*fp;
+	int	 yes = 0;
+
+	(void)snprintf(path, sizeof(path), "%s/%s.key", store_dir(), name);
+	if ((fp = fopen(path, "r")) != NULL) {
+		yes = fgets(line, sizeof(line), fp) != NULL &&
+		    strncmp(line, "-----BEGIN ENCRYPTED PRIVATE KEY-----",
+		    37) == 0;
+		(void)fclose(fp);
+	}
+	return yes;
 }
 
 /* One store file: name.pem in sub ("" or "harvested/"). */
@@ -89,6 +123,15 @@ list_one(const char *sub, const char *name)
 	if (sub[0] == '\0')
 		k = store_key(name);
 	at = strchr(name, '@');
+	if (strcmp(name, "ca") == 0 && sub[0] == '\0') {
+		not_after(x, until, sizeof(until));
+		store_fingerprint(x, fp_, sizeof(fp_));
+		(void)printf("%-40s %-14s until %s sha256 %.16s\n", name,
+		    "internal CA", until, fp_);
+		X509_free(x);
+		EVP_PKEY_free(k);
+		return;
+	}
 	if (sub[0] != '\0')
 		kind = "harvested";
 	else if (k != NULL)
@@ -105,7 +148,9 @@ list_one(const char *sub, const char *name)
 	    fp_);
 	(void)printf("%-40s encrypt: %s", "", why_enc ? why_enc : "usable");
 	if (k != NULL)
-		(void)printf("; sign: %s", why_sign ? why_sign : "usable");
+		(void)printf("; sign: %s; key %s", why_sign ? why_sign :
+		    "usable", key_encrypted(name) ? "encrypted at rest" :
+		    "NOT encrypted at rest");
 	(void)printf("\n");
 	X509_free(x);
 	EVP_PKEY_free(k);
@@ -310,16 +355,21 @@ cert_import(int argc, char **argv)
 		goto done;
 	}
 	BIO_free(b);
+	/* With a master key, the key is kept encrypted (PKCS#8, AES-256). */
 	if (k != NULL && ((b = BIO_new(BIO_s_mem())) == NULL ||
-	    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1 ||
+	    (store_master() != NULL ? PEM_write_bio_PKCS8PrivateKey(b, k,
+	    EVP_aes_256_cbc(), store_master(), (int)strlen(store_master()),
+	    NULL, NULL) :
+	    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) != 1 ||
 	    store_write(name, ".key", b) == -1)) {
 		BIO_free(b);
 		goto done;
 	}
 	if (k != NULL)
 		BIO_free(b);
-	(void)printf("%s: certificate%s imported\n", name, k != NULL ?
-	    " and key" : "");
+	(void)printf("%s: certificate%s imported\n", name, k == NULL ? "" :
+	    store_master() != NULL ? " and key (encrypted at rest)" :
+	    " and key (not encrypted: no master-key)");
 	list_one("", name);
 	rc = 0;
 done:
@@ -327,6 +377,167 @@ done:
 	EVP_PKEY_free(k);
 	ERR_clear_error();
 	return rc;
+}
+
+/* An extension from its text form (as openssl's -addext writes it). */
+static int
+add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX	 ctx;
+	X509_EXTENSION	*e;
+	int		 ok;
+
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
+		return -1;
+	ok = X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	return ok == 1 ? 0 : -1;
+}
+
+/* A certificate for key, valid for days from now, signed by ca (NULL:
+ * by itself); the rest is the caller's. */
+static X509 *
+new_cert(EVP_PKEY *key, const char *cn, X509 *ca, long days)
+{
+	X509		*x;
+	ASN1_INTEGER	*serial = NULL;
+	BIGNUM		*bn = BN_new();
+
+	if ((x = X509_new()) == NULL || bn == NULL ||
+	    BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
+	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
+	    X509_set_version(x, 2) != 1 ||
+	    X509_set_serialNumber(x, serial) != 1 ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), days * 86400) == NULL ||
+	    X509_set_pubkey(x, key) != 1 ||
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, X509_get_subject_name(ca != NULL ? ca :
+	    x)) != 1 ||
+	    add_ext(x, ca != NULL ? ca : x, NID_subject_key_identifier,
+	    "hash") == -1) {
+		X509_free(x);
+		x = NULL;
+	}
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	return x;
+}
+
+static int
+write_pair(const char *name, X509 *x, EVP_PKEY *k)
+{
+	BIO	*b;
+	int	 rc = -1;
+
+	if ((b = BIO_new(BIO_s_mem())) != NULL && PEM_write_bio_X509(b,
+	    x) == 1 && store_write(name, ".pem", b) == 0) {
+		BIO_free(b);
+		if ((b = BIO_new(BIO_s_mem())) != NULL &&
+		    (store_master() != NULL ? PEM_write_bio_PKCS8PrivateKey(b,
+		    k, EVP_aes_256_cbc(), store_master(),
+		    (int)strlen(store_master()), NULL, NULL) :
+		    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL,
+		    NULL)) == 1 && store_write(name, ".key", b) == 0)
+			rc = 0;
+	}
+	BIO_free(b);
+	return rc;
+}
+
+/* The internal CA: a P-256 key and a certificate for ten years (or
+ * days), kept as ca.pem and ca.key; its certificates are trusted. */
+static int
+cert_ca(long days, const char *hostname)
+{
+	X509		*x = NULL;
+	EVP_PKEY	*k = NULL;
+	char		 cn[300], path[CONF_MAX_PATH + 16];
+	int		 rc = 1;
+
+	(void)snprintf(path, sizeof(path), "%s/ca.pem", store_dir());
+	if (access(path, F_OK) == 0) {
+		(void)fprintf(stderr, "osmsctl: %s exists\n", path);
+		return 1;
+	}
+	(void)snprintf(cn, sizeof(cn), "osms internal CA (%s)", hostname);
+	if ((k = EVP_EC_gen("P-256")) == NULL ||
+	    (x = new_cert(k, cn, NULL, days)) == NULL ||
+	    add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,"
+	    "pathlen:0") == -1 || add_ext(x, x, NID_key_usage,
+	    "critical,keyCertSign,cRLSign") == -1 ||
+	    X509_sign(x, k, EVP_sha256()) == 0 || write_pair("ca", x, k) == -1)
+		(void)fprintf(stderr, "osmsctl: cannot make the CA\n");
+	else {
+		(void)printf("internal CA made: %s\n", path);
+		rc = 0;
+	}
+	X509_free(x);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return rc;
+}
+
+/* A key (RSA-2048, which every client takes) and a certificate for a
+ * local user, from the internal CA. */
+static int
+cert_issue(const char *address, long days)
+{
+	X509		*x = NULL, *ca = store_cert("ca");
+	EVP_PKEY	*k = NULL, *cakey = store_key("ca");
+	char		 name[256], san[300];
+	int		 rc = 1;
+
+	(void)osms_strlcpy(name, address, sizeof(name));
+	str_lower(name);
+	if (strchr(name, '@') == NULL || !store_name_ok(name) ||
+	    strchr(name, ',') != NULL) {
+		(void)fprintf(stderr, "osmsctl: %s: not an address\n", address);
+		goto done;
+	}
+	if (ca == NULL || cakey == NULL) {
+		(void)fprintf(stderr, "osmsctl: no internal CA in %s (osmsctl "
+		    "cert ca makes one)\n", store_dir());
+		goto done;
+	}
+	(void)snprintf(san, sizeof(san), "email:%s", name);
+	if ((k = EVP_RSA_gen(2048)) == NULL ||
+	    (x = new_cert(k, name, ca, days)) == NULL ||
+	    add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") == -1 ||
+	    add_ext(x, ca, NID_key_usage, "critical,digitalSignature,"
+	    "keyEncipherment") == -1 ||
+	    add_ext(x, ca, NID_ext_key_usage, "emailProtection") == -1 ||
+	    add_ext(x, ca, NID_subject_alt_name, san) == -1 ||
+	    add_ext(x, ca, NID_authority_key_identifier, "keyid") == -1 ||
+	    X509_sign(x, cakey, EVP_sha256()) == 0 ||
+	    write_pair(name, x, k) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: cannot issue\n", name);
+		goto done;
+	}
+	(void)printf("%s: certificate issued by the internal CA\n", name);
+	list_one("", name);
+	rc = 0;
+done:
+	X509_free(x);
+	X509_free(ca);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(cakey);
+	ERR_clear_error();
+	return rc;
+}
+
+static long
+days_arg(int argc, char **argv, int i, long def)
+{
+	char	*end;
+	long	 d;
+
+	if (argc <= i)
+		return def;
+	d = strtol(argv[i], &end, 10);
+	return *end == '\0' && d > 0 && d <= 36500 ? d : -1;
 }
 
 static int
@@ -399,15 +610,44 @@ cert_export(const char *name, const char *p12file)
 	return rc;
 }
 
+/* The lines of the store's audit.log that mention text (any case). */
+static int
+audit_show(const char *text)
+{
+	char	 path[CONF_MAX_PATH + 16], line[2048];
+	FILE	*fp;
+
+	(void)snprintf(path, sizeof(path), "%s/audit.log", store_dir());
+	if ((fp = fopen(path, "r")) == NULL) {
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", path,
+		    strerror(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (text == NULL || strcasestr(line, text) != NULL)
+			(void)fputs(line, stdout);
+	(void)fclose(fp);
+	return 0;
+}
+
 int
 cmd_cert(const char *path, int argc, char **argv)
 {
 	struct osms_conf	*conf;
+	long			 days;
 	int			 rc = 0;
 
 	if (strcmp(argv[0], "policy") == 0)
 		return argc >= 2 && strcmp(argv[1], "test") == 0 ?
 		    policy_test(path, argc - 2, argv + 2) : -1;
+	if (strcmp(argv[0], "audit") == 0) {
+		if (argc > 2)
+			return -1;
+		conf = load_conf(path);
+		rc = audit_show(argc == 2 ? argv[1] : NULL);
+		conf_free(conf);
+		return rc;
+	}
 	if (argc < 2)
 		return -1;
 	if (strcmp(argv[1], "list") == 0 && argc <= 3) {
@@ -417,6 +657,17 @@ cmd_cert(const char *path, int argc, char **argv)
 	} else if (strcmp(argv[1], "import") == 0 && argc >= 3 && argc <= 5) {
 		conf = load_conf(path);
 		rc = cert_import(argc - 2, argv + 2);
+	} else if (strcmp(argv[1], "ca") == 0 && argc <= 3) {
+		if ((days = days_arg(argc, argv, 2, 3650)) == -1)
+			return -1;
+		conf = load_conf(path);
+		rc = cert_ca(days, conf->hostname);
+	} else if (strcmp(argv[1], "issue") == 0 && (argc == 3 ||
+	    argc == 4)) {
+		if ((days = days_arg(argc, argv, 3, 365)) == -1)
+			return -1;
+		conf = load_conf(path);
+		rc = cert_issue(argv[2], days);
 	} else if (strcmp(argv[1], "remove") == 0 && argc == 3) {
 		conf = load_conf(path);
 		rc = cert_remove(argv[2]);

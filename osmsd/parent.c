@@ -454,10 +454,22 @@ slice_cryptod(struct child *c)
 	const struct policy_rule	*pr;
 	struct msg			 m;
 	char				 rule[POLICY_MAX_TEXT];
+	int				 fd;
 
 	msg_init(&m, IMSG_CONF_CRYPTOD, 0);
 	msg_add_str(&m, conf->cryptod.store);
 	send_or_kill(c, &m);
+	/* cryptod cannot open the root-only master key: it gets it open. */
+	if (conf->cryptod.master_key[0] != '\0') {
+		if ((fd = open(conf->cryptod.master_key, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC)) == -1)
+			log_warn("master-key %s", conf->cryptod.master_key);
+		else {
+			msg_init(&m, IMSG_CONF_CRYPT_MASTER, 0);
+			msg_add_fd(&m, fd);
+			send_or_kill(c, &m);
+		}
+	}
 	TAILQ_FOREACH(pr, &conf->cryptod.rules, entry) {
 		policy_rule_format(pr, rule, sizeof(rule));
 		msg_init(&m, IMSG_CONF_CRYPT_RULE, 0);

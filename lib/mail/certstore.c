@@ -21,6 +21,7 @@
 #include "util.h"
 
 static char			 dir[CONF_MAX_PATH];
+static char			 master[STORE_MAX_MASTER + 1];	/* "" none */
 static X509_STORE		*trust;
 static STACK_OF(X509_CRL)	*crls;
 
@@ -28,6 +29,32 @@ void
 store_set(const char *path)
 {
 	(void)osms_strlcpy(dir, path, sizeof(dir));
+	explicit_wipe(master, sizeof(master));
+}
+
+int
+store_set_master_fd(int fd)
+{
+	ssize_t	 n;
+	size_t	 len = 0;
+
+	explicit_wipe(master, sizeof(master));
+	while (len < STORE_MAX_MASTER &&
+	    (n = read(fd, master + len, STORE_MAX_MASTER - len)) > 0)
+		len += (size_t)n;
+	master[len] = '\0';
+	master[strcspn(master, "\r\n")] = '\0';
+	if (master[0] == '\0') {
+		log_warnx("store: the master key is empty");
+		return -1;
+	}
+	return 0;
+}
+
+const char *
+store_master(void)
+{
+	return master[0] != '\0' ? master : NULL;
 }
 
 const char *
@@ -56,10 +83,15 @@ store_reload(void)
 	if ((trust = X509_STORE_new()) == NULL ||
 	    (crls = sk_X509_CRL_new_null()) == NULL)
 		fatalx("cryptod: out of memory");
+	/* The anchors, and the internal CA that osmsctl cert ca makes. */
 	(void)snprintf(path, sizeof(path), "%s/trust.pem", dir);
 	if (dir[0] != '\0' && access(path, R_OK) == 0 &&
 	    X509_STORE_load_file(trust, path) != 1)
 		log_warnx("store: %s: no certificates", path);
+	(void)snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	if (dir[0] != '\0' && access(path, R_OK) == 0 &&
+	    X509_STORE_load_file(trust, path) != 1)
+		log_warnx("store: %s: no certificate", path);
 	(void)snprintf(path, sizeof(path), "%s/crl.pem", dir);
 	if (dir[0] != '\0' && (fp = fopen(path, "r")) != NULL) {
 		while ((crl = PEM_read_X509_CRL(fp, NULL, NULL, NULL)) != NULL)
@@ -128,8 +160,10 @@ store_key(const char *name)
 	if (dir[0] == '\0' || !store_name_ok(name))
 		return NULL;
 	(void)snprintf(path, sizeof(path), "%s/%s.key", dir, name);
+	/* The master key decrypts a PKCS#8 key; a plain one needs none. */
 	if ((fp = fopen(path, "r")) != NULL) {
-		k = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+		k = PEM_read_PrivateKey(fp, NULL, NULL, master[0] != '\0' ?
+		    master : (void *)"");
 		(void)fclose(fp);
 	}
 	ERR_clear_error();

@@ -7,8 +7,14 @@
  *	DOMAIN.pem, DOMAIN.key		a local domain's gateway certificate,
  *					or (no key) a partner gateway's
  *	trust.pem			trust anchors (CA certificates)
+ *	ca.pem, ca.key			the internal CA (osmsctl cert ca),
+ *					trusted as well
  *	crl.pem				revocation lists of those CAs
  *	harvested/ADDRESS.pem		signers' certificates, kept by cryptod
+ *
+ * With a master key (cryptod { master-key }) the private keys are kept
+ * encrypted (PKCS#8, AES-256); the master key reaches cryptod as an open
+ * descriptor from the parent, so the store alone gives no key away.
  *
  * A certificate is checked each time it is about to be used, not when
  * it was stored: it must chain to a trust anchor, be in its validity
@@ -23,10 +29,16 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#define STORE_MAX_MASTER	1024
+
 enum store_use { STORE_SIGN, STORE_ENCRYPT };
 enum store_origin { ORIGIN_IMPORTED, ORIGIN_HARVESTED, ORIGIN_DOMAIN };
 
 void		 store_set(const char *dir);
+/* The master key (the first line of what fd reads; fd is not closed):
+ * private keys in the store may be PKCS#8-encrypted with it. */
+int		 store_set_master_fd(int fd);
+const char	*store_master(void);
 const char	*store_dir(void);
 int		 store_enabled(void);
 /* Read trust.pem and crl.pem again. */

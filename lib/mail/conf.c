@@ -983,6 +983,11 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		(void)fputs("\tcertificates ", fp);
 		dump_str(fp, conf->cryptod.store);
 		(void)fputc('\n', fp);
+		if (conf->cryptod.master_key[0] != '\0') {
+			(void)fputs("\tmaster-key ", fp);
+			dump_str(fp, conf->cryptod.master_key);
+			(void)fputc('\n', fp);
+		}
 		TAILQ_FOREACH(pr, &conf->cryptod.rules, entry) {
 			char	*words[POLICY_MAX_WORDS];
 			int	 i, n;

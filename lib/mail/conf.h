@@ -226,6 +226,9 @@ struct conf_scand {
  * harvested/ (signers' certificates, kept by cryptod). */
 struct conf_cryptod {
 	char			 store[CONF_MAX_PATH];
+	/* "": keys in the store are plain PEM; else a root-only file whose
+	 * first line encrypts them (PKCS#8), handed to cryptod open */
+	char			 master_key[CONF_MAX_PATH];
 	struct policy_rules	 rules;		/* policy.h, in order */
 };
 

@@ -216,7 +216,7 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> MAXRECURSION "max-recursion" ACTION "action"
 %token <kw> SUBACTION "submission-action" UNSCANNABLE "unscannable"
 %token <kw> ONFAILURE "on-failure" ENABLE "enable"
-%token <kw> CERTIFICATES "certificates" RULE "rule"
+%token <kw> CERTIFICATES "certificates" RULE "rule" MASTERKEY "master-key"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -268,7 +268,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| TRUSTANCHOR | CAFILE | DOMCONN | LIFETIME | MAXRETRY | SRS
 		| WORKERS | MAXSCANSIZE | MAXFILESIZE | MAXFILES | MAXRECURSION
 		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE | ENABLE
-		| CERTIFICATES | RULE
+		| CERTIFICATES | RULE | MASTERKEY
 		;
 
 macro		: STRING '=' str {
@@ -528,7 +528,7 @@ setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| LOGINTIMEOUT | DELAYWARN | RESOLVER | TRUSTANCHOR | CAFILE
 		| DOMCONN | LIFETIME | MAXRETRY | WORKERS | MAXSCANSIZE
 		| MAXFILESIZE | MAXFILES | MAXRECURSION | ACTION | SUBACTION
-		| UNSCANNABLE | ONFAILURE | ENABLE | CERTIFICATES
+		| UNSCANNABLE | ONFAILURE | ENABLE | CERTIFICATES | MASTERKEY
 		;
 
 %%
@@ -567,6 +567,7 @@ static const struct keyword {
 	{ "listen",		T_LISTEN },
 	{ "login-timeout",	T_LOGINTIMEOUT },
 	{ "mail",		T_MAIL },
+	{ "master-key",		T_MASTERKEY },
 	{ "max-domain-connections", T_DOMCONN },
 	{ "max-file-size",	T_MAXFILESIZE },
 	{ "max-files",		T_MAXFILES },
@@ -1786,12 +1787,15 @@ block_setting(struct parser *p, int line, const char *setting,
 		scand_setting(p, line, setting, s);
 		return;
 	case ROLE_CRYPTOD:
-		if (strcmp(setting, "certificates") != 0)
-			conf_error(p->rep, line, "%s is not a setting of the"
-			    " cryptod block", setting);
-		else
+		if (strcmp(setting, "certificates") == 0)
 			set_path(p, line, "certificates",
 			    p->conf->cryptod.store, s);
+		else if (strcmp(setting, "master-key") == 0)
+			set_path(p, line, "master-key",
+			    p->conf->cryptod.master_key, s);
+		else
+			conf_error(p->rep, line, "%s is not a setting of the"
+			    " cryptod block", setting);
 		return;
 	case ROLE_SMTPD:
 		break;

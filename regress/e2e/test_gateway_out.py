@@ -109,6 +109,7 @@ def make_pki():
     issue("ivan", "email:ivan@remote.test", usage="digitalSignature")
     issue("sam", "email:sam@strict.test")
     issue("gina", "email:gina@remote.test")
+    issue("bobx", "email:bob@example.test")
     ca("-revoke", path("heidi.pem"))
     ca("-gencrl", "-out", path("crl.pem"))
 
@@ -540,7 +541,7 @@ try:
             p = o.ctl("cert", "list")
             out = p.stdout
             for pat in (r"^alice@example\.test +user .*\n +encrypt: usable;"
-                        r" sign: usable$",
+                        r" sign: usable; key NOT encrypted at rest$",
                         r"^frank@remote\.test +imported .*\n +encrypt: "
                         r"expired$",
                         r"^heidi@remote\.test +imported .*\n +encrypt: "
@@ -555,6 +556,28 @@ try:
             p = o.ctl("cert", "list", "remote.test")
             t.expect("frank@remote.test" in p.stdout and "alice@" not in
                      p.stdout, p.stdout)
+
+        with t.case("osmsctl audit: what left encrypted, what was "
+                    "refused, and why"):
+            p = o.ctl("audit", "carol@partner.test")
+            t.expect(p.returncode == 0 and re.search(
+                r"^\S+Z [0-9a-f]{16} to=<carol@partner\.test> encrypted "
+                r"cert=[0-9a-f]{64} origin=imported cipher=aes-256-cbc "
+                r"rule=0$", p.stdout, re.M) and re.search(
+                r"to=<carol@partner\.test> not-encrypted encrypt=never "
+                r"rule=\d+$", p.stdout, re.M), p.stdout + p.stderr)
+            p = o.ctl("audit", "x@mandatory.test")
+            t.expect(re.search(r"from=<alice@example\.test> to=<x@mandatory"
+                               r"\.test> refused: encrypt mandatory, no "
+                               r"usable certificate \(none known\) "
+                               r"rule=\d+$", p.stdout, re.M), p.stdout)
+            p = o.ctl("audit", "sam@strict.test")
+            t.expect("refused: require-signed" in p.stdout and
+                     "inbound: verified signer=sam@strict.test" in p.stdout,
+                     p.stdout)
+            st = os.stat(os.path.join(store, "audit.log"))
+            t.expect(st.st_mode & 0o777 == 0o600 and st.st_uid ==
+                     pwd.getpwnam("_osmscrypt").pw_uid, "mode and owner")
 
         with t.case("encrypt mandatory, the certificate gone before the "
                     "mail left: the recipient fails, the DSN says why"):
@@ -574,6 +597,73 @@ try:
                 "no usable certificate for <w@gw.test>" in d.as_string()
                 for d in box.dsns("alice", mid)), 20),
                 "the DSN to alice names the reason")
+        with t.case("master-key: keys kept encrypted at rest, used by "
+                    "cryptod through the parent's descriptor"):
+            mk = o.write_file("master.key", os.urandom(32).hex() + "\n",
+                              0o600)
+            o.write_conf(o.make_conf(
+                'relay host 127.0.0.1 port %d tls none\n'
+                'dkim domain "example.test" selector "s1" key "%s"\n'
+                % (sink.port, keyfile),
+                POLICY + '\ncryptod {\n\tmaster-key "%s"\n}\n' % mk))
+            o.ctl("reload")
+            time.sleep(0.5)
+            p = o.ctl("cert", "import", path("bobx.pem"), path("bobx.key"))
+            t.expect(p.returncode == 0 and "(encrypted at rest)" in
+                     p.stdout, p.stdout + p.stderr)
+            kpath = os.path.join(store, "bob@example.test.key")
+            with open(kpath) as f:
+                t.expect(f.readline().startswith(
+                    "-----BEGIN ENCRYPTED PRIVATE KEY-----"), "PKCS#8")
+            t.expect(subprocess.run(["openssl", "pkey", "-in", kpath,
+                                     "-passin", "pass:", "-noout"],
+                                    stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE).returncode != 0,
+                     "the file alone gives no key")
+            p = o.ctl("cert", "list", "bob@example.test")
+            t.expect("key encrypted at rest" in p.stdout, p.stdout)
+            mid = message_id()
+            ent = b"Content-Type: text/plain\r\n\r\nfor bob at rest\r\n"
+            enc = sh("openssl", "cms", "-encrypt", "-aes256",
+                     path("bobx.pem"), stdin=ent)
+            enc = enc.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            c = smtplib.SMTP("127.0.0.1", o.ports["smtp"], timeout=30)
+            c.sendmail("x@remote.test", ["bob@example.test"],
+                       ("From: <x@remote.test>\r\nTo: <bob@example.test>"
+                        "\r\nSubject: rest\r\nMessage-ID: %s\r\n" % mid
+                        ).encode() + enc)
+            c.quit()
+            m = box.wait_for("bob", mid)
+            t.expect(m is not None and (m["X-Osms-SMIME"] or "").startswith(
+                "decrypted for bob@example.test") and b"for bob at rest" in
+                box.raw_bytes("bob", mid), repr(m and m["X-Osms-SMIME"]))
+        with t.case("the internal CA: osmsctl cert ca and cert issue; the "
+                    "user's next mail is signed with the new certificate"):
+            p = o.ctl("cert", "ca")
+            t.require(p.returncode == 0, p.stderr)
+            t.expect(o.ctl("cert", "ca").returncode == 1, "made twice")
+            p = o.ctl("cert", "issue", "alice@example.test", "30")
+            t.expect(p.returncode == 0 and re.search(
+                r"encrypt: usable; sign: usable; key encrypted at rest",
+                p.stdout), p.stdout + p.stderr)
+            ca_pem = os.path.join(store, "ca.pem")
+            cert = os.path.join(store, "alice@example.test.pem")
+            v = subprocess.run(["openssl", "verify", "-CAfile", ca_pem,
+                                "-purpose", "smimesign", cert],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            t.expect(v.returncode == 0, v.stdout + v.stderr)
+            o.ctl("reload")
+            time.sleep(0.5)
+            mid = submit(sub, ["dave@remote.test"], body="new cert\r\n")
+            got = one(sink, mid)
+            t.require(len(got) == 1, "copies: %d" % len(got))
+            with open(path("newca.eml"), "wb") as f:
+                f.write(got[0].data)
+            v = subprocess.run(["openssl", "cms", "-verify", "-CAfile",
+                                ca_pem, "-in", path("newca.eml"), "-out",
+                                "/dev/null"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+            t.expect(v.returncode == 0, v.stderr.decode()[-300:])
 finally:
     sink.close()
     shutil.rmtree(wd, ignore_errors=True)

@@ -1101,7 +1101,8 @@ test_values(void)
 static const char *const roundtrips[] = {
 	"",
 	/* Policy rules keep their order; odd names are quoted. */
-	"cryptod {\n\trule outbound to partner.example encrypt mandatory\n"
+	"cryptod {\n\tmaster-key /etc/osms/master\n"
+	"\trule outbound to partner.example encrypt mandatory\n"
 	"\trule inbound from .partner.example require-signed\n"
 	"\trule from \"a{b@x\" sign always\n\trule encrypt never\n}\n",
 	"hostname mail.example.test\n"
