@@ -15,8 +15,10 @@
  *
  * The message arrives as a read-only descriptor (IMSG_CRYPT_SOURCE) and
  * the new content goes to a write-only one (IMSG_CRYPT_PROCESS), both
- * opened by the queue. The store is certstore.c's; the policy rules
- * (policy.h) come from the parent with each configuration.
+ * opened by the queue. With an internal CA in the store, local senders
+ * get certificates from it, renewed before they end. The store is
+ * certstore.c's; the policy rules (policy.h) come from the parent with
+ * each configuration.
  */
 #include <sys/mman.h>
 #include <sys/queue.h>
@@ -49,6 +51,8 @@
 #define GW_HEADER	"X-Osms-SMIME:"
 #define GW_MAX_PENDING	1024		/* sources waiting for their job */
 #define GW_MAX_RCPTS	100		/* recipients whose keys are tried */
+#define GW_ISSUE_DAYS	365		/* the internal CA's certificates */
+#define GW_RENEW_DAYS	30		/* renewed this long before the end */
 
 struct source {
 	TAILQ_ENTRY(source)	 entry;
@@ -276,6 +280,67 @@ gateway_policy(enum policy_dir dir, const char *from, const char *to,
 	policy_match(&rules, dir, from, to, p);
 }
 
+/* osms's words in a Subject: a sender's copies are removed like forged
+ * verdict fields, so "[signed]" is never the sender's claim. */
+static const char *const gw_tags[] = {
+	"[encrypted]", "[signed]", "[signature invalid]"
+};
+
+/*
+ * The Subject with tag in front ("": none), without the tags the sender
+ * put there; one is made if there is none. 1 if cur changed.
+ */
+static int
+tag_subject(struct buf *cur, const char *tag)
+{
+	struct buf	 out = BUF_INIT(2 * SMIME_MAX_MESSAGE + 64);
+	const char	*p = cur->data, *end = cur->data + cur->len, *lf;
+	size_t		 at, from, i, n;
+	int		 forged = 0;
+
+	for (; p < end && *p != '\r' && *p != '\n'; p = lf + 1) {
+		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		if ((size_t)(end - p) > 8 && strncasecmp(p, "Subject:", 8) == 0)
+			break;
+	}
+	if (p < end && (size_t)(end - p) > 8 && strncasecmp(p, "Subject:",
+	    8) == 0) {
+		at = from = (size_t)(p - cur->data) + 8;
+		for (;;) {
+			while (from < cur->len && (cur->data[from] == ' ' ||
+			    cur->data[from] == '\t'))
+				from++;
+			for (i = 0; i < nitems(gw_tags); i++) {
+				n = strlen(gw_tags[i]);
+				if (cur->len - from >= n && strncasecmp(
+				    cur->data + from, gw_tags[i], n) == 0)
+					break;
+			}
+			if (i == nitems(gw_tags))
+				break;
+			from += n;
+			forged = 1;
+		}
+		if (!forged && tag[0] == '\0')
+			return 0;
+		if (buf_add(&out, cur->data, at) == -1 || buf_printf(&out,
+		    " %s%s", tag, tag[0] != '\0' ? " " : "") == -1 ||
+		    buf_add(&out, cur->data + from, cur->len - from) == -1)
+			goto fail;
+	} else if (tag[0] == '\0')
+		return 0;
+	else if (buf_printf(&out, "Subject: %s\r\n", tag) == -1 ||
+	    buf_add(&out, cur->data, cur->len) == -1)
+		goto fail;
+	buf_free(cur);
+	*cur = out;
+	return 1;
+fail:
+	buf_free(&out);
+	return 0;
+}
+
 /*
  * Mail from outside: cur is replaced as the steps go; notes say what was
  * done. 1 if the message changed.
@@ -289,11 +354,18 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	X509			*signer = NULL;
 	char			*r, from[256];
 	const char		*at, *err;
+	struct buf		 orig = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	size_t			 i;
 	int			 changed = 0, verified = 0, need_rule = 0;
-	int			 nested = 0;
+	int			 nested = 0, decrypted = 0, keep = 0, tag = 0;
+	int			 signed_ = 0;
 
 	notes[0] = '\0';
+	for (i = 0; i < rq->nrcpts; i++) {
+		gateway_policy(POLICY_INBOUND, rq->sender, rq->rcpts[i], &pol);
+		keep |= pol.keep_original == POLICY_YES;
+		tag |= pol.subject_tag == POLICY_YES;
+	}
 	if (strip_ours(cur->data, cur->len, &next)) {
 		changed = 1;
 		buf_free(cur);
@@ -314,6 +386,11 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 			if (decrypt_with(r, cur, nested, &next) == 0 ||
 			    (at != NULL && decrypt_with(at + 1, cur, nested,
 			    &next) == 0)) {
+				/* What came, kept as evidence, by policy. */
+				if (keep && !nested)
+					(void)buf_add(&orig, cur->data,
+					    cur->len);
+				decrypted = 1;
 				(void)snprintf(notes, size, "decrypted for "
 				    "%.100s%s", r, nested ? " (one encrypted "
 				    "part among unencrypted ones: not joined to "
@@ -331,6 +408,7 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	if (smime_verify(cur->data, cur->len, store_trust(), &v, NULL, &signer,
 	    &err) == 0 && v.result != SMIME_NOT_SIGNED) {
 		changed = 1;
+		signed_ = 1;
 		from_address(cur, from, sizeof(from));
 		if (v.result == SMIME_FAILED)
 			(void)snprintf(notes + strlen(notes), size -
@@ -350,6 +428,22 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		}
 	}
 	X509_free(signer);
+	if (orig.len > 0 && !orig.over) {
+		buf_reset(&next);
+		if (smime_attach_original(cur->data, cur->len, orig.data,
+		    orig.len, "the message as it came, encrypted", &next) == 0) {
+			buf_free(cur);
+			*cur = next;
+			buf_init(&next, 2 * SMIME_MAX_MESSAGE);
+			(void)osms_strlcat(notes, "; the original attached", size);
+		}
+	}
+	if (tag && tag_subject(cur, decrypted ? (signed_ ? (verified ?
+	    "[encrypted] [signed]" : "[encrypted] [signature invalid]") :
+	    "[encrypted]") : !signed_ ? "" : verified ? "[signed]" :
+	    "[signature invalid]"))
+		changed = 1;
+	buf_free(&orig);
 	buf_free(&next);
 	/* Names from certificates are the senders' words: one line. */
 	for (r = notes; *r != '\0'; r++)
@@ -391,6 +485,37 @@ signing_pair(const char *name, X509 **x, EVP_PKEY **k)
 	*x = NULL;
 	*k = NULL;
 	return -1;
+}
+
+/*
+ * With an internal CA in the store, a local sender who has no usable
+ * certificate gets one, and one the CA issued is renewed in its last
+ * GW_RENEW_DAYS days: users need no crypto knowledge at all.
+ */
+static void
+issue_if_needed(const char *tag, const char *sender)
+{
+	X509		*x;
+	const char	*why;
+	int		 need, days_left = 0, secs_left = 0;
+
+	if (!store_has_ca() || strchr(sender, '@') == NULL)
+		return;
+	if ((x = store_cert(sender)) == NULL)
+		need = 1;
+	else if (!store_issued_by_ca(x))
+		need = 0;	/* imported: the administrator's */
+	else
+		need = ASN1_TIME_diff(&days_left, &secs_left, NULL,
+		    X509_get0_notAfter(x)) != 1 || days_left < GW_RENEW_DAYS;
+	X509_free(x);
+	if (!need)
+		return;
+	if (store_issue(sender, GW_ISSUE_DAYS, &why) == -1)
+		audit(tag, "from=<%s> no certificate issued: %s", sender, why);
+	else
+		audit(tag, "from=<%s> certificate issued by the internal CA "
+		    "for %d days", sender, GW_ISSUE_DAYS);
 }
 
 /*
@@ -481,6 +606,7 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	}
 	if (sign == SIGN_NEVER)
 		return 0;
+	issue_if_needed(rq->tag, sender);
 	if (signing_pair(sender, &x, &k) == -1) {
 		name = at != NULL ? at + 1 : "";
 		if (at == NULL || signing_pair(name, &x, &k) == -1) {

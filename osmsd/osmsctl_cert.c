@@ -32,7 +32,6 @@
 #include <unistd.h>
 
 #include <openssl/asn1.h>
-#include <openssl/bn.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -261,50 +260,12 @@ policy_test(const char *path, int argc, char **argv)
 	return 0;
 }
 
-/* Write data to the store as name (mode 0600, the store's owner),
- * through a file aside and a rename. */
-static int
-store_write(const char *name, const char *suffix, BIO *data)
-{
-	struct stat	 st;
-	char		 path[CONF_MAX_PATH + 300], tmp[CONF_MAX_PATH + 320];
-	char		*p;
-	long		 n;
-	int		 fd;
-
-	(void)snprintf(path, sizeof(path), "%s/%s%s", store_dir(), name,
-	    suffix);
-	(void)snprintf(tmp, sizeof(tmp), "%s/.%s%s.tmp", store_dir(), name,
-	    suffix);
-	if (stat(store_dir(), &st) == -1) {
-		(void)fprintf(stderr, "osmsctl: %s: %s (is osmsd started "
-		    "once?)\n", store_dir(), strerror(errno));
-		return -1;
-	}
-	if ((n = BIO_get_mem_data(data, &p)) <= 0 ||
-	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) == -1) {
-		(void)fprintf(stderr, "osmsctl: %s: %s\n", tmp, strerror(errno));
-		return -1;
-	}
-	if (write_all(fd, p, (size_t)n) == -1 || fsync(fd) == -1 ||
-	    fchown(fd, st.st_uid, st.st_gid) == -1 || close(fd) == -1 ||
-	    rename(tmp, path) == -1) {
-		(void)fprintf(stderr, "osmsctl: %s: %s\n", path,
-		    strerror(errno));
-		(void)unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
 static int
 cert_import(int argc, char **argv)
 {
 	STACK_OF(OPENSSL_STRING) *emails;
 	X509		*x = NULL;
 	EVP_PKEY	*k = NULL;
-	BIO		*b;
 	FILE		*fp;
 	char		 name[256];
 	int		 rc = 1;
@@ -349,24 +310,11 @@ cert_import(int argc, char **argv)
 		    argv[0]);
 		goto done;
 	}
-	if ((b = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509(b,
-	    x) != 1 || store_write(name, ".pem", b) == -1) {
-		BIO_free(b);
+	if (store_put(name, x, k) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: cannot write the store\n",
+		    name);
 		goto done;
 	}
-	BIO_free(b);
-	/* With a master key, the key is kept encrypted (PKCS#8, AES-256). */
-	if (k != NULL && ((b = BIO_new(BIO_s_mem())) == NULL ||
-	    (store_master() != NULL ? PEM_write_bio_PKCS8PrivateKey(b, k,
-	    EVP_aes_256_cbc(), store_master(), (int)strlen(store_master()),
-	    NULL, NULL) :
-	    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) != 1 ||
-	    store_write(name, ".key", b) == -1)) {
-		BIO_free(b);
-		goto done;
-	}
-	if (k != NULL)
-		BIO_free(b);
 	(void)printf("%s: certificate%s imported\n", name, k == NULL ? "" :
 	    store_master() != NULL ? " and key (encrypted at rest)" :
 	    " and key (not encrypted: no master-key)");
@@ -379,153 +327,34 @@ done:
 	return rc;
 }
 
-/* An extension from its text form (as openssl's -addext writes it). */
-static int
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX	 ctx;
-	X509_EXTENSION	*e;
-	int		 ok;
-
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
-		return -1;
-	ok = X509_add_ext(x, e, -1);
-	X509_EXTENSION_free(e);
-	return ok == 1 ? 0 : -1;
-}
-
-/* A certificate for key, valid for days from now, signed by ca (NULL:
- * by itself); the rest is the caller's. */
-static X509 *
-new_cert(EVP_PKEY *key, const char *cn, X509 *ca, long days)
-{
-	X509		*x;
-	ASN1_INTEGER	*serial = NULL;
-	BIGNUM		*bn = BN_new();
-
-	if ((x = X509_new()) == NULL || bn == NULL ||
-	    BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
-	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
-	    X509_set_version(x, 2) != 1 ||
-	    X509_set_serialNumber(x, serial) != 1 ||
-	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), days * 86400) == NULL ||
-	    X509_set_pubkey(x, key) != 1 ||
-	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-	    MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) != 1 ||
-	    X509_set_issuer_name(x, X509_get_subject_name(ca != NULL ? ca :
-	    x)) != 1 ||
-	    add_ext(x, ca != NULL ? ca : x, NID_subject_key_identifier,
-	    "hash") == -1) {
-		X509_free(x);
-		x = NULL;
-	}
-	ASN1_INTEGER_free(serial);
-	BN_free(bn);
-	return x;
-}
-
-static int
-write_pair(const char *name, X509 *x, EVP_PKEY *k)
-{
-	BIO	*b;
-	int	 rc = -1;
-
-	if ((b = BIO_new(BIO_s_mem())) != NULL && PEM_write_bio_X509(b,
-	    x) == 1 && store_write(name, ".pem", b) == 0) {
-		BIO_free(b);
-		if ((b = BIO_new(BIO_s_mem())) != NULL &&
-		    (store_master() != NULL ? PEM_write_bio_PKCS8PrivateKey(b,
-		    k, EVP_aes_256_cbc(), store_master(),
-		    (int)strlen(store_master()), NULL, NULL) :
-		    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL,
-		    NULL)) == 1 && store_write(name, ".key", b) == 0)
-			rc = 0;
-	}
-	BIO_free(b);
-	return rc;
-}
-
-/* The internal CA: a P-256 key and a certificate for ten years (or
- * days), kept as ca.pem and ca.key; its certificates are trusted. */
 static int
 cert_ca(long days, const char *hostname)
 {
-	X509		*x = NULL;
-	EVP_PKEY	*k = NULL;
-	char		 cn[300], path[CONF_MAX_PATH + 16];
-	int		 rc = 1;
+	const char	*why;
 
-	(void)snprintf(path, sizeof(path), "%s/ca.pem", store_dir());
-	if (access(path, F_OK) == 0) {
-		(void)fprintf(stderr, "osmsctl: %s exists\n", path);
+	if (store_make_ca(days, hostname, &why) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s\n", why);
 		return 1;
 	}
-	(void)snprintf(cn, sizeof(cn), "osms internal CA (%s)", hostname);
-	if ((k = EVP_EC_gen("P-256")) == NULL ||
-	    (x = new_cert(k, cn, NULL, days)) == NULL ||
-	    add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,"
-	    "pathlen:0") == -1 || add_ext(x, x, NID_key_usage,
-	    "critical,keyCertSign,cRLSign") == -1 ||
-	    X509_sign(x, k, EVP_sha256()) == 0 || write_pair("ca", x, k) == -1)
-		(void)fprintf(stderr, "osmsctl: cannot make the CA\n");
-	else {
-		(void)printf("internal CA made: %s\n", path);
-		rc = 0;
-	}
-	X509_free(x);
-	EVP_PKEY_free(k);
-	ERR_clear_error();
-	return rc;
+	(void)printf("internal CA made: %s/ca.pem\n", store_dir());
+	return 0;
 }
 
-/* A key (RSA-2048, which every client takes) and a certificate for a
- * local user, from the internal CA. */
 static int
 cert_issue(const char *address, long days)
 {
-	X509		*x = NULL, *ca = store_cert("ca");
-	EVP_PKEY	*k = NULL, *cakey = store_key("ca");
-	char		 name[256], san[300];
-	int		 rc = 1;
+	const char	*why;
+	char		 name[256];
 
 	(void)osms_strlcpy(name, address, sizeof(name));
 	str_lower(name);
-	if (strchr(name, '@') == NULL || !store_name_ok(name) ||
-	    strchr(name, ',') != NULL) {
-		(void)fprintf(stderr, "osmsctl: %s: not an address\n", address);
-		goto done;
-	}
-	if (ca == NULL || cakey == NULL) {
-		(void)fprintf(stderr, "osmsctl: no internal CA in %s (osmsctl "
-		    "cert ca makes one)\n", store_dir());
-		goto done;
-	}
-	(void)snprintf(san, sizeof(san), "email:%s", name);
-	if ((k = EVP_RSA_gen(2048)) == NULL ||
-	    (x = new_cert(k, name, ca, days)) == NULL ||
-	    add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") == -1 ||
-	    add_ext(x, ca, NID_key_usage, "critical,digitalSignature,"
-	    "keyEncipherment") == -1 ||
-	    add_ext(x, ca, NID_ext_key_usage, "emailProtection") == -1 ||
-	    add_ext(x, ca, NID_subject_alt_name, san) == -1 ||
-	    add_ext(x, ca, NID_authority_key_identifier, "keyid") == -1 ||
-	    X509_sign(x, cakey, EVP_sha256()) == 0 ||
-	    write_pair(name, x, k) == -1) {
-		(void)fprintf(stderr, "osmsctl: %s: cannot issue\n", name);
-		goto done;
+	if (store_issue(name, days, &why) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", name, why);
+		return 1;
 	}
 	(void)printf("%s: certificate issued by the internal CA\n", name);
 	list_one("", name);
-	rc = 0;
-done:
-	X509_free(x);
-	X509_free(ca);
-	EVP_PKEY_free(k);
-	EVP_PKEY_free(cakey);
-	ERR_clear_error();
-	return rc;
+	return 0;
 }
 
 static long

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -361,4 +362,203 @@ store_harvest(X509 *x, const char *email, int aead)
 		(void)close(fd);
 	else if (!aead)
 		(void)unlink(path);
+}
+
+/*
+ * Writing the store (osmsctl, and cryptod's internal CA).
+ */
+
+/* data as name+suffix (mode 0600, the store's owner), through a file
+ * aside, fsync'd and renamed. */
+static int
+put_file(const char *name, const char *suffix, BIO *data)
+{
+	struct stat	 st;
+	char		 path[CONF_MAX_PATH + 300], tmp[CONF_MAX_PATH + 320];
+	char		*p;
+	long		 n;
+	int		 fd;
+
+	(void)snprintf(path, sizeof(path), "%s/%s%s", dir, name, suffix);
+	(void)snprintf(tmp, sizeof(tmp), "%s/.%s%s.tmp", dir, name, suffix);
+	if (stat(dir, &st) == -1) {
+		log_warn("store: %s", dir);
+		return -1;
+	}
+	if ((n = BIO_get_mem_data(data, &p)) <= 0 ||
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1) {
+		log_warn("store: %s", tmp);
+		return -1;
+	}
+	if (write_all(fd, p, (size_t)n) == -1 || fsync(fd) == -1 ||
+	    fchown(fd, st.st_uid, st.st_gid) == -1 || close(fd) == -1 ||
+	    rename(tmp, path) == -1) {
+		log_warn("store: %s", path);
+		(void)unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_put(const char *name, X509 *x, EVP_PKEY *k)
+{
+	BIO	*b;
+	int	 rc = -1;
+
+	if (dir[0] == '\0' || !store_name_ok(name))
+		return -1;
+	if ((b = BIO_new(BIO_s_mem())) == NULL || PEM_write_bio_X509(b,
+	    x) != 1 || put_file(name, ".pem", b) == -1)
+		goto done;
+	BIO_free(b);
+	b = NULL;
+	/* With a master key, the key is kept encrypted (PKCS#8, AES-256). */
+	if (k != NULL && ((b = BIO_new(BIO_s_mem())) == NULL ||
+	    (master[0] != '\0' ? PEM_write_bio_PKCS8PrivateKey(b, k,
+	    EVP_aes_256_cbc(), master, (int)strlen(master), NULL, NULL) :
+	    PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL)) != 1 ||
+	    put_file(name, ".key", b) == -1))
+		goto done;
+	rc = 0;
+done:
+	BIO_free(b);
+	ERR_clear_error();
+	return rc;
+}
+
+/* An extension from its text form (as openssl's -addext takes it). */
+static int
+add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX	 ctx;
+	X509_EXTENSION	*e;
+	int		 ok;
+
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	if ((e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value)) == NULL)
+		return -1;
+	ok = X509_add_ext(x, e, -1);
+	X509_EXTENSION_free(e);
+	return ok == 1 ? 0 : -1;
+}
+
+/* A certificate for key, valid for days from now, issued by ca (NULL:
+ * by itself); the caller adds the rest and signs. */
+static X509 *
+new_cert(EVP_PKEY *key, const char *cn, X509 *ca, long days)
+{
+	X509		*x;
+	ASN1_INTEGER	*serial = NULL;
+	BIGNUM		*bn = BN_new();
+
+	if ((x = X509_new()) == NULL || bn == NULL ||
+	    BN_rand(bn, 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
+	    (serial = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
+	    X509_set_version(x, 2) != 1 ||
+	    X509_set_serialNumber(x, serial) != 1 ||
+	    X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), days * 86400) == NULL ||
+	    X509_set_pubkey(x, key) != 1 ||
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, X509_get_subject_name(ca != NULL ? ca :
+	    x)) != 1 ||
+	    add_ext(x, ca != NULL ? ca : x, NID_subject_key_identifier,
+	    "hash") == -1) {
+		X509_free(x);
+		x = NULL;
+	}
+	ASN1_INTEGER_free(serial);
+	BN_free(bn);
+	return x;
+}
+
+int
+store_make_ca(long days, const char *hostname, const char **why)
+{
+	X509		*x = NULL;
+	EVP_PKEY	*k = NULL;
+	char		 cn[300], path[CONF_MAX_PATH + 16];
+	int		 rc = -1;
+
+	(void)snprintf(path, sizeof(path), "%s/ca.pem", dir);
+	*why = "ca.pem exists already";
+	if (access(path, F_OK) == 0)
+		return -1;
+	(void)snprintf(cn, sizeof(cn), "osms internal CA (%.200s)", hostname);
+	*why = "cannot make the CA";
+	if ((k = EVP_EC_gen("P-256")) == NULL ||
+	    (x = new_cert(k, cn, NULL, days)) == NULL ||
+	    add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,"
+	    "pathlen:0") == -1 || add_ext(x, x, NID_key_usage,
+	    "critical,keyCertSign,cRLSign") == -1 ||
+	    X509_sign(x, k, EVP_sha256()) == 0 || store_put("ca", x, k) == -1)
+		goto done;
+	rc = 0;
+done:
+	X509_free(x);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return rc;
+}
+
+int
+store_has_ca(void)
+{
+	char	 path[CONF_MAX_PATH + 16];
+
+	(void)snprintf(path, sizeof(path), "%s/ca.key", dir);
+	return dir[0] != '\0' && access(path, F_OK) == 0;
+}
+
+int
+store_issued_by_ca(X509 *x)
+{
+	X509	*ca = store_cert("ca");
+	int	 yes;
+
+	yes = ca != NULL && X509_check_issued(ca, x) == X509_V_OK;
+	X509_free(ca);
+	return yes;
+}
+
+int
+store_issue(const char *address, long days, const char **why)
+{
+	X509		*x = NULL, *ca = store_cert("ca");
+	EVP_PKEY	*k = NULL, *cakey = store_key("ca");
+	char		 san[300];
+	int		 rc = -1;
+
+	*why = "not an address";
+	if (strchr(address, '@') == NULL || !store_name_ok(address) ||
+	    strpbrk(address, ", ") != NULL)
+		goto done;
+	*why = "no internal CA (osmsctl cert ca makes one)";
+	if (ca == NULL || cakey == NULL)
+		goto done;
+	(void)snprintf(san, sizeof(san), "email:%s", address);
+	*why = "cannot issue";
+	/* RSA-2048: every mail client takes it. */
+	if ((k = EVP_RSA_gen(2048)) == NULL ||
+	    (x = new_cert(k, address, ca, days)) == NULL ||
+	    add_ext(x, ca, NID_basic_constraints, "critical,CA:FALSE") == -1 ||
+	    add_ext(x, ca, NID_key_usage, "critical,digitalSignature,"
+	    "keyEncipherment") == -1 ||
+	    add_ext(x, ca, NID_ext_key_usage, "emailProtection") == -1 ||
+	    add_ext(x, ca, NID_subject_alt_name, san) == -1 ||
+	    add_ext(x, ca, NID_authority_key_identifier, "keyid") == -1 ||
+	    X509_sign(x, cakey, EVP_sha256()) == 0 ||
+	    store_put(address, x, k) == -1)
+		goto done;
+	rc = 0;
+done:
+	X509_free(x);
+	X509_free(ca);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(cakey);
+	ERR_clear_error();
+	return rc;
 }

@@ -66,4 +66,17 @@ void		 store_fingerprint(X509 *, char *out, size_t size);
  * takes AES-GCM. */
 void		 store_harvest(X509 *, const char *email, int aead);
 
+/*
+ * Writing: a certificate (and key, encrypted with the master key when
+ * there is one) as name, atomically, owned like the store. The internal
+ * CA: made once (P-256, ca.pem and ca.key), and issuing RSA-2048 S/MIME
+ * certificates to local users for days.
+ */
+int		 store_put(const char *name, X509 *, EVP_PKEY *);
+int		 store_make_ca(long days, const char *hostname,
+		    const char **why);
+int		 store_has_ca(void);
+int		 store_issued_by_ca(X509 *);
+int		 store_issue(const char *address, long days, const char **why);
+
 #endif

@@ -76,6 +76,10 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 		{ "decrypt", yesno_names, nitems(yesno_names), &r->decrypt },
 		{ "user-encrypted", user_encrypted_names,
 		    nitems(user_encrypted_names), &r->user_encrypted },
+		{ "keep-original", yesno_names, nitems(yesno_names),
+		    &r->keep_original },
+		{ "subject-tag", yesno_names, nitems(yesno_names),
+		    &r->subject_tag },
 	};
 	size_t		 i = 0, a, k;
 	int		 nactions = 0;
@@ -117,7 +121,8 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 		if (a == nitems(actions)) {
 			(void)snprintf(err, errsize, "unknown word \"%.40s\" (a"
 			    " direction, from, to, sign, encrypt, decrypt, "
-			    "user-encrypted or require-signed)", words[i]);
+			    "user-encrypted, keep-original, subject-tag or "
+			    "require-signed)", words[i]);
 			return -1;
 		}
 		if (i + 1 == n || (*actions[a].slot = lookup(actions[a].values,
@@ -165,6 +170,8 @@ policy_rule_format(const struct policy_rule *r, char *buf, size_t size)
 	ACTION(r->encrypt, "encrypt", encrypt_names)
 	ACTION(r->decrypt, "decrypt", yesno_names)
 	ACTION(r->user_encrypted, "user-encrypted", user_encrypted_names)
+	ACTION(r->keep_original, "keep-original", yesno_names)
+	ACTION(r->subject_tag, "subject-tag", yesno_names)
 #undef ACTION
 	if (r->require_signed)
 		(void)osms_strlcat(buf, buf[0] ? " require-signed" :
@@ -224,6 +231,8 @@ policy_match(const struct policy_rules *rules, enum policy_dir dir,
 		out->decrypt = (enum policy_yesno)r->decrypt;
 		out->user_encrypted =
 		    (enum policy_user_encrypted)r->user_encrypted;
+		out->keep_original = (enum policy_yesno)r->keep_original;
+		out->subject_tag = (enum policy_yesno)r->subject_tag;
 		out->require_signed = r->require_signed == POLICY_YES;
 		out->line = r->line;
 	}
@@ -235,6 +244,10 @@ policy_match(const struct policy_rules *rules, enum policy_dir dir,
 		out->decrypt = POLICY_YES;
 	if (out->user_encrypted == 0)
 		out->user_encrypted = USER_ENCRYPTED_PASS;
+	if (out->keep_original == 0)
+		out->keep_original = POLICY_NO;
+	if (out->subject_tag == 0)
+		out->subject_tag = POLICY_NO;
 }
 
 const char *

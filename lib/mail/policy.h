@@ -12,11 +12,14 @@
  *		encrypt never|if-possible|mandatory|mandatory-or-tls
  *		decrypt yes|no
  *		user-encrypted pass|reject
+ *		keep-original yes|no	(inbound: the encrypted message too)
+ *		subject-tag yes|no	(inbound: [encrypted], [signed] ...)
  *		require-signed
  *
  * Defaults: outbound and internal mail is signed and encrypted if
  * possible and a user's own encryption passes; inbound mail is
- * decrypted and need not be signed.
+ * decrypted, need not be signed, and is delivered without its encrypted
+ * original and with its Subject as it came.
  */
 #ifndef OSMS_POLICY_H
 #define OSMS_POLICY_H
@@ -53,6 +56,7 @@ struct policy_rule {
 	char			 from[POLICY_MAX_WHO];	/* "" anyone */
 	char			 to[POLICY_MAX_WHO];
 	uint32_t		 sign, encrypt, decrypt, user_encrypted;
+	uint32_t		 keep_original, subject_tag;
 	uint32_t		 require_signed;	/* POLICY_YES or 0 */
 	int			 line;
 };
@@ -64,6 +68,8 @@ struct policy {
 	enum policy_encrypt		 encrypt;
 	enum policy_yesno		 decrypt;
 	enum policy_user_encrypted	 user_encrypted;
+	enum policy_yesno		 keep_original;
+	enum policy_yesno		 subject_tag;
 	int				 require_signed;
 	int				 line;	/* the rule's, 0: defaults */
 };

@@ -468,17 +468,44 @@ smime_has_nested(const char *msg, size_t len)
 }
 
 int
+smime_attach_original(const char *msg, size_t len, const char *orig,
+    size_t origlen, const char *why, struct buf *out)
+{
+	struct buf	 outer = BUF_INIT(SMIME_MAX_MESSAGE);
+	struct buf	 inner = BUF_INIT(2 * SMIME_MAX_MESSAGE);
+	char		 boundary[40];
+	int		 rc = -1;
+
+	random_boundary(boundary, sizeof(boundary));
+	if (len > SMIME_MAX_MESSAGE || origlen > SMIME_MAX_MESSAGE ||
+	    entity(msg, len, &outer, &inner) == -1 ||
+	    buf_add(out, outer.data, outer.len) == -1 ||
+	    buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: multipart/"
+	    "mixed; boundary=\"%s\"\r\n\r\n--%s\r\n", boundary,
+	    boundary) == -1 || buf_add(out, inner.data, inner.len) == -1 ||
+	    buf_printf(out, "\r\n--%s\r\nContent-Type: message/rfc822\r\n"
+	    "Content-Disposition: attachment; filename=\"original.eml\"\r\n"
+	    "Content-Description: %s\r\n\r\n", boundary, why) == -1 ||
+	    add_crlf(out, orig, origlen) == -1 ||
+	    buf_printf(out, "\r\n--%s--\r\n", boundary) == -1)
+		goto done;
+	rc = 0;
+done:
+	buf_free(&outer);
+	buf_free(&inner);
+	return rc;
+}
+
+int
 smime_decrypt_nested(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
     struct buf *out, const char **errstr)
 {
 	struct mime_msg		*m;
 	const struct mime_part	*part;
 	struct buf		 plain = BUF_INIT(SMIME_MAX_MESSAGE);
-	struct buf		 outer = BUF_INIT(SMIME_MAX_MESSAGE);
-	struct buf		 fields = BUF_INIT(SMIME_MAX_MESSAGE);
-	char			 boundary[40];
+	struct buf		 alone = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	size_t			 skip;
-	int			 failed = 0, rc = -1;
+	int			 rc = -1;
 
 	if (len > SMIME_MAX_MESSAGE || (m = mime_parse(msg, len,
 	    errstr)) == NULL) {
@@ -494,27 +521,19 @@ smime_decrypt_nested(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 		goto done;
 	skip = plain.len >= 19 && memcmp(plain.data, "MIME-Version: 1.0\r\n",
 	    19) == 0 ? 19 : 0;
-	(void)split_header(msg, len, &outer, &fields, &failed);
-	random_boundary(boundary, sizeof(boundary));
+	/* The message's fields around the decrypted entity alone, then the
+	 * original attached. */
 	*errstr = "message too large";
-	if (failed || buf_add(out, outer.data, outer.len) == -1 ||
-	    buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: multipart/"
-	    "mixed; boundary=\"%s\"\r\n\r\n--%s\r\n", boundary,
-	    boundary) == -1 ||
-	    buf_add(out, plain.data + skip, plain.len - skip) == -1 ||
-	    buf_printf(out, "\r\n--%s\r\nContent-Type: message/rfc822\r\n"
-	    "Content-Disposition: attachment; filename=\"original.eml\"\r\n"
-	    "Content-Description: the message as it came; its unencrypted "
-	    "parts\r\n\twere not joined to the decrypted one\r\n\r\n",
-	    boundary) == -1 || add_crlf(out, msg, len) == -1 ||
-	    buf_printf(out, "\r\n--%s--\r\n", boundary) == -1)
+	if (rewrap(msg, len, plain.data + skip, plain.len - skip,
+	    &alone) == -1 || smime_attach_original(alone.data, alone.len, msg,
+	    len, "the message as it came; its unencrypted parts\r\n\twere "
+	    "not joined to the decrypted one", out) == -1)
 		goto done;
 	*errstr = NULL;
 	rc = 0;
 done:
 	buf_free(&plain);
-	buf_free(&outer);
-	buf_free(&fields);
+	buf_free(&alone);
 	mime_free(m);
 	return rc;
 }

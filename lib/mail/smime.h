@@ -72,6 +72,13 @@ int	 smime_is_encrypted(const char *msg, size_t len);
  * message/rfc822. 0, or -1 and errstr.
  */
 int	 smime_has_nested(const char *msg, size_t len);
+/*
+ * msg (its fields, then multipart/mixed: its content entity first) with
+ * orig attached as message/rfc822, described by why (a header field's
+ * value): the evidence of what came, kept beside what is delivered.
+ */
+int	 smime_attach_original(const char *msg, size_t len, const char *orig,
+	    size_t origlen, const char *why, struct buf *out);
 int	 smime_decrypt_nested(const char *msg, size_t len, X509 *cert,
 	    EVP_PKEY *key, struct buf *out, const char **errstr);
 

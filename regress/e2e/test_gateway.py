@@ -235,5 +235,70 @@ with Osms() as o:
         t.expect(parts[1].get_content_type() == "message/rfc822" and
                  "attacker.test" in orig and "the efail secret" not in
                  orig, "the original attached, still encrypted")
+    # keep-original and subject-tag, by policy
+    o.write_conf(o.conf_text() + 'cryptod {\n\trule inbound from '
+                 'remote.test keep-original yes subject-tag yes\n}\n')
+    o.ctl("reload")
+    time.sleep(0.5)
+
+    with t.case("keep-original and subject-tag: signed and encrypted mail"
+                " is delivered decrypted, tagged, the original attached"):
+        mid = message_id()
+        signed = sh(["openssl", "cms", "-sign", "-signer", pki + "/bob.pem",
+                     "-inkey", pki + "/bob.key", "-md", "sha256"],
+                    content("signed, then sealed"))
+        enc = sh(["openssl", "cms", "-encrypt", "-aes256",
+                  pki + "/alice.pem"], signed)
+        enc = enc.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        code, text = smtp(mx, outer("bob@remote.test", mid) + enc)
+        m = box.wait_for("alice", mid)
+        t.require(code == 250 and m is not None, "%d %r" % (code, text))
+        t.expect(m["X-Osms-SMIME"] == "decrypted for alice@example.test; "
+                 "verified signer=bob@remote.test; the original attached",
+                 repr(m["X-Osms-SMIME"]))
+        t.expect(m["Subject"] == "[encrypted] [signed] gw", m["Subject"])
+        parts = m.get_payload()
+        t.require(m.get_content_type() == "multipart/mixed" and
+                  len(parts) == 2, m.get_content_type())
+        t.expect(parts[0].get_content_type() == "multipart/signed",
+                 parts[0].get_content_type())
+        t.expect(parts[1].get_content_type() == "message/rfc822" and
+                 "smime-type=enveloped-data" in parts[1].as_string() and
+                 "signed, then sealed" not in parts[1].as_string(),
+                 "the encrypted original")
+        path = os.path.join(pki, "kept.eml")
+        with open(path, "wb") as f:
+            f.write(b"MIME-Version: 1.0\r\n" + parts[0].as_bytes())
+        v = subprocess.run(["openssl", "cms", "-verify", "-CAfile",
+                            pki + "/ca.pem", "-in", path, "-out", "/dev/null"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        t.expect(v.returncode == 0, "the kept signature still verifies: %s"
+                 % v.stderr.decode()[-200:])
+
+    with t.case("subject-tag: a signature that fails is tagged so"):
+        mid = message_id()
+        signed = cms(["-sign", "-signer", pki + "/bob.pem", "-inkey",
+                      pki + "/bob.key"], "bob@remote.test", mid, "first")
+        smtp(mx, signed.replace(b"first", b"later"))
+        m = box.wait_for("alice", mid)
+        t.expect(m is not None and m["Subject"] ==
+                 "[signature invalid] gw", repr(m and m["Subject"]))
+
+    with t.case("subject-tag: the sender's own \"[signed]\" is removed, "
+                "a tag is osms's word"):
+        mid = message_id()
+        raw = message("bob@remote.test", mid, "not signed at all").replace(
+            b"Subject: gw", b"Subject: [Signed]  [encrypted] gw")
+        smtp(mx, raw)
+        m = box.wait_for("alice", mid)
+        t.expect(m is not None and m["Subject"] == "gw",
+                 repr(m and m["Subject"]))
+        mid = message_id()
+        signed = cms(["-sign", "-signer", pki + "/bob.pem", "-inkey",
+                      pki + "/bob.key"], "bob@remote.test", mid, "real")
+        smtp(mx, signed.replace(b"Subject: gw", b"Subject: [signed] gw"))
+        m = box.wait_for("alice", mid)
+        t.expect(m is not None and m["Subject"] == "[signed] gw",
+                 repr(m and m["Subject"]))
 subprocess.run(["rm", "-rf", pki])
 t.done()

@@ -642,7 +642,7 @@ try:
             p = o.ctl("cert", "ca")
             t.require(p.returncode == 0, p.stderr)
             t.expect(o.ctl("cert", "ca").returncode == 1, "made twice")
-            p = o.ctl("cert", "issue", "alice@example.test", "30")
+            p = o.ctl("cert", "issue", "alice@example.test", "90")
             t.expect(p.returncode == 0 and re.search(
                 r"encrypt: usable; sign: usable; key encrypted at rest",
                 p.stdout), p.stdout + p.stderr)
@@ -664,6 +664,75 @@ try:
                                 "/dev/null"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE)
             t.expect(v.returncode == 0, v.stderr.decode()[-300:])
+        with t.case("the internal CA issues a certificate to a user who "
+                    "has none at the first signed mail, and renews it "
+                    "before it ends"):
+            o.write_users(dict(USERS, **{"carl@example.test": "carl-pw"}))
+            o.ctl("reload")
+            time.sleep(0.5)
+            cert = os.path.join(store, "carl@example.test.pem")
+            t.require(not os.path.exists(cert), "carl has no certificate")
+            mid = submit(sub, ["dave@remote.test"], user="carl@example.test",
+                         password="carl-pw", body="first from carl\r\n")
+            got = one(sink, mid)
+            t.require(len(got) == 1, "copies: %d" % len(got))
+            with open(path("carl1.eml"), "wb") as f:
+                f.write(got[0].data)
+            v = subprocess.run(["openssl", "cms", "-verify", "-CAfile",
+                                ca_pem, "-in", path("carl1.eml"), "-signer",
+                                path("carl1.pem"), "-out", "/dev/null"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            t.expect(v.returncode == 0, v.stderr.decode()[-300:])
+            t.require(os.path.exists(cert), "no certificate issued")
+
+            def fingerprint(f):
+                return sh("openssl", "x509", "-in", f, "-noout",
+                          "-fingerprint", "-sha256").strip()
+            t.expect(fingerprint(path("carl1.pem")) == fingerprint(cert),
+                     "signed with the issued certificate")
+            v = subprocess.run(["openssl", "verify", "-CAfile", ca_pem,
+                                "-purpose", "smimeencrypt", cert],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            t.expect(v.returncode == 0, v.stdout + v.stderr)
+            with open(os.path.join(store, "carl@example.test.key")) as f:
+                t.expect(f.readline().startswith(
+                    "-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+                    "key encrypted at rest")
+            p = o.ctl("audit", "carl@example.test")
+            t.expect(len(re.findall(r"from=<carl@example\.test> certificate "
+                                    r"issued by the internal CA for 365 days",
+                                    p.stdout)) == 1, p.stdout)
+            # Another mail: the certificate is kept, not issued again.
+            first = fingerprint(cert)
+            mid = submit(sub, ["dave@remote.test"], user="carl@example.test",
+                         password="carl-pw", body="second from carl\r\n")
+            t.require(len(one(sink, mid)) == 1, "second copy")
+            t.expect(fingerprint(cert) == first, "issued again")
+            # Ten days left: the next mail renews it.
+            p = o.ctl("cert", "issue", "carl@example.test", "10")
+            t.require(p.returncode == 0, p.stdout + p.stderr)
+            short = fingerprint(cert)
+            mid = submit(sub, ["dave@remote.test"], user="carl@example.test",
+                         password="carl-pw", body="renewed\r\n")
+            got = one(sink, mid)
+            t.require(len(got) == 1, "copies: %d" % len(got))
+            with open(path("carl2.eml"), "wb") as f:
+                f.write(got[0].data)
+            v = subprocess.run(["openssl", "cms", "-verify", "-CAfile",
+                                ca_pem, "-in", path("carl2.eml"), "-signer",
+                                path("carl2.pem"), "-out", "/dev/null"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            t.expect(v.returncode == 0, v.stderr.decode()[-300:])
+            renewed = fingerprint(cert)
+            t.expect(renewed not in (short, first) and
+                     fingerprint(path("carl2.pem")) == renewed,
+                     "renewed and used: %s" % renewed)
+            end = sh("openssl", "x509", "-in", cert, "-noout", "-checkend",
+                     str(300 * 86400))
+            t.expect(b"will not expire" in end, end)
+            p = o.ctl("audit", "carl@example.test")
+            t.expect(len(re.findall(r"certificate issued by the internal CA",
+                                    p.stdout)) == 2, p.stdout)
 finally:
     sink.close()
     shutil.rmtree(wd, ignore_errors=True)

@@ -29,6 +29,8 @@ test_parse(void)
 		"internal sign never encrypt never",
 		"from ceo@example.test sign always user-encrypted reject",
 		"outbound encrypt mandatory-or-tls",
+		"inbound from partner.example keep-original yes subject-tag "
+		    "yes",
 	};
 	static const struct {
 		const char	*text, *why;
@@ -42,7 +44,10 @@ test_parse(void)
 		{ "to a to b sign never", "to given twice" },
 		{ "sideways sign never", "unknown word \"sideways\" (a "
 		    "direction, from, to, sign, encrypt, decrypt, "
-		    "user-encrypted or require-signed)" },
+		    "user-encrypted, keep-original, subject-tag or "
+		    "require-signed)" },
+		{ "inbound keep-original maybe", "keep-original wants no or "
+		    "yes" },
 		{ "decrypt", "decrypt wants no or yes" },
 	};
 	struct policy_rule	 r, r2;
@@ -121,7 +126,8 @@ test_match(void)
 	policy_match(&rules, POLICY_INBOUND, "x@other.example",
 	    "a@example.test", &p);
 	test_assert(p.line == 0 && !p.require_signed &&
-	    p.decrypt == POLICY_YES && p.user_encrypted == USER_ENCRYPTED_PASS);
+	    p.decrypt == POLICY_YES && p.user_encrypted == USER_ENCRYPTED_PASS &&
+	    p.keep_original == POLICY_NO && p.subject_tag == POLICY_NO);
 	test_end();
 }
 
