@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "dir.h"
 #include "authd.h"
 #include "log.h"
@@ -153,7 +154,7 @@ pg_exec(struct admin_job *j, enum table_query q, const char *const *params,
 	}
 	/* Nothing changed: say so as a file table would. */
 	if (rc == 0 && q != TQ_DOMAIN_LIST && q != TQ_USER_LIST &&
-	    q != TQ_ALIAS_LIST && q != TQ_ALIAS_ADD) {
+	    q != TQ_ALIAS_LIST && q != TQ_ALIAS_ADD && q != TQ_AUDIT_LIST) {
 		(void)osms_strlcpy(j->result,
 		    q == TQ_DOMAIN_DEL ? "no such domain" :
 		    q == TQ_ALIAS_DEL ? "no such alias" :
@@ -163,9 +164,13 @@ pg_exec(struct admin_job *j, enum table_query q, const char *const *params,
 		return;
 	}
 	j->ok = 1;
-	(void)osms_snprintf(j->result, sizeof(j->result), "%ld %s", rc,
-	    q == TQ_DOMAIN_LIST || q == TQ_USER_LIST || q == TQ_ALIAS_LIST ?
-	    "rows" : "changed");
+	/* The audit trail reads as audit.log does: its lines alone. */
+	if (q == TQ_AUDIT_LIST)
+		j->result[0] = '\0';
+	else
+		(void)osms_snprintf(j->result, sizeof(j->result), "%ld %s",
+		    rc, q == TQ_DOMAIN_LIST || q == TQ_USER_LIST ||
+		    q == TQ_ALIAS_LIST ? "rows" : "changed");
 }
 
 /* The table holding a domain's users or aliases. */
@@ -482,6 +487,16 @@ admin_work(void *arg)
 				    sizeof(j->edit_value));
 			}
 		}
+		break;
+	case DIR_OP_AUDIT_LIST:
+		if ((j->table = audit_table(j->dir)) == NULL) {
+			(void)osms_strlcpy(j->result, "the directory has no "
+			    "PostgreSQL table: the trail is audit.log in the "
+			    "certificate store", sizeof(j->result));
+			break;
+		}
+		params[0] = j->arg[0];
+		pg_exec(j, TQ_AUDIT_LIST, params, 1);
 		break;
 	default:
 		(void)osms_strlcpy(j->result, "unknown operation",

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "audit.h"
 #include "authd.h"
 #include "channel.h"
 #include "log.h"
@@ -399,6 +400,9 @@ authd_dispatch_peer(struct channel *ch, struct imsg *imsg)
 		break;
 	case IMSG_CTL_DIR:
 		authd_admin(ch, imsg);
+		break;
+	case IMSG_AUTH_AUDIT:
+		authd_audit(ch, imsg);
 		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");

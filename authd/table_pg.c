@@ -103,6 +103,15 @@ static const char *const pg_default_queries[TQ_COUNT] = {
 	    "SELECT address, target FROM aliases"
 	    " WHERE $1::text = '' OR domain = $1::text"
 	    " ORDER BY address, target",
+	[TQ_AUDIT_ADD] =
+	    "INSERT INTO crypt_audit (at, message, decision)"
+	    " VALUES ($1::timestamptz, $2::text, $3::text)",
+	[TQ_AUDIT_LIST] =
+	    "SELECT to_char(at AT TIME ZONE 'UTC',"
+	    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z \"') || message || ' ' || decision"
+	    " FROM crypt_audit WHERE $1::text = ''"
+	    " OR strpos(lower(message || ' ' || decision), lower($1::text)) > 0"
+	    " ORDER BY id",
 };
 
 struct pgtable {

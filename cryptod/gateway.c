@@ -23,6 +23,7 @@
 #include <sys/mman.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -49,6 +51,7 @@
 #include "util.h"
 
 #define GW_HEADER	"X-Osms-SMIME:"
+#define GW_AR		"Authentication-Results:"
 #define GW_MAX_PENDING	1024		/* sources waiting for their job */
 #define GW_MAX_RCPTS	100		/* recipients whose keys are tried */
 #define GW_ISSUE_DAYS	365		/* the internal CA's certificates */
@@ -71,6 +74,7 @@ static unsigned long		 ndecrypted, nverified, nsigned;
  */
 static struct policy_rules	 rules = TAILQ_HEAD_INITIALIZER(rules);
 static struct policy_rules	 next_rules = TAILQ_HEAD_INITIALIZER(next_rules);
+static char			 authserv_id[CONF_MAX_NAME];	/* hostname */
 
 static void
 rules_free(struct policy_rules *list)
@@ -91,6 +95,7 @@ gateway_conf(struct imsg *imsg)
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_str(&r, path, sizeof(path));
+	(void)msg_get_str(&r, authserv_id, sizeof(authserv_id));
 	if (msg_end(&r) == -1)
 		fatalx("bad IMSG_CONF_CRYPTOD");
 	store_set(path);
@@ -136,8 +141,41 @@ decrypt_with(const char *name, const struct buf *in, int nested,
 	return rc;
 }
 
-/* The message without any X-Osms-SMIME field of its own: 1 if some
- * were removed. */
+/*
+ * Is the field at p (n bytes, its name included) an Authentication-Results
+ * field in our name? Only we may say what we found (RFC 8601, 5).
+ */
+static int
+claims_ours(const char *p, size_t n)
+{
+	size_t	 i = sizeof(GW_AR) - 1, id = strlen(authserv_id), depth;
+
+	if (n < i || strncasecmp(p, GW_AR, i) != 0 || id == 0)
+		return 0;
+	for (;;) {
+		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' ||
+		    p[i] == '\n'))
+			i++;
+		if (i == n || p[i] != '(')
+			break;
+		for (depth = 0; i < n; i++)	/* a comment */
+			if (p[i] == '\\' && i + 1 < n)
+				i++;
+			else if (p[i] == '(')
+				depth++;
+			else if (p[i] == ')' && --depth == 0) {
+				i++;
+				break;
+			}
+	}
+	if (n - i < id || strncasecmp(p + i, authserv_id, id) != 0)
+		return 0;
+	i += id;	/* the name ends there, or it is another's */
+	return i == n || (p[i] != '\0' && strchr(" \t\r\n;(", p[i]) != NULL);
+}
+
+/* The message without any X-Osms-SMIME field, or Authentication-Results
+ * field in our name, of its own: 1 if some were removed. */
 static int
 strip_ours(const char *p, size_t len, struct buf *out)
 {
@@ -151,8 +189,9 @@ strip_ours(const char *p, size_t len, struct buf *out)
 			    (p[e + 1] != ' ' && p[e + 1] != '\t')))
 				break;
 		e = e < len ? e + 1 : len;
-		if (e - i >= sizeof(GW_HEADER) - 1 && strncasecmp(p + i,
-		    GW_HEADER, sizeof(GW_HEADER) - 1) == 0)
+		if ((e - i >= sizeof(GW_HEADER) - 1 && strncasecmp(p + i,
+		    GW_HEADER, sizeof(GW_HEADER) - 1) == 0) ||
+		    claims_ours(p + i, e - i))
 			removed = 1;
 		else
 			(void)buf_add(out, p + i, e - i);
@@ -227,6 +266,7 @@ struct request {
 	char		*outside[GW_MAX_RCPTS];
 	size_t		 noutside;
 	char		 refusal[400];	/* "" or an SMTP reply's text */
+	char		 ar[800];	/* "" or our smime= result */
 };
 
 static size_t
@@ -342,6 +382,38 @@ fail:
 }
 
 /*
+ * The signature's verdict as RFC 7281 words it, in an Authentication-
+ * Results field: pass, fail, or policy (a good signature, but not by the
+ * From address); the signer's address when it is a plain one, and the
+ * certificate's serial number.
+ */
+static void
+smime_result(struct request *rq, const struct smime_verdict *v, X509 *x,
+    int verified)
+{
+	const char	*result, *s;
+	char		*hex = NULL;
+	BIGNUM		*bn;
+	int		 plain = v->signer[0] != '\0';
+
+	result = verified ? "pass" : v->result == SMIME_FAILED ? "fail" :
+	    "policy";
+	for (s = v->signer; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && strchr("@.-_+=", *s) == NULL)
+			plain = 0;
+	if (x != NULL && (bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x),
+	    NULL)) != NULL) {
+		hex = BN_bn2hex(bn);
+		BN_free(bn);
+	}
+	(void)snprintf(rq->ar, sizeof(rq->ar), GW_AR " %.255s; smime=%s%s"
+	    "%.255s%s%.80s\r\n", authserv_id, result, plain ?
+	    " body.smime-identifier=" : "", plain ? v->signer : "", hex !=
+	    NULL ? " body.smime-serial=" : "", hex != NULL ? hex : "");
+	OPENSSL_free(hex);
+}
+
+/*
  * Mail from outside: cur is replaced as the steps go; notes say what was
  * done. 1 if the message changed.
  */
@@ -427,6 +499,8 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 			verified = 1;
 		}
 	}
+	if (signed_)
+		smime_result(rq, &v, signer, verified);
 	X509_free(signer);
 	if (orig.len > 0 && !orig.over) {
 		buf_reset(&next);
@@ -716,7 +790,7 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	struct request		*rq = xcalloc(1, sizeof(*rq));
 	struct buf		 cur = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	struct stat		 st;
-	char			 notes[512], head[600], *map;
+	char			 notes[512], head[1400], *map;
 	uint64_t		 size = 0;
 	uint32_t		 outgoing;
 	int			 out, src, rewritten = 0, changed;
@@ -764,7 +838,8 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 		if (notes[0] == '\0')
 			(void)osms_strlcpy(notes, "a forged " GW_HEADER
 			    " field removed", sizeof(notes));
-		(void)snprintf(head, sizeof(head), GW_HEADER " %s\r\n", notes);
+		(void)snprintf(head, sizeof(head), "%s" GW_HEADER " %s\r\n",
+		    rq->ar, notes);
 	}
 	if (write_all(out, head, strlen(head)) == -1 ||
 	    write_all(out, cur.data, cur.len) == -1) {

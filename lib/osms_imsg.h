@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	11
+#define OSMS_IMSG_VERSION	12
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -53,8 +53,9 @@ X(IMSG_CONF_MTA_FILE, R(ROLE_PARENT), R(ROLE_MTA), "fu",		\
 X(IMSG_CONF_SRS, R(ROLE_PARENT), R(ROLE_QUEUE) | R(ROLE_AUTHD), "sd",	\
     "domain, secret: rewrite forwarded senders (queue), take back"	\
     " bounces (authd)")							\
-X(IMSG_CONF_CRYPTOD, R(ROLE_PARENT), R(ROLE_CRYPTOD), "s",		\
-    "certificate store: the gateway's keys and trust")			\
+X(IMSG_CONF_CRYPTOD, R(ROLE_PARENT), R(ROLE_CRYPTOD), "ss",		\
+    "certificate store: the gateway's keys and trust; the hostname"	\
+    " that names its Authentication-Results")				\
 X(IMSG_CONF_CRYPT_MASTER, R(ROLE_PARENT), R(ROLE_CRYPTOD), "f",	\
     "the master-key file, opened by the parent: its first line"		\
     " decrypts the store's private keys")				\
@@ -80,7 +81,7 @@ X(IMSG_CONF_PKI_KEY, R(ROLE_PARENT), R_NET, "fs",		\
 X(IMSG_CONF_TABLE_FILE, R(ROLE_PARENT), R(ROLE_AUTHD), "fss",		\
     "file, name, path: a file table, opened by the parent")		\
 X(IMSG_CONF_TABLE_PG, R(ROLE_PARENT), R(ROLE_AUTHD),			\
-    "ssssssssssssssss", "name, conninfo, then the 14 queries of"	\
+    "ssssssssssssssssss", "name, conninfo, then the 16 queries of"	\
     " enum table_query: a PostgreSQL table")				\
 X(IMSG_CONF_DOMAIN, R(ROLE_PARENT), R(ROLE_AUTHD), "sss",		\
     "name (\"*\": a table's domains), users table, aliases table")	\
@@ -125,6 +126,9 @@ X(IMSG_AUTH_SENDER, R(ROLE_SMTPD), R(ROLE_AUTHD), "ss",		\
     "user, sender: may this user send as this address?")		\
 X(IMSG_AUTH_SENDER_RESULT, R(ROLE_AUTHD), R(ROLE_SMTPD), "u",		\
     "1 if the sender is the user's, 0 if not, 2 if unknown now")	\
+X(IMSG_AUTH_AUDIT, R(ROLE_CRYPTOD), R(ROLE_AUTHD), "sss",		\
+    "time, message, decision: a line of the gateway's audit trail,"	\
+    " for the directory's PostgreSQL database")				\
 /* IMAP/POP3 login -> parent -> authd: a mail session for a token */	\
 X(IMSG_IMAP_LOGIN, R(ROLE_IMAPD), R(ROLE_PARENT), "fsussu",		\
     "client stream, login token, proto, client address, IMAP tag,"	\
@@ -316,6 +320,7 @@ enum dir_op {
 	DIR_OP_USER_ADD, DIR_OP_USER_DEL, DIR_OP_USER_LIST,
 	DIR_OP_USER_PASSWD, DIR_OP_USER_QUOTA,
 	DIR_OP_ALIAS_ADD, DIR_OP_ALIAS_DEL, DIR_OP_ALIAS_LIST,
+	DIR_OP_AUDIT_LIST,	/* osmsctl audit [TEXT], from the database */
 	DIR_OP_COUNT
 };
 enum table_edit { TABLE_EDIT_SET, TABLE_EDIT_DEL };

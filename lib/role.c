@@ -26,9 +26,11 @@ static const struct role_info roles[ROLE_COUNT] = {
 	    R(ROLE_AUTHD) },
 	[ROLE_AUTHD] = { "authd", "osms-authd", "_osmsauth", JAIL_NONE, 1,
 	    R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_QUEUE) |
-	    R(ROLE_DELIVERY) | R(ROLE_IMAPD) },
+	    R(ROLE_DELIVERY) | R(ROLE_IMAPD) | R(ROLE_CRYPTOD) },
+	/* Its audit trail goes to the database through authd, which holds
+	 * the database password. */
 	[ROLE_CRYPTOD] = { "cryptod", "osms-cryptod", "_osmscrypt", JAIL_NONE,
-	    1, R(ROLE_SMTPD) | R(ROLE_QUEUE) },
+	    1, R(ROLE_SMTPD) | R(ROLE_QUEUE) | R(ROLE_AUTHD) },
 	/* In its databases, to load them again; temporary files go in
 	 * their osms-tmp/, its own. */
 	[ROLE_SCAND] = { "scand", "osms-scand", "_osmsscan", JAIL_SCAN, 0,

@@ -88,6 +88,8 @@ usage(void)
 	    " output\n"
 	    "  cert list [ADDRESS|DOMAIN]\n"
 	    "                      the gateway's certificates, usable or not\n"
+	    "  cert show FINGERPRINT\n"
+	    "                      one certificate in full\n"
 	    "  cert import CERT [KEY] [NAME], cert remove NAME,\n"
 	    "  cert export NAME [P12FILE], cert ca [DAYS],\n"
 	    "  cert issue ADDRESS [DAYS]\n"
@@ -481,7 +483,8 @@ main(int argc, char **argv)
 	const char		*path = OSMS_SYSCONFDIR "/osmsd.conf";
 	const char		*cmd, *msgid = NULL;
 	char			 dirargs[3][1024];
-	uint32_t		 type, level = 0, dirop = 0;
+	uint32_t		 type = 0, level = 0, dirop = 0;
+	int			 audit_db = 0;
 	int			 quarop = 0;
 	int			 ch, fd, ok;
 
@@ -515,7 +518,16 @@ main(int argc, char **argv)
 			usage();
 		return ok;
 	}
-	if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "policy") == 0 ||
+	if (strcmp(cmd, "audit") == 0 && argc <= 2 &&
+	    audit_in_database(path)) {
+		/* In PostgreSQL: authd, which holds the password, reads it. */
+		audit_db = 1;
+		dirop = DIR_OP_AUDIT_LIST;
+		memset(dirargs, 0, sizeof(dirargs));
+		if (argc == 2 && osms_strlcpy(dirargs[0], argv[1],
+		    sizeof(dirargs[0])) >= sizeof(dirargs[0]))
+			usage();
+	} else if (strcmp(cmd, "cert") == 0 || strcmp(cmd, "policy") == 0 ||
 	    strcmp(cmd, "audit") == 0) {
 		log_init(1, LOG_MAIL);
 		log_procinit("osmsctl");
@@ -523,7 +535,9 @@ main(int argc, char **argv)
 			usage();
 		return ok;
 	}
-	if (strcmp(cmd, "domain") == 0 || strcmp(cmd, "user") == 0 ||
+	if (audit_db)
+		type = IMSG_CTL_DIR;
+	else if (strcmp(cmd, "domain") == 0 || strcmp(cmd, "user") == 0 ||
 	    strcmp(cmd, "alias") == 0) {
 		if (dir_command(argc, argv, &dirop, dirargs) == -1)
 			usage();

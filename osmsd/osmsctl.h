@@ -15,5 +15,8 @@ void	 read_password(char *buf, size_t size);
 /* osmsctl_cert.c: "cert list ...", "policy test ...", reading the
  * configuration file path: the same. */
 int	 cmd_cert(const char *path, int argc, char **argv);
+/* osmsctl_cert.c: 1 if the audit trail is in the directory's database
+ * (a PostgreSQL table), so "audit" asks osmsd (authd) for it. */
+int	 audit_in_database(const char *path);
 
 #endif

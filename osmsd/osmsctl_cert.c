@@ -6,6 +6,8 @@
  *
  *	cert list [ADDRESS|DOMAIN]	each certificate: whose, from where,
  *					until when, usable or why not
+ *	cert show FINGERPRINT		that certificate in full (a prefix
+ *					of its SHA-256 fingerprint will do)
  *	cert import CERT [KEY] [NAME]	into the store, as NAME (else the
  *					certificate's e-mail address)
  *	cert remove NAME		its certificate, key and harvest
@@ -22,6 +24,7 @@
  *					and the certificate that would be used
  */
 #include <sys/stat.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -161,20 +164,21 @@ names_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names (without .pem) in dir, sorted; those matching filter. */
-static void
-list_dir(const char *sub, const char *filter)
+#define MAX_NAMES	4096
+
+/* The names (without .pem) of the certificates in sub, sorted. */
+static size_t
+store_names(const char *sub, char **names)
 {
-	char		 path[CONF_MAX_PATH + 32], *names[4096];
+	char		 path[CONF_MAX_PATH + 32];
 	DIR		*d;
 	struct dirent	*de;
-	size_t		 n = 0, i, len;
-	const char	*at;
+	size_t		 n = 0, len;
 
 	(void)snprintf(path, sizeof(path), "%s/%s", store_dir(), sub);
 	if ((d = opendir(path)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL && n < nitems(names)) {
+		return 0;
+	while ((de = readdir(d)) != NULL && n < MAX_NAMES) {
 		len = strlen(de->d_name);
 		if (len <= 4 || strcmp(de->d_name + len - 4, ".pem") != 0 ||
 		    de->d_name[0] == '.' || strcmp(de->d_name, "trust.pem") == 0 ||
@@ -186,6 +190,18 @@ list_dir(const char *sub, const char *filter)
 	}
 	(void)closedir(d);
 	qsort(names, n, sizeof(names[0]), names_cmp);
+	return n;
+}
+
+/* Those of sub that are filter's (an address or a domain; NULL: all). */
+static void
+list_dir(const char *sub, const char *filter)
+{
+	char		*names[MAX_NAMES];
+	size_t		 n, i;
+	const char	*at;
+
+	n = store_names(sub, names);
 	for (i = 0; i < n; i++) {
 		at = strrchr(names[i], '@');
 		if (filter == NULL || strcasecmp(filter, names[i]) == 0 ||
@@ -193,6 +209,59 @@ list_dir(const char *sub, const char *filter)
 			list_one(sub, names[i]);
 		free(names[i]);
 	}
+}
+
+/*
+ * The certificates whose SHA-256 fingerprint starts with want (hex, any
+ * case, colons allowed; at least 8 digits), in full. 1 if none.
+ */
+static int
+cert_show(const char *want)
+{
+	static const char *const subs[] = { "", "harvested/" };
+	char		 hex[65], fp_[65], *names[MAX_NAMES];
+	size_t		 n, i, j, len = 0, found = 0;
+	X509		*x;
+	BIO		*out;
+
+	for (; *want != '\0'; want++) {
+		if (*want == ':')
+			continue;
+		if (!isxdigit((unsigned char)*want) || len + 1 >= sizeof(hex))
+			return -1;
+		hex[len++] = (char)tolower((unsigned char)*want);
+	}
+	hex[len] = '\0';
+	if (len < 8 || (out = BIO_new_fp(stdout, BIO_NOCLOSE)) == NULL)
+		return -1;
+	for (j = 0; j < nitems(subs); j++) {
+		n = store_names(subs[j], names);
+		for (i = 0; i < n; i++) {
+			x = subs[j][0] == '\0' ? store_cert(names[i]) :
+			    store_harvested(names[i]);
+			if (x != NULL) {
+				store_fingerprint(x, fp_, sizeof(fp_));
+				if (strncmp(fp_, hex, len) == 0) {
+					if (found++ > 0)
+						(void)printf("\n");
+					list_one(subs[j], names[i]);
+					(void)printf("sha256 %s\n", fp_);
+					(void)X509_print_ex(out, x,
+					    XN_FLAG_ONELINE, X509_FLAG_NO_SIGDUMP |
+					    X509_FLAG_NO_PUBKEY);
+					(void)PEM_write_bio_X509(out, x);
+				}
+				X509_free(x);
+			}
+			free(names[i]);
+		}
+	}
+	(void)BIO_flush(out);
+	BIO_free(out);
+	if (found == 0)
+		(void)fprintf(stderr, "osmsctl: no certificate with "
+		    "fingerprint %s...\n", hex);
+	return found > 0 ? 0 : 1;
 }
 
 static int
@@ -239,6 +308,10 @@ policy_test(const char *path, int argc, char **argv)
 	    policy_encrypt_name(pol.encrypt), pol.decrypt == POLICY_YES ?
 	    "yes" : "no", pol.user_encrypted == USER_ENCRYPTED_REJECT ?
 	    "reject" : "pass", pol.require_signed ? ", require-signed" : "");
+	if (dir == POLICY_INBOUND)
+		(void)printf("             keep-original %s, subject-tag %s\n",
+		    pol.keep_original == POLICY_YES ? "yes" : "no",
+		    pol.subject_tag == POLICY_YES ? "yes" : "no");
 	if (dir == POLICY_OUTBOUND && pol.encrypt != ENCRYPT_NEVER) {
 		if ((x = store_recipient(argv[1], &origin, &aead, why,
 		    sizeof(why))) != NULL) {
@@ -439,6 +512,22 @@ cert_export(const char *name, const char *p12file)
 	return rc;
 }
 
+int
+audit_in_database(const char *path)
+{
+	struct osms_conf	*conf;
+	struct conf_table	*t;
+	int			 yes = 0;
+
+	if ((conf = conf_parse_file(path, stderr, NULL)) == NULL)
+		return 0;	/* cmd_cert says why */
+	TAILQ_FOREACH(t, &conf->tables, entry)
+		if (t->backend == TABLE_POSTGRES)
+			yes = 1;
+	conf_free(conf);
+	return yes;
+}
+
 /* The lines of the store's audit.log that mention text (any case). */
 static int
 audit_show(const char *text)
@@ -483,6 +572,12 @@ cmd_cert(const char *path, int argc, char **argv)
 		conf = load_conf(path);
 		list_dir("", argc == 3 ? argv[2] : NULL);
 		list_dir("harvested/", argc == 3 ? argv[2] : NULL);
+	} else if (strcmp(argv[1], "show") == 0 && argc == 3) {
+		conf = load_conf(path);
+		if ((rc = cert_show(argv[2])) == -1) {
+			conf_free(conf);
+			return -1;
+		}
 	} else if (strcmp(argv[1], "import") == 0 && argc >= 3 && argc <= 5) {
 		conf = load_conf(path);
 		rc = cert_import(argc - 2, argv + 2);

@@ -1,7 +1,6 @@
 -- osms directory schema for PostgreSQL 13 or later.
 --
--- This file is the result of applying sql/migrations/ in order; with only
--- the first migration it is the same text as 001-initial.sql. Load it
+-- This file is the result of applying sql/migrations/ in order. Load it
 -- into an empty database:
 --
 --	psql -v ON_ERROR_STOP=1 -d osms -f sql/schema.sql
@@ -78,7 +77,34 @@ CREATE TABLE aliases (
 );
 CREATE INDEX aliases_domain ON aliases (domain);
 
+-- cryptod's audit trail (002): every decision of the gateway is a row,
+-- and rows are only ever added; updates, deletes and truncation are
+-- refused.
+CREATE TABLE crypt_audit (
+	id		bigserial PRIMARY KEY,
+	at		timestamptz NOT NULL,	-- cryptod's clock
+	message		text NOT NULL,		-- the queue id, or '-'
+	decision	text NOT NULL,
+	recorded	timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX crypt_audit_at ON crypt_audit (at);
+
+CREATE FUNCTION crypt_audit_append_only() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'crypt_audit is append-only';
+END;
+$$;
+CREATE TRIGGER crypt_audit_no_change BEFORE UPDATE OR DELETE
+    ON crypt_audit FOR EACH ROW
+    EXECUTE FUNCTION crypt_audit_append_only();
+CREATE TRIGGER crypt_audit_no_truncate BEFORE TRUNCATE
+    ON crypt_audit FOR EACH STATEMENT
+    EXECUTE FUNCTION crypt_audit_append_only();
+
 INSERT INTO schema_version (version, description)
     VALUES (1, 'initial: domains, mailboxes, aliases');
+INSERT INTO schema_version (version, description)
+    VALUES (2, 'crypt_audit: the gateway''s append-only audit trail');
 
 COMMIT;

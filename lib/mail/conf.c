@@ -1201,6 +1201,8 @@ static const char *const query_names[TQ_COUNT] = {
 	[TQ_ALIAS_ADD] = "alias-add",
 	[TQ_ALIAS_DEL] = "alias-del",
 	[TQ_ALIAS_LIST] = "alias-list",
+	[TQ_AUDIT_ADD] = "audit-add",
+	[TQ_AUDIT_LIST] = "audit-list",
 };
 
 const char *

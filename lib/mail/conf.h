@@ -75,6 +75,11 @@ enum table_backend { TABLE_FILE, TABLE_POSTGRES };
  *	alias-add	$1 address, $2 target
  *	alias-del	$1 address, $2 target or "" for all of them
  *	alias-list	$1 domain or "" for all; rows: address, target
+ *	audit-add	$1 time (ISO 8601, UTC), $2 message (queue id or
+ *			"-"), $3 the gateway's decision: cryptod's audit
+ *			trail, only ever appended to
+ *	audit-list	$1 text or "" for all; rows: one column, the line
+ *			"time message decision" (as in audit.log)
  */
 enum table_query {
 	TQ_DOMAIN,
@@ -91,6 +96,8 @@ enum table_query {
 	TQ_ALIAS_ADD,
 	TQ_ALIAS_DEL,
 	TQ_ALIAS_LIST,
+	TQ_AUDIT_ADD,
+	TQ_AUDIT_LIST,
 	TQ_COUNT
 };
 #define CONF_MAX_QUERY		2048

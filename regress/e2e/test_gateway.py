@@ -9,6 +9,7 @@ holds alice's certificate and key and the test CA as trust anchor.
 """
 import os
 import pwd
+import re
 import subprocess
 import sys
 import tempfile
@@ -147,6 +148,14 @@ with Osms() as o:
         t.require(code == 250 and m is not None, "%d %r" % (code, text))
         t.expect(m["X-Osms-SMIME"] == "verified signer=bob@remote.test",
                  repr(m["X-Osms-SMIME"]))
+        serial = sh(["openssl", "x509", "-in", pki + "/bob.pem", "-noout",
+                     "-serial"], b"").decode().strip().split("=")[1]
+        ar = m.get_all("Authentication-Results") or []
+        got = re.match(r"^mail\.example\.test; smime=pass body\.smime-"
+                       r"identifier=bob@remote\.test body\.smime-serial="
+                       r"([0-9A-F]+)$", ar[0]) if len(ar) == 1 else None
+        t.expect(got and got.group(1).lstrip("0") == serial.lstrip("0"),
+                 "%r, serial %s" % (ar, serial))
         t.expect(os.path.exists(os.path.join(
             store, "harvested", "bob@remote.test.pem")), "not harvested")
 
@@ -159,6 +168,10 @@ with Osms() as o:
         t.expect(m is not None and (m["X-Osms-SMIME"] or "").startswith(
             "signer mismatch signer=bob@remote.test from=ceo@remote.test"),
             repr(m and m["X-Osms-SMIME"]))
+        t.expect(m is not None and (m["Authentication-Results"] or "")
+                 .startswith("mail.example.test; smime=policy "
+                             "body.smime-identifier=bob@remote.test "),
+                 repr(m and m["Authentication-Results"]))
 
     with t.case("a tampered signature: failed"):
         mid = message_id()
@@ -170,6 +183,9 @@ with Osms() as o:
         m = box.wait_for("alice", mid)
         t.expect(m is not None and (m["X-Osms-SMIME"] or "").startswith(
             "failed"), repr(m and m["X-Osms-SMIME"]))
+        t.expect(m is not None and (m["Authentication-Results"] or "")
+                 .startswith("mail.example.test; smime=fail"),
+                 repr(m and m["Authentication-Results"]))
 
     with t.case("a forged X-Osms-SMIME field is removed"):
         mid = message_id()
@@ -178,6 +194,20 @@ with Osms() as o:
         m = box.wait_for("alice", mid)
         t.expect(m is not None and "ceo@example.test" not in
                  (m["X-Osms-SMIME"] or ""), repr(m and m["X-Osms-SMIME"]))
+
+    with t.case("Authentication-Results in our name are removed, "
+                "others' kept"):
+        mid = message_id()
+        forged = ("Authentication-Results: MAIL.example.test; smime=pass\r\n"
+                  "Authentication-Results: (a \\) trick)\r\n"
+                  " mail.example.test 1; smime=pass\r\n"
+                  "Authentication-Results: mail.example.test.evil; "
+                  "spf=pass\r\n")
+        smtp(mx, message("bob@remote.test", mid, "plain", forged))
+        m = box.wait_for("alice", mid)
+        t.expect(m is not None and m.get_all("Authentication-Results") ==
+                 ["mail.example.test.evil; spf=pass"],
+                 repr(m and m.get_all("Authentication-Results")))
 
     with t.case("a user's mail is signed with the user's certificate"):
         mid = submit(o.ports["submission"], ["bob@example.test"],
