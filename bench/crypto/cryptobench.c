@@ -7,6 +7,13 @@
  *
  *	cryptobench -m MESSAGE -n COUNT -s SIGNER.pem -k SIGNER.key
  *	    -r RECIPIENT.pem -K RECIPIENT.key -a CA.pem
+ *	    [-S STORE -f FROM -t TO]
+ *
+ * With -S, each message also goes the way cryptod takes it: the signer's
+ * certificate and key and the recipient's certificate looked up in the
+ * certificate store (lib/mail/certstore.c) and checked, the recipient's
+ * key looked up to decrypt, the signature verified against the store's
+ * trust anchors and the signer harvested.
  *
  * Prints one line of JSON: messages per second for each direction.
  */
@@ -20,6 +27,7 @@
 #include <openssl/x509.h>
 
 #include "buf.h"
+#include "certstore.h"
 #include "smime.h"
 
 static double
@@ -69,11 +77,84 @@ slurp(const char *path, size_t *len)
 	return p;
 }
 
+/* The same work, with every certificate and key from the store. */
+static int
+store_path(const char *storef, const char *from, const char *to,
+    const char *msg, size_t len, int n, double *out_s, double *in_s)
+{
+	struct buf		 sig = BUF_INIT(2 * SMIME_MAX_MESSAGE);
+	struct buf		 enc = BUF_INIT(2 * SMIME_MAX_MESSAGE);
+	struct buf		 dec = BUF_INIT(2 * SMIME_MAX_MESSAGE);
+	struct smime_verdict	 v;
+	enum store_origin	 origin;
+	STACK_OF(X509)		*recips;
+	X509			*x, *r, *signer;
+	EVP_PKEY		*k;
+	const char		*err, *why;
+	char			 whyr[200];
+	double			 t0;
+	int			 i, aead, rc = -1;
+
+	store_set(storef);
+	store_reload();
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		buf_reset(&sig);
+		buf_reset(&enc);
+		x = store_cert(from);
+		k = store_key(from);
+		r = store_recipient(to, &origin, &aead, whyr, sizeof(whyr));
+		if (x == NULL || k == NULL || r == NULL ||
+		    store_check(x, from, STORE_SIGN, &why) == -1 ||
+		    (recips = sk_X509_new_null()) == NULL) {
+			fprintf(stderr, "store: no usable certificates\n");
+			return -1;
+		}
+		(void)sk_X509_push(recips, r);
+		if (smime_sign(msg, len, x, k, NULL, &sig, &err) == -1 ||
+		    smime_encrypt(sig.data, sig.len, recips, aead, &enc,
+		    &err) == -1) {
+			fprintf(stderr, "store outbound: %s\n", err);
+			return -1;
+		}
+		sk_X509_pop_free(recips, X509_free);
+		X509_free(x);
+		EVP_PKEY_free(k);
+	}
+	*out_s = now() - t0;
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		buf_reset(&dec);
+		x = store_cert(to);
+		k = store_key(to);
+		signer = NULL;
+		if (x == NULL || k == NULL || smime_decrypt(enc.data, enc.len,
+		    x, k, &dec, &err) == -1 || smime_verify(dec.data, dec.len,
+		    store_trust(), &v, NULL, &signer, &err) == -1 ||
+		    v.result != SMIME_VERIFIED) {
+			fprintf(stderr, "store inbound: failed\n");
+			goto done;
+		}
+		store_harvest(signer, v.signer, v.gcm);
+		X509_free(signer);
+		X509_free(x);
+		EVP_PKEY_free(k);
+	}
+	*in_s = now() - t0;
+	rc = 0;
+done:
+	buf_free(&sig);
+	buf_free(&enc);
+	buf_free(&dec);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
 	const char		*msgf = NULL, *sf = NULL, *kf = NULL, *rf = NULL;
 	const char		*rkf = NULL, *caf = NULL, *err;
+	const char		*storef = NULL, *from = NULL, *tof = NULL;
 	struct smime_verdict	 v;
 	X509			*signer, *rcpt;
 	EVP_PKEY		*skey, *rkey;
@@ -81,12 +162,15 @@ main(int argc, char **argv)
 	STACK_OF(X509)		*to;
 	char			*msg;
 	size_t			 len;
-	double			 t0, out_s, in_s;
+	double			 t0, out_s, in_s, sout_s = 0, sin_s = 0;
 	int			 n = 100, i, c;
 
-	while ((c = getopt(argc, argv, "a:k:K:m:n:r:s:")) != -1) {
+	while ((c = getopt(argc, argv, "a:f:k:K:m:n:r:s:S:t:")) != -1) {
 		switch (c) {
 		case 'a': caf = optarg; break;
+		case 'f': from = optarg; break;
+		case 'S': storef = optarg; break;
+		case 't': tof = optarg; break;
 		case 'k': kf = optarg; break;
 		case 'K': rkf = optarg; break;
 		case 'm': msgf = optarg; break;
@@ -138,9 +222,16 @@ main(int argc, char **argv)
 		}
 	}
 	in_s = now() - t0;
+	if (storef != NULL && from != NULL && tof != NULL) {
+		if (store_path(storef, from, tof, msg, len, n, &sout_s,
+		    &sin_s) == -1)
+			return 1;
+	}
 	printf("{\"bytes\": %zu, \"n\": %d, \"sign_encrypt_per_s\": %.1f,"
-	    " \"decrypt_verify_per_s\": %.1f}\n", len, n, n / out_s,
-	    n / in_s);
+	    " \"decrypt_verify_per_s\": %.1f, \"store_sign_encrypt_per_s\":"
+	    " %.1f, \"store_decrypt_verify_per_s\": %.1f}\n", len, n,
+	    n / out_s, n / in_s, sout_s > 0 ? n / sout_s : 0,
+	    sin_s > 0 ? n / sin_s : 0);
 	buf_free(&sig);
 	buf_free(&enc);
 	buf_free(&dec);
