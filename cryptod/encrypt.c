@@ -38,7 +38,7 @@ struct rcpt {
 	struct policy		 policy;
 	X509			*cert;		/* NULL: none usable */
 	enum store_origin	 origin;
-	int			 aead;		/* it takes AES-GCM */
+	unsigned		 caps;		/* SMIME_CAP_* it takes */
 	char			 fp[65];	/* its SHA-256, hex */
 	char			 why[200];	/* why none, when one was refused */
 	char			 outcome[72];	/* alike for alike copies */
@@ -66,7 +66,7 @@ answer(struct channel *ch, uint64_t id, int rewritten, enum crypt_send send,
 /* The copy for the recipients marked in included: encrypted for cert,
  * written to out; its DKIM field to dkim. 0, or -1 and why. */
 static int
-encrypt_copy(const char *msg, size_t len, X509 *cert, int aead,
+encrypt_copy(const char *msg, size_t len, X509 *cert, unsigned caps,
     const char *sender, int out, uint64_t *size, struct buf *dkim,
     const char **why)
 {
@@ -78,7 +78,7 @@ encrypt_copy(const char *msg, size_t len, X509 *cert, int aead,
 		*why = "out of memory";
 		goto done;
 	}
-	if (smime_encrypt(msg, len, to, aead, &copy, why) == -1)
+	if (smime_encrypt(msg, len, to, caps, &copy, why) == -1)
 		goto done;
 	if (signer_field(copy.data, copy.len, sender, dkim, why) == -1)
 		log_warnx("cryptod: the encrypted copy is not DKIM-signed: %s",
@@ -94,6 +94,16 @@ done:
 	return rc;
 }
 
+/* Is the content key sent with RSAES-OAEP (smime_encrypt's choice)? */
+static int
+oaep(const struct rcpt *rc)
+{
+	EVP_PKEY	*k = X509_get0_pubkey(rc->cert);
+
+	return (rc->caps & SMIME_CAP_OAEP) && k != NULL &&
+	    EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA;
+}
+
 /* What one recipient gets, by the policy and the store. */
 static void
 decide(const char *sender, struct rcpt *rc)
@@ -101,11 +111,11 @@ decide(const char *sender, struct rcpt *rc)
 	gateway_policy(POLICY_OUTBOUND, sender, rc->address, &rc->policy);
 	rc->send = CRYPT_SEND;
 	if (rc->policy.encrypt != ENCRYPT_NEVER &&
-	    (rc->cert = store_recipient(rc->address, &rc->origin, &rc->aead,
+	    (rc->cert = store_recipient(rc->address, &rc->origin, &rc->caps,
 	    rc->why, sizeof(rc->why))) != NULL) {
 		store_fingerprint(rc->cert, rc->fp, sizeof(rc->fp));
-		(void)snprintf(rc->outcome, sizeof(rc->outcome), "%s%s", rc->fp,
-		    rc->aead ? "+gcm" : "");
+		(void)snprintf(rc->outcome, sizeof(rc->outcome), "%s+%x", rc->fp,
+		    rc->caps);
 		return;
 	}
 	switch (rc->policy.encrypt) {
@@ -127,10 +137,11 @@ static void
 log_decision(const char *tag, const struct rcpt *rc)
 {
 	if (rc->cert != NULL)
-		audit(tag, "to=<%s> encrypted cert=%s origin=%s cipher=%s "
+		audit(tag, "to=<%s> encrypted cert=%s origin=%s cipher=%s%s "
 		    "rule=%d", rc->address, rc->fp,
-		    store_origin_name(rc->origin), rc->aead ? "aes-256-gcm" :
-		    "aes-256-cbc", rc->policy.line);
+		    store_origin_name(rc->origin), rc->caps & SMIME_CAP_GCM ?
+		    "aes-256-gcm" : "aes-256-cbc", oaep(rc) ? "+rsa-oaep" : "",
+		    rc->policy.line);
 	else
 		audit(tag, "to=<%s> %s encrypt=%s rule=%d%s%s", rc->address,
 		    rc->send == CRYPT_REFUSE ? "refused" :
@@ -226,7 +237,7 @@ encrypt_request(struct channel *ch, struct imsg *imsg)
 		answer(ch, imsg->hdr.id, 0, rc[0].send, 0, included, what, "");
 		goto done;
 	}
-	if (encrypt_copy(map, (size_t)st.st_size, rc[0].cert, rc[0].aead,
+	if (encrypt_copy(map, (size_t)st.st_size, rc[0].cert, rc[0].caps,
 	    sender, out, &size, &dkim, &why) == -1) {
 		(void)snprintf(what, sizeof(what), "error: %s", why);
 		answer(ch, imsg->hdr.id, 0, CRYPT_SEND, 0, included, what, "");
@@ -237,8 +248,9 @@ encrypt_request(struct channel *ch, struct imsg *imsg)
 	for (i = 0; i < n; i++)
 		if (included[i] == '1')
 			log_decision(tag, &rc[i]);
-	(void)snprintf(what, sizeof(what), "encrypted (%s) with the %s "
-	    "certificate %.16s", rc[0].aead ? "AES-256-GCM" : "AES-256-CBC",
+	(void)snprintf(what, sizeof(what), "encrypted (%s%s) with the %s "
+	    "certificate %.16s", rc[0].caps & SMIME_CAP_GCM ? "AES-256-GCM" :
+	    "AES-256-CBC", oaep(&rc[0]) ? ", RSA-OAEP" : "",
 	    store_origin_name(rc[0].origin), rc[0].fp);
 	answer(ch, imsg->hdr.id, rewritten, CRYPT_SEND, size, included, what,
 	    dkim.data != NULL ? dkim.data : "");

@@ -494,7 +494,7 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 			(void)snprintf(notes + strlen(notes), size -
 			    strlen(notes), "%sverified signer=%.100s", notes[0] ?
 			    "; " : "", v.signer);
-			store_harvest(signer, v.signer, v.gcm);
+			store_harvest(signer, v.signer, v.caps);
 			nverified++;
 			verified = 1;
 		}
@@ -605,7 +605,7 @@ outbound_refused(int encrypted, struct request *rq)
 	enum store_origin origin;
 	char		 why[200];
 	size_t		 i;
-	int		 aead;
+	unsigned	 caps;
 
 	for (i = 0; i < rq->noutside; i++) {
 		gateway_policy(POLICY_OUTBOUND, rq->sender, rq->outside[i],
@@ -622,7 +622,7 @@ outbound_refused(int encrypted, struct request *rq)
 		}
 		if (encrypted || pol.encrypt != ENCRYPT_MANDATORY)
 			continue;
-		if ((x = store_recipient(rq->outside[i], &origin, &aead, why,
+		if ((x = store_recipient(rq->outside[i], &origin, &caps, why,
 		    sizeof(why))) != NULL) {
 			X509_free(x);
 			continue;

@@ -82,7 +82,7 @@ usage(void)
 	    "                      make a DKIM key, print its DNS record\n"
 	    "  dkim sign DOMAIN SELECTOR KEYFILE\n"
 	    "                      sign standard input to standard output\n"
-	    "  smime sign CERT KEY [CHAIN], smime encrypt [-g] CERT...,\n"
+	    "  smime sign CERT KEY [CHAIN], smime encrypt [-g] [-o] CERT...,\n"
 	    "  smime decrypt CERT KEY, smime verify CAFILE\n"
 	    "                      S/MIME from standard input to standard"
 	    " output\n"

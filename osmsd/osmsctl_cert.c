@@ -46,6 +46,7 @@
 #include "conf.h"
 #include "osmsctl.h"
 #include "policy.h"
+#include "smime.h"
 #include "util.h"
 
 static struct osms_conf *
@@ -277,7 +278,7 @@ policy_test(const char *path, int argc, char **argv)
 	enum store_origin origin;
 	char		 text[POLICY_MAX_TEXT], why[200], fp_[65];
 	size_t		 i;
-	int		 aead;
+	unsigned	 caps;
 
 	if (argc >= 2 && strcmp(argv[0], "-d") == 0) {
 		for (i = 0; i < nitems(dirs); i++)
@@ -313,13 +314,16 @@ policy_test(const char *path, int argc, char **argv)
 		    pol.keep_original == POLICY_YES ? "yes" : "no",
 		    pol.subject_tag == POLICY_YES ? "yes" : "no");
 	if (dir == POLICY_OUTBOUND && pol.encrypt != ENCRYPT_NEVER) {
-		if ((x = store_recipient(argv[1], &origin, &aead, why,
+		if ((x = store_recipient(argv[1], &origin, &caps, why,
 		    sizeof(why))) != NULL) {
 			store_fingerprint(x, fp_, sizeof(fp_));
 			(void)printf("certificate: %s (%s), sha256 %s\n"
-			    "outcome:     encrypted (%s)\n", argv[1],
-			    store_origin_name(origin), fp_, aead ?
-			    "AES-256-GCM" : "AES-256-CBC");
+			    "outcome:     encrypted (%s%s)\n", argv[1],
+			    store_origin_name(origin), fp_, caps &
+			    SMIME_CAP_GCM ? "AES-256-GCM" : "AES-256-CBC",
+			    (caps & SMIME_CAP_OAEP) && X509_get0_pubkey(x) !=
+			    NULL && EVP_PKEY_get_base_id(X509_get0_pubkey(x)) ==
+			    EVP_PKEY_RSA ? ", RSA-OAEP" : "");
 			X509_free(x);
 		} else
 			(void)printf("certificate: none usable%s%s\n"
@@ -446,7 +450,8 @@ static int
 cert_remove(const char *name)
 {
 	static const char *const forms[] = { "%s/%s.pem", "%s/%s.key",
-	    "%s/%s.aead", "%s/harvested/%s.pem", "%s/harvested/%s.aead" };
+	    "%s/%s.aead", "%s/%s.oaep", "%s/harvested/%s.pem",
+	    "%s/harvested/%s.aead", "%s/harvested/%s.oaep" };
 	char	 path[CONF_MAX_PATH + 300];
 	size_t	 i;
 	int	 n = 0;

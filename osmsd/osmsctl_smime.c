@@ -4,8 +4,10 @@
  * interoperability tests against openssl cms and gpgsm.
  *
  *	smime sign CERT KEY [CHAIN]	multipart/signed
- *	smime encrypt [-g] CERT ...	enveloped-data for each CERT (-g:
- *					AES-GCM authenticated-enveloped-data)
+ *	smime encrypt [-g] [-o] CERT ...
+ *					enveloped-data for each CERT (-g:
+ *					AES-GCM authenticated-enveloped-data;
+ *					-o: RSAES-OAEP for RSA keys)
  *	smime decrypt CERT KEY
  *	smime verify CAFILE		verdict on stderr, content on stdout
  */
@@ -107,14 +109,19 @@ cmd_smime(int argc, char **argv)
 		X509_free(x);
 		EVP_PKEY_free(k);
 	} else if (strcmp(op, "encrypt") == 0) {
-		int	 gcm = argc > 2 && strcmp(argv[2], "-g") == 0;
+		unsigned	 caps = 0;
 
+		/* -g: AES-GCM; -o: RSAES-OAEP */
+		for (i = 2; i < argc && (strcmp(argv[i], "-g") == 0 ||
+		    strcmp(argv[i], "-o") == 0); i++)
+			caps |= argv[i][1] == 'g' ? SMIME_CAP_GCM :
+			    SMIME_CAP_OAEP;
 		certs = sk_X509_new_null();
-		for (i = gcm ? 3 : 2; i < argc; i++)
+		for (; i < argc; i++)
 			(void)sk_X509_push(certs, cert_load(argv[i]));
 		read_stdin(&in);
 		rc = smime_encrypt(in.data != NULL ? in.data : "", in.len,
-		    certs, gcm, &out, &err);
+		    certs, caps, &out, &err);
 	} else if (strcmp(op, "verify") == 0 && argc == 3) {
 		if ((store = X509_STORE_new()) == NULL ||
 		    X509_STORE_load_file(store, argv[2]) != 1) {

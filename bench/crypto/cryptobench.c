@@ -93,7 +93,8 @@ store_path(const char *storef, const char *from, const char *to,
 	const char		*err, *why;
 	char			 whyr[200];
 	double			 t0;
-	int			 i, aead, rc = -1;
+	unsigned		 caps;
+	int			 i, rc = -1;
 
 	store_set(storef);
 	store_reload();
@@ -103,7 +104,7 @@ store_path(const char *storef, const char *from, const char *to,
 		buf_reset(&enc);
 		x = store_cert(from);
 		k = store_key(from);
-		r = store_recipient(to, &origin, &aead, whyr, sizeof(whyr));
+		r = store_recipient(to, &origin, &caps, whyr, sizeof(whyr));
 		if (x == NULL || k == NULL || r == NULL ||
 		    store_check(x, from, STORE_SIGN, &why) == -1 ||
 		    (recips = sk_X509_new_null()) == NULL) {
@@ -112,7 +113,7 @@ store_path(const char *storef, const char *from, const char *to,
 		}
 		(void)sk_X509_push(recips, r);
 		if (smime_sign(msg, len, x, k, NULL, &sig, &err) == -1 ||
-		    smime_encrypt(sig.data, sig.len, recips, aead, &enc,
+		    smime_encrypt(sig.data, sig.len, recips, caps, &enc,
 		    &err) == -1) {
 			fprintf(stderr, "store outbound: %s\n", err);
 			return -1;
@@ -135,7 +136,7 @@ store_path(const char *storef, const char *from, const char *to,
 			fprintf(stderr, "store inbound: failed\n");
 			goto done;
 		}
-		store_harvest(signer, v.signer, v.gcm);
+		store_harvest(signer, v.signer, v.caps);
 		X509_free(signer);
 		X509_free(x);
 		EVP_PKEY_free(k);

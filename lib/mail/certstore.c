@@ -21,6 +21,7 @@
 #include "certstore.h"
 #include "conf.h"
 #include "log.h"
+#include "smime.h"
 #include "util.h"
 
 static char			 dir[CONF_MAX_PATH];
@@ -429,19 +430,34 @@ store_fingerprint(X509 *x, char *out, size_t size)
  * else harvested), else its domain's gateway certificate; each checked.
  * NULL (and why, if one was found and refused) when there is none.
  */
-/* A marker beside a certificate: its owner takes AES-GCM. */
-static int
-takes_aead(const char *sub, const char *name)
-{
-	char	 path[CONF_MAX_PATH + 300];
+/* Markers beside a certificate: what its owner takes. */
+static const struct {
+	unsigned	 cap;
+	const char	*suffix;
+} markers[] = {
+	{ SMIME_CAP_GCM, ".aead" },
+	{ SMIME_CAP_OAEP, ".oaep" },
+};
 
-	(void)snprintf(path, sizeof(path), "%s/%s%s.aead", dir, sub, name);
-	return access(path, F_OK) == 0;
+static unsigned
+takes(const char *sub, const char *name)
+{
+	char		 path[CONF_MAX_PATH + 300];
+	unsigned	 caps = 0;
+	size_t		 i;
+
+	for (i = 0; i < nitems(markers); i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s%s%s", dir, sub, name,
+		    markers[i].suffix);
+		if (access(path, F_OK) == 0)
+			caps |= markers[i].cap;
+	}
+	return caps;
 }
 
 X509 *
-store_recipient(const char *address, enum store_origin *origin, int *aead,
-    char *why, size_t size)
+store_recipient(const char *address, enum store_origin *origin,
+    unsigned *caps, char *why, size_t size)
 {
 	static const struct {
 		const char		*sub;
@@ -463,7 +479,7 @@ store_recipient(const char *address, enum store_origin *origin, int *aead,
 			continue;
 		if (store_check(x, name, STORE_ENCRYPT, &err) == 0) {
 			*origin = places[i].origin;
-			*aead = takes_aead(places[i].sub, name);
+			*caps = takes(places[i].sub, name);
 			return x;
 		}
 		(void)snprintf(why, size, "certificate %s%.100s: %s",
@@ -491,11 +507,12 @@ store_origin_name(enum store_origin o)
 /* Keep a verified signer's certificate, to encrypt to it later; written
  * aside and renamed, so a reader never sees half of it. */
 void
-store_harvest(X509 *x, const char *email, int aead)
+store_harvest(X509 *x, const char *email, unsigned caps)
 {
 	char	 path[CONF_MAX_PATH + 300], tmp[CONF_MAX_PATH + 320];
 	FILE	*fp;
 	X509	*had;
+	size_t	 i;
 	int	 fd, ok;
 
 	if (dir[0] == '\0' || !store_name_ok(email))
@@ -523,12 +540,15 @@ store_harvest(X509 *x, const char *email, int aead)
 	}
 capabilities:
 	/* What it said it takes, as of its latest signature. */
-	(void)snprintf(path, sizeof(path), "%s/harvested/%s.aead", dir, email);
-	if (aead && (fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW |
-	    O_CLOEXEC, 0600)) != -1)
-		(void)close(fd);
-	else if (!aead)
-		(void)unlink(path);
+	for (i = 0; i < nitems(markers); i++) {
+		(void)snprintf(path, sizeof(path), "%s/harvested/%s%s", dir,
+		    email, markers[i].suffix);
+		if ((caps & markers[i].cap) && (fd = open(path, O_WRONLY |
+		    O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) != -1)
+			(void)close(fd);
+		else if (!(caps & markers[i].cap))
+			(void)unlink(path);
+	}
 }
 
 /*

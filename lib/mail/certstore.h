@@ -54,17 +54,17 @@ int		 store_check(X509 *x, const char *name, int use,
 		    const char **why);
 /* The certificate to encrypt to an outside address: its own (imported,
  * else harvested), else its domain's gateway certificate, each checked;
- * NULL and why (if one was refused) when there is none. *aead: its
- * owner takes AES-GCM (a NAME.aead file beside the certificate, which
- * harvesting writes when the signer announced it). */
+ * NULL and why (if one was refused) when there is none. *caps: what its
+ * owner takes, SMIME_CAP_* (NAME.aead and NAME.oaep files beside the
+ * certificate, which harvesting writes as the signer announced them). */
 X509		*store_recipient(const char *address, enum store_origin *,
-		    int *aead, char *why, size_t size);
+		    unsigned *caps, char *why, size_t size);
 const char	*store_origin_name(enum store_origin);
 /* SHA-256 of the certificate, lower-case hex. */
 void		 store_fingerprint(X509 *, char *out, size_t size);
-/* Keep a verified signer's certificate (harvested/), and whether it
- * takes AES-GCM. */
-void		 store_harvest(X509 *, const char *email, int aead);
+/* Keep a verified signer's certificate (harvested/), and what it takes
+ * (SMIME_CAP_*). */
+void		 store_harvest(X509 *, const char *email, unsigned caps);
 
 /*
  * Writing: a certificate (and key, encrypted with the master key when

@@ -17,6 +17,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include "log.h"
@@ -184,14 +185,15 @@ random_boundary(char *b, size_t size)
 }
 
 /*
- * The ciphers we take, in the order we prefer them (RFC 8551 2.5.2):
- * a correspondent that keeps them can answer with AES-GCM.
+ * The ciphers we take, in the order we prefer them (RFC 8551 2.5.2),
+ * and RSAES-OAEP: a correspondent that keeps them can answer with
+ * AES-GCM and OAEP.
  */
 static int
 add_capabilities(CMS_SignerInfo *si)
 {
 	static const int	 nids[] = { NID_aes_256_gcm, NID_aes_128_gcm,
-	    NID_aes_256_cbc, NID_aes_128_cbc };
+	    NID_aes_256_cbc, NID_aes_128_cbc, NID_rsaesOaep };
 	STACK_OF(X509_ALGOR)	*algs = NULL;
 	size_t			 i;
 	int			 rc = -1;
@@ -206,15 +208,16 @@ done:
 	return rc;
 }
 
-/* Does the signer say it takes AES-GCM (its SMIMECapabilities)? */
-static int
-takes_gcm(CMS_SignerInfo *si)
+/* What the signer says it takes (its SMIMECapabilities): SMIME_CAP_*. */
+static unsigned
+signer_caps(CMS_SignerInfo *si)
 {
 	STACK_OF(X509_ALGOR)	*algs;
 	X509_ATTRIBUTE		*attr;
 	ASN1_TYPE		*t;
 	const unsigned char	*p;
-	int			 i, nid, yes = 0;
+	unsigned		 caps = 0;
+	int			 i, nid;
 
 	if ((i = CMS_signed_get_attr_by_NID(si, NID_SMIMECapabilities,
 	    -1)) < 0 || (attr = CMS_signed_get_attr(si, i)) == NULL ||
@@ -228,10 +231,37 @@ takes_gcm(CMS_SignerInfo *si)
 	for (i = 0; i < sk_X509_ALGOR_num(algs); i++) {
 		nid = OBJ_obj2nid(sk_X509_ALGOR_value(algs, i)->algorithm);
 		if (nid == NID_aes_256_gcm || nid == NID_aes_128_gcm)
-			yes = 1;
+			caps |= SMIME_CAP_GCM;
+		if (nid == NID_rsaesOaep)
+			caps |= SMIME_CAP_OAEP;
 	}
 	sk_X509_ALGOR_pop_free(algs, X509_ALGOR_free);
-	return yes;
+	return caps;
+}
+
+/*
+ * A recipient: the content key for its public key, with RSAES-OAEP when
+ * it takes that and the key is RSA. The parameters are the defaults
+ * (SHA-1 and MGF1 with SHA-1), which a capability without parameters
+ * announces and every OAEP implementation has (RFC 3560 3.1).
+ */
+static int
+add_recipient(CMS_ContentInfo *cms, X509 *x, unsigned caps)
+{
+	CMS_RecipientInfo	*ri;
+	EVP_PKEY		*k = X509_get0_pubkey(x);
+	EVP_PKEY_CTX		*pctx;
+	int			 oaep;
+
+	oaep = (caps & SMIME_CAP_OAEP) && k != NULL &&
+	    EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA;
+	if ((ri = CMS_add1_recipient_cert(cms, x, oaep ? CMS_KEY_PARAM :
+	    0)) == NULL)
+		return -1;
+	if (oaep && ((pctx = CMS_RecipientInfo_get0_pkey_ctx(ri)) == NULL ||
+	    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_OAEP_PADDING) <= 0))
+		return -1;
+	return 0;
 }
 
 int
@@ -295,13 +325,14 @@ done:
 
 int
 smime_encrypt(const char *msg, size_t len, STACK_OF(X509) *recips,
-    int aead, struct buf *out, const char **errstr)
+    unsigned caps, struct buf *out, const char **errstr)
 {
 	struct buf	 outer = BUF_INIT(SMIME_MAX_MESSAGE);
 	struct buf	 inner = BUF_INIT(SMIME_MAX_MESSAGE);
 	CMS_ContentInfo	*cms = NULL;
 	BIO		*in = NULL;
-	int		 rc = -1;
+	const int	 aead = (caps & SMIME_CAP_GCM) != 0;
+	int		 i, rc = -1;
 
 	*errstr = "out of memory or message too large";
 	if (len > SMIME_MAX_MESSAGE || entity(msg, len, &outer, &inner) == -1)
@@ -309,8 +340,13 @@ smime_encrypt(const char *msg, size_t len, STACK_OF(X509) *recips,
 	*errstr = "encryption failed";
 	/* An AEAD cipher makes OpenSSL write AuthEnvelopedData. */
 	if ((in = BIO_new_mem_buf(inner.data, (int)inner.len)) == NULL ||
-	    (cms = CMS_encrypt(recips, in, aead ? EVP_aes_256_gcm() :
-	    EVP_aes_256_cbc(), CMS_BINARY)) == NULL)
+	    (cms = CMS_encrypt(NULL, in, aead ? EVP_aes_256_gcm() :
+	    EVP_aes_256_cbc(), CMS_BINARY | CMS_PARTIAL)) == NULL)
+		goto done;
+	for (i = 0; i < sk_X509_num(recips); i++)
+		if (add_recipient(cms, sk_X509_value(recips, i), caps) == -1)
+			goto done;
+	if (CMS_final(cms, in, NULL, CMS_BINARY) != 1)
 		goto done;
 	*errstr = "message too large";
 	if (buf_add(out, outer.data, outer.len) == -1 ||
@@ -634,7 +670,7 @@ smime_verify(const char *msg, size_t len, X509_STORE *store,
 	v->result = SMIME_VERIFIED;
 	if ((infos = CMS_get0_SignerInfos(cms)) != NULL &&
 	    sk_CMS_SignerInfo_num(infos) > 0)
-		v->gcm = takes_gcm(sk_CMS_SignerInfo_value(infos, 0));
+		v->caps = signer_caps(sk_CMS_SignerInfo_value(infos, 0));
 	if ((signers = CMS_get0_signers(cms)) != NULL &&
 	    sk_X509_num(signers) > 0) {
 		cert_email(sk_X509_value(signers, 0), v->signer,

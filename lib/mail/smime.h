@@ -20,6 +20,10 @@
 
 #define SMIME_MAX_MESSAGE	(64 * 1024 * 1024)
 
+/* What a correspondent takes, as its SMIMECapabilities say. */
+#define SMIME_CAP_GCM		0x1	/* AES-GCM: AuthEnvelopedData */
+#define SMIME_CAP_OAEP		0x2	/* RSAES-OAEP key transport */
+
 enum smime_result {
 	SMIME_NOT_SIGNED,	/* no S/MIME signature at the top */
 	SMIME_VERIFIED,
@@ -30,25 +34,27 @@ struct smime_verdict {
 	enum smime_result	 result;
 	char			 signer[256];	/* the signer's e-mail, "" */
 	char			 reason[160];	/* for FAILED */
-	int			 gcm;	/* VERIFIED: it announced AES-GCM */
+	unsigned		 caps;	/* VERIFIED: SMIME_CAP_* announced */
 };
 
 /*
  * Sign msg (multipart/signed, detached, SHA-256; the content made 7bit
  * first, as signed content must survive transport; SMIMECapabilities
- * that put AES-GCM first): the signed message appended to out. chain
- * may be NULL. 0, or -1 and errstr.
+ * that put AES-GCM first and name RSAES-OAEP): the signed message
+ * appended to out. chain may be NULL. 0, or -1 and errstr.
  */
 int	 smime_sign(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 	    STACK_OF(X509) *chain, struct buf *out, const char **errstr);
 
 /*
  * Encrypt msg for the certificates: AES-256-CBC enveloped-data, or with
- * aead AES-256-GCM authenticated-enveloped-data (RFC 5083/5084), for
- * recipients known to take it.
+ * SMIME_CAP_GCM in caps AES-256-GCM authenticated-enveloped-data (RFC
+ * 5083/5084); the content key for an RSA certificate with PKCS #1 v1.5,
+ * or with SMIME_CAP_OAEP RSAES-OAEP (RFC 3560, default parameters). caps:
+ * what all the recipients are known to take.
  */
 int	 smime_encrypt(const char *msg, size_t len, STACK_OF(X509) *recips,
-	    int aead, struct buf *out, const char **errstr);
+	    unsigned caps, struct buf *out, const char **errstr);
 
 /*
  * Decrypt an application/pkcs7-mime enveloped (or authenticated

@@ -370,9 +370,18 @@ try:
                      "openssl decrypts the AuthEnvelopedData")
             with open(path("gcm.eml"), "wb") as f:
                 f.write(got[0].data)
-            t.expect(b"aes-256-gcm" in sh("openssl", "cms", "-cmsout",
-                                          "-print", "-in", path("gcm.eml")),
-                     "the cipher is AES-256-GCM")
+            printed = sh("openssl", "cms", "-cmsout", "-print", "-in",
+                         path("gcm.eml"))
+            t.expect(b"aes-256-gcm" in printed, "the cipher is AES-256-GCM")
+            # osms's signatures announce RSAES-OAEP as well: the content
+            # key goes to gina that way (RFC 3560), openssl takes it.
+            t.expect(os.path.exists(os.path.join(
+                store, "harvested", "gina@remote.test.oaep")),
+                "OAEP kept as a capability")
+            t.expect(b"rsaesOaep" in printed, "the key transport is OAEP")
+            t.expect(wait_log(o, r"to=<gina@remote\.test> encrypted cert="
+                              r"\S+ origin=harvested cipher=aes-256-gcm\+"
+                              r"rsa-oaep rule="), "audited as OAEP")
 
         with t.case("a mixed list: one copy per outcome"):
             rcpts = ["carol@partner.test", "dave@remote.test",

@@ -15,6 +15,7 @@
 #include <openssl/x509v3.h>
 
 #include "certstore.h"
+#include "smime.h"
 #include "test.h"
 
 static char	 dir[64];
@@ -180,7 +181,7 @@ test_cache(void)
 	EVP_PKEY	*k1, *k2, *nk = rsa();
 	enum store_origin o;
 	char		 why[200];
-	int		 aead;
+	unsigned	 caps;
 
 	test_begin("the cache: the same objects while the file is the same,"
 	    " a replaced file read again");
@@ -221,9 +222,9 @@ test_cache(void)
 		test_assert(unlink(path) == 0);
 		test_assert(store_key("dora@example.test") == NULL);
 	}
-	x1 = store_recipient("dora@example.test", &o, &aead, why,
+	x1 = store_recipient("dora@example.test", &o, &caps, why,
 	    sizeof(why));
-	test_assert(same_cert(x1, fresh) && o == ORIGIN_IMPORTED);
+	test_assert(same_cert(x1, fresh) && o == ORIGIN_IMPORTED && caps == 0);
 	X509_free(x1);
 	X509_free(fresh);
 	EVP_PKEY_free(nk);
@@ -252,7 +253,7 @@ test_harvest(void)
 	test_assert(stat(path, &st1) == 0);
 	store_harvest(a, "hank@remote.test", 0);
 	test_assert(stat(path, &st2) == 0 && st1.st_ino == st2.st_ino);
-	store_harvest(b, "hank@remote.test", 1);
+	store_harvest(b, "hank@remote.test", SMIME_CAP_GCM | SMIME_CAP_OAEP);
 	test_assert(stat(path, &st2) == 0 && st1.st_ino != st2.st_ino);
 	x = store_harvested("hank@remote.test");
 	test_assert(same_cert(x, b));
@@ -260,6 +261,23 @@ test_harvest(void)
 	(void)snprintf(path, sizeof(path), "%s/harvested/hank@remote.test.aead",
 	    dir);
 	test_assert(access(path, F_OK) == 0);
+	{
+		enum store_origin	 o;
+		unsigned		 caps = 0;
+		char			 why[200];
+
+		x = store_recipient("hank@remote.test", &o, &caps, why,
+		    sizeof(why));
+		test_assert(same_cert(x, b) && o == ORIGIN_HARVESTED &&
+		    caps == (SMIME_CAP_GCM | SMIME_CAP_OAEP));
+		X509_free(x);
+		/* A later signature without them: they are gone. */
+		store_harvest(b, "hank@remote.test", SMIME_CAP_GCM);
+		x = store_recipient("hank@remote.test", &o, &caps, why,
+		    sizeof(why));
+		test_assert(x != NULL && caps == SMIME_CAP_GCM);
+		X509_free(x);
+	}
 	X509_free(a);
 	X509_free(b);
 	EVP_PKEY_free(k1);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/cms.h>
 #include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
@@ -157,6 +158,61 @@ test_encrypt_decrypt(void)
 	test_end();
 }
 
+/* The key encryption algorithm of the first recipient of an
+ * application/pkcs7-mime message. */
+static int
+key_transport(const struct buf *e)
+{
+	const char		*b64 = strstr(e->data, "\r\n\r\n");
+	BIO			*mem, *dec;
+	CMS_ContentInfo		*cms;
+	STACK_OF(CMS_RecipientInfo) *ris;
+	X509_ALGOR		*alg = NULL;
+	int			 nid = NID_undef;
+
+	if (b64 == NULL || (mem = BIO_new_mem_buf(b64 + 4,
+	    (int)(e->len - (size_t)(b64 + 4 - e->data)))) == NULL ||
+	    (dec = BIO_new(BIO_f_base64())) == NULL)
+		abort();
+	dec = BIO_push(dec, mem);
+	if ((cms = d2i_CMS_bio(dec, NULL)) != NULL &&
+	    (ris = CMS_get0_RecipientInfos(cms)) != NULL &&
+	    sk_CMS_RecipientInfo_num(ris) > 0 &&
+	    CMS_RecipientInfo_ktri_get0_algs(sk_CMS_RecipientInfo_value(ris,
+	    0), NULL, NULL, &alg) == 1)
+		nid = OBJ_obj2nid(alg->algorithm);
+	CMS_ContentInfo_free(cms);
+	BIO_free_all(dec);
+	return nid;
+}
+
+static void
+test_oaep(void)
+{
+	struct buf	 e = BUF_INIT(1 << 20), d = BUF_INIT(1 << 20);
+	STACK_OF(X509)	*r = sk_X509_new_null();
+	const char	*err;
+
+	test_begin("smime: RSAES-OAEP key transport when asked, PKCS #1 v1.5"
+	    " else; both decrypt");
+	(void)sk_X509_push(r, acert);
+	test_assert(smime_encrypt(msg, sizeof(msg) - 1, r, SMIME_CAP_OAEP, &e,
+	    &err) == 0);
+	test_assert(key_transport(&e) == NID_rsaesOaep);
+	test_assert(smime_decrypt(e.data, e.len, acert, akey, &d, &err) ==
+	    0 && strstr(d.data, ". a dot line") != NULL);
+	buf_reset(&e);
+	buf_reset(&d);
+	test_assert(smime_encrypt(msg, sizeof(msg) - 1, r, 0, &e, &err) == 0);
+	test_assert(key_transport(&e) == NID_rsaEncryption);
+	test_assert(smime_decrypt(e.data, e.len, acert, akey, &d, &err) ==
+	    0);
+	sk_X509_free(r);
+	buf_free(&e);
+	buf_free(&d);
+	test_end();
+}
+
 static void
 test_gcm(void)
 {
@@ -172,7 +228,8 @@ test_gcm(void)
 	test_begin("smime: AES-GCM authenticated-enveloped-data; tampering"
 	    " is refused; our signatures announce GCM");
 	(void)sk_X509_push(r, acert);
-	test_assert(smime_encrypt(msg, sizeof(msg) - 1, r, 1, &e, &err) == 0);
+	test_assert(smime_encrypt(msg, sizeof(msg) - 1, r, SMIME_CAP_GCM, &e,
+	    &err) == 0);
 	test_assert(strstr(e.data, "smime-type=authEnveloped-data") != NULL);
 	test_assert(smime_is_encrypted(e.data, e.len));
 	test_assert(smime_decrypt(e.data, e.len, acert, akey, &d, &err) ==
@@ -194,7 +251,8 @@ test_gcm(void)
 	test_assert(smime_sign(msg, sizeof(msg) - 1, acert, akey, NULL, &sig,
 	    &err) == 0);
 	test_assert(smime_verify(sig.data, sig.len, store, &v, NULL, NULL,
-	    &err) == 0 && v.result == SMIME_VERIFIED && v.gcm == 1);
+	    &err) == 0 && v.result == SMIME_VERIFIED &&
+	    v.caps == (SMIME_CAP_GCM | SMIME_CAP_OAEP));
 	X509_STORE_free(store);
 	sk_X509_free(r);
 	buf_free(&e);
@@ -215,6 +273,7 @@ main(void)
 	    "mallory@example.test");
 	test_sign_verify();
 	test_encrypt_decrypt();
+	test_oaep();
 	test_gcm();
 	X509_free(ca);
 	X509_free(acert);
