@@ -339,6 +339,17 @@ fi
 if [ "$(psql_pg -d osms -c "SELECT to_regclass('schema_version') IS NOT NULL")" != t ]; then
 	say "loading sql/schema.sql into the database osms"
 	psql_pg -d osms -f sql/schema.sql >/dev/null
+else
+	# A database of an earlier demo: the migrations it has not had.
+	have=$(psql_pg -d osms -c "SELECT max(version) FROM schema_version")
+	for f in sql/migrations/[0-9]*.sql; do
+		n=${f##*/}
+		n=$((10#${n%%-*}))
+		if [ "$n" -gt "${have:-0}" ]; then
+			say "applying $f"
+			psql_pg -d osms -f "$f" >/dev/null
+		fi
+	done
 fi
 
 # The demo users, through osmsctl once osmsd answers (an empty database
