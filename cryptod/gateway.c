@@ -49,6 +49,7 @@
 #include "proc.h"
 #include "smime.h"
 #include "util.h"
+#include "verdict.h"
 
 #define GW_HEADER	"X-Osms-SMIME:"
 #define GW_AR		"Authentication-Results:"
@@ -139,66 +140,6 @@ decrypt_with(const char *name, const struct buf *in, int nested,
 	X509_free(x);
 	EVP_PKEY_free(k);
 	return rc;
-}
-
-/*
- * Is the field at p (n bytes, its name included) an Authentication-Results
- * field in our name? Only we may say what we found (RFC 8601, 5).
- */
-static int
-claims_ours(const char *p, size_t n)
-{
-	size_t	 i = sizeof(GW_AR) - 1, id = strlen(authserv_id), depth;
-
-	if (n < i || strncasecmp(p, GW_AR, i) != 0 || id == 0)
-		return 0;
-	for (;;) {
-		while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' ||
-		    p[i] == '\n'))
-			i++;
-		if (i == n || p[i] != '(')
-			break;
-		for (depth = 0; i < n; i++)	/* a comment */
-			if (p[i] == '\\' && i + 1 < n)
-				i++;
-			else if (p[i] == '(')
-				depth++;
-			else if (p[i] == ')' && --depth == 0) {
-				i++;
-				break;
-			}
-	}
-	if (n - i < id || strncasecmp(p + i, authserv_id, id) != 0)
-		return 0;
-	i += id;	/* the name ends there, or it is another's */
-	return i == n || (p[i] != '\0' && strchr(" \t\r\n;(", p[i]) != NULL);
-}
-
-/* The message without any X-Osms-SMIME field, or Authentication-Results
- * field in our name, of its own: 1 if some were removed. */
-static int
-strip_ours(const char *p, size_t len, struct buf *out)
-{
-	size_t	 i = 0, e;
-	int	 removed = 0;
-
-	while (i < len && p[i] != '\n' && !(p[i] == '\r' && i + 1 < len &&
-	    p[i + 1] == '\n')) {
-		for (e = i; e < len; e++)
-			if (p[e] == '\n' && (e + 1 >= len ||
-			    (p[e + 1] != ' ' && p[e + 1] != '\t')))
-				break;
-		e = e < len ? e + 1 : len;
-		if ((e - i >= sizeof(GW_HEADER) - 1 && strncasecmp(p + i,
-		    GW_HEADER, sizeof(GW_HEADER) - 1) == 0) ||
-		    claims_ours(p + i, e - i))
-			removed = 1;
-		else
-			(void)buf_add(out, p + i, e - i);
-		i = e;
-	}
-	(void)buf_add(out, p + i, len - i);
-	return removed;
 }
 
 /* "Name <a@b>" or "a@b": the address (not folded fields, not groups:
@@ -320,67 +261,6 @@ gateway_policy(enum policy_dir dir, const char *from, const char *to,
 	policy_match(&rules, dir, from, to, p);
 }
 
-/* osms's words in a Subject: a sender's copies are removed like forged
- * verdict fields, so "[signed]" is never the sender's claim. */
-static const char *const gw_tags[] = {
-	"[encrypted]", "[signed]", "[signature invalid]"
-};
-
-/*
- * The Subject with tag in front ("": none), without the tags the sender
- * put there; one is made if there is none. 1 if cur changed.
- */
-static int
-tag_subject(struct buf *cur, const char *tag)
-{
-	struct buf	 out = BUF_INIT(2 * SMIME_MAX_MESSAGE + 64);
-	const char	*p = cur->data, *end = cur->data + cur->len, *lf;
-	size_t		 at, from, i, n;
-	int		 forged = 0;
-
-	for (; p < end && *p != '\r' && *p != '\n'; p = lf + 1) {
-		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			break;
-		if ((size_t)(end - p) > 8 && strncasecmp(p, "Subject:", 8) == 0)
-			break;
-	}
-	if (p < end && (size_t)(end - p) > 8 && strncasecmp(p, "Subject:",
-	    8) == 0) {
-		at = from = (size_t)(p - cur->data) + 8;
-		for (;;) {
-			while (from < cur->len && (cur->data[from] == ' ' ||
-			    cur->data[from] == '\t'))
-				from++;
-			for (i = 0; i < nitems(gw_tags); i++) {
-				n = strlen(gw_tags[i]);
-				if (cur->len - from >= n && strncasecmp(
-				    cur->data + from, gw_tags[i], n) == 0)
-					break;
-			}
-			if (i == nitems(gw_tags))
-				break;
-			from += n;
-			forged = 1;
-		}
-		if (!forged && tag[0] == '\0')
-			return 0;
-		if (buf_add(&out, cur->data, at) == -1 || buf_printf(&out,
-		    " %s%s", tag, tag[0] != '\0' ? " " : "") == -1 ||
-		    buf_add(&out, cur->data + from, cur->len - from) == -1)
-			goto fail;
-	} else if (tag[0] == '\0')
-		return 0;
-	else if (buf_printf(&out, "Subject: %s\r\n", tag) == -1 ||
-	    buf_add(&out, cur->data, cur->len) == -1)
-		goto fail;
-	buf_free(cur);
-	*cur = out;
-	return 1;
-fail:
-	buf_free(&out);
-	return 0;
-}
-
 /*
  * The signature's verdict as RFC 7281 words it, in an Authentication-
  * Results field: pass, fail, or policy (a good signature, but not by the
@@ -438,7 +318,9 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		keep |= pol.keep_original == POLICY_YES;
 		tag |= pol.subject_tag == POLICY_YES;
 	}
-	if (strip_ours(cur->data, cur->len, &next)) {
+	/* Only we may give our verdict. */
+	if (verdict_strip(cur->data, cur->len, authserv_id, GW_HEADER,
+	    &next) == 1) {
 		changed = 1;
 		buf_free(cur);
 		*cur = next;
@@ -512,11 +394,16 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 			(void)osms_strlcat(notes, "; the original attached", size);
 		}
 	}
-	if (tag && tag_subject(cur, decrypted ? (signed_ ? (verified ?
-	    "[encrypted] [signed]" : "[encrypted] [signature invalid]") :
-	    "[encrypted]") : !signed_ ? "" : verified ? "[signed]" :
-	    "[signature invalid]"))
+	buf_reset(&next);
+	if (tag && verdict_tag_subject(cur->data, cur->len, decrypted ?
+	    (signed_ ? (verified ? "[encrypted] [signed]" : "[encrypted] "
+	    "[signature invalid]") : "[encrypted]") : !signed_ ? "" :
+	    verified ? "[signed]" : "[signature invalid]", &next) == 1) {
 		changed = 1;
+		buf_free(cur);
+		*cur = next;
+		buf_init(&next, 2 * SMIME_MAX_MESSAGE);
+	}
 	buf_free(&orig);
 	buf_free(&next);
 	/* Names from certificates are the senders' words: one line. */

@@ -49,7 +49,8 @@ LIB_SRCS	:= \
 	lib/mail/smtp_reply.c \
 	lib/mail/spool.c \
 	lib/mail/srs.c \
-	lib/mail/userent.c
+	lib/mail/userent.c \
+	lib/mail/verdict.c
 
 LIB_OBJS	:= $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRCS)) $(OBJ)/gen/parse.o
 
