@@ -723,8 +723,8 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	if (!outgoing) {
 		/* Our field first; none on what leaves. */
 		if (notes[0] == '\0')
-			(void)osms_strlcpy(notes, "a forged " GW_HEADER
-			    " field removed", sizeof(notes));
+			(void)osms_strlcpy(notes, "forged verdict fields "
+			    "removed", sizeof(notes));
 		(void)snprintf(head, sizeof(head), "%s" GW_HEADER " %s\r\n",
 		    rq->ar, notes);
 	}

@@ -208,6 +208,9 @@ with Osms() as o:
         t.expect(m is not None and m.get_all("Authentication-Results") ==
                  ["mail.example.test.evil; spf=pass"],
                  repr(m and m.get_all("Authentication-Results")))
+        t.expect(m is not None and m["X-Osms-SMIME"] ==
+                 "forged verdict fields removed",
+                 repr(m and m["X-Osms-SMIME"]))
 
     with t.case("a user's mail is signed with the user's certificate"):
         mid = submit(o.ports["submission"], ["bob@example.test"],
