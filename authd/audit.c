@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "audit.h"
 #include "authd.h"
@@ -24,6 +25,7 @@
 
 #define AUDIT_MAX_PENDING	10000	/* rows on their way to the database */
 #define AUDIT_MAX_DECISION	1024
+#define AUDIT_LOG_INTERVAL	10	/* seconds between two failure logs */
 
 struct audit_job {
 	struct directory	*dir;
@@ -31,9 +33,11 @@ struct audit_job {
 	char			 at[64];
 	char			 message[64];
 	char			 decision[AUDIT_MAX_DECISION];
+	char			 err[256];	/* "" if the row is in */
 };
 
-static unsigned		 pending, dropped;
+static unsigned		 pending, dropped, failed;
+static time_t		 last_log;
 
 struct table *
 audit_table(struct directory *dir)
@@ -61,15 +65,29 @@ audit_work(void *arg)
 
 	if (pgtable_exec(j->table->pg, TQ_AUDIT_ADD, params, 3, NULL, NULL,
 	    err, sizeof(err)) != 1)
-		log_warnx("authd: audit: %s %s: not in table %s: %s", j->at,
-		    j->message, j->table->name, err[0] ? err : "no row added");
+		(void)snprintf(j->err, sizeof(j->err), "%s", err[0] ? err :
+		    "no row added");
 }
 
 static void
 audit_done(void *arg)
 {
 	struct audit_job	*j = arg;
+	time_t			 now = time(NULL);
 
+	/* A database without the table would fail every row: a line now
+	 * and then, with the count. */
+	if (j->err[0] != '\0') {
+		failed++;
+		if (now - last_log >= AUDIT_LOG_INTERVAL) {
+			log_warnx("authd: audit: %s %s: not in table %s: %s "
+			    "(%u rows since the last such line, kept only in "
+			    "audit.log)", j->at, j->message, j->table->name,
+			    j->err, failed);
+			last_log = now;
+			failed = 0;
+		}
+	}
 	dir_unref(j->dir);
 	free(j);
 	pending--;
