@@ -293,6 +293,15 @@ smime_result(struct request *rq, const struct smime_verdict *v, X509 *x,
 	OPENSSL_free(hex);
 }
 
+/* A step's result becomes the message; next is ready for the next step. */
+static void
+adopt(struct buf *cur, struct buf *next)
+{
+	buf_free(cur);
+	*cur = *next;
+	buf_init(next, cur->max);
+}
+
 /*
  * Mail from outside: cur is replaced as the steps go; notes say what was
  * done. 1 if the message changed.
@@ -322,9 +331,7 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	if (verdict_strip(cur->data, cur->len, authserv_id, GW_HEADER,
 	    &next) == 1) {
 		changed = 1;
-		buf_free(cur);
-		*cur = next;
-		buf_init(&next, 2 * SMIME_MAX_MESSAGE);
+		adopt(cur, &next);
 	} else
 		buf_reset(&next);
 	/* An encrypted part among others (EFAIL) is decrypted apart. */
@@ -349,9 +356,7 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 				    "%.100s%s", r, nested ? " (one encrypted "
 				    "part among unencrypted ones: not joined to "
 				    "them, the original attached)" : "");
-				buf_free(cur);
-				*cur = next;
-				buf_init(&next, 2 * SMIME_MAX_MESSAGE);
+				adopt(cur, &next);
 				ndecrypted++;
 				break;
 			}
@@ -388,9 +393,7 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		buf_reset(&next);
 		if (smime_attach_original(cur->data, cur->len, orig.data,
 		    orig.len, "the message as it came, encrypted", &next) == 0) {
-			buf_free(cur);
-			*cur = next;
-			buf_init(&next, 2 * SMIME_MAX_MESSAGE);
+			adopt(cur, &next);
 			(void)osms_strlcat(notes, "; the original attached", size);
 		}
 	}
@@ -400,9 +403,7 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	    "[signature invalid]") : "[encrypted]") : !signed_ ? "" :
 	    verified ? "[signed]" : "[signature invalid]", &next) == 1) {
 		changed = 1;
-		buf_free(cur);
-		*cur = next;
-		buf_init(&next, 2 * SMIME_MAX_MESSAGE);
+		adopt(cur, &next);
 	}
 	buf_free(&orig);
 	buf_free(&next);
