@@ -16,8 +16,9 @@
 
 #include "admin.h"
 #include "audit.h"
-#include "dir.h"
 #include "authd.h"
+#include "dir.h"
+#include "gateway.h"
 #include "log.h"
 #include "msg.h"
 #include "osms_imsg.h"
@@ -487,6 +488,17 @@ admin_work(void *arg)
 				    sizeof(j->edit_value));
 			}
 		}
+		break;
+	case DIR_OP_GW_LOOKUP:
+		/* As cryptod would ask: "entry"|"member", table, key. */
+		f = gw_lookup(j->dir, strcmp(j->arg[0], "member") == 0 ?
+		    GW_LOOKUP_MEMBER : GW_LOOKUP_ENTRY, j->arg[1], j->arg[2],
+		    value, sizeof(value));
+		j->ok = f != TABLE_TEMPFAIL;
+		(void)osms_snprintf(j->result, sizeof(j->result), "%s%s",
+		    f == TABLE_FOUND ? "found " : f == TABLE_NOTFOUND ?
+		    "not found" : "cannot tell now", f == TABLE_FOUND ? value :
+		    "");
 		break;
 	case DIR_OP_AUDIT_LIST:
 		if ((j->table = audit_table(j->dir)) == NULL) {

@@ -7,8 +7,10 @@
  * password hashes: file tables arrive as descriptors the parent opened,
  * so it needs no access to the files, and what it answers is an outcome
  * (a destination, "authenticated as", "may send as"), never a hash.
- * Peers: parent, smtpd, queue, delivery, imapd, control (osmsctl). Input:
- * addresses and SASL responses relayed from clients, parsed again here.
+ * Peers: parent, smtpd, queue, delivery, imapd, control (osmsctl),
+ * cryptod (gateway.c: its policy lookups and certificate store rows, as
+ * it has no database password). Input: addresses and SASL responses
+ * relayed from clients, parsed again here.
  *
  * Every lookup and every SASL step runs on a worker thread (a database
  * or a slow hash never stops the event loop), with the directory as it
@@ -24,6 +26,7 @@
 #include "audit.h"
 #include "authd.h"
 #include "channel.h"
+#include "gateway.h"
 #include "log.h"
 #include "lookup.h"
 #include "msg.h"
@@ -403,6 +406,15 @@ authd_dispatch_peer(struct channel *ch, struct imsg *imsg)
 		break;
 	case IMSG_AUTH_AUDIT:
 		authd_audit(ch, imsg);
+		break;
+	case IMSG_AUTH_GW_LOOKUP:
+		authd_gw_lookup(ch, imsg);
+		break;
+	case IMSG_AUTH_STORE_SINCE:
+		authd_store_since(ch, imsg);
+		break;
+	case IMSG_AUTH_STORE_PUT:
+		authd_store_put(ch, imsg);
 		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");

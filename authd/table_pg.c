@@ -112,6 +112,20 @@ static const char *const pg_default_queries[TQ_COUNT] = {
 	    " FROM crypt_audit WHERE $1::text = ''"
 	    " OR strpos(lower(message || ' ' || decision), lower($1::text)) > 0"
 	    " ORDER BY id",
+	[TQ_CRYPT_POLICY] =
+	    "SELECT policy FROM crypt_policy WHERE name = $1",
+	[TQ_STORE_SINCE] =
+	    "SELECT name, version, data IS NULL, encode(data, 'hex')"
+	    " FROM crypt_store"
+	    " WHERE version > $1::bigint ORDER BY version LIMIT 100",
+	[TQ_STORE_PUT] =
+	    "INSERT INTO crypt_store (name, data)"
+	    " VALUES ($1::text, decode($2::text, 'hex'))"
+	    " ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data"
+	    " WHERE crypt_store.data IS DISTINCT FROM EXCLUDED.data",
+	[TQ_STORE_REMOVE] =
+	    "UPDATE crypt_store SET data = NULL"
+	    " WHERE name = $1::text AND data IS NOT NULL",
 };
 
 struct pgtable {
@@ -700,6 +714,28 @@ pg_domain_value(const PGresult *res, char *buf, size_t size,
 	return TABLE_FOUND;
 }
 
+/* The gateway's actions: the column "policy", else the first. */
+static enum table_found
+pg_policy_value(const PGresult *res, char *buf, size_t size,
+    const char **why)
+{
+	const char	*v;
+
+	if ((v = pg_field(res, "policy")) == NULL &&
+	    (v = PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0)) ==
+	    NULL)
+		return TABLE_NOTFOUND;
+	if (str_has_ctl(v) || !utf8_valid(v)) {
+		*why = "is malformed";
+		return TABLE_TEMPFAIL;
+	}
+	if (osms_strlcpy(buf, v, size) >= size) {
+		*why = "does not fit";
+		return TABLE_TEMPFAIL;
+	}
+	return TABLE_FOUND;
+}
+
 struct pgtable *
 pgtable_new(const char *name, const char *conninfo,
     char queries[TQ_COUNT][CONF_MAX_QUERY])
@@ -792,7 +828,8 @@ pgtable_get(struct pgtable *t, enum table_query q, const char *key,
 	buf[0] = '\0';
 	if (t == NULL)		/* pgtable_new() refused it, and logged */
 		return TABLE_TEMPFAIL;
-	if (q != TQ_DOMAIN && q != TQ_USER && q != TQ_ALIAS) {
+	if (q != TQ_DOMAIN && q != TQ_USER && q != TQ_ALIAS &&
+	    q != TQ_CRYPT_POLICY) {
 		log_warnx("table %s: query %d is not a lookup", t->name,
 		    (int)q);
 		return TABLE_TEMPFAIL;
@@ -836,6 +873,8 @@ pgtable_get(struct pgtable *t, enum table_query q, const char *key,
 		f = TABLE_TEMPFAIL;
 	} else if (q == TQ_DOMAIN)
 		f = pg_domain_value(res, buf, size, &why);
+	else if (q == TQ_CRYPT_POLICY)
+		f = pg_policy_value(res, buf, size, &why);
 	else if (PQfnumber(res, "password") == -1) {
 		why = "has no column password";
 		f = TABLE_TEMPFAIL;

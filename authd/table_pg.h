@@ -38,15 +38,16 @@ struct pgtable	*pgtable_new(const char *name, const char *conninfo,
 void		 pgtable_free(struct pgtable *);
 
 /*
- * On a worker thread: run the domain, user or alias query for key (ASCII
- * lower-cased) and write the value text, as a line of a file table has
- * it after the key, into buf:
+ * On a worker thread: run the domain, user, alias or crypt-policy query
+ * for key (ASCII lower-cased) and write the value text, as a line of a
+ * file table has it after the key, into buf:
  *	domain	"" for a local domain, the target domain for an alias one
  *	user	"HASH [maildir=PATH] [quota=BYTES] [quota_messages=N]
  *		[scram=SECRET] [services=LIST]": HASH "-" if empty; LIST
  *		of smtp,imap,pop3, or "none", and only if the query has a
  *		column smtp, imap or pop3 (absent or NULL: allowed)
  *	alias	the first column of every row, joined with ", "
+ *	crypt-policy	the column policy (else the first)
  * TABLE_NOTFOUND if no row (or a key no address can be: control bytes,
  * bad UTF-8). TABLE_TEMPFAIL if the database cannot answer (connection
  * or query failure, timeout) or the answer is refused: too long for

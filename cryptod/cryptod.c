@@ -3,7 +3,9 @@
  * with GPGME) and its policy engine.
  *
  * User _osmscrypt, not dumpable. The only process that holds users' and
- * domains' S/MIME and OpenPGP private keys. Peers: parent, smtpd, queue.
+ * domains' S/MIME and OpenPGP private keys. Peers: parent, smtpd, queue,
+ * authd (the directory's part of the policy, the store's database copy,
+ * the audit trail).
  * Input: hostile MIME, relayed by osms roles.
  *
  * It signs outbound mail with the domains' DKIM keys (dkim_signer.c),
@@ -11,9 +13,11 @@
  */
 #include <stdio.h>
 
+#include <event2/event.h>
 #include <gpgme.h>
 #include <openssl/crypto.h>
 
+#include "channel.h"
 #include "cryptod.h"
 #include "log.h"
 #include "osms_imsg.h"
@@ -68,6 +72,15 @@ cryptod_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_CRYPT_ENCRYPT:
 		encrypt_request(ch, imsg);
 		break;
+	case IMSG_AUTH_GW_ANSWER:
+		dirpolicy_answer(imsg);
+		break;
+	case IMSG_AUTH_STORE_ROW:
+		storesync_row(ch, imsg);
+		break;
+	case IMSG_AUTH_STORE_END:
+		storesync_end(ch, imsg);
+		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");
 		break;
@@ -75,11 +88,45 @@ cryptod_dispatch_peer(struct channel *ch, struct imsg *imsg)
 }
 
 static void
+cryptod_peer_down(enum osms_role role)
+{
+	dirpolicy_peer_down(role);
+	if (role == ROLE_AUTHD)
+		storesync_peer_down();
+}
+
+/* Once a second: answers that did not come, the store's next sync. */
+static void
+cryptod_tick(int fd, short event, void *arg)
+{
+	(void)fd;
+	(void)event;
+	(void)arg;
+	dirpolicy_tick();
+	storesync_tick();
+}
+
+static void
+cryptod_ready(void)
+{
+	static struct event	 ev;
+	struct timeval		 tv = { 1, 0 };
+
+	if (event_assign(&ev, osms_evbase, -1, EV_PERSIST, cryptod_tick,
+	    NULL) == -1 || event_add(&ev, &tv) == -1)
+		fatalx("cryptod: the timer");
+}
+
+static void
 cryptod_state(char *buf, size_t size)
 {
+	unsigned long	 pulled, pushed;
+
+	storesync_state(&pulled, &pushed);
 	(void)snprintf(buf, size, "%lu DKIM signatures, %lu S/MIME messages"
-	    " decrypted, verified or signed, %lu copies encrypted",
-	    signer_count(), gateway_count(), encrypt_count());
+	    " decrypted, verified or signed, %lu copies encrypted, store "
+	    "files %lu from and %lu to the database", signer_count(),
+	    gateway_count(), encrypt_count(), pulled, pushed);
 }
 
 static const struct proc_ops cryptod_ops = {
@@ -88,6 +135,8 @@ static const struct proc_ops cryptod_ops = {
 	.conf_end = cryptod_conf_end,
 	.setup = cryptod_setup,
 	.dispatch_peer = cryptod_dispatch_peer,
+	.peer_down = cryptod_peer_down,
+	.ready = cryptod_ready,
 	.state = cryptod_state,
 };
 

@@ -14,6 +14,7 @@
 
 #include "certstore.h"
 #include "policy.h"
+#include "role.h"
 
 struct buf;
 struct channel;
@@ -33,13 +34,43 @@ void		 gateway_conf(struct imsg *);
 void		 gateway_rule(struct imsg *);
 void		 gateway_master(struct imsg *);
 void		 gateway_apply(void);
-/* What the policy says for one sender and recipient. */
-void		 gateway_policy(enum policy_dir, const char *from,
+/* What the policy says for one sender and recipient: 0, or -1 if the
+ * directory could not tell (the rules' defaults then). */
+int		 gateway_policy(enum policy_dir, const char *from,
 		    const char *to, struct policy *);
+/* 1 if the directory's answers for gateway_policy() are here, else 0:
+ * asked for, and the request may be kept with dirpolicy_defer(). */
+int		 gateway_policy_ready(enum policy_dir, const char *from,
+		    const char *to);
 void		 gateway_source(struct channel *, struct imsg *);
 int		 gateway_take_source(struct channel *, uint64_t, const char *);
 void		 gateway_process(struct channel *, struct imsg *);
 unsigned long	 gateway_count(void);
+
+/* dirpolicy.c: the directory's part of the policy, asked of authd */
+void		 dirpolicy_conf(const char *policy_table,
+		    const struct policy_rules *);
+int		 dirpolicy_get(const struct policy_rules *, enum policy_dir,
+		    const char *from, const char *to, struct policy *);
+int		 dirpolicy_ready(const struct policy_rules *, enum policy_dir,
+		    const char *from, const char *to);
+/* Keep the request (and its descriptor) after dirpolicy_ready() said
+ * 0, and give it to dispatch again when the answers are in: 0, or -1
+ * if too many wait already (the request is the caller's still). */
+int		 dirpolicy_defer(struct channel *, struct imsg *,
+		    void (*dispatch)(struct channel *, struct imsg *));
+void		 dirpolicy_answer(struct imsg *);
+void		 dirpolicy_tick(void);
+void		 dirpolicy_peer_down(enum osms_role);
+
+/* storesync.c: the store's copy in the directory's database */
+void		 storesync_conf(void);
+void		 storesync_tick(void);
+void		 storesync_row(struct channel *, struct imsg *);
+void		 storesync_end(struct channel *, struct imsg *);
+void		 storesync_peer_down(void);
+void		 storesync_state(unsigned long *pulled,
+		    unsigned long *pushed);
 
 /* audit.c: every decision, to the log and the store's audit.log */
 void		 audit_open(void);

@@ -2,7 +2,7 @@
 
 $(eval $(call program,$(BUILD)/libexec/osms-cryptod,cryptod/cryptod.c \
 	cryptod/audit.c cryptod/dkim_signer.c cryptod/encrypt.c \
-	cryptod/gateway.c,\
+	cryptod/dirpolicy.c cryptod/gateway.c cryptod/storesync.c,\
 	lib lib/mail cryptod,gpgme libcrypto))
 
 ROLE_PROGRAMS	+= $(BUILD)/libexec/osms-cryptod

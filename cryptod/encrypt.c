@@ -108,7 +108,8 @@ oaep(const struct rcpt *rc)
 static void
 decide(const char *sender, struct rcpt *rc)
 {
-	gateway_policy(POLICY_OUTBOUND, sender, rc->address, &rc->policy);
+	(void)gateway_policy(POLICY_OUTBOUND, sender, rc->address,
+	    &rc->policy);
 	rc->send = CRYPT_SEND;
 	if (rc->policy.encrypt != ENCRYPT_NEVER &&
 	    (rc->cert = store_recipient(rc->address, &rc->origin, &rc->caps,
@@ -138,16 +139,18 @@ log_decision(const char *tag, const struct rcpt *rc)
 {
 	if (rc->cert != NULL)
 		audit(tag, "to=<%s> encrypted cert=%s origin=%s cipher=%s%s "
-		    "rule=%d", rc->address, rc->fp,
+		    "rule=%d%s%s", rc->address, rc->fp,
 		    store_origin_name(rc->origin), rc->caps & SMIME_CAP_GCM ?
 		    "aes-256-gcm" : "aes-256-cbc", oaep(rc) ? "+rsa-oaep" : "",
-		    rc->policy.line);
+		    rc->policy.line, rc->policy.via[0] ? " entry=" : "",
+		    rc->policy.via);
 	else
-		audit(tag, "to=<%s> %s encrypt=%s rule=%d%s%s", rc->address,
+		audit(tag, "to=<%s> %s encrypt=%s rule=%d%s%s%s%s", rc->address,
 		    rc->send == CRYPT_REFUSE ? "refused" :
 		    rc->send == CRYPT_SEND_VERIFIED_TLS ? "verified-tls-only" :
 		    "not-encrypted", policy_encrypt_name(rc->policy.encrypt),
-		    rc->policy.line, rc->why[0] ? ": " : "", rc->why);
+		    rc->policy.line, rc->policy.via[0] ? " entry=" : "",
+		    rc->policy.via, rc->why[0] ? ": " : "", rc->why);
 }
 
 void
@@ -159,13 +162,14 @@ encrypt_request(struct channel *ch, struct imsg *imsg)
 	struct stat		 st;
 	char			 tag[64], sender[ADDR_MAX_TEXT];
 	char			 included[ENC_MAX_RCPTS + 1], what[512];
+	char			 whence[300];
 	char			*list = NULL, *p, *end, *nul;
 	char			*map = MAP_FAILED;
 	const void		*data;
 	const char		*why;
 	uint64_t		 size = 0;
 	size_t			 n = 0, i, len = 0;
-	int			 out, src = -1, rewritten = 0, bad = 0;
+	int			 out, src = -1, rewritten = 0, bad = 0, ready;
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_str(&r, tag, sizeof(tag));
@@ -197,6 +201,31 @@ encrypt_request(struct channel *ch, struct imsg *imsg)
 	}
 	memset(included, '1', n);
 	included[n] = '\0';
+	/* The directory's word first: this request comes again with it. */
+	for (i = 0, ready = 1; i < n; i++)
+		if (!gateway_policy_ready(POLICY_OUTBOUND, sender,
+		    rc[i].address))
+			ready = 0;
+	if (!ready) {
+		imsg->fd = out;
+		if (dirpolicy_defer(ch, imsg, encrypt_request) == 0) {
+			free(list);
+			return;
+		}
+		out = imsg_take_fd(imsg);
+	}
+	for (i = 0; i < n && ready; i++)
+		if (gateway_policy(POLICY_OUTBOUND, sender, rc[i].address,
+		    &rc[i].policy) == -1)
+			ready = 0;
+	if (!ready) {
+		/* The queue tries again later; nothing leaves meanwhile. */
+		src = gateway_take_source(ch, imsg->hdr.id, tag);
+		answer(ch, imsg->hdr.id, 0, CRYPT_SEND, 0, included, "error: "
+		    "the gateway's policy cannot be read from the directory "
+		    "now", "");
+		goto done;
+	}
 	if ((src = gateway_take_source(ch, imsg->hdr.id, tag)) == -1 ||
 	    fstat(src, &st) == -1 || st.st_size <= 0 ||
 	    st.st_size > SMIME_MAX_MESSAGE || (map = mmap(NULL,
@@ -223,10 +252,10 @@ encrypt_request(struct channel *ch, struct imsg *imsg)
 				log_decision(tag, &rc[i]);
 		if (rc[0].send == CRYPT_REFUSE)
 			(void)snprintf(what, sizeof(what), "5.7.1 no usable "
-			    "certificate for <%.100s> (%.150s); the policy (rule"
-			    " at line %d) requires encryption", rc[0].address,
+			    "certificate for <%.100s> (%.100s); the policy "
+			    "(%.150s) requires encryption", rc[0].address,
 			    rc[0].why[0] ? rc[0].why : "none known",
-			    rc[0].policy.line);
+			    policy_why(&rc[0].policy, whence, sizeof(whence)));
 		else
 			(void)snprintf(what, sizeof(what), "%s: %.150s (encrypt"
 			    " %s, rule %d)", rc[0].send ==

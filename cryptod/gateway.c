@@ -76,6 +76,7 @@ static unsigned long		 ndecrypted, nverified, nsigned;
 static struct policy_rules	 rules = TAILQ_HEAD_INITIALIZER(rules);
 static struct policy_rules	 next_rules = TAILQ_HEAD_INITIALIZER(next_rules);
 static char			 authserv_id[CONF_MAX_NAME];	/* hostname */
+static char			 next_policy_table[CONF_MAX_NAME];
 
 static void
 rules_free(struct policy_rules *list)
@@ -97,6 +98,7 @@ gateway_conf(struct imsg *imsg)
 	msg_reader_init(&r, imsg);
 	(void)msg_get_str(&r, path, sizeof(path));
 	(void)msg_get_str(&r, authserv_id, sizeof(authserv_id));
+	(void)msg_get_str(&r, next_policy_table, sizeof(next_policy_table));
 	if (msg_end(&r) == -1)
 		fatalx("bad IMSG_CONF_CRYPTOD");
 	store_set(path);
@@ -121,6 +123,8 @@ gateway_apply(void)
 	audit_open();
 	rules_free(&rules);
 	TAILQ_CONCAT(&rules, &next_rules, entry);
+	dirpolicy_conf(next_policy_table, &rules);
+	storesync_conf();
 }
 
 /* Decrypt with the key of name (an address or a domain): 0 if it did. */
@@ -254,11 +258,60 @@ gateway_rule(struct imsg *imsg)
 	TAILQ_INSERT_TAIL(&next_rules, r, entry);
 }
 
-void
+int
 gateway_policy(enum policy_dir dir, const char *from, const char *to,
     struct policy *p)
 {
-	policy_match(&rules, dir, from, to, p);
+	return dirpolicy_get(&rules, dir, from, to, p);
+}
+
+int
+gateway_policy_ready(enum policy_dir dir, const char *from, const char *to)
+{
+	return dirpolicy_ready(&rules, dir, from, to);
+}
+
+/*
+ * The directions a request's recipients are looked at in: 1 if the
+ * directory's answers for all are here (or none are needed), else 0
+ * (asked for); -1 and why in rq->refusal if they came and some say
+ * the directory cannot tell now.
+ */
+static int
+request_ready(struct request *rq, int outgoing)
+{
+	struct policy	 pol;
+	const char	*to;
+	size_t		 i;
+	int		 ready = 1, dir;
+
+	for (i = 0; i < rq->nrcpts + rq->noutside; i++) {
+		to = i < rq->nrcpts ? rq->rcpts[i] : rq->outside[i -
+		    rq->nrcpts];
+		dir = !outgoing ? POLICY_INBOUND : i >= rq->nrcpts ?
+		    POLICY_OUTBOUND : POLICY_INTERNAL;
+		if (!gateway_policy_ready(dir, rq->sender, to))
+			ready = 0;
+	}
+	if (!ready)
+		return 0;
+	for (i = 0; i < rq->nrcpts + rq->noutside; i++) {
+		to = i < rq->nrcpts ? rq->rcpts[i] : rq->outside[i -
+		    rq->nrcpts];
+		dir = !outgoing ? POLICY_INBOUND : i >= rq->nrcpts ?
+		    POLICY_OUTBOUND : POLICY_INTERNAL;
+		if (gateway_policy(dir, rq->sender, to, &pol) == -1) {
+			(void)snprintf(rq->refusal, sizeof(rq->refusal),
+			    "4.3.0 the gateway's policy for <%.100s> cannot "
+			    "be read from the directory now; try again later",
+			    to);
+			audit(rq->tag, "from=<%s> to=<%s> deferred: the "
+			    "directory cannot tell the policy now", rq->sender,
+			    to);
+			return -1;
+		}
+	}
+	return 1;
 }
 
 /*
@@ -317,7 +370,8 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	const char		*at, *err;
 	struct buf		 orig = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	size_t			 i;
-	int			 changed = 0, verified = 0, need_rule = 0;
+	char			 why[300];
+	int			 changed = 0, verified = 0, need = 0;
 	int			 nested = 0, decrypted = 0, keep = 0, tag = 0;
 	int			 signed_ = 0;
 
@@ -411,18 +465,18 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	for (r = notes; *r != '\0'; r++)
 		if ((unsigned char)*r < 0x20 || *r == 0x7f)
 			*r = '?';
-	for (i = 0; !verified && i < rq->nrcpts; i++) {
+	for (i = 0; !verified && !need && i < rq->nrcpts; i++) {
 		gateway_policy(POLICY_INBOUND, rq->sender, rq->rcpts[i], &pol);
-		if (pol.require_signed)
-			need_rule = pol.line;
+		need = pol.require_signed;
 	}
-	if (need_rule != 0) {
-		(void)snprintf(rq->refusal, sizeof(rq->refusal), "Mail from "
-		    "<%.100s> must carry a valid S/MIME signature (policy "
-		    "rule at line %d): %.200s", rq->sender, need_rule,
-		    notes[0] ? notes : "not signed");
-		audit(rq->tag, "from=<%s> refused: require-signed rule=%d: %s",
-		    rq->sender, need_rule, notes[0] ? notes : "not signed");
+	if (need) {
+		(void)osms_snprintf(rq->refusal, sizeof(rq->refusal), "Mail "
+		    "from <%.100s> must carry a valid S/MIME signature (policy:"
+		    " %.150s): %.200s", rq->sender, policy_why(&pol, why,
+		    sizeof(why)), notes[0] ? notes : "not signed");
+		audit(rq->tag, "from=<%s> refused: require-signed rule=%d%s%s: "
+		    "%s", rq->sender, pol.line, pol.via[0] ? " entry=" : "",
+		    pol.via, notes[0] ? notes : "not signed");
 	} else if (notes[0] != '\0')
 		audit(rq->tag, "from=<%s> inbound: %s", rq->sender, notes);
 	return changed;
@@ -491,7 +545,7 @@ outbound_refused(int encrypted, struct request *rq)
 	struct policy	 pol;
 	X509		*x;
 	enum store_origin origin;
-	char		 why[200];
+	char		 why[200], src[300];
 	size_t		 i;
 	unsigned	 caps;
 
@@ -501,11 +555,12 @@ outbound_refused(int encrypted, struct request *rq)
 		if (encrypted && pol.user_encrypted == USER_ENCRYPTED_REJECT) {
 			(void)snprintf(rq->refusal, sizeof(rq->refusal),
 			    "Mail encrypted by its sender may not leave (policy"
-			    " rule at line %d); send it unencrypted and the "
-			    "gateway encrypts it", pol.line);
+			    ": %.150s); send it unencrypted and the gateway "
+			    "encrypts it", policy_why(&pol, src, sizeof(src)));
 			audit(rq->tag, "from=<%s> to=<%s> refused: encrypted by"
-			    " the sender, user-encrypted reject rule=%d",
-			    rq->sender, rq->outside[i], pol.line);
+			    " the sender, user-encrypted reject rule=%d%s%s",
+			    rq->sender, rq->outside[i], pol.line, pol.via[0] ?
+			    " entry=" : "", pol.via);
 			return 1;
 		}
 		if (encrypted || pol.encrypt != ENCRYPT_MANDATORY)
@@ -515,13 +570,14 @@ outbound_refused(int encrypted, struct request *rq)
 			X509_free(x);
 			continue;
 		}
-		(void)snprintf(rq->refusal, sizeof(rq->refusal), "<%.100s>: no"
-		    " usable certificate (%.150s); the policy (rule at line %d)"
-		    " requires encryption", rq->outside[i], why[0] ? why :
-		    "none known", pol.line);
+		(void)osms_snprintf(rq->refusal, sizeof(rq->refusal), "<%.100s>:"
+		    " no usable certificate (%.100s); the policy (%.150s) "
+		    "requires encryption", rq->outside[i], why[0] ? why : "none known",
+		    policy_why(&pol, src, sizeof(src)));
 		audit(rq->tag, "from=<%s> to=<%s> refused: encrypt mandatory, "
-		    "no usable certificate (%s) rule=%d", rq->sender,
-		    rq->outside[i], why[0] ? why : "none known", pol.line);
+		    "no usable certificate (%s) rule=%d%s%s", rq->sender,
+		    rq->outside[i], why[0] ? why : "none known", pol.line,
+		    pol.via[0] ? " entry=" : "", pol.via);
 		return 1;
 	}
 	return 0;
@@ -544,8 +600,11 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	const char	*name = sender;
 	enum policy_sign sign = SIGN_NEVER;
 	size_t		 i;
-	int		 rc = 0, encrypted, line = 0;
+	struct policy	 strongest;
+	char		 src[300];
+	int		 rc = 0, encrypted;
 
+	memset(&strongest, 0, sizeof(strongest));
 	notes[0] = '\0';
 	encrypted = smime_is_encrypted(cur->data, cur->len);
 	if (outbound_refused(encrypted, rq))
@@ -563,7 +622,7 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		    rq->outside[i - rq->nrcpts], &pol);
 		if (pol.sign > sign) {
 			sign = pol.sign;
-			line = pol.line;
+			strongest = pol;
 		}
 	}
 	if (sign == SIGN_NEVER)
@@ -575,11 +634,13 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 			if (sign == SIGN_ALWAYS) {
 				(void)snprintf(rq->refusal, sizeof(rq->refusal),
 				    "No usable certificate to sign mail of "
-				    "<%.100s>; the policy (rule at line %d) "
-				    "requires a signature", sender, line);
+				    "<%.100s>; the policy (%.150s) requires a "
+				    "signature", sender, policy_why(&strongest,
+				    src, sizeof(src)));
 				audit(rq->tag, "from=<%s> refused: sign always,"
-				    " no usable certificate rule=%d", sender,
-				    line);
+				    " no usable certificate rule=%d%s%s", sender,
+				    strongest.line, strongest.via[0] ?
+				    " entry=" : "", strongest.via);
 			}
 			return 0;
 		}
@@ -589,8 +650,9 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		*cur = signed_;
 		buf_init(&signed_, 2 * SMIME_MAX_MESSAGE);
 		(void)snprintf(notes, size, "signed as %.100s", name);
-		audit(rq->tag, "from=<%s> signed cert=%s sign=%s rule=%d",
-		    sender, name, policy_sign_name(sign), line);
+		audit(rq->tag, "from=<%s> signed cert=%s sign=%s rule=%d%s%s",
+		    sender, name, policy_sign_name(sign), strongest.line,
+		    strongest.via[0] ? " entry=" : "", strongest.via);
 		nsigned++;
 		rc = 1;
 	} else
@@ -681,7 +743,7 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	char			 notes[512], head[1400], *map;
 	uint64_t		 size = 0;
 	uint32_t		 outgoing;
-	int			 out, src, rewritten = 0, changed;
+	int			 out, src, rewritten = 0, changed, ready;
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_str(&r, rq->tag, sizeof(rq->tag));
@@ -700,6 +762,18 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	}
 	rq->nrcpts = split_list(rq->list, rq->rcpts);
 	rq->noutside = split_list(rq->outside_list, rq->outside);
+	/* The directory's word first: this request comes again with it. */
+	if ((ready = request_ready(rq, outgoing)) == 0) {
+		imsg->fd = out;
+		if (dirpolicy_defer(ch, imsg, gateway_process) == 0) {
+			free(rq);
+			return;
+		}
+		out = imsg_take_fd(imsg);
+		ready = -1;
+		(void)snprintf(rq->refusal, sizeof(rq->refusal), "4.3.0 the "
+		    "gateway waits for the directory; try again later");
+	}
 	if ((src = gateway_take_source(ch, imsg->hdr.id, rq->tag)) == -1) {
 		(void)close(out);
 		answer(ch, imsg->hdr.id, 0, 0, "no content", rq->tag, "");
@@ -714,7 +788,7 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 		goto done;
 	(void)buf_add(&cur, map, (size_t)st.st_size);
 	(void)munmap(map, (size_t)st.st_size);
-	if (cur.over)
+	if (cur.over || ready != 1)
 		goto done;
 	changed = outgoing ? outbound(&cur, rq, notes, sizeof(notes)) :
 	    inbound(&cur, rq, notes, sizeof(notes));

@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	12
+#define OSMS_IMSG_VERSION	13
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -53,9 +53,10 @@ X(IMSG_CONF_MTA_FILE, R(ROLE_PARENT), R(ROLE_MTA), "fu",		\
 X(IMSG_CONF_SRS, R(ROLE_PARENT), R(ROLE_QUEUE) | R(ROLE_AUTHD), "sd",	\
     "domain, secret: rewrite forwarded senders (queue), take back"	\
     " bounces (authd)")							\
-X(IMSG_CONF_CRYPTOD, R(ROLE_PARENT), R(ROLE_CRYPTOD), "ss",		\
+X(IMSG_CONF_CRYPTOD, R(ROLE_PARENT), R(ROLE_CRYPTOD), "sss",		\
     "certificate store: the gateway's keys and trust; the hostname"	\
-    " that names its Authentication-Results")				\
+    " that names its Authentication-Results; the policy-table (\"\""	\
+    " none)")								\
 X(IMSG_CONF_CRYPT_MASTER, R(ROLE_PARENT), R(ROLE_CRYPTOD), "f",	\
     "the master-key file, opened by the parent: its first line"		\
     " decrypts the store's private keys")				\
@@ -81,7 +82,7 @@ X(IMSG_CONF_PKI_KEY, R(ROLE_PARENT), R_NET, "fs",		\
 X(IMSG_CONF_TABLE_FILE, R(ROLE_PARENT), R(ROLE_AUTHD), "fss",		\
     "file, name, path: a file table, opened by the parent")		\
 X(IMSG_CONF_TABLE_PG, R(ROLE_PARENT), R(ROLE_AUTHD),			\
-    "ssssssssssssssssss", "name, conninfo, then the 16 queries of"	\
+    "ssssssssssssssssssssss", "name, conninfo, then the 20 queries of"	\
     " enum table_query: a PostgreSQL table")				\
 X(IMSG_CONF_DOMAIN, R(ROLE_PARENT), R(ROLE_AUTHD), "sss",		\
     "name (\"*\": a table's domains), users table, aliases table")	\
@@ -129,6 +130,22 @@ X(IMSG_AUTH_SENDER_RESULT, R(ROLE_AUTHD), R(ROLE_SMTPD), "u",		\
 X(IMSG_AUTH_AUDIT, R(ROLE_CRYPTOD), R(ROLE_AUTHD), "sss",		\
     "time, message, decision: a line of the gateway's audit trail,"	\
     " for the directory's PostgreSQL database")				\
+X(IMSG_AUTH_GW_LOOKUP, R(ROLE_CRYPTOD), R(ROLE_AUTHD), "uss",		\
+    "kind (enum gw_lookup), table, key: what the directory says of an"	\
+    " address or domain for the gateway's policy")			\
+X(IMSG_AUTH_GW_ANSWER, R(ROLE_AUTHD), R(ROLE_CRYPTOD), "us",		\
+    "found (enum gw_answer), value: the answer to a GW_LOOKUP")	\
+X(IMSG_AUTH_STORE_SINCE, R(ROLE_CRYPTOD), R(ROLE_AUTHD), "U",		\
+    "version: the certificate store's rows changed after it, from the"	\
+    " directory's database")						\
+X(IMSG_AUTH_STORE_ROW, R(ROLE_AUTHD), R(ROLE_CRYPTOD), "sduU",		\
+    "name, data, removed, version: one changed file of the store")	\
+X(IMSG_AUTH_STORE_END, R(ROLE_AUTHD), R(ROLE_CRYPTOD), "uuU",		\
+    "status (enum store_sync), more, last version: the rows are all"	\
+    " sent (more: a full batch, ask again after the last version)")	\
+X(IMSG_AUTH_STORE_PUT, R(ROLE_CRYPTOD), R(ROLE_AUTHD), "sdu",		\
+    "name, data, removed: a file of the store changed here, for the"	\
+    " database")							\
 /* IMAP/POP3 login -> parent -> authd: a mail session for a token */	\
 X(IMSG_IMAP_LOGIN, R(ROLE_IMAPD), R(ROLE_PARENT), "fsussu",		\
     "client stream, login token, proto, client address, IMAP tag,"	\
@@ -321,8 +338,25 @@ enum dir_op {
 	DIR_OP_USER_PASSWD, DIR_OP_USER_QUOTA,
 	DIR_OP_ALIAS_ADD, DIR_OP_ALIAS_DEL, DIR_OP_ALIAS_LIST,
 	DIR_OP_AUDIT_LIST,	/* osmsctl audit [TEXT], from the database */
+	DIR_OP_GW_LOOKUP,	/* osmsctl policy test: as cryptod asks */
 	DIR_OP_COUNT
 };
+
+/* IMSG_AUTH_GW_LOOKUP kinds. */
+enum gw_lookup {
+	GW_LOOKUP_ENTRY,	/* the policy-table's actions for a key */
+	GW_LOOKUP_MEMBER,	/* does a rule's table list the key? */
+};
+/* IMSG_AUTH_GW_ANSWER results. */
+enum gw_answer { GW_FOUND, GW_NOTFOUND, GW_TEMPFAIL };
+
+/* IMSG_AUTH_STORE_END status. */
+enum store_sync {
+	STORE_SYNC_OK,
+	STORE_SYNC_NODB,	/* no PostgreSQL directory: the files only */
+	STORE_SYNC_TEMPFAIL,	/* the database did not answer */
+};
+#define STORE_MAX_FILE	30000	/* a store file the database carries */
 enum table_edit { TABLE_EDIT_SET, TABLE_EDIT_DEL };
 
 /* IMSG_QUEUE_RESULT results. */

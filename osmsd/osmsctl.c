@@ -365,6 +365,51 @@ ctl_next(struct imsgbuf *ibuf, struct imsg *imsg, int timeout_ms)
 	}
 }
 
+int
+ctl_directory_ask(const char *path, uint32_t op, const char *a0,
+    const char *a1, const char *a2, char *out, size_t size)
+{
+	struct sockaddr_un	 sun;
+	struct imsgbuf		 ibuf;
+	struct imsg		 imsg;
+	struct msg_reader	 r;
+	struct msg		 m;
+	uint32_t		 ok = 0;
+	int			 fd, answered = 0;
+
+	out[0] = '\0';
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (osms_strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path) || (fd = socket(AF_UNIX, SOCK_STREAM |
+	    SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		(void)close(fd);
+		return 0;
+	}
+	imsgbuf_init(&ibuf, fd);
+	msg_init(&m, IMSG_CTL_DIR, 0);
+	msg_add_u32(&m, OSMS_IMSG_VERSION);
+	msg_add_u32(&m, op);
+	msg_add_str(&m, a0);
+	msg_add_str(&m, a1);
+	msg_add_str(&m, a2);
+	ctl_send(&ibuf, &m);
+	while (!answered && ctl_next(&ibuf, &imsg, 30 * 1000) == 1) {
+		if (imsg.hdr.type == IMSG_CTL_RESULT) {
+			msg_reader_init(&r, &imsg);
+			(void)msg_get_u32(&r, &ok);
+			(void)msg_get_str(&r, out, size);
+			answered = msg_end(&r) == 0;
+		}
+		imsg_free(&imsg);
+	}
+	imsgbuf_clear(&ibuf);
+	(void)close(fd);
+	return answered;
+}
+
 static void
 print_status_row(struct imsg *imsg, int only)
 {

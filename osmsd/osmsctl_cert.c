@@ -265,9 +265,83 @@ cert_show(const char *want)
 	return found > 0 ? 0 : 1;
 }
 
+/* Tables live in the directory: osmsd's authd answers, as to cryptod. */
+struct asker {
+	const char	*sock;
+	int		 unreachable;
+};
+
+static int
+ask_member(const char *table, const char *address, void *arg)
+{
+	struct asker	*a = arg;
+	const char	*keys[2] = { address, strrchr(address, '@') };
+	char		 out[512];
+	int		 i;
+
+	if (keys[1] != NULL)
+		keys[1]++;
+	for (i = 0; i < 2 && keys[i] != NULL; i++) {
+		if (!ctl_directory_ask(a->sock, DIR_OP_GW_LOOKUP, "member",
+		    table, keys[i], out, sizeof(out))) {
+			a->unreachable = 1;
+			return -1;
+		}
+		if (strncmp(out, "found", 5) == 0) {
+			(void)printf("table:       <%s> lists %s\n", table,
+			    keys[i]);
+			return 1;
+		}
+		if (strcmp(out, "not found") != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The policy-table's entries for the local party: its domain's, then
+ * its own, over the rule's actions. */
+static void
+directory_entries(struct asker *a, const char *table, const char *party,
+    struct policy *pol)
+{
+	struct policy_rule	 r;
+	const char		*keys[2] = { strrchr(party, '@'), party };
+	char			 out[512], err[256];
+	int			 i;
+
+	if (keys[0] != NULL)
+		keys[0]++;
+	for (i = 0; i < 2; i++) {
+		if (keys[i] == NULL || keys[i][0] == '\0')
+			continue;
+		if (!ctl_directory_ask(a->sock, DIR_OP_GW_LOOKUP, "entry",
+		    table, keys[i], out, sizeof(out))) {
+			(void)printf("directory:   not asked: osmsd is not "
+			    "running (policy-table <%s>)\n", table);
+			return;
+		}
+		if (strncmp(out, "found ", 6) != 0) {
+			if (strcmp(out, "not found") != 0)
+				(void)printf("directory:   %s: %s\n", keys[i],
+				    out);
+			continue;
+		}
+		if (policy_entry_parse(&r, out + 6, err, sizeof(err)) == -1) {
+			(void)printf("directory:   %s: \"%s\" is refused: %s "
+			    "(cryptod defers such mail)\n", keys[i], out + 6,
+			    err);
+			continue;
+		}
+		policy_override(pol, &r, keys[i]);
+		(void)printf("directory:   %s: %s (policy-table <%s>)\n",
+		    keys[i], out + 6, table);
+	}
+}
+
 static int
 policy_test(const char *path, int argc, char **argv)
 {
+	struct asker	 asker = { NULL, 0 };
 	static const char *const dirs[] = { "inbound", "outbound",
 	    "internal" };
 	enum policy_dir	 dir = POLICY_OUTBOUND;
@@ -293,9 +367,13 @@ policy_test(const char *path, int argc, char **argv)
 	if (argc != 2)
 		return -1;
 	conf = load_conf(path);
-	policy_match(&conf->cryptod.rules, dir, argv[0], argv[1], &pol);
+	asker.sock = conf->control_socket;
 	(void)printf("%s from %s to %s\n", dirs[dir - POLICY_INBOUND], argv[0],
 	    argv[1]);
+	if (policy_match(&conf->cryptod.rules, dir, argv[0], argv[1],
+	    ask_member, &asker, &pol) == -1)
+		(void)printf("rule:        undecided: %s\n", asker.unreachable ?
+		    "a table needs osmsd running" : "a table cannot tell now");
 	TAILQ_FOREACH(r, &conf->cryptod.rules, entry)
 		if (r->line == pol.line)
 			break;
@@ -304,6 +382,9 @@ policy_test(const char *path, int argc, char **argv)
 		(void)printf("rule:        line %d: rule %s\n", r->line, text);
 	} else
 		(void)printf("rule:        none matches: the defaults\n");
+	if (conf->cryptod.policy_table[0] != '\0')
+		directory_entries(&asker, conf->cryptod.policy_table,
+		    policy_local_party(dir, argv[0], argv[1]), &pol);
 	(void)printf("actions:     sign %s, encrypt %s, decrypt %s, "
 	    "user-encrypted %s%s\n", policy_sign_name(pol.sign),
 	    policy_encrypt_name(pol.encrypt), pol.decrypt == POLICY_YES ?

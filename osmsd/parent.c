@@ -459,6 +459,7 @@ slice_cryptod(struct child *c)
 	msg_init(&m, IMSG_CONF_CRYPTOD, 0);
 	msg_add_str(&m, conf->cryptod.store);
 	msg_add_str(&m, conf->hostname);
+	msg_add_str(&m, conf->cryptod.policy_table);
 	send_or_kill(c, &m);
 	/* cryptod cannot open the root-only master key: it gets it open. */
 	if (conf->cryptod.master_key[0] != '\0') {

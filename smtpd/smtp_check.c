@@ -377,6 +377,7 @@ smtp_check_crypted(struct check_run *run, struct imsg *imsg)
 	uint32_t		 rewritten;
 	uint64_t		 size;
 	char			 what[512], tag[64], refusal[400];
+	const char		*p;
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_u32(&r, &rewritten);
@@ -396,12 +397,21 @@ smtp_check_crypted(struct check_run *run, struct imsg *imsg)
 		return;
 	}
 	if (refusal[0] != '\0') {
-		/* The gateway's policy forbids it: the sender hears why. */
+		/* The gateway's policy forbids it: the sender hears why.
+		 * "4.3.0 text": it cannot tell now (the directory). */
 		memset(&res, 0, sizeof(res));
 		res.verdict = CHECK_REJECT;
 		res.code = 550;
 		(void)osms_strlcpy(res.status, "5.7.1", sizeof(res.status));
-		(void)osms_strlcpy(res.text, refusal, sizeof(res.text));
+		p = refusal;
+		if (strncmp(refusal, "4.3.0 ", 6) == 0) {
+			res.verdict = CHECK_TEMPFAIL;
+			res.code = 451;
+			(void)osms_strlcpy(res.status, "4.3.0",
+			    sizeof(res.status));
+			p += 6;
+		}
+		(void)osms_strlcpy(res.text, p, sizeof(res.text));
 		check_next(run, &res);
 		return;
 	}

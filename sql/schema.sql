@@ -102,9 +102,40 @@ CREATE TRIGGER crypt_audit_no_truncate BEFORE TRUNCATE
     ON crypt_audit FOR EACH STATEMENT
     EXECUTE FUNCTION crypt_audit_append_only();
 
+CREATE SEQUENCE crypt_store_version;
+CREATE TABLE crypt_store (
+	name		text PRIMARY KEY CHECK (name <> '' AND name !~ '\.\.'
+			    AND name !~ '^/'),
+	data		bytea,			-- NULL: removed
+	version		bigint NOT NULL DEFAULT nextval('crypt_store_version'),
+	changed		timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX crypt_store_by_version ON crypt_store (version);
+
+-- Every change is a new version, whoever makes it.
+CREATE FUNCTION crypt_store_versioned() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+	NEW.version := nextval('crypt_store_version');
+	NEW.changed := now();
+	RETURN NEW;
+END;
+$$;
+CREATE TRIGGER crypt_store_version_bump BEFORE UPDATE ON crypt_store
+    FOR EACH ROW EXECUTE FUNCTION crypt_store_versioned();
+
+CREATE TABLE crypt_policy (
+	name		text PRIMARY KEY CHECK (name = lower(name) AND name <> ''),
+	policy		text NOT NULL,
+	created		timestamptz NOT NULL DEFAULT now()
+);
+
 INSERT INTO schema_version (version, description)
     VALUES (1, 'initial: domains, mailboxes, aliases');
 INSERT INTO schema_version (version, description)
     VALUES (2, 'crypt_audit: the gateway''s append-only audit trail');
+INSERT INTO schema_version (version, description)
+    VALUES (3, 'crypt_store, crypt_policy: the gateway''s certificate store'
+    ' and per-user policy');
 
 COMMIT;

@@ -693,6 +693,7 @@ conf_check(struct osms_conf *conf, struct conf_report *rep)
 	struct conf_pki		*k;
 	struct conf_table	*t;
 	struct conf_domain	*d;
+	const struct policy_rule *pr;
 	struct named		*pkis = NULL, *tables = NULL;
 	struct named		*domains = NULL;
 	size_t			 npkis = 0, ntables = 0, ndomains = 0;
@@ -755,6 +756,28 @@ conf_check(struct osms_conf *conf, struct conf_report *rep)
 		    !is_defined(tables, ntables, d->aliases))
 			conf_error(rep, d->line, "table %s is not defined",
 			    conf_quote(q, sizeof(q), d->aliases));
+	}
+	/* The gateway's tables: its policy-table and those rules name. */
+	if (conf->cryptod.policy_table[0] != '\0' &&
+	    !is_defined(tables, ntables, conf->cryptod.policy_table))
+		conf_error(rep, conf->cryptod.policy_table_line,
+		    "policy-table %s is not defined",
+		    conf_quote(q, sizeof(q), conf->cryptod.policy_table));
+	TAILQ_FOREACH(pr, &conf->cryptod.rules, entry) {
+		const char	*who[2] = { pr->from, pr->to };
+		char		 name[POLICY_MAX_WHO];
+		int		 w;
+
+		for (w = 0; w < 2; w++) {
+			if (who[w][0] != '<')
+				continue;
+			(void)osms_strlcpy(name, who[w] + 1, sizeof(name));
+			name[strcspn(name, ">")] = '\0';
+			if (!is_defined(tables, ntables, name))
+				conf_error(rep, pr->line, "rule: table %s is "
+				    "not defined", conf_quote(q, sizeof(q),
+				    name));
+		}
 	}
 	check_listeners(conf, rep, pkis, npkis);
 	check_relays(conf, rep);
@@ -988,6 +1011,11 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 			dump_str(fp, conf->cryptod.master_key);
 			(void)fputc('\n', fp);
 		}
+		if (conf->cryptod.policy_table[0] != '\0') {
+			(void)fputs("\tpolicy-table <", fp);
+			dump_str(fp, conf->cryptod.policy_table);
+			(void)fputs(">\n", fp);
+		}
 		TAILQ_FOREACH(pr, &conf->cryptod.rules, entry) {
 			char	*words[POLICY_MAX_WORDS];
 			int	 i, n;
@@ -1203,6 +1231,10 @@ static const char *const query_names[TQ_COUNT] = {
 	[TQ_ALIAS_LIST] = "alias-list",
 	[TQ_AUDIT_ADD] = "audit-add",
 	[TQ_AUDIT_LIST] = "audit-list",
+	[TQ_CRYPT_POLICY] = "crypt-policy",
+	[TQ_STORE_SINCE] = "store-since",
+	[TQ_STORE_PUT] = "store-put",
+	[TQ_STORE_REMOVE] = "store-remove",
 };
 
 const char *

@@ -80,6 +80,17 @@ enum table_backend { TABLE_FILE, TABLE_POSTGRES };
  *			trail, only ever appended to
  *	audit-list	$1 text or "" for all; rows: one column, the line
  *			"time message decision" (as in audit.log)
+ *	crypt-policy	$1 address or domain: column policy, the gateway's
+ *			actions for it (cryptod's policy-table)
+ *	store-since	$1 a version: rows name, version, removed (t or
+ *			f), data in hex, of the certificate store's files
+ *			changed after that version, oldest first
+ *	store-put	$1 name, $2 data in hex: a store file, added or
+ *			changed
+ *	store-remove	$1 name: a store file removed
+ *
+ * A table a gateway rule names (<t>) lists what its domain query
+ * finds, asked with the address and then with its domain.
  */
 enum table_query {
 	TQ_DOMAIN,
@@ -98,6 +109,10 @@ enum table_query {
 	TQ_ALIAS_LIST,
 	TQ_AUDIT_ADD,
 	TQ_AUDIT_LIST,
+	TQ_CRYPT_POLICY,
+	TQ_STORE_SINCE,
+	TQ_STORE_PUT,
+	TQ_STORE_REMOVE,
 	TQ_COUNT
 };
 #define CONF_MAX_QUERY		2048
@@ -237,6 +252,9 @@ struct conf_cryptod {
 	 * first line encrypts them (PKCS#8), handed to cryptod open */
 	char			 master_key[CONF_MAX_PATH];
 	struct policy_rules	 rules;		/* policy.h, in order */
+	/* "" or a table of users' and domains' own policy (policy.h) */
+	char			 policy_table[CONF_MAX_NAME];
+	int			 policy_table_line;
 };
 
 struct osms_conf {

@@ -180,7 +180,9 @@ static void	 block_setting(struct parser *, int, const char *,
 static void	 query_set(struct parser *, int, const char *, const char *);
 static void	 rule_reset(struct parser *);
 static void	 rule_word(struct parser *, char *);
+static void	 rule_table(struct parser *, char *);
 static void	 rule_add(struct parser *, int);
+static void	 policy_table_set(struct parser *, int, const char *);
 static void	 domains_add(struct parser *, int, const char *);
 static void	 relay_opt(struct parser *, int, struct rbuild *, unsigned,
 		    const char *, const char *);
@@ -217,6 +219,7 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> SUBACTION "submission-action" UNSCANNABLE "unscannable"
 %token <kw> ONFAILURE "on-failure" ENABLE "enable"
 %token <kw> CERTIFICATES "certificates" RULE "rule" MASTERKEY "master-key"
+%token <kw> POLICYTABLE "policy-table"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -268,7 +271,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| TRUSTANCHOR | CAFILE | DOMCONN | LIFETIME | MAXRETRY | SRS
 		| WORKERS | MAXSCANSIZE | MAXFILESIZE | MAXFILES | MAXRECURSION
 		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE | ENABLE
-		| CERTIFICATES | RULE | MASTERKEY
+		| CERTIFICATES | RULE | MASTERKEY | POLICYTABLE
 		;
 
 macro		: STRING '=' str {
@@ -517,10 +520,17 @@ blockitem	: setting str {
 		| RULE { rule_reset(p); } rulewords {
 			rule_add(p, @1);
 		}
+		| POLICYTABLE tableref {
+			policy_table_set(p, @1, $2);
+			free($2);
+		}
 		;
 
+/* A table in a rule is the word "<name>" (policy.c reads it). */
 rulewords	: str				{ rule_word(p, $1); }
+		| tableref			{ rule_table(p, $1); }
 		| rulewords str			{ rule_word(p, $2); }
+		| rulewords tableref		{ rule_table(p, $2); }
 		;
 
 setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
@@ -584,6 +594,7 @@ static const struct keyword {
 	{ "on",			T_ON },
 	{ "on-failure",		T_ONFAILURE },
 	{ "pki",		T_PKI },
+	{ "policy-table",	T_POLICYTABLE },
 	{ "pop3",		T_POP3 },
 	{ "port",		T_PORT },
 	{ "postgres",		T_POSTGRES },
@@ -1722,6 +1733,28 @@ rule_word(struct parser *p, char *w)
 		return;
 	}
 	p->rule[p->nrule++] = w;
+}
+
+static void
+rule_table(struct parser *p, char *name)
+{
+	rule_word(p, xasprintf("<%s>", name));
+	free(name);
+}
+
+/* "policy-table <t>": the directory's word on one user or domain. */
+static void
+policy_table_set(struct parser *p, int line, const char *name)
+{
+	if (p->role != ROLE_CRYPTOD)
+		conf_error(p->rep, line, "policy-table belongs in the cryptod "
+		    "block");
+	else if (osms_strlcpy(p->conf->cryptod.policy_table, name,
+	    sizeof(p->conf->cryptod.policy_table)) >=
+	    sizeof(p->conf->cryptod.policy_table))
+		conf_error(p->rep, line, "policy-table: name too long");
+	else
+		p->conf->cryptod.policy_table_line = line;
 }
 
 /* "rule ...": a policy rule of the gateway (policy.h), in the cryptod

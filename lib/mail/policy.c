@@ -45,7 +45,19 @@ lookup(const char *const *names, size_t n, const char *word)
 	return 0;
 }
 
-/* An address, a domain, .domain or *: printable, no space, no quote. */
+/* <name>: a table's name between angle brackets. */
+static int
+who_table(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	return n > 2 && s[0] == '<' && s[n - 1] == '>' &&
+	    strspn(s + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789_-.") == n - 2;
+}
+
+/* An address, a domain, .domain, * or <table>: printable, no space, no
+ * quote. */
 static int
 who_ok(const char *s)
 {
@@ -53,6 +65,8 @@ who_ok(const char *s)
 
 	if (n == 0 || n >= POLICY_MAX_WHO || strcmp(s, "@") == 0)
 		return 0;
+	if (who_table(s))
+		return 1;
 	for (; *s != '\0'; s++)
 		if ((unsigned char)*s <= 0x20 || *s == 0x7f || *s == '"' ||
 		    *s == ',' || *s == '<' || *s == '>')
@@ -95,7 +109,7 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 			who = words[i][0] == 'f' ? r->from : r->to;
 			if (i + 1 == n || !who_ok(words[i + 1])) {
 				(void)snprintf(err, errsize, "%s wants an "
-				    "address, a domain or *", words[i]);
+				    "address, a domain, * or <table>", words[i]);
 				return -1;
 			}
 			if (who[0] != '\0') {
@@ -105,7 +119,8 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 			}
 			(void)osms_strlcpy(who, strcmp(words[i + 1], "*") == 0 ?
 			    "" : words[i + 1], POLICY_MAX_WHO);
-			str_lower(who);
+			if (!who_table(who))
+				str_lower(who);
 			i += 2;
 			continue;
 		}
@@ -193,15 +208,25 @@ policy_split(char *text, char **words, size_t max)
 	return (int)n;
 }
 
-/* Does an address match WHO ("" anyone, an address, a domain, .domain)? */
+/* Does an address match WHO ("" anyone, an address, a domain, .domain,
+ * <table>)? 1, 0, or -1 if the table cannot tell. */
 static int
-who_matches(const char *who, const char *address)
+who_matches(const char *who, const char *address, policy_member_fn member,
+    void *arg)
 {
 	const char	*at = strrchr(address, '@'), *domain;
+	char		 table[POLICY_MAX_WHO];
 	size_t		 dl, wl;
 
 	if (who[0] == '\0')
 		return 1;
+	if (who[0] == '<') {
+		if (member == NULL)
+			return -1;
+		(void)osms_strlcpy(table, who + 1, sizeof(table));
+		table[strcspn(table, ">")] = '\0';
+		return member(table, address, arg);
+	}
 	if (strchr(who, '@') != NULL)
 		return strcasecmp(who, address) == 0;
 	domain = at != NULL ? at + 1 : address;
@@ -214,26 +239,52 @@ who_matches(const char *who, const char *address)
 	    strcasecmp(domain + dl - wl, who) == 0);
 }
 
-void
-policy_match(const struct policy_rules *rules, enum policy_dir dir,
-    const char *from, const char *to, struct policy *out)
+/* The words a rule (or entry) says, over what out has. */
+static void
+apply(struct policy *out, const struct policy_rule *r)
 {
-	const struct policy_rule	*r;
-
-	memset(out, 0, sizeof(*out));
-	TAILQ_FOREACH(r, rules, entry)
-		if ((r->dir == POLICY_ANY || r->dir == (uint32_t)dir) &&
-		    who_matches(r->from, from) && who_matches(r->to, to))
-			break;
-	if (r != NULL) {
+	if (r->sign != 0)
 		out->sign = (enum policy_sign)r->sign;
+	if (r->encrypt != 0)
 		out->encrypt = (enum policy_encrypt)r->encrypt;
+	if (r->decrypt != 0)
 		out->decrypt = (enum policy_yesno)r->decrypt;
+	if (r->user_encrypted != 0)
 		out->user_encrypted =
 		    (enum policy_user_encrypted)r->user_encrypted;
+	if (r->keep_original != 0)
 		out->keep_original = (enum policy_yesno)r->keep_original;
+	if (r->subject_tag != 0)
 		out->subject_tag = (enum policy_yesno)r->subject_tag;
-		out->require_signed = r->require_signed == POLICY_YES;
+	if (r->require_signed == POLICY_YES)
+		out->require_signed = 1;
+}
+
+int
+policy_match(const struct policy_rules *rules, enum policy_dir dir,
+    const char *from, const char *to, policy_member_fn member, void *arg,
+    struct policy *out)
+{
+	const struct policy_rule	*r;
+	int				 f, t, unknown = 0;
+
+	memset(out, 0, sizeof(*out));
+	TAILQ_FOREACH(r, rules, entry) {
+		if (r->dir != POLICY_ANY && r->dir != (uint32_t)dir)
+			continue;
+		/* A table that cannot tell leaves the rule undecided: no
+		 * later rule may stand in for it. */
+		f = who_matches(r->from, from, member, arg);
+		t = f == 0 ? 0 : who_matches(r->to, to, member, arg);
+		if (f == -1 || t == -1) {
+			unknown = 1;
+			break;
+		}
+		if (f == 1 && t == 1)
+			break;
+	}
+	if (r != NULL && !unknown) {
+		apply(out, r);
 		out->line = r->line;
 	}
 	if (out->sign == 0)
@@ -248,6 +299,57 @@ policy_match(const struct policy_rules *rules, enum policy_dir dir,
 		out->keep_original = POLICY_NO;
 	if (out->subject_tag == 0)
 		out->subject_tag = POLICY_NO;
+	return unknown ? -1 : 0;
+}
+
+int
+policy_entry_parse(struct policy_rule *r, const char *text, char *err,
+    size_t errsize)
+{
+	char	 buf[POLICY_MAX_TEXT], *words[POLICY_MAX_WORDS];
+	int	 n;
+
+	if (osms_strlcpy(buf, text, sizeof(buf)) >= sizeof(buf) ||
+	    (n = policy_split(buf, words, POLICY_MAX_WORDS)) < 0) {
+		(void)snprintf(err, errsize, "too long");
+		return -1;
+	}
+	if (policy_rule_parse(r, words, (size_t)n, err, errsize) == -1)
+		return -1;
+	if (r->dir != POLICY_ANY || r->from[0] != '\0' || r->to[0] != '\0') {
+		(void)snprintf(err, errsize, "a directory entry has actions "
+		    "only (no direction, from or to)");
+		return -1;
+	}
+	return 0;
+}
+
+void
+policy_override(struct policy *out, const struct policy_rule *entry,
+    const char *key)
+{
+	apply(out, entry);
+	(void)osms_strlcpy(out->via, key, sizeof(out->via));
+}
+
+const char *
+policy_why(const struct policy *p, char *buf, size_t size)
+{
+	if (p->line != 0)
+		(void)snprintf(buf, size, "rule at line %d", p->line);
+	else
+		(void)snprintf(buf, size, "the defaults");
+	if (p->via[0] != '\0') {
+		(void)osms_strlcat(buf, ", the directory's entry for ", size);
+		(void)osms_strlcat(buf, p->via, size);
+	}
+	return buf;
+}
+
+const char *
+policy_local_party(enum policy_dir dir, const char *from, const char *to)
+{
+	return dir == POLICY_INBOUND ? to : from;
 }
 
 const char *

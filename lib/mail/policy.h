@@ -7,7 +7,8 @@
  *	rule [inbound|outbound|internal] [from WHO] [to WHO] ACTION ...
  *
  *	WHO	an address (a@b.example), a domain (b.example), a domain
- *		and its subdomains (.b.example) or * (anyone)
+ *		and its subdomains (.b.example), * (anyone), or <TABLE>:
+ *		an address the table lists, itself or by its domain
  *	ACTION	sign never|if-possible|always
  *		encrypt never|if-possible|mandatory|mandatory-or-tls
  *		decrypt yes|no
@@ -20,6 +21,12 @@
  * possible and a user's own encryption passes; inbound mail is
  * decrypted, need not be signed, and is delivered without its encrypted
  * original and with its Subject as it came.
+ *
+ * The directory may say more for one local user or domain (cryptod's
+ * policy-table: a key, an address or a domain, and ACTION words): what
+ * the user's entry says, else the domain's, overrides the rule's word
+ * for the mail of that user, who is the sender of outbound and internal
+ * mail and the recipient of inbound mail.
  */
 #ifndef OSMS_POLICY_H
 #define OSMS_POLICY_H
@@ -72,7 +79,16 @@ struct policy {
 	enum policy_yesno		 subject_tag;
 	int				 require_signed;
 	int				 line;	/* the rule's, 0: defaults */
+	char				 via[POLICY_MAX_WHO];	/* "" or the
+					   directory entry that said more */
 };
+
+/*
+ * Is address listed by the table (itself, else its domain)? 1, 0, or -1
+ * when the table cannot tell now (the policy is then unknown).
+ */
+typedef int	(*policy_member_fn)(const char *table, const char *address,
+		    void *arg);
 
 /* The words after "rule": 0, or -1 and a message in err. */
 int	 policy_rule_parse(struct policy_rule *, char *const *words,
@@ -81,8 +97,25 @@ int	 policy_rule_parse(struct policy_rule *, char *const *words,
 void	 policy_rule_format(const struct policy_rule *, char *, size_t);
 /* Split a rule's text into words (in place): how many, -1 if too many. */
 int	 policy_split(char *text, char **words, size_t max);
-void	 policy_match(const struct policy_rules *, enum policy_dir,
-	    const char *from, const char *to, struct policy *);
+/* The policy of the first rule that matches, with the defaults: 0, or
+ * -1 if a table a rule names could not tell (member may be NULL when
+ * no rule names one). */
+int	 policy_match(const struct policy_rules *, enum policy_dir,
+	    const char *from, const char *to, policy_member_fn, void *arg,
+	    struct policy *);
+/* A directory entry: ACTION words only. 0, or -1 and why. */
+int	 policy_entry_parse(struct policy_rule *, const char *text,
+	    char *err, size_t errsize);
+/* What an entry (of key) says overrides the policy. */
+void	 policy_override(struct policy *, const struct policy_rule *entry,
+	    const char *key);
+/* Where a policy came from, for people: "rule at line 12", "the
+ * defaults", and ", the directory's entry for KEY" when one said more. */
+const char *policy_why(const struct policy *, char *, size_t);
+/* The local user whose directory entry counts: the sender of outbound
+ * and internal mail, the recipient of inbound mail. */
+const char *policy_local_party(enum policy_dir, const char *from,
+	    const char *to);
 const char *policy_encrypt_name(enum policy_encrypt);
 const char *policy_sign_name(enum policy_sign);
 

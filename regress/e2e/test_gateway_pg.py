@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
-"""The gateway's audit trail in PostgreSQL: with a directory in
+"""The gateway in PostgreSQL. The audit trail: with a directory in
 PostgreSQL, every decision cryptod records in audit.log is a row of
 crypt_audit as well, written by authd (which holds the database password,
 cryptod none); osmsctl audit reads it from there; the rows cannot be
-changed; with the database down the trail goes on in audit.log."""
+changed; with the database down the trail goes on in audit.log. The
+policy: a user's entry in crypt_policy, and a rule on a table the
+database lists. The certificate store: crypt_store's rows become files
+of the store, and files made here (by osmsctl, by cryptod) become rows,
+both ways, removals too."""
 import os
 import re
 import smtplib
+import subprocess
 import sys
 import time
 
@@ -136,4 +141,112 @@ with Pg() as pg:
                 if row:
                     break
             t.expect(row, "a row again")
+
+    # -- the policy and the certificate store in the database
+    pg.psql("CREATE TABLE partners (name text PRIMARY KEY);"
+            "INSERT INTO partners VALUES ('listed.test');"
+            "INSERT INTO crypt_policy VALUES ('alice@example.test', "
+            "'require-signed')")
+    with Osms(extra_conf='table dir postgres "%s"\ndomains <dir>\n'
+              'table partners postgres "%s" {\n\tquery domain "SELECT 1 '
+              'FROM partners WHERE name = $1"\n}\n'
+              % (pg.conninfo, pg.conninfo)) as o:
+        store = o.path("certs")
+        o.write_conf(o.conf_text() + 'cryptod {\n\tcertificates "%s"\n'
+                     '\tpolicy-table <dir>\n'
+                     '\trule outbound to <partners> encrypt mandatory\n}\n'
+                     % store)
+        t.require(o.ctl("reload").returncode == 0, "reload")
+        time.sleep(0.5)
+
+        with t.case("a user's entry in crypt_policy: alice takes signed "
+                    "mail only"):
+            code, text = plain(o.ports["smtp"], "x@elsewhere.test",
+                               message_id())
+            t.expect(code == 550 and b"must carry a valid S/MIME signature"
+                     b" (policy: the defaults, the directory's entry for "
+                     b"alice@example.test)" in text, "%d %r" % (code, text))
+
+        with t.case("a rule on a table in the database"):
+            try:
+                submit(o.ports["submission"], ["x@listed.test"])
+                e = None
+            except smtplib.SMTPDataError as err:
+                e = err
+            t.expect(e is not None and e.smtp_code == 550 and
+                     b"<x@listed.test>: no usable certificate" in
+                     e.smtp_error, repr(e))
+            p = o.ctl("policy", "test", "alice@example.test",
+                      "x@listed.test")
+            t.expect("table:       <partners> lists listed.test" in
+                     p.stdout, p.stdout + p.stderr)
+
+        def row(name):
+            return pg.psql("SELECT coalesce(encode(data, 'hex'), 'NULL') "
+                           "FROM crypt_store WHERE name = '%s'" % name)
+
+        def content(name):
+            try:
+                with open(os.path.join(store, name), "rb") as f:
+                    return f.read().hex()
+            except OSError:
+                return None
+
+        with t.case("files made here become rows: the internal CA"):
+            t.require(o.ctl("cert", "ca").returncode == 0, "cert ca")
+            for name in ("ca.pem", "ca.key"):
+                t.expect(wait_until(lambda: row(name) == content(name),
+                                    20), "%s: row %r" % (name, row(name)))
+
+        with t.case("rows become files, and a removed row removes the "
+                    "file"):
+            wd = o.path("pki")
+            os.mkdir(wd)
+            with open(os.path.join(wd, "ext"), "w") as f:
+                f.write("basicConstraints=critical,CA:FALSE\n"
+                        "keyUsage=critical,digitalSignature,"
+                        "keyEncipherment\n"
+                        "extendedKeyUsage=emailProtection\n"
+                        "subjectAltName=email:carol@partner.test\n")
+            run(["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes",
+                 "-keyout", os.path.join(wd, "carol.key"), "-out",
+                 os.path.join(wd, "carol.csr"), "-subj", "/CN=carol"])
+            run(["openssl", "x509", "-req", "-in",
+                 os.path.join(wd, "carol.csr"), "-CA",
+                 os.path.join(store, "ca.pem"), "-CAkey",
+                 os.path.join(store, "ca.key"), "-CAcreateserial", "-days",
+                 "30", "-extfile", os.path.join(wd, "ext"), "-out",
+                 os.path.join(wd, "carol.pem")])
+            with open(os.path.join(wd, "carol.pem"), "rb") as f:
+                pem = f.read()
+            pg.psql("INSERT INTO crypt_store (name, data) VALUES "
+                    "('carol@partner.test.pem', decode('%s', 'hex'))"
+                    % pem.hex())
+            t.expect(wait_until(lambda: content("carol@partner.test.pem")
+                                == pem.hex(), 20), "the file")
+            p = o.ctl("policy", "test", "alice@example.test",
+                      "carol@partner.test")
+            t.expect("outcome:     encrypted" in p.stdout, p.stdout)
+            pg.psql("UPDATE crypt_store SET data = NULL WHERE name = "
+                    "'carol@partner.test.pem'")
+            t.expect(wait_until(lambda: content("carol@partner.test.pem")
+                                is None, 20), "removed")
+            t.expect(wait_log(o, r"cryptod: store: carol@partner\.test\.pem"
+                              r" removed \(database\)"), "logged")
+
+        with t.case("a file removed here is removed from the database; the "
+                    "manifest is cryptod's alone"):
+            # As osmsctl writes: owned like the store.
+            f = o.write_file("certs/dave@partner.test.pem", pem.decode(),
+                             0o600)
+            st = os.stat(store)
+            os.chown(f, st.st_uid, st.st_gid)
+            t.expect(wait_until(lambda: row("dave@partner.test.pem") ==
+                                pem.hex(), 20), "sent")
+            os.unlink(os.path.join(store, "dave@partner.test.pem"))
+            t.expect(wait_until(lambda: row("dave@partner.test.pem") ==
+                                "NULL", 20), "removed")
+            st = os.stat(os.path.join(store, ".sync"))
+            t.expect(st.st_mode & 0o777 == 0o600, oct(st.st_mode))
+            t.expect(row("audit.log") == "", "audit.log is not a row")
 t.done()

@@ -124,6 +124,13 @@ static const struct errcase errcases[] = {
 	  "mandatory-or-tls\n" },
 	{ "smtpd {\n\trule sign never\n}\n",
 	  "t.conf:2: rule belongs in the cryptod block\n" },
+	/* Tables the gateway names must be there. */
+	{ "cryptod {\n\trule outbound to <partners> encrypt mandatory\n}\n",
+	  "t.conf:2: rule: table \"partners\" is not defined\n" },
+	{ "cryptod {\n\tpolicy-table <crypt>\n}\n",
+	  "t.conf:2: policy-table \"crypt\" is not defined\n" },
+	{ "smtpd {\n\tpolicy-table <crypt>\n}\n",
+	  "t.conf:2: policy-table belongs in the cryptod block\n" },
 	/* Lexer. */
 	{ "hostname \"mail.example.test\n",
 	  "t.conf:1: unterminated string\n" },
@@ -1105,6 +1112,11 @@ static const char *const roundtrips[] = {
 	"\trule outbound to partner.example encrypt mandatory\n"
 	"\trule inbound from .partner.example require-signed\n"
 	"\trule from \"a{b@x\" sign always\n\trule encrypt never\n}\n",
+	/* The gateway's tables. */
+	"table partners file /p\ntable crypt postgres \"dbname=x\"\n"
+	"cryptod {\n\tpolicy-table <crypt>\n"
+	"\trule outbound to <partners> encrypt mandatory\n"
+	"\trule from <crypt> to * sign never\n}\n",
 	"hostname mail.example.test\n"
 	"control socket /run/x.sock\nqueue directory /q\n"
 	"mail directory /m\nempty directory /e\n",

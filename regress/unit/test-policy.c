@@ -31,6 +31,7 @@ test_parse(void)
 		"outbound encrypt mandatory-or-tls",
 		"inbound from partner.example keep-original yes subject-tag "
 		    "yes",
+		"outbound to <Partners> encrypt mandatory",
 	};
 	static const struct {
 		const char	*text, *why;
@@ -39,8 +40,13 @@ test_parse(void)
 		{ "outbound to partner.example", "a rule without an action" },
 		{ "encrypt sometimes", "encrypt wants never, if-possible, "
 		    "mandatory or mandatory-or-tls" },
-		{ "to", "to wants an address, a domain or *" },
-		{ "to a\"b encrypt never", "to wants an address, a domain or *" },
+		{ "to", "to wants an address, a domain, * or <table>" },
+		{ "to a\"b encrypt never", "to wants an address, a domain, * or "
+		    "<table>" },
+		{ "to <a b> encrypt never", "to wants an address, a domain, * "
+		    "or <table>" },
+		{ "to <> encrypt never", "to wants an address, a domain, * or "
+		    "<table>" },
 		{ "to a to b sign never", "to given twice" },
 		{ "sideways sign never", "unknown word \"sideways\" (a "
 		    "direction, from, to, sign, encrypt, decrypt, "
@@ -105,29 +111,119 @@ test_match(void)
 		TAILQ_INSERT_TAIL(&rules, &rs[i], entry);
 	}
 	policy_match(&rules, POLICY_OUTBOUND, "ceo@example.test",
-	    "x@PARTNER.example", &p);
+	    "x@PARTNER.example", NULL, NULL, &p);
 	test_assert(p.line == 10 && p.encrypt == ENCRYPT_MANDATORY &&
 	    p.sign == SIGN_IF_POSSIBLE && p.decrypt == POLICY_YES);
 	policy_match(&rules, POLICY_OUTBOUND, "a@example.test",
-	    "y@deep.sub.example", &p);
+	    "y@deep.sub.example", NULL, NULL, &p);
 	test_assert(p.line == 11 && p.encrypt == ENCRYPT_NEVER);
 	policy_match(&rules, POLICY_OUTBOUND, "a@example.test",
-	    "y@sub.example", &p);
+	    "y@sub.example", NULL, NULL, &p);
 	test_assert(p.line == 11);
 	policy_match(&rules, POLICY_OUTBOUND, "a@example.test",
-	    "y@notsub.example", &p);
+	    "y@notsub.example", NULL, NULL, &p);
 	test_assert(p.line == 14 && p.encrypt == ENCRYPT_MANDATORY_OR_TLS);
 	policy_match(&rules, POLICY_INTERNAL, "ceo@example.test",
-	    "b@example.test", &p);
+	    "b@example.test", NULL, NULL, &p);
 	test_assert(p.line == 12 && p.sign == SIGN_ALWAYS);
 	policy_match(&rules, POLICY_INBOUND, "x@partner.example",
-	    "a@example.test", &p);
+	    "a@example.test", NULL, NULL, &p);
 	test_assert(p.line == 13 && p.require_signed);
 	policy_match(&rules, POLICY_INBOUND, "x@other.example",
-	    "a@example.test", &p);
+	    "a@example.test", NULL, NULL, &p);
 	test_assert(p.line == 0 && !p.require_signed &&
 	    p.decrypt == POLICY_YES && p.user_encrypted == USER_ENCRYPTED_PASS &&
 	    p.keep_original == POLICY_NO && p.subject_tag == POLICY_NO);
+	test_end();
+}
+
+/* A table as the directory would answer: partners lists a domain and
+ * an address; "down" cannot tell. */
+static int	 nasked;
+
+static int
+member(const char *table, const char *address, void *arg)
+{
+	const char	*at = strrchr(address, '@');
+
+	(void)arg;
+	nasked++;
+	if (strcmp(table, "down") == 0)
+		return -1;
+	if (strcmp(table, "partners") != 0)
+		return 0;
+	return strcmp(address, "vip@other.example") == 0 ||
+	    (at != NULL && strcmp(at + 1, "partner.example") == 0);
+}
+
+static void
+test_tables(void)
+{
+	static const char *const texts[] = {
+		"outbound from <down> sign never",
+		"outbound to <partners> encrypt mandatory",
+		"outbound encrypt never",
+	};
+	struct policy_rules	 rules = TAILQ_HEAD_INITIALIZER(rules);
+	struct policy_rule	 rs[3], e;
+	struct policy		 p;
+	char			 err[256];
+	size_t			 i;
+
+	test_begin("policy: rules on tables; a table that cannot tell "
+	    "leaves the policy unknown");
+	for (i = 0; i < 3; i++) {
+		test_assert(parse(&rs[i], texts[i], err, sizeof(err)) == 0);
+		rs[i].line = (int)i + 1;
+	}
+	TAILQ_INSERT_TAIL(&rules, &rs[1], entry);
+	TAILQ_INSERT_TAIL(&rules, &rs[2], entry);
+	test_assert(policy_match(&rules, POLICY_OUTBOUND, "a@example.test",
+	    "x@partner.example", member, NULL, &p) == 0 && p.line == 2 &&
+	    p.encrypt == ENCRYPT_MANDATORY);
+	test_assert(policy_match(&rules, POLICY_OUTBOUND, "a@example.test",
+	    "vip@other.example", member, NULL, &p) == 0 && p.line == 2);
+	test_assert(policy_match(&rules, POLICY_OUTBOUND, "a@example.test",
+	    "x@other.example", member, NULL, &p) == 0 && p.line == 3 &&
+	    p.encrypt == ENCRYPT_NEVER);
+	/* Without a way to ask, a table cannot be matched. */
+	test_assert(policy_match(&rules, POLICY_OUTBOUND, "a@example.test",
+	    "x@other.example", NULL, NULL, &p) == -1 && p.line == 0);
+	/* An unknown answer is never skipped for a later rule. */
+	TAILQ_INSERT_HEAD(&rules, &rs[0], entry);
+	test_assert(policy_match(&rules, POLICY_OUTBOUND, "a@example.test",
+	    "x@other.example", member, NULL, &p) == -1 && p.line == 0 &&
+	    p.encrypt == ENCRYPT_IF_POSSIBLE);
+	/* A rule whose from does not match never asks about to. */
+	nasked = 0;
+	test_assert(policy_match(&rules, POLICY_INBOUND, "a@x.example",
+	    "b@example.test", member, NULL, &p) == 0 && nasked == 0);
+	test_end();
+
+	test_begin("policy: directory entries are actions only, and override"
+	    " the rule's words, not the others");
+	test_assert(policy_entry_parse(&e, "encrypt mandatory sign always",
+	    err, sizeof(err)) == 0);
+	TAILQ_REMOVE(&rules, &rs[0], entry);
+	(void)policy_match(&rules, POLICY_OUTBOUND, "a@example.test",
+	    "x@other.example", member, NULL, &p);
+	policy_override(&p, &e, "a@example.test");
+	test_assert(p.line == 3 && p.encrypt == ENCRYPT_MANDATORY &&
+	    p.sign == SIGN_ALWAYS && p.decrypt == POLICY_YES &&
+	    strcmp(p.via, "a@example.test") == 0);
+	test_assert(policy_entry_parse(&e, "outbound encrypt never", err,
+	    sizeof(err)) == -1 && strcmp(err, "a directory entry has actions "
+	    "only (no direction, from or to)") == 0);
+	test_assert(policy_entry_parse(&e, "to x.example sign never", err,
+	    sizeof(err)) == -1);
+	test_assert(policy_entry_parse(&e, "", err, sizeof(err)) == -1 &&
+	    strcmp(err, "a rule without an action") == 0);
+	test_assert(policy_entry_parse(&e, "encrypt sometimes", err,
+	    sizeof(err)) == -1);
+	test_assert(strcmp(policy_local_party(POLICY_INBOUND, "x@o.example",
+	    "a@example.test"), "a@example.test") == 0);
+	test_assert(strcmp(policy_local_party(POLICY_OUTBOUND, "a@example.test",
+	    "x@o.example"), "a@example.test") == 0);
 	test_end();
 }
 
@@ -136,5 +232,6 @@ main(void)
 {
 	test_parse();
 	test_match();
+	test_tables();
 	return test_exit();
 }

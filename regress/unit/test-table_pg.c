@@ -474,7 +474,7 @@ test_schema(void)
 	    a, sizeof(a)) == 0);
 	test_assert(psql("mig", "SELECT max(version) FROM schema_version",
 	    b, sizeof(b)) == 0);
-	test_assert(strcmp(a, "2") == 0 && strcmp(b, "2") == 0);
+	test_assert(strcmp(a, "3") == 0 && strcmp(b, "3") == 0);
 	/* The checks refuse what lookups would refuse. */
 	psql_quiet = 1;
 	test_assert(psql("osms", "INSERT INTO domains (name)"
@@ -531,7 +531,7 @@ test_new(void)
 	pgtable_free(NULL);
 	test_end();
 
-	test_begin("etc/postfixadmin.conf parses and has all 16 queries");
+	test_begin("etc/postfixadmin.conf parses and has all 20 queries");
 	conf = conf_parse_file("etc/postfixadmin.conf", stderr, NULL);
 	test_assert(conf != NULL);
 	if (conf != NULL) {
