@@ -121,6 +121,40 @@ with Osms(start=False) as o:
                      password="bob-pw", body="bob may\r\n")
         t.expect(len(one(sink, mid)) == 1, "bob's mail left")
 
+    with t.case("as mail leaves: the sender's entry counts, asked anew "
+                "after a reload (encrypt never: in the clear though a "
+                "certificate is known)"):
+        t.require(o.ctl("cert", "issue", "carol@partner.test")
+                  .returncode == 0, "a certificate for carol")
+        o.write_file("crypt", "example.test sign always\n"
+                     "bob@example.test encrypt never\n")
+        t.require(o.ctl("reload").returncode == 0, "reload")
+        time.sleep(0.5)
+        mid = submit(sub, ["carol@partner.test"], body="alice's\r\n")
+        got = one(sink, mid)
+        t.expect(len(got) == 1 and content_type(got[0].data) ==
+                 "application/pkcs7-mime", "alice's copy is encrypted")
+        # bob's copy waits at the smarthost; the reload empties cryptod's
+        # answers, so its encryption asks the directory again.
+        sink.rcpt_reply = {"carol@partner.test": "451 4.3.0 not now"}
+        mid = submit(sub, ["carol@partner.test"], user="bob@example.test",
+                     password="bob-pw", body="bob's\r\n")
+        t.require(wait_log(o, r"to=<carol@partner\.test> status=deferred"),
+                  "deferred first")
+        sink.rcpt_reply = {}
+        t.require(o.ctl("reload").returncode == 0, "reload")
+        time.sleep(0.5)
+        for i in re.findall(r"^([0-9a-f]{16}) ", o.ctl("queue", "list")
+                            .stdout, re.M):
+            o.ctl("queue", "schedule", i)
+        got = one(sink, mid)
+        t.expect(len(got) == 1 and content_type(got[0].data) ==
+                 "multipart/signed" and b"bob's" in got[0].data,
+                 "bob's copy: signed, in the clear")
+        t.expect(wait_log(o, r"to=<carol@partner\.test> not-encrypted "
+                          r"encrypt=never rule=\d+ entry=bob@example\.test"),
+                 "the entry is in the audit line")
+
     with t.case("an entry that does not parse defers the user's mail "
                 "(451 4.3.0) and is logged"):
         o.write_file("crypt", "bob@example.test encrypt sometimes\n")
