@@ -127,6 +127,132 @@ test_sign_verify(void)
 	test_end();
 }
 
+/*
+ * signed (a signed message) with one byte of its certificate in der
+ * changed at offset from the certificate's end: the signature part's
+ * base64 decoded, changed, encoded again into out.
+ */
+static int
+alter_cert(const struct buf *signed_, X509 *cert, size_t from_end,
+    struct buf *out)
+{
+	const char	*start, *stop, *mark = "filename=\"smime.p7s\"\r\n\r\n";
+	unsigned char	*der = NULL, *cder = NULL, *hit = NULL, *q;
+	char		*b64 = NULL, line[100];
+	size_t		 n = 0, i, dlen;
+	int		 clen, rc = -1, pad = 0;
+
+	if ((start = strstr(signed_->data, mark)) == NULL ||
+	    (stop = strstr(start, "\r\n\r\n--")) == NULL)
+		return -1;
+	start += strlen(mark);
+	if ((b64 = malloc((size_t)(stop - start) + 1)) == NULL ||
+	    (der = malloc((size_t)(stop - start))) == NULL)
+		goto done;
+	for (i = 0; start + i < stop; i++)
+		if (start[i] != '\r' && start[i] != '\n')
+			b64[n++] = start[i];
+	pad = (n > 0 && b64[n - 1] == '=') + (n > 1 && b64[n - 2] == '=');
+	if (EVP_DecodeBlock(der, (unsigned char *)b64, (int)n) < 0)
+		goto done;
+	dlen = n / 4 * 3 - (size_t)pad;
+	if ((clen = i2d_X509(cert, &cder)) <= 0 || (size_t)clen < from_end)
+		goto done;
+	for (q = der; q + clen <= der + dlen; q++)
+		if (memcmp(q, cder, (size_t)clen) == 0) {
+			hit = q;
+			break;
+		}
+	if (hit == NULL)
+		goto done;
+	hit[clen - 1 - (long)from_end] ^= 0x01;
+	if (buf_add(out, signed_->data, (size_t)(start - signed_->data)) == -1)
+		goto done;
+	for (i = 0; i < dlen; i += 48) {
+		EVP_EncodeBlock((unsigned char *)line, der + i,
+		    dlen - i < 48 ? (int)(dlen - i) : 48);
+		if (buf_addstr(out, line) == -1 || buf_add(out, "\r\n", 2) == -1)
+			goto done;
+	}
+	if (buf_add(out, stop + 2, strlen(stop + 2)) == -1)
+		goto done;
+	rc = 0;
+done:
+	free(b64);
+	free(der);
+	OPENSSL_free(cder);
+	return rc;
+}
+
+/* An offset from the end of cert's DER into its public key's modulus. */
+static size_t
+in_pubkey(X509 *cert)
+{
+	unsigned char	*c = NULL, *k = NULL, *q;
+	int		 clen = i2d_X509(cert, &c);
+	int		 klen = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &k);
+	size_t		 off = 0;
+
+	for (q = c; clen > 0 && klen > 0 && q + klen <= c + clen; q++)
+		if (memcmp(q, k, (size_t)klen) == 0) {
+			off = (size_t)(c + clen - (q + klen / 2));
+			break;
+		}
+	OPENSSL_free(c);
+	OPENSSL_free(k);
+	if (off == 0)
+		abort();
+	return off;
+}
+
+static void
+test_cert_cache(void)
+{
+	struct buf		 s = BUF_INIT(1 << 20), bad = BUF_INIT(1 << 20);
+	struct smime_verdict	 v;
+	STACK_OF(X509)		*chain = sk_X509_new_null();
+	X509_STORE		*store = X509_STORE_new();
+	X509			*s1 = NULL, *s2 = NULL, *s3 = NULL;
+	const char		*err;
+
+	test_begin("smime: the certificates of a signature parsed once, by"
+	    " their exact bytes");
+	if (chain == NULL || store == NULL || !sk_X509_push(chain, ca) ||
+	    X509_STORE_add_cert(store, ca) != 1)
+		abort();
+	test_assert(smime_sign(msg, sizeof(msg) - 1, acert, akey, chain, &s,
+	    &err) == 0);
+	test_assert(smime_verify(s.data, s.len, store, &v, NULL, &s1,
+	    &err) == 0 && v.result == SMIME_VERIFIED && s1 != NULL &&
+	    X509_cmp(s1, acert) == 0);
+	/* Again: the same object, from the cache. */
+	test_assert(smime_verify(s.data, s.len, store, &v, NULL, &s2,
+	    &err) == 0 && v.result == SMIME_VERIFIED && s2 == s1);
+	/* The certificate's signature altered: not the cached one, and the
+	 * chain no longer holds. */
+	test_assert(alter_cert(&s, acert, 0, &bad) == 0);
+	test_assert(smime_verify(bad.data, bad.len, store, &v, NULL, &s3,
+	    &err) == 0 && v.result == SMIME_FAILED && s3 == NULL);
+	/* Its public key altered: the signature no longer verifies. */
+	buf_reset(&bad);
+	test_assert(alter_cert(&s, acert, in_pubkey(acert), &bad) == 0);
+	test_assert(smime_verify(bad.data, bad.len, store, &v, NULL, &s3,
+	    &err) == 0 && v.result == SMIME_FAILED && s3 == NULL);
+	/* And the original still verifies as it did. */
+	X509_free(s2);
+	s2 = NULL;
+	test_assert(smime_verify(s.data, s.len, store, &v, NULL, &s2,
+	    &err) == 0 && v.result == SMIME_VERIFIED && s2 == s1);
+	X509_free(s1);
+	X509_free(s2);
+	X509_free(s3);
+	sk_X509_free(chain);
+	X509_STORE_free(store);
+	buf_free(&s);
+	buf_free(&bad);
+	test_end();
+}
+
 static void
 test_encrypt_decrypt(void)
 {
@@ -272,6 +398,7 @@ main(void)
 	other = make_cert(otherkey, NULL, otherkey, "mallory",
 	    "mallory@example.test");
 	test_sign_verify();
+	test_cert_cache();
 	test_encrypt_decrypt();
 	test_oaep();
 	test_gcm();
