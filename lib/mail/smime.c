@@ -130,25 +130,27 @@ entity(const char *msg, size_t len, struct buf *outer, struct buf *inner)
 	return 0;
 }
 
-/* The DER of cms as base64, lines of 64, CRLF ends, appended to out. */
+/* The DER of cms as base64, lines of 64, CRLF ends, appended to out:
+ * what OpenSSL's base64 BIO writes, without its BIO chain and copies. */
 static int
 add_cms_base64(struct buf *out, CMS_ContentInfo *cms)
 {
-	BIO	*b64, *mem;
-	char	*p;
-	long	 n;
-	int	 rc = -1;
+	unsigned char	*der = NULL;
+	char		 line[64 + 1];
+	int		 len, i, n, rc = -1;
 
-	if ((b64 = BIO_new(BIO_f_base64())) == NULL ||
-	    (mem = BIO_new(BIO_s_mem())) == NULL) {
-		BIO_free(b64);
+	if ((len = i2d_CMS_ContentInfo(cms, &der)) <= 0)
 		return -1;
+	for (i = 0; i < len; i += 48) {
+		n = len - i < 48 ? len - i : 48;
+		if (EVP_EncodeBlock((unsigned char *)line, der + i, n) <= 0 ||
+		    buf_add(out, line, (size_t)(n + 2) / 3 * 4) == -1 ||
+		    buf_add(out, "\r\n", 2) == -1)
+			goto done;
 	}
-	b64 = BIO_push(b64, mem);
-	if (i2d_CMS_bio(b64, cms) == 1 && BIO_flush(b64) == 1 &&
-	    (n = BIO_get_mem_data(mem, &p)) > 0)
-		rc = add_crlf(out, p, (size_t)n);
-	BIO_free_all(b64);
+	rc = 0;
+done:
+	OPENSSL_free(der);
 	return rc;
 }
 
@@ -631,20 +633,29 @@ is_pkcs7_mime(const struct mime_part *p)
 	    strcmp(p->subtype, "x-pkcs7-mime") == 0);
 }
 
+/* Is the root part enveloped (or authenticated enveloped) data? */
+static int
+root_encrypted(const struct mime_part *root)
+{
+	const char	*st;
+
+	if (!is_pkcs7_mime(root))
+		return 0;
+	st = param(root, "smime-type");
+	return st == NULL || strcasecmp(st, "enveloped-data") == 0 ||
+	    strcasecmp(st, "authEnveloped-data") == 0;
+}
+
 int
 smime_is_encrypted(const char *msg, size_t len)
 {
 	struct mime_msg	*m;
-	const char	*err, *st;
-	int		 yes = 0;
+	const char	*err;
+	int		 yes;
 
 	if (len > SMIME_MAX_MESSAGE || (m = mime_parse(msg, len, &err)) == NULL)
 		return 0;
-	if (is_pkcs7_mime(mime_root(m))) {
-		st = param(mime_root(m), "smime-type");
-		yes = st == NULL || strcasecmp(st, "enveloped-data") == 0 ||
-		    strcasecmp(st, "authEnveloped-data") == 0;
-	}
+	yes = root_encrypted(mime_root(m));
 	mime_free(m);
 	return yes;
 }
@@ -676,7 +687,10 @@ smime_decrypt(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 	const struct mime_part	*root;
 	CMS_ContentInfo		*cms = NULL;
 	BIO			*plain = NULL;
+	unsigned char		*der;
+	const unsigned char	*q;
 	char			*p;
+	size_t			 derlen;
 	long			 n;
 	int			 rc = -1;
 
@@ -687,10 +701,16 @@ smime_decrypt(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 	}
 	root = mime_root(m);
 	*errstr = "not an S/MIME encrypted message";
-	if (!smime_is_encrypted(msg, len))
+	if (!root_encrypted(root))
 		goto done;
 	*errstr = "malformed CMS data";
-	if ((cms = cms_from_base64(msg + root->body_off,
+	if ((der = unbase64(msg + root->body_off, root->body_len,
+	    &derlen)) != NULL) {
+		q = der;
+		cms = d2i_CMS_ContentInfo(NULL, &q, (long)derlen);
+		free(der);
+	}
+	if (cms == NULL && (cms = cms_from_base64(msg + root->body_off,
 	    root->body_len)) == NULL)
 		goto done;
 	*errstr = "cannot decrypt: not for this key, or damaged";
