@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/cms.h>
@@ -837,6 +838,204 @@ done:
 	return rc;
 }
 
+/*
+ * Signer chains that OpenSSL verified, for a short while: the check of a
+ * signer's chain (the CA's signature on the certificate, mostly) is a
+ * third of a verification, and a correspondent's certificates, parsed
+ * once (above), are the same objects in every message. An entry is
+ * made only after CMS_verify() checked that chain itself and passed,
+ * from a check of the same chain that gives its certificates; it is the
+ * very objects (held, so their addresses are not reused): the trust
+ * store, as many objects in it and the same verify flags (none: no CRL
+ * or time settings), the signer and the message's certificates in
+ * order; and it serves while the clock is between the check and the
+ * earliest of CHAIN_TTL seconds later and every notAfter of the chain.
+ * A message with CRLs, or other than one signer, is checked each time.
+ * smime_forget_chains() empties it (certstore.c, when it reloads).
+ */
+#define CHAIN_CACHE	32
+#define CHAIN_TTL	60
+#define CHAIN_CERTS	8
+
+struct chain_ok {
+	X509_STORE	*store;		/* NULL: a free slot */
+	int		 nobjs;
+	X509		*signer;
+	X509		*certs[CHAIN_CERTS];
+	int		 ncerts;
+	time_t		 at, until;	/* serves while at <= now < until */
+};
+
+static struct chain_ok	 chains[CHAIN_CACHE];
+
+static void
+chain_drop(struct chain_ok *c)
+{
+	int	 i;
+
+	X509_STORE_free(c->store);
+	X509_free(c->signer);
+	for (i = 0; i < c->ncerts; i++)
+		X509_free(c->certs[i]);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+smime_forget_chains(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < CHAIN_CACHE; i++)
+		chain_drop(&chains[i]);
+}
+
+/* Is (store, signer, certs) what entry c holds? */
+static int
+chain_same(const struct chain_ok *c, X509_STORE *store, X509 *signer,
+    STACK_OF(X509) *certs)
+{
+	int	 i;
+
+	if (c->store != store || c->signer != signer ||
+	    c->ncerts != sk_X509_num(certs) ||
+	    c->nobjs != sk_X509_OBJECT_num(X509_STORE_get0_objects(store)))
+		return 0;
+	for (i = 0; i < c->ncerts; i++)
+		if (c->certs[i] != sk_X509_value(certs, i))
+			return 0;
+	return 1;
+}
+
+/* The entry for (store, signer, certs), NULL if none. */
+static struct chain_ok *
+chain_find(X509_STORE *store, X509 *signer, STACK_OF(X509) *certs)
+{
+	size_t	 i;
+
+	for (i = 0; i < CHAIN_CACHE; i++)
+		if (chains[i].store != NULL &&
+		    chain_same(&chains[i], store, signer, certs))
+			return &chains[i];
+	return NULL;
+}
+
+/* The store's settings allow an entry: no verify flags at all. */
+static int
+chain_cacheable(X509_STORE *store, STACK_OF(X509) *certs)
+{
+	return X509_VERIFY_PARAM_get_flags(X509_STORE_get0_param(store)) ==
+	    0 && sk_X509_num(certs) <= CHAIN_CERTS;
+}
+
+/* CMS_verify() just passed signer's chain: check it again the way it
+ * does (smime_sign defaults, the message's certificates untrusted),
+ * and keep it until the first end of the chain. */
+static void
+chain_put(X509_STORE *store, X509 *signer, STACK_OF(X509) *certs)
+{
+	X509_STORE_CTX	*ctx;
+	STACK_OF(X509)	*chain;
+	struct chain_ok	*c;
+	time_t		 now = time(NULL), left = CHAIN_TTL, t;
+	size_t		 i;
+	int		 j, days, secs, ok = 1;
+
+	if ((ctx = X509_STORE_CTX_new()) == NULL)
+		return;
+	if (X509_STORE_CTX_init(ctx, store, signer, certs) != 1 ||
+	    X509_STORE_CTX_set_default(ctx, "smime_sign") != 1 ||
+	    X509_verify_cert(ctx) != 1 ||
+	    (chain = X509_STORE_CTX_get0_chain(ctx)) == NULL) {
+		X509_STORE_CTX_free(ctx);
+		return;
+	}
+	for (j = 0; ok && j < sk_X509_num(chain); j++) {
+		ok = ASN1_TIME_diff(&days, &secs, NULL,
+		    X509_get0_notAfter(sk_X509_value(chain, j))) == 1 &&
+		    days >= 0 && secs >= 0;
+		if (ok && days < CHAIN_TTL / 86400 + 1 &&
+		    (t = (time_t)days * 86400 + secs) < left)
+			left = t;
+	}
+	X509_STORE_CTX_free(ctx);
+	if (!ok || left <= 0)
+		return;
+	/* The entry that ran out, else a free slot, else the oldest. */
+	if ((c = chain_find(store, signer, certs)) == NULL) {
+		c = &chains[0];
+		for (i = 0; i < CHAIN_CACHE; i++) {
+			if (chains[i].store == NULL) {
+				c = &chains[i];
+				break;
+			}
+			if (chains[i].at < c->at)
+				c = &chains[i];
+		}
+	}
+	chain_drop(c);
+	if (X509_STORE_up_ref(store) != 1)
+		return;
+	c->store = store;
+	if (X509_up_ref(signer) != 1) {
+		chain_drop(c);
+		return;
+	}
+	c->signer = signer;
+	for (j = 0; j < sk_X509_num(certs); j++) {
+		if (X509_up_ref(sk_X509_value(certs, j)) != 1) {
+			chain_drop(c);
+			return;
+		}
+		c->certs[c->ncerts++] = sk_X509_value(certs, j);
+	}
+	c->nobjs = sk_X509_OBJECT_num(X509_STORE_get0_objects(store));
+	c->at = now;
+	c->until = now + left;
+}
+
+/*
+ * CMS_verify() of the content in, the signer's chain from the cache when
+ * it is there: 1 if it verified.
+ */
+static int
+cms_verify_cached(CMS_ContentInfo *cms, X509_STORE *store, BIO *in,
+    BIO *outb)
+{
+	STACK_OF(CMS_SignerInfo)	*infos;
+	STACK_OF(X509)			*certs = NULL;
+	STACK_OF(X509_CRL)		*crls;
+	struct chain_ok			*c;
+	X509				*signer = NULL;
+	time_t				 now = time(NULL);
+	int				 ok, keep = 0;
+
+	/* One signer, its certificate among the message's, no CRLs. */
+	ERR_set_mark();
+	if ((infos = CMS_get0_SignerInfos(cms)) != NULL &&
+	    sk_CMS_SignerInfo_num(infos) == 1 &&
+	    CMS_set1_signers_certs(cms, NULL, 0) >= 0) {
+		CMS_SignerInfo_get0_algs(sk_CMS_SignerInfo_value(infos, 0),
+		    NULL, &signer, NULL, NULL);
+		crls = CMS_get1_crls(cms);
+		keep = signer != NULL && sk_X509_CRL_num(crls) <= 0 &&
+		    (certs = CMS_get1_certs(cms)) != NULL &&
+		    chain_cacheable(store, certs);
+		sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	}
+	ERR_pop_to_mark();
+	if (keep && (c = chain_find(store, signer, certs)) != NULL &&
+	    c->at <= now && now < c->until)
+		ok = CMS_verify(cms, NULL, store, in, outb, CMS_BINARY |
+		    CMS_NO_SIGNER_CERT_VERIFY) == 1;
+	else {
+		ok = CMS_verify(cms, NULL, store, in, outb, CMS_BINARY) == 1;
+		if (ok && keep)
+			chain_put(store, signer, certs);
+	}
+	sk_X509_pop_free(certs, X509_free);
+	return ok;
+}
+
 /* The first e-mail address of a certificate (subjectAltName, else the
  * subject's emailAddress). */
 static void
@@ -933,7 +1132,7 @@ smime_verify(const char *msg, size_t len, X509_STORE *store,
 		goto done;
 	if ((outb = BIO_new(BIO_s_mem())) == NULL)
 		goto done;
-	if (CMS_verify(cms, NULL, store, in, outb, CMS_BINARY) != 1) {
+	if (!cms_verify_cached(cms, store, in, outb)) {
 		verify_failed(v, "the signature does not verify");
 		goto done;
 	}

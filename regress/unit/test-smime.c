@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/cms.h>
 #include <openssl/evp.h>
@@ -43,18 +44,20 @@ add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 	X509_EXTENSION_free(e);
 }
 
-/* A certificate for key, signed by ca (or itself), e-mail email. */
+/* A certificate for key, signed by ca (or itself), e-mail email, valid
+ * for secs from now. */
 static X509 *
-make_cert(EVP_PKEY *key, X509 *ca, EVP_PKEY *cakey, const char *cn,
-    const char *email)
+make_cert_secs(EVP_PKEY *key, X509 *ca, EVP_PKEY *cakey, const char *cn,
+    const char *email, long secs)
 {
 	X509	*x = X509_new();
 	char	 san[128];
 
 	X509_set_version(x, 2);
-	ASN1_INTEGER_set(X509_get_serialNumber(x), email ? 2 : 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), email ? 2 + (secs !=
+	    86400) : 1);
 	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_gmtime_adj(X509_getm_notAfter(x), secs);
 	X509_set_pubkey(x, key);
 	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
 	    MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
@@ -72,6 +75,13 @@ make_cert(EVP_PKEY *key, X509 *ca, EVP_PKEY *cakey, const char *cn,
 	if (X509_sign(x, cakey != NULL ? cakey : key, EVP_sha256()) == 0)
 		abort();
 	return x;
+}
+
+static X509 *
+make_cert(EVP_PKEY *key, X509 *ca, EVP_PKEY *cakey, const char *cn,
+    const char *email)
+{
+	return make_cert_secs(key, ca, cakey, cn, email, 86400);
 }
 
 static EVP_PKEY	*cakey, *akey, *otherkey;
@@ -253,6 +263,91 @@ test_cert_cache(void)
 	test_end();
 }
 
+/* A CRL of the CA that revokes x. */
+static X509_CRL *
+make_crl(X509 *x)
+{
+	X509_CRL	*crl = X509_CRL_new();
+	X509_REVOKED	*r = X509_REVOKED_new();
+	ASN1_TIME	*t = ASN1_TIME_new();
+
+	if (crl == NULL || r == NULL || t == NULL ||
+	    X509_CRL_set_version(crl, 1) != 1 ||
+	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) != 1 ||
+	    X509_gmtime_adj(t, -60) == NULL ||
+	    X509_CRL_set1_lastUpdate(crl, t) != 1 ||
+	    X509_REVOKED_set_revocationDate(r, t) != 1 ||
+	    X509_gmtime_adj(t, 86400) == NULL ||
+	    X509_CRL_set1_nextUpdate(crl, t) != 1 ||
+	    X509_REVOKED_set_serialNumber(r, X509_get_serialNumber(x)) != 1 ||
+	    X509_CRL_add0_revoked(crl, r) != 1 || X509_CRL_sort(crl) != 1 ||
+	    X509_CRL_sign(crl, cakey, EVP_sha256()) == 0)
+		abort();
+	ASN1_TIME_free(t);
+	return crl;
+}
+
+static int
+verifies(const struct buf *s, X509_STORE *store)
+{
+	struct smime_verdict	 v;
+	const char		*err;
+
+	return smime_verify(s->data, s->len, store, &v, NULL, NULL,
+	    &err) == 0 && v.result == SMIME_VERIFIED;
+}
+
+static void
+test_chain_cache(void)
+{
+	struct buf	 s = BUF_INIT(1 << 20), b = BUF_INIT(1 << 20);
+	X509_STORE	*store = X509_STORE_new(), *bare = X509_STORE_new();
+	EVP_PKEY	*bk = rsa_key();
+	X509		*brief = make_cert_secs(bk, ca, cakey, "brief",
+			    "brief@example.test", 2);
+	X509_CRL	*crl = make_crl(acert);
+	const char	*err;
+
+	test_begin("smime: a signer chain that verified serves again only"
+	    " for that store as it is, and not past its end");
+	/* bare: as many objects as store, but not its anchor. */
+	if (store == NULL || bare == NULL || X509_STORE_add_cert(store,
+	    ca) != 1 || X509_STORE_add_cert(bare, other) != 1)
+		abort();
+	test_assert(smime_sign(msg, sizeof(msg) - 1, acert, akey, NULL, &s,
+	    &err) == 0);
+	test_assert(verifies(&s, store));
+	test_assert(verifies(&s, store));
+	test_assert(!verifies(&s, bare));	/* another store, no anchor */
+	/* A CRL that revokes the signer: checked once the store says so. */
+	test_assert(X509_STORE_add_crl(store, crl) == 1);
+	test_assert(verifies(&s, store));
+	test_assert(X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK) == 1);
+	test_assert(!verifies(&s, store));
+	smime_forget_chains();
+	test_assert(!verifies(&s, store));
+	/* A signer certificate that ends in 2 s. */
+	test_assert(smime_sign(msg, sizeof(msg) - 1, brief, bk, NULL, &b,
+	    &err) == 0);
+	test_assert(verifies(&b, bare) == 0);
+	X509_STORE_free(store);
+	if ((store = X509_STORE_new()) == NULL || X509_STORE_add_cert(store,
+	    ca) != 1)
+		abort();
+	test_assert(verifies(&b, store));
+	test_assert(verifies(&b, store));
+	(void)sleep(3);
+	test_assert(!verifies(&b, store));
+	X509_STORE_free(store);
+	X509_STORE_free(bare);
+	X509_CRL_free(crl);
+	X509_free(brief);
+	EVP_PKEY_free(bk);
+	buf_free(&s);
+	buf_free(&b);
+	test_end();
+}
+
 static void
 test_encrypt_decrypt(void)
 {
@@ -399,6 +494,7 @@ main(void)
 	    "mallory@example.test");
 	test_sign_verify();
 	test_cert_cache();
+	test_chain_cache();
 	test_encrypt_decrypt();
 	test_oaep();
 	test_gcm();
