@@ -30,21 +30,23 @@
 #define SMIME_PREAMBLE	"This is a cryptographically signed message in MIME" \
 			" format.\r\n\r\n"
 
-/* Append data with every line end as CRLF (a lone CR stays). */
+/* Append data with every line end as CRLF (a lone CR stays). memchr()
+ * finds the LFs: this runs over every message, several times. */
 static int
 add_crlf(struct buf *b, const char *p, size_t len)
 {
-	size_t	 i, start = 0;
+	const char	*end = p + len, *start = p, *q = p, *lf;
 
-	for (i = 0; i < len; i++) {
-		if (p[i] != '\n' || (i > 0 && p[i - 1] == '\r'))
+	while (q < end && (lf = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+		q = lf + 1;
+		if (lf > p && lf[-1] == '\r')
 			continue;
-		if (buf_add(b, p + start, i - start) == -1 ||
+		if (buf_add(b, start, (size_t)(lf - start)) == -1 ||
 		    buf_add(b, "\r\n", 2) == -1)
 			return -1;
-		start = i + 1;
+		start = q;
 	}
-	return buf_add(b, p + start, len - start);
+	return buf_add(b, start, (size_t)(end - start));
 }
 
 /* Where the header block ends (after its blank line), or len. */
