@@ -176,6 +176,80 @@ cms_from_base64(const char *p, size_t len)
 	return cms;
 }
 
+/* Each byte's value in base64, -1 if none. */
+static const signed char b64_values[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+/*
+ * Base64 as mail clients write it, decoded into out (room for len / 4 *
+ * 3 bytes): lines of at most 76 characters of the alphabet ending in
+ * CRLF or LF (the last may not), '=' only to pad the last group, then
+ * nothing but line ends. Its length, or -1 for anything else, which
+ * the base64 BIO reads as it always did. For this form both give the
+ * same bytes; OpenSSL's decoder takes about 2.5 ns a character.
+ */
+static long
+unbase64_plain(const char *p, size_t len, unsigned char *out)
+{
+	const unsigned char	*s = (const unsigned char *)p, *end = s + len;
+	unsigned long		 acc = 0;
+	size_t			 n = 0, col = 0;
+	int			 k = 0, pad = 0, v, lines = 0;
+
+	for (; s < end; s++) {
+		/* A table, not comparisons: ciphertext characters are
+		 * random, and a branch per class mispredicts. */
+		if ((v = b64_values[*s]) >= 0 && pad == 0 && ++col <= 76) {
+			acc = acc << 6 | (unsigned long)v;
+			if (++k == 4) {
+				out[n++] = (unsigned char)(acc >> 16);
+				out[n++] = (unsigned char)(acc >> 8);
+				out[n++] = (unsigned char)acc;
+				acc = 0;
+				k = 0;
+			}
+			continue;
+		}
+		if (*s == '\r' && s + 1 < end && s[1] == '\n')
+			continue;
+		if (*s == '\n') {
+			lines += col > 0;
+			col = 0;
+			continue;
+		}
+		/* xx== or xxx=: the last group, nothing after it. */
+		if (*s != '=' || ++col > 76 || k < 2 || k + ++pad > 4)
+			return -1;
+	}
+	/* The BIO wants its first line ended. */
+	if (lines == 0 || (pad > 0 && k + pad != 4))
+		return -1;
+	if (k == 2 && pad == 2)
+		out[n++] = (unsigned char)(acc >> 4);
+	else if (k == 3 && pad == 1) {
+		out[n++] = (unsigned char)(acc >> 10);
+		out[n++] = (unsigned char)(acc >> 2);
+	} else if (k != 0)
+		return -1;
+	return (long)n;
+}
+
 /* The base64 body decoded as cms_from_base64() reads it (malloc'd), or
  * NULL if it does not decode to the end. */
 static unsigned char *
@@ -184,10 +258,15 @@ unbase64(const char *p, size_t len, size_t *outlen)
 	BIO		*b64, *mem;
 	unsigned char	*out;
 	size_t		 cap = len / 4 * 3 + 4, n = 0;
+	long		 plain;
 	int		 r;
 
 	if (len > INT32_MAX || (out = malloc(cap)) == NULL)
 		return NULL;
+	if ((plain = unbase64_plain(p, len, out)) > 0) {
+		*outlen = (size_t)plain;
+		return out;
+	}
 	if ((b64 = BIO_new(BIO_f_base64())) == NULL ||
 	    (mem = BIO_new_mem_buf(p, (int)len)) == NULL) {
 		BIO_free(b64);

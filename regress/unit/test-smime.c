@@ -348,6 +348,80 @@ test_chain_cache(void)
 	test_end();
 }
 
+/* The encrypted message e with its base64 body written again: lines of
+ * width characters, each after lead and ending in eol. */
+static void
+rewrap_base64(const struct buf *e, size_t width, const char *lead,
+    const char *eol, struct buf *out)
+{
+	const char	*body = strstr(e->data, "\r\n\r\n"), *p;
+	size_t		 col = 0;
+
+	if (body == NULL || buf_add(out, e->data, (size_t)(body - e->data) +
+	    4) == -1)
+		abort();
+	for (p = body + 4; p < e->data + e->len; p++) {
+		if (*p == '\r' || *p == '\n')
+			continue;
+		if ((col == 0 && buf_addstr(out, lead) == -1) ||
+		    buf_addc(out, *p) == -1)
+			abort();
+		if (++col == width) {
+			col = 0;
+			if (buf_addstr(out, eol) == -1)
+				abort();
+		}
+	}
+	if (col > 0 && buf_addstr(out, eol) == -1)
+		abort();
+}
+
+static void
+test_base64_forms(void)
+{
+	struct buf	 e = BUF_INIT(1 << 20), w = BUF_INIT(1 << 20);
+	struct buf	 d = BUF_INIT(1 << 20);
+	STACK_OF(X509)	*r = sk_X509_new_null();
+	const char	*err;
+	static const struct {
+		size_t		 width;
+		const char	*lead, *eol;
+	} forms[] = {
+		{ 76, "", "\n" },		/* the plain form, LF */
+		{ 72, "", "\r\n" },
+		{ 64, " ", "\r\n" },		/* spaces: the base64 BIO's */
+		{ 100, "", "\r\n" },		/* long lines: the BIO's */
+		{ 76, "", "\r\n\r\n" },	/* blank lines between */
+	};
+	size_t		 i;
+
+	test_begin("smime: base64 bodies in other line forms decrypt the"
+	    " same");
+	if (r == NULL || !sk_X509_push(r, acert))
+		abort();
+	test_assert(smime_encrypt(msg, sizeof(msg) - 1, r, 0, &e, &err) == 0);
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		buf_reset(&w);
+		buf_reset(&d);
+		rewrap_base64(&e, forms[i].width, forms[i].lead, forms[i].eol,
+		    &w);
+		test_assert(smime_decrypt(w.data, w.len, acert, akey, &d,
+		    &err) == 0 && d.data != NULL && strstr(d.data,
+		    ". a dot line") != NULL);
+	}
+	/* One character that is not base64: neither decodes it. */
+	buf_reset(&w);
+	rewrap_base64(&e, 76, "", "\r\n", &w);
+	w.data[w.len - 10] = '*';
+	test_assert(smime_decrypt(w.data, w.len, acert, akey, &d,
+	    &err) == -1);
+	sk_X509_free(r);
+	buf_free(&e);
+	buf_free(&w);
+	buf_free(&d);
+	test_end();
+}
+
 static void
 test_encrypt_decrypt(void)
 {
@@ -496,6 +570,7 @@ main(void)
 	test_cert_cache();
 	test_chain_cache();
 	test_encrypt_decrypt();
+	test_base64_forms();
 	test_oaep();
 	test_gcm();
 	X509_free(ca);
