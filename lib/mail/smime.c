@@ -296,7 +296,7 @@ unbase64(const char *p, size_t len, size_t *outlen)
  * order. Anything unusual (indefinite lengths, other certificate
  * types, a duplicate, too many or too large) takes the plain parse.
  */
-#define PARSED_CACHE	32
+#define PARSED_CACHE	128
 #define PARSED_MAX	(16 * 1024)	/* larger: parsed each time */
 #define PARSED_PER_MSG	16
 
@@ -934,7 +934,7 @@ done:
  * A message with CRLs, or other than one signer, is checked each time.
  * smime_forget_chains() empties it (certstore.c, when it reloads).
  */
-#define CHAIN_CACHE	32
+#define CHAIN_CACHE	128
 #define CHAIN_TTL	60
 #define CHAIN_CERTS	8
 
