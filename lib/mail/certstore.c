@@ -228,7 +228,7 @@ store_reload(void)
 
 	cache_flush();
 	checked_flush();	/* they were checked against the old ones */
-	smime_forget_chains();
+	smime_forget();
 	X509_STORE_free(trust);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	if ((trust = X509_STORE_new()) == NULL ||

@@ -920,19 +920,22 @@ done:
 }
 
 /*
- * Signer chains that OpenSSL verified, for a short while: the check of a
+ * Signer chains that verified, for a short while: the check of a
  * signer's chain (the CA's signature on the certificate, mostly) is a
  * third of a verification, and a correspondent's certificates, parsed
- * once (above), are the same objects in every message. An entry is
- * made only after CMS_verify() checked that chain itself and passed,
- * from a check of the same chain that gives its certificates; it is the
- * very objects (held, so their addresses are not reused): the trust
- * store, as many objects in it and the same verify flags (none: no CRL
- * or time settings), the signer and the message's certificates in
- * order; and it serves while the clock is between the check and the
- * earliest of CHAIN_TTL seconds later and every notAfter of the chain.
- * A message with CRLs, or other than one signer, is checked each time.
- * smime_forget_chains() empties it (certstore.c, when it reloads).
+ * once (above), are the same objects in every message. The chain is
+ * checked here exactly as CMS_verify() checks it (X509_verify_cert()
+ * on the same store, signer and untrusted certificates, "smime_sign"
+ * defaults, no CRLs), then CMS_verify() does the rest with
+ * CMS_NO_SIGNER_CERT_VERIFY; a chain that fails here goes to a whole
+ * CMS_verify(), for its own error. An entry is the very objects (held,
+ * so their addresses are not reused): the trust store, as many objects
+ * in it and no verify flags (no CRL or time settings), the signer and
+ * the message's certificates in order; it serves while the clock is
+ * between the check and the earliest of CHAIN_TTL seconds later and
+ * every notAfter of the chain. A message with CRLs, or other than one
+ * signer, gets a whole CMS_verify() each time. smime_forget() empties
+ * it and the parsed certificates (certstore.c, when it reloads).
  */
 #define CHAIN_CACHE	128
 #define CHAIN_TTL	60
@@ -962,12 +965,17 @@ chain_drop(struct chain_ok *c)
 }
 
 void
-smime_forget_chains(void)
+smime_forget(void)
 {
 	size_t	 i;
 
 	for (i = 0; i < CHAIN_CACHE; i++)
 		chain_drop(&chains[i]);
+	for (i = 0; i < PARSED_CACHE; i++) {
+		free(parsed[i].der);
+		X509_free(parsed[i].x);
+		memset(&parsed[i], 0, sizeof(parsed[i]));
+	}
 }
 
 /* Is (store, signer, certs) what entry c holds? */
@@ -1008,10 +1016,10 @@ chain_cacheable(X509_STORE *store, STACK_OF(X509) *certs)
 	    0 && sk_X509_num(certs) <= CHAIN_CERTS;
 }
 
-/* CMS_verify() just passed signer's chain: check it again the way it
- * does (smime_sign defaults, the message's certificates untrusted),
- * and keep it until the first end of the chain. */
-static void
+/* Check signer's chain the way CMS_verify() does (smime_sign defaults,
+ * the message's certificates untrusted, no CRLs) and keep it until the
+ * first end of the chain: 1 if it passed and is kept. */
+static int
 chain_put(X509_STORE *store, X509 *signer, STACK_OF(X509) *certs)
 {
 	X509_STORE_CTX	*ctx;
@@ -1022,13 +1030,13 @@ chain_put(X509_STORE *store, X509 *signer, STACK_OF(X509) *certs)
 	int		 j, days, secs, ok = 1;
 
 	if ((ctx = X509_STORE_CTX_new()) == NULL)
-		return;
+		return 0;
 	if (X509_STORE_CTX_init(ctx, store, signer, certs) != 1 ||
 	    X509_STORE_CTX_set_default(ctx, "smime_sign") != 1 ||
 	    X509_verify_cert(ctx) != 1 ||
 	    (chain = X509_STORE_CTX_get0_chain(ctx)) == NULL) {
 		X509_STORE_CTX_free(ctx);
-		return;
+		return 0;
 	}
 	for (j = 0; ok && j < sk_X509_num(chain); j++) {
 		ok = ASN1_TIME_diff(&days, &secs, NULL,
@@ -1040,7 +1048,7 @@ chain_put(X509_STORE *store, X509 *signer, STACK_OF(X509) *certs)
 	}
 	X509_STORE_CTX_free(ctx);
 	if (!ok || left <= 0)
-		return;
+		return 0;
 	/* The entry that ran out, else a free slot, else the oldest. */
 	if ((c = chain_find(store, signer, certs)) == NULL) {
 		c = &chains[0];
@@ -1055,23 +1063,24 @@ chain_put(X509_STORE *store, X509 *signer, STACK_OF(X509) *certs)
 	}
 	chain_drop(c);
 	if (X509_STORE_up_ref(store) != 1)
-		return;
+		return 0;
 	c->store = store;
 	if (X509_up_ref(signer) != 1) {
 		chain_drop(c);
-		return;
+		return 0;
 	}
 	c->signer = signer;
 	for (j = 0; j < sk_X509_num(certs); j++) {
 		if (X509_up_ref(sk_X509_value(certs, j)) != 1) {
 			chain_drop(c);
-			return;
+			return 0;
 		}
 		c->certs[c->ncerts++] = sk_X509_value(certs, j);
 	}
 	c->nobjs = sk_X509_OBJECT_num(X509_STORE_get0_objects(store));
 	c->at = now;
 	c->until = now + left;
+	return 1;
 }
 
 /*
@@ -1088,7 +1097,7 @@ cms_verify_cached(CMS_ContentInfo *cms, X509_STORE *store, BIO *in,
 	struct chain_ok			*c;
 	X509				*signer = NULL;
 	time_t				 now = time(NULL);
-	int				 ok, keep = 0;
+	int				 ok, keep = 0, chain_ok;
 
 	/* One signer, its certificate among the message's, no CRLs. */
 	ERR_set_mark();
@@ -1103,16 +1112,15 @@ cms_verify_cached(CMS_ContentInfo *cms, X509_STORE *store, BIO *in,
 		    chain_cacheable(store, certs);
 		sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	}
+	/* Kept, or checked here as CMS_verify() would and kept now: the
+	 * rest of CMS_verify() without that check. A chain that fails
+	 * here is left to CMS_verify() whole, for its own error. */
+	chain_ok = keep && (((c = chain_find(store, signer, certs)) != NULL &&
+	    c->at <= now && now < c->until) || chain_put(store, signer,
+	    certs));
 	ERR_pop_to_mark();
-	if (keep && (c = chain_find(store, signer, certs)) != NULL &&
-	    c->at <= now && now < c->until)
-		ok = CMS_verify(cms, NULL, store, in, outb, CMS_BINARY |
-		    CMS_NO_SIGNER_CERT_VERIFY) == 1;
-	else {
-		ok = CMS_verify(cms, NULL, store, in, outb, CMS_BINARY) == 1;
-		if (ok && keep)
-			chain_put(store, signer, certs);
-	}
+	ok = CMS_verify(cms, NULL, store, in, outb, CMS_BINARY |
+	    (chain_ok ? CMS_NO_SIGNER_CERT_VERIFY : 0)) == 1;
 	sk_X509_pop_free(certs, X509_free);
 	return ok;
 }

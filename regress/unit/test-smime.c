@@ -324,9 +324,40 @@ test_chain_cache(void)
 	test_assert(verifies(&s, store));
 	test_assert(X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK) == 1);
 	test_assert(!verifies(&s, store));
-	smime_forget_chains();
+	smime_forget();
 	test_assert(!verifies(&s, store));
+	/* Chains the check refuses are never kept: a signer certificate
+	 * for TLS servers only, twice. */
+	{
+		struct smime_verdict	 v;
+		X509_STORE		*clean = X509_STORE_new();
+		X509			*web = make_cert(bk, ca, cakey, "web",
+					    "web@example.test");
+		int			 i;
+
+		if (clean == NULL || X509_STORE_add_cert(clean, ca) != 1)
+			abort();
+		test_assert(verifies(&s, clean));	/* kept: alice */
+
+		X509_EXTENSION_free(X509_delete_ext(web,
+		    X509_get_ext_by_NID(web, NID_ext_key_usage, -1)));
+		add_ext(web, ca, NID_ext_key_usage, "serverAuth");
+		if (X509_sign(web, cakey, EVP_sha256()) == 0)
+			abort();
+		buf_reset(&b);
+		test_assert(smime_sign(msg, sizeof(msg) - 1, web, bk, NULL,
+		    &b, &err) == 0);
+		for (i = 0; i < 2; i++)
+			test_assert(smime_verify(b.data, b.len, clean, &v, NULL,
+			    NULL, &err) == 0 && v.result == SMIME_FAILED &&
+			    strstr(v.reason, "certificate verify error") !=
+			    NULL);
+		X509_free(web);
+		X509_STORE_free(clean);
+	}
+	test_assert(verifies(&s, store) == 0);	/* still revoked */
 	/* A signer certificate that ends in 2 s. */
+	buf_reset(&b);
 	test_assert(smime_sign(msg, sizeof(msg) - 1, brief, bk, NULL, &b,
 	    &err) == 0);
 	test_assert(verifies(&b, bare) == 0);
