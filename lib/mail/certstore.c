@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -133,12 +134,49 @@ cache_put(const char *path, FILE *fp, X509 *x, EVP_PKEY *k)
 	c->used = ++cache_clock;
 }
 
+/*
+ * Checks that passed, kept for a short while: X509_verify_cert() costs
+ * about 40 us, and an outbound message takes two. An entry is the very
+ * object that was checked (held, so that its address cannot come back
+ * as another certificate; the store's objects are never changed once
+ * parsed, and a replaced file is another object), for the same use and
+ * name, against the trust anchors and CRLs as loaded: store_reload() and
+ * store_set() forget every entry. It serves only while the clock is
+ * between the check and the earliest of CHECK_TTL seconds later, the
+ * notAfter of any certificate of the chain and the next update of any
+ * CRL, so nothing is taken that a fresh check would refuse for time.
+ * Refusals are not kept: they are checked again each time.
+ */
+#define CHECK_CACHE	64
+#define CHECK_TTL	60
+
+struct checked {
+	X509	*x;		/* NULL: a free slot */
+	int	 use;
+	time_t	 at, until;	/* usable while at <= now < until */
+	char	 name[256];
+};
+
+static struct checked	 checked[CHECK_CACHE];
+
+static void
+checked_flush(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < CHECK_CACHE; i++) {
+		X509_free(checked[i].x);
+		memset(&checked[i], 0, sizeof(checked[i]));
+	}
+}
+
 void
 store_set(const char *path)
 {
 	(void)osms_strlcpy(dir, path, sizeof(dir));
 	explicit_wipe(master, sizeof(master));
 	cache_flush();
+	checked_flush();
 }
 
 int
@@ -189,6 +227,8 @@ store_reload(void)
 	int		 i;
 
 	cache_flush();
+	checked_flush();	/* they were checked against the old ones */
+	smime_forget();
 	X509_STORE_free(trust);
 	sk_X509_CRL_pop_free(crls, X509_CRL_free);
 	if ((trust = X509_STORE_new()) == NULL ||
@@ -362,13 +402,91 @@ names_domain(X509 *x, const char *domain)
 	return yes || X509_check_host(x, domain, 0, 0, NULL) == 1;
 }
 
+/* Seconds from now until t, at most max (0 when t is past or bad). */
+static time_t
+secs_until(const ASN1_TIME *t, time_t max)
+{
+	int	 days, secs;
+
+	if (t == NULL || ASN1_TIME_diff(&days, &secs, NULL, t) != 1 ||
+	    days < 0 || secs < 0)
+		return 0;
+	if (days >= max / 86400 + 1)
+		return max;
+	return (time_t)days * 86400 + secs < max ?
+	    (time_t)days * 86400 + secs : max;
+}
+
+/* The passed check of (x, name, use), if it still holds now. */
+static int
+checked_get(X509 *x, const char *name, int use, time_t now)
+{
+	size_t	 i;
+
+	for (i = 0; i < CHECK_CACHE; i++)
+		if (checked[i].x == x && checked[i].use == use &&
+		    strcmp(checked[i].name, name) == 0)
+			return checked[i].at <= now && now < checked[i].until;
+	return 0;
+}
+
+/* Keep a check of x that passed at now, with chain (x first). */
+static void
+checked_put(X509 *x, const char *name, int use, time_t now,
+    STACK_OF(X509) *chain, int with_crls)
+{
+	struct checked	*c = NULL;
+	time_t		 left = CHECK_TTL;
+	size_t		 i;
+	int		 j;
+
+	if (strlen(name) >= sizeof(c->name) || chain == NULL ||
+	    sk_X509_num(chain) < 1)
+		return;
+	for (j = 0; j < sk_X509_num(chain); j++)
+		left = secs_until(X509_get0_notAfter(sk_X509_value(chain, j)),
+		    left);
+	for (j = 0; with_crls && j < sk_X509_CRL_num(crls); j++)
+		if (X509_CRL_get0_nextUpdate(sk_X509_CRL_value(crls,
+		    j)) != NULL)
+			left = secs_until(X509_CRL_get0_nextUpdate(
+			    sk_X509_CRL_value(crls, j)), left);
+	if (left <= 0)
+		return;
+	/* The same key again (it had run out), else a free or the oldest
+	 * slot. */
+	for (i = 0; i < CHECK_CACHE; i++) {
+		if (checked[i].x == x && checked[i].use == use &&
+		    strcmp(checked[i].name, name) == 0) {
+			c = &checked[i];
+			break;
+		}
+		if (c == NULL || checked[i].x == NULL ||
+		    (c->x != NULL && checked[i].at < c->at))
+			c = &checked[i];
+	}
+	if (X509_up_ref(x) != 1)
+		return;
+	X509_free(c->x);
+	c->x = x;
+	c->use = use;
+	c->at = now;
+	c->until = now + left;
+	(void)osms_strlcpy(c->name, name, sizeof(c->name));
+}
+
 int
 store_check(X509 *x, const char *name, int use, const char **why)
 {
 	X509_STORE_CTX	*ctx;
 	const char	*at = strchr(name, '@');
-	int		 ok, err;
+	time_t		 now = time(NULL);
+	int		 ok, err, with_crls;
 
+	if (checked_get(x, name, use, now)) {
+		*why = NULL;
+		return 0;
+	}
 	if (at != NULL ? X509_check_email(x, name, 0, 0) != 1 :
 	    !names_domain(x, name)) {
 		*why = "does not name the address";
@@ -382,10 +500,13 @@ store_check(X509 *x, const char *name, int use, const char **why)
 	}
 	(void)X509_STORE_CTX_set_purpose(ctx, use == STORE_ENCRYPT ?
 	    encrypt_purpose_id() : X509_PURPOSE_SMIME_SIGN);
-	if (crl_for(x))
+	if ((with_crls = crl_for(x)))
 		X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_CRL_CHECK);
 	ok = X509_verify_cert(ctx);
 	err = X509_STORE_CTX_get_error(ctx);
+	if (ok == 1)
+		checked_put(x, name, use, now, X509_STORE_CTX_get0_chain(ctx),
+		    with_crls);
 	X509_STORE_CTX_free(ctx);
 	ERR_clear_error();
 	if (ok == 1) {

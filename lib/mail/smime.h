@@ -99,5 +99,12 @@ int	 smime_decrypt_nested(const char *msg, size_t len, X509 *cert,
 int	 smime_verify(const char *msg, size_t len, X509_STORE *store,
 	    struct smime_verdict *, struct buf *content, X509 **signer,
 	    const char **errstr);
+/*
+ * smime_verify() keeps certificates as parsed, and for up to a minute
+ * (never past a notAfter) the signer chains it found valid for a store:
+ * a caller that changes a store it verified with (adds anchors or CRLs,
+ * sets flags) calls smime_forget() first.
+ */
+void	 smime_forget(void);
 
 #endif

@@ -36,10 +36,10 @@ add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 }
 
 /* A certificate for key from the CA (itself when email is NULL), with
- * key usage ku, valid from days_from to days_to (from now). */
+ * key usage ku, valid from secs_from to secs_to (from now). */
 static X509 *
-make_cert(EVP_PKEY *key, const char *email, const char *ku, long days_from,
-    long days_to)
+make_cert_secs(EVP_PKEY *key, const char *email, const char *ku,
+    long secs_from, long secs_to)
 {
 	static long	 serial = 1;
 	X509		*x = X509_new();
@@ -49,8 +49,8 @@ make_cert(EVP_PKEY *key, const char *email, const char *ku, long days_from,
 		abort();
 	X509_set_version(x, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), serial++);
-	X509_gmtime_adj(X509_getm_notBefore(x), days_from * 86400 - 60);
-	X509_gmtime_adj(X509_getm_notAfter(x), days_to * 86400);
+	X509_gmtime_adj(X509_getm_notBefore(x), secs_from);
+	X509_gmtime_adj(X509_getm_notAfter(x), secs_to);
 	X509_set_pubkey(x, key);
 	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
 	    MBSTRING_ASC, (const unsigned char *)(email ? email : "Store CA"),
@@ -68,6 +68,15 @@ make_cert(EVP_PKEY *key, const char *email, const char *ku, long days_from,
 	if (X509_sign(x, email ? cakey : key, EVP_sha256()) == 0)
 		abort();
 	return x;
+}
+
+/* The same, valid from days_from to days_to. */
+static X509 *
+make_cert(EVP_PKEY *key, const char *email, const char *ku, long days_from,
+    long days_to)
+{
+	return make_cert_secs(key, email, ku, days_from * 86400 - 60,
+	    days_to * 86400);
 }
 
 static EVP_PKEY *
@@ -285,6 +294,99 @@ test_harvest(void)
 	test_end();
 }
 
+/* crl.pem: the CA revokes x (NULL: an empty CRL); then reloaded. */
+static void
+put_crl(X509 *x)
+{
+	X509_CRL	*crl = X509_CRL_new();
+	X509_REVOKED	*r;
+	ASN1_TIME	*t = ASN1_TIME_new();
+	FILE		*fp;
+	char		 path[300];
+
+	if (crl == NULL || t == NULL || X509_CRL_set_version(crl, 1) != 1 ||
+	    X509_CRL_set_issuer_name(crl, X509_get_subject_name(ca)) != 1 ||
+	    X509_gmtime_adj(t, -60) == NULL ||
+	    X509_CRL_set1_lastUpdate(crl, t) != 1 ||
+	    X509_gmtime_adj(t, 86400) == NULL ||
+	    X509_CRL_set1_nextUpdate(crl, t) != 1)
+		abort();
+	if (x != NULL) {
+		if ((r = X509_REVOKED_new()) == NULL ||
+		    X509_REVOKED_set_serialNumber(r,
+		    X509_get_serialNumber(x)) != 1 ||
+		    X509_gmtime_adj(t, -30) == NULL ||
+		    X509_REVOKED_set_revocationDate(r, t) != 1 ||
+		    X509_CRL_add0_revoked(crl, r) != 1)
+			abort();
+	}
+	(void)snprintf(path, sizeof(path), "%s/crl.pem", dir);
+	if (X509_CRL_sort(crl) != 1 ||
+	    X509_CRL_sign(crl, cakey, EVP_sha256()) == 0 ||
+	    (fp = fopen(path, "w")) == NULL ||
+	    PEM_write_X509_CRL(fp, crl) != 1 || fclose(fp) != 0)
+		abort();
+	X509_CRL_free(crl);
+	ASN1_TIME_free(t);
+	store_reload();
+}
+
+static void
+test_check_cache(void)
+{
+	EVP_PKEY	*k = rsa();
+	X509		*x, *brief;
+	const char	*why;
+	char		 path[300];
+
+	test_begin("a check that passed is used again, for that certificate,"
+	    " use and name only");
+	put("ivy@example.test", rsa(), "ivy@example.test", "digitalSignature",
+	    0, 30);
+	test_assert(check("ivy@example.test", STORE_SIGN, NULL));
+	test_assert(check("ivy@example.test", STORE_SIGN, NULL));
+	test_assert(check("ivy@example.test", STORE_ENCRYPT,
+	    "not for this use (key usage)"));
+	x = store_cert("ivy@example.test");
+	test_assert(x != NULL && store_check(x, "eve@example.test",
+	    STORE_SIGN, &why) == -1 && strcmp(why,
+	    "does not name the address") == 0);
+	test_end();
+
+	test_begin("a CRL or trust anchors read again: every check made"
+	    " again");
+	put_crl(x);
+	test_assert(check("ivy@example.test", STORE_SIGN, "revoked"));
+	put_crl(NULL);
+	test_assert(check("ivy@example.test", STORE_SIGN, NULL));
+	(void)snprintf(path, sizeof(path), "%s/crl.pem", dir);
+	test_assert(unlink(path) == 0);
+	(void)snprintf(path, sizeof(path), "%s/trust.pem", dir);
+	test_assert(rename(path, "/tmp/osms-certstore-trust.pem") == 0);
+	store_reload();
+	test_assert(store_check(x, "ivy@example.test", STORE_SIGN,
+	    &why) == -1 && why != NULL);
+	test_assert(rename("/tmp/osms-certstore-trust.pem", path) == 0);
+	store_reload();
+	X509_free(x);
+	test_end();
+
+	test_begin("a check kept is not used past the certificate's end");
+	brief = make_cert_secs(k, "jo@example.test", "digitalSignature", -60,
+	    2);
+	why = NULL;
+	test_assert(store_check(brief, "jo@example.test", STORE_SIGN,
+	    &why) == 0);
+	test_assert(store_check(brief, "jo@example.test", STORE_SIGN,
+	    &why) == 0);
+	(void)sleep(3);
+	test_assert(store_check(brief, "jo@example.test", STORE_SIGN,
+	    &why) == -1 && why != NULL && strcmp(why, "expired") == 0);
+	X509_free(brief);
+	EVP_PKEY_free(k);
+	test_end();
+}
+
 static void
 test_ca(void)
 {
@@ -335,6 +437,7 @@ main(void)
 	test_checks();
 	test_cache();
 	test_harvest();
+	test_check_cache();
 	test_ca();
 	X509_free(ca);
 	EVP_PKEY_free(cakey);
