@@ -423,6 +423,13 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		changed = 1;
 		signed_ = 1;
 		from_address(cur, from, sizeof(from));
+		/* The engine checks no CRL: crl.pem may know better. */
+		if (v.result == SMIME_VERIFIED && signer != NULL &&
+		    store_revoked(signer)) {
+			v.result = SMIME_FAILED;
+			(void)osms_strlcpy(v.reason, "the signer's certificate "
+			    "is revoked (crl.pem)", sizeof(v.reason));
+		}
 		if (v.result == SMIME_FAILED)
 			(void)snprintf(notes + strlen(notes), size -
 			    strlen(notes), "%sfailed (%.120s)", notes[0] ? "; " :

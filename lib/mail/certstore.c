@@ -384,6 +384,23 @@ crl_for(X509 *x)
 	return 0;
 }
 
+int
+store_revoked(X509 *x)
+{
+	X509_CRL	*crl;
+	X509_REVOKED	*rev;
+	int		 i;
+
+	for (i = 0; i < sk_X509_CRL_num(crls); i++) {
+		crl = sk_X509_CRL_value(crls, i);
+		if (X509_NAME_cmp(X509_CRL_get_issuer(crl),
+		    X509_get_issuer_name(x)) == 0 &&
+		    X509_CRL_get0_by_cert(crl, &rev, x) == 1)
+			return 1;
+	}
+	return 0;
+}
+
 /* Does any address of x belong to domain (or is x a host cert for it)? */
 static int
 names_domain(X509 *x, const char *domain)

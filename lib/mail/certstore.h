@@ -52,6 +52,10 @@ EVP_PKEY	*store_key(const char *name);
  * domain) now, else -1 and why. */
 int		 store_check(X509 *x, const char *name, int use,
 		    const char **why);
+/* 1 if a CRL in crl.pem of x's issuer lists x: a signer whose
+ * signature verified may still have been revoked (smime_verify() checks
+ * no CRL). */
+int		 store_revoked(X509 *x);
 /* The certificate to encrypt to an outside address: its own (imported,
  * else harvested), else its domain's gateway certificate, each checked;
  * NULL and why (if one was refused) when there is none. *caps: what its

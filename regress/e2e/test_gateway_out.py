@@ -342,6 +342,23 @@ try:
             t.expect(wait_log(o, r"to=<bob@remote\.test> encrypted cert=\S+"
                               r" origin=harvested"), "origin harvested")
 
+        with t.case("a signer revoked by crl.pem: the signature verifies "
+                    "but fails, and the certificate is not harvested"):
+            mid = message_id()
+            t.require(inbound_signed(o.ports["smtp"], mid, who="heidi",
+                                     sender="heidi@remote.test") is None,
+                      "accepted")
+            m = box.wait_for("alice", mid)
+            t.expect(m is not None and m["X-Osms-SMIME"] == "failed (the "
+                     "signer's certificate is revoked (crl.pem))",
+                     repr(m and m["X-Osms-SMIME"]))
+            t.expect(m is not None and "smime=fail" in
+                     (m["Authentication-Results"] or ""),
+                     repr(m and m["Authentication-Results"]))
+            t.expect(not os.path.exists(os.path.join(
+                store, "harvested", "heidi@remote.test.pem")),
+                "not harvested")
+
         with t.case("a signer that announces AES-GCM gets "
                     "authenticated-enveloped-data (RFC 5083/5084)"):
             mid = message_id()
