@@ -7,7 +7,9 @@ LIBOSMS_PKGS	:= libevent libevent_openssl openssl
 # fuzzers, which link every object, take them all.
 PWHASH_PKGS	:= libargon2 libcrypt libcrypto
 ZLIB_PKGS	:= zlib
-ALL_LIB_PKGS	:= $(LIBOSMS_PKGS) $(PWHASH_PKGS) $(ZLIB_PKGS)
+# Only cryptod and osmsctl use OpenPGP (lib/mail/pgp.c).
+PGP_PKGS	:= gpgme
+ALL_LIB_PKGS	:= $(LIBOSMS_PKGS) $(PWHASH_PKGS) $(ZLIB_PKGS) $(PGP_PKGS)
 
 LIB_SRCS	:= \
 	lib/buf.c \
@@ -35,6 +37,7 @@ LIB_SRCS	:= \
 	lib/mail/dkim.c \
 	lib/mail/dnsrr.c \
 	lib/mail/dsn.c \
+	lib/mail/entity.c \
 	lib/mail/envelope.c \
 	lib/mail/imapstr.c \
 	lib/mail/maildir.c \
@@ -42,6 +45,7 @@ LIB_SRCS	:= \
 	lib/mail/mime7bit.c \
 	lib/mail/mstore.c \
 	lib/mail/mtasts.c \
+	lib/mail/pgp.c \
 	lib/mail/policy.c \
 	lib/mail/pwhash.c \
 	lib/mail/smime.c \

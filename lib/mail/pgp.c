@@ -1,0 +1,510 @@
+/*
+ * OpenPGP (PGP/MIME, RFC 3156) through GPGME: see pgp.h.
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gpgme.h>
+
+#include "entity.h"
+#include "mime.h"
+#include "mime7bit.h"
+#include "pgp.h"
+#include "util.h"
+
+#define PGP_SIGNED_PREAMBLE	"This is an OpenPGP/MIME signed message (RFC " \
+				"4880 and 3156)\r\n"
+#define PGP_ENCRYPTED_PREAMBLE	"This is an OpenPGP/MIME encrypted message " \
+				"(RFC 4880 and 3156)\r\n"
+#define PGP_MAX_RECIPIENTS	100
+
+static gpgme_ctx_t	 ctx;
+
+int
+pgp_init(const char *home, const char **errstr)
+{
+	gpgme_error_t	 err;
+
+	pgp_done();
+	*errstr = "GPGME is too old";
+	if (gpgme_check_version("1.11.0") == NULL)
+		return -1;
+	*errstr = "cannot make the GnuPG home";
+	if (mkdir(home, 0700) == -1 && errno != EEXIST)
+		return -1;
+	*errstr = "GPGME has no OpenPGP engine";
+	if ((err = gpgme_new(&ctx)) != 0) {
+		ctx = NULL;
+		return -1;
+	}
+	/* The gateway's home only, offline, never a pinentry dialog. */
+	if (gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP) != 0 ||
+	    gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL,
+	    home) != 0 || gpgme_set_pinentry_mode(ctx,
+	    GPGME_PINENTRY_MODE_LOOPBACK) != 0 || gpgme_set_keylist_mode(ctx,
+	    GPGME_KEYLIST_MODE_LOCAL) != 0) {
+		pgp_done();
+		return -1;
+	}
+	gpgme_set_offline(ctx, 1);
+	gpgme_set_armor(ctx, 1);
+	*errstr = NULL;
+	return 0;
+}
+
+void
+pgp_done(void)
+{
+	if (ctx != NULL)
+		gpgme_release(ctx);
+	ctx = NULL;
+}
+
+/* Does the user ID name address (its e-mail, any case)? */
+static int
+uid_names(gpgme_user_id_t u, const char *address)
+{
+	return !u->revoked && !u->invalid && u->email != NULL &&
+	    strcasecmp(u->email, address) == 0;
+}
+
+int
+pgp_key_for(const char *address, int secret, char *fpr, size_t size)
+{
+	gpgme_key_t	 key;
+	gpgme_user_id_t	 u;
+	char		 pattern[300];
+	int		 found = -1;
+
+	if (ctx == NULL || strchr(address, '@') == NULL ||
+	    osms_snprintf(pattern, sizeof(pattern), "<%s>", address) == -1 ||
+	    gpgme_op_keylist_start(ctx, pattern, secret) != 0)
+		return -1;
+	while (gpgme_op_keylist_next(ctx, &key) == 0) {
+		if (found == -1 && !key->revoked && !key->expired &&
+		    !key->disabled && !key->invalid && key->fpr != NULL &&
+		    (secret ? key->can_sign && key->secret :
+		    key->can_encrypt)) {
+			for (u = key->uids; u != NULL; u = u->next)
+				if (uid_names(u, address))
+					break;
+			if (u != NULL && osms_strlcpy(fpr, key->fpr, size) <
+			    size)
+				found = 0;
+		}
+		gpgme_key_unref(key);
+	}
+	(void)gpgme_op_keylist_end(ctx);
+	return found;
+}
+
+/* What GPGME wrote into d, CRLF lines, appended to out (d released). */
+static int
+add_data(struct buf *out, gpgme_data_t d)
+{
+	char	*p;
+	size_t	 n;
+	int	 rc;
+
+	if ((p = gpgme_data_release_and_get_mem(d, &n)) == NULL)
+		return -1;
+	rc = entity_crlf(out, p, n);
+	gpgme_free(p);
+	return rc;
+}
+
+/* The only signer: the secret key fpr. */
+static int
+set_signer(const char *fpr)
+{
+	gpgme_key_t	 key;
+	int		 rc;
+
+	gpgme_signers_clear(ctx);
+	if (gpgme_get_key(ctx, fpr, &key, 1) != 0)
+		return -1;
+	rc = gpgme_signers_add(ctx, key) == 0 ? 0 : -1;
+	gpgme_key_unref(key);
+	return rc;
+}
+
+int
+pgp_sign(const char *msg, size_t len, const char *fpr, struct buf *out,
+    const char **errstr)
+{
+	struct buf		 outer = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf		 inner = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf		 seven = BUF_INIT(2 * PGP_MAX_MESSAGE);
+	struct buf		*content = &inner;
+	gpgme_data_t		 in = NULL, sig = NULL;
+	gpgme_sign_result_t	 res;
+	const char		*hash;
+	char			 boundary[40], micalg[32];
+	size_t			 i;
+	int			 rc = -1;
+
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "out of memory or message too large";
+	if (len > PGP_MAX_MESSAGE || entity_split(msg, len, &outer,
+	    &inner) == -1)
+		goto done;
+	/* Signed content must be 7bit to survive transport unchanged. */
+	if (mime7bit_needed(inner.data, inner.len)) {
+		if (mime7bit_convert(inner.data, inner.len, &seven,
+		    errstr) == -1)
+			goto done;
+		content = &seven;
+	}
+	*errstr = "no usable secret key";
+	if (set_signer(fpr) == -1)
+		goto done;
+	*errstr = "signing failed";
+	if (gpgme_data_new_from_mem(&in, content->data, content->len, 0) != 0 ||
+	    gpgme_data_new(&sig) != 0 ||
+	    gpgme_op_sign(ctx, in, sig, GPGME_SIG_MODE_DETACH) != 0 ||
+	    (res = gpgme_op_sign_result(ctx)) == NULL ||
+	    res->invalid_signers != NULL || res->signatures == NULL ||
+	    (hash = gpgme_hash_algo_name(res->signatures->hash_algo)) == NULL)
+		goto done;
+	(void)snprintf(micalg, sizeof(micalg), "pgp-%s", hash);
+	for (i = 0; micalg[i] != '\0'; i++)
+		if (micalg[i] >= 'A' && micalg[i] <= 'Z')
+			micalg[i] = (char)(micalg[i] + 32);
+	entity_boundary(boundary, sizeof(boundary));
+	*errstr = "message too large";
+	if (buf_add(out, outer.data, outer.len) == -1 ||
+	    buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: "
+	    "multipart/signed; micalg=%s;\r\n\tprotocol=\"application/"
+	    "pgp-signature\"; boundary=\"%s\"\r\n\r\n" PGP_SIGNED_PREAMBLE
+	    "--%s\r\n", micalg, boundary, boundary) == -1 ||
+	    buf_add(out, content->data, content->len) == -1 ||
+	    buf_printf(out, "\r\n--%s\r\nContent-Type: application/pgp-"
+	    "signature; name=\"signature.asc\"\r\nContent-Description: "
+	    "OpenPGP digital signature\r\nContent-Disposition: attachment;"
+	    " filename=\"signature.asc\"\r\n\r\n", boundary) == -1)
+		goto done;
+	rc = add_data(out, sig);
+	sig = NULL;
+	if (rc == -1 || buf_printf(out, "\r\n--%s--\r\n", boundary) == -1) {
+		rc = -1;
+		goto done;
+	}
+	*errstr = NULL;
+done:
+	gpgme_signers_clear(ctx);
+	gpgme_data_release(in);
+	gpgme_data_release(sig);
+	buf_free(&outer);
+	buf_free(&inner);
+	buf_free(&seven);
+	return rc;
+}
+
+int
+pgp_encrypt(const char *msg, size_t len, const char *const *fprs,
+    size_t nfprs, const char *signer, struct buf *out, const char **errstr)
+{
+	struct buf		 outer = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf		 inner = BUF_INIT(PGP_MAX_MESSAGE);
+	gpgme_key_t		 keys[PGP_MAX_RECIPIENTS + 1];
+	gpgme_data_t		 in = NULL, cipher = NULL;
+	gpgme_encrypt_result_t	 res;
+	gpgme_error_t		 err;
+	char			 boundary[40];
+	size_t			 i, nkeys = 0;
+	int			 rc = -1;
+
+	memset(keys, 0, sizeof(keys));
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "no recipient, or too many";
+	if (nfprs == 0 || nfprs > PGP_MAX_RECIPIENTS)
+		return -1;
+	*errstr = "out of memory or message too large";
+	if (len > PGP_MAX_MESSAGE || entity_split(msg, len, &outer,
+	    &inner) == -1)
+		goto done;
+	*errstr = "a recipient's key is not in the keyring";
+	for (i = 0; i < nfprs; i++)
+		if (gpgme_get_key(ctx, fprs[i], &keys[nkeys++], 0) != 0) {
+			keys[--nkeys] = NULL;
+			goto done;
+		}
+	*errstr = "no usable secret key";
+	if (signer != NULL && set_signer(signer) == -1)
+		goto done;
+	*errstr = "encryption failed";
+	if (gpgme_data_new_from_mem(&in, inner.data, inner.len, 0) != 0 ||
+	    gpgme_data_new(&cipher) != 0)
+		goto done;
+	/* Whose key counts is the gateway's policy, not the web of trust. */
+	err = signer != NULL ? gpgme_op_encrypt_sign(ctx, keys,
+	    GPGME_ENCRYPT_ALWAYS_TRUST, in, cipher) : gpgme_op_encrypt(ctx,
+	    keys, GPGME_ENCRYPT_ALWAYS_TRUST, in, cipher);
+	if (err != 0 || (res = gpgme_op_encrypt_result(ctx)) == NULL ||
+	    res->invalid_recipients != NULL)
+		goto done;
+	entity_boundary(boundary, sizeof(boundary));
+	*errstr = "message too large";
+	if (buf_add(out, outer.data, outer.len) == -1 ||
+	    buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: "
+	    "multipart/encrypted;\r\n\tprotocol=\"application/pgp-encrypted"
+	    "\"; boundary=\"%s\"\r\n\r\n" PGP_ENCRYPTED_PREAMBLE "--%s\r\n"
+	    "Content-Type: application/pgp-encrypted\r\nContent-Description:"
+	    " PGP/MIME version identification\r\n\r\nVersion: 1\r\n\r\n"
+	    "--%s\r\nContent-Type: application/octet-stream; name=\""
+	    "encrypted.asc\"\r\nContent-Description: OpenPGP encrypted "
+	    "message\r\nContent-Disposition: inline; filename=\""
+	    "encrypted.asc\"\r\n\r\n", boundary, boundary, boundary) == -1)
+		goto done;
+	rc = add_data(out, cipher);
+	cipher = NULL;
+	if (rc == -1 || buf_printf(out, "\r\n--%s--\r\n", boundary) == -1) {
+		rc = -1;
+		goto done;
+	}
+	*errstr = NULL;
+done:
+	gpgme_signers_clear(ctx);
+	for (i = 0; i < nkeys; i++)
+		gpgme_key_unref(keys[i]);
+	gpgme_data_release(in);
+	gpgme_data_release(cipher);
+	buf_free(&outer);
+	buf_free(&inner);
+	return rc;
+}
+
+static const char *
+param(const struct mime_part *p, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nparams; i++)
+		if (strcasecmp(p->params[i].name, name) == 0)
+			return p->params[i].value;
+	return NULL;
+}
+
+static int
+is_type(const struct mime_part *p, const char *type, const char *subtype)
+{
+	return strcmp(p->type, type) == 0 && strcmp(p->subtype, subtype) == 0;
+}
+
+/* multipart/encrypted of RFC 3156: its two parts, else NULL. */
+static const struct mime_part *
+encrypted_part(const struct mime_part *root)
+{
+	const char	*proto;
+
+	if (!is_type(root, "multipart", "encrypted") ||
+	    (proto = param(root, "protocol")) == NULL ||
+	    strcasecmp(proto, "application/pgp-encrypted") != 0 ||
+	    root->nchildren != 2 ||
+	    !is_type(&root->children[0], "application", "pgp-encrypted") ||
+	    !is_type(&root->children[1], "application", "octet-stream"))
+		return NULL;
+	return &root->children[1];
+}
+
+int
+pgp_is_encrypted(const char *msg, size_t len)
+{
+	struct mime_msg	*m;
+	const char	*err;
+	int		 yes;
+
+	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, &err)) == NULL)
+		return 0;
+	yes = encrypted_part(mime_root(m)) != NULL;
+	mime_free(m);
+	return yes;
+}
+
+/* The verdict of the last verification GPGME made. */
+static void
+verdict(struct pgp_verdict *v)
+{
+	gpgme_verify_result_t	 res = gpgme_op_verify_result(ctx);
+	gpgme_signature_t	 s;
+	gpgme_key_t		 key;
+	gpgme_user_id_t		 u;
+
+	memset(v, 0, sizeof(*v));
+	if (res == NULL || (s = res->signatures) == NULL) {
+		v->result = PGP_NOT_SIGNED;
+		return;
+	}
+	v->result = PGP_FAILED;
+	if (s->fpr != NULL)
+		(void)osms_strlcpy(v->fpr, s->fpr, sizeof(v->fpr));
+	/* One signature is what the gateway speaks for. */
+	if (s->next != NULL) {
+		(void)osms_strlcpy(v->reason, "more than one signature",
+		    sizeof(v->reason));
+		return;
+	}
+	switch (gpgme_err_code(s->status)) {
+	case GPG_ERR_NO_ERROR:
+		break;
+	case GPG_ERR_NO_PUBKEY:
+		(void)snprintf(v->reason, sizeof(v->reason), "signed by a key "
+		    "not in the keyring (%.64s)", v->fpr);
+		return;
+	case GPG_ERR_SIG_EXPIRED:
+	case GPG_ERR_KEY_EXPIRED:
+		(void)osms_strlcpy(v->reason, "the signature or its key has "
+		    "expired", sizeof(v->reason));
+		return;
+	case GPG_ERR_CERT_REVOKED:
+		(void)osms_strlcpy(v->reason, "the key is revoked",
+		    sizeof(v->reason));
+		return;
+	default:
+		(void)osms_strlcpy(v->reason, "the signature does not verify",
+		    sizeof(v->reason));
+		return;
+	}
+	if ((s->summary & GPGME_SIGSUM_RED) != 0) {
+		(void)osms_strlcpy(v->reason, "the signature does not verify",
+		    sizeof(v->reason));
+		return;
+	}
+	if (gpgme_get_key(ctx, s->fpr, &key, 0) == 0) {
+		for (u = key->uids; u != NULL; u = u->next)
+			if (!u->revoked && !u->invalid && u->email != NULL &&
+			    u->email[0] != '\0') {
+				(void)osms_strlcpy(v->signer, u->email,
+				    sizeof(v->signer));
+				break;
+			}
+		gpgme_key_unref(key);
+	}
+	v->result = PGP_VERIFIED;
+}
+
+int
+pgp_decrypt(const char *msg, size_t len, struct buf *out,
+    struct pgp_verdict *v, const char **errstr)
+{
+	struct buf			 outer = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf			 ignored = BUF_INIT(PGP_MAX_MESSAGE);
+	struct mime_msg			*m = NULL;
+	const struct mime_part		*enc;
+	gpgme_data_t			 cipher = NULL, plain = NULL;
+	gpgme_decrypt_result_t		 dres;
+	gpgme_error_t			 err;
+	int				 rc = -1;
+
+	memset(v, 0, sizeof(*v));
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "message too large";
+	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, errstr)) ==
+	    NULL)
+		goto done;
+	*errstr = "not a PGP/MIME encrypted message";
+	if ((enc = encrypted_part(mime_root(m))) == NULL)
+		goto done;
+	*errstr = "out of memory";
+	if (gpgme_data_new_from_mem(&cipher, msg + enc->body_off,
+	    enc->body_len, 0) != 0 || gpgme_data_new(&plain) != 0)
+		goto done;
+	err = gpgme_op_decrypt_verify(ctx, cipher, plain);
+	dres = gpgme_op_decrypt_result(ctx);
+	/* Without an MDC (or AEAD) the plaintext may be malleated: refused
+	 * (GnuPG 2.2 fails such a decryption too). */
+	*errstr = "not integrity protected (no MDC)";
+	if (dres != NULL && dres->legacy_cipher_nomdc)
+		goto done;
+	*errstr = "cannot decrypt: not for a key here, or damaged";
+	if (err != 0 || dres == NULL || dres->unsupported_algorithm != NULL)
+		goto done;
+	verdict(v);
+	*errstr = "message too large";
+	if (entity_split(msg, len, &outer, &ignored) == -1 ||
+	    buf_add(out, outer.data, outer.len) == -1 ||
+	    buf_addstr(out, "MIME-Version: 1.0\r\n") == -1)
+		goto done;
+	rc = add_data(out, plain);
+	plain = NULL;
+	if (rc == 0)
+		*errstr = NULL;
+done:
+	gpgme_data_release(cipher);
+	gpgme_data_release(plain);
+	mime_free(m);
+	buf_free(&outer);
+	buf_free(&ignored);
+	return rc;
+}
+
+int
+pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,
+    const char **errstr)
+{
+	struct buf		 canon = BUF_INIT(PGP_MAX_MESSAGE);
+	struct mime_msg		*m = NULL;
+	const struct mime_part	*root, *data, *sig;
+	const char		*proto;
+	gpgme_data_t		 signed_ = NULL, sigdata = NULL;
+	int			 rc = -1;
+
+	memset(v, 0, sizeof(*v));
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "message too large";
+	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, errstr)) ==
+	    NULL)
+		goto done;
+	root = mime_root(m);
+	rc = 0;
+	v->result = PGP_NOT_SIGNED;
+	if (!is_type(root, "multipart", "signed") ||
+	    (proto = param(root, "protocol")) == NULL ||
+	    strcasecmp(proto, "application/pgp-signature") != 0)
+		goto done;
+	v->result = PGP_FAILED;
+	if (root->nchildren != 2 || !is_type(&root->children[1],
+	    "application", "pgp-signature")) {
+		(void)osms_strlcpy(v->reason, "malformed multipart/signed",
+		    sizeof(v->reason));
+		goto done;
+	}
+	data = &root->children[0];
+	sig = &root->children[1];
+	/* What was signed: the first part, headers and all, CRLF lines. */
+	if (entity_crlf(&canon, msg + data->hdr_off, data->body_off +
+	    data->body_len - data->hdr_off) == -1 ||
+	    gpgme_data_new_from_mem(&signed_, canon.data, canon.len, 0) != 0 ||
+	    gpgme_data_new_from_mem(&sigdata, msg + sig->body_off,
+	    sig->body_len, 0) != 0) {
+		*errstr = "out of memory";
+		rc = -1;
+		goto done;
+	}
+	if (gpgme_op_verify(ctx, sigdata, signed_, NULL) != 0) {
+		(void)osms_strlcpy(v->reason, "malformed signature",
+		    sizeof(v->reason));
+		goto done;
+	}
+	verdict(v);
+done:
+	gpgme_data_release(signed_);
+	gpgme_data_release(sigdata);
+	mime_free(m);
+	buf_free(&canon);
+	if (rc == 0)
+		*errstr = NULL;
+	return rc;
+}

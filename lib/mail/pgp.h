@@ -1,0 +1,81 @@
+/*
+ * OpenPGP for the gateway through GPGME: PGP/MIME (RFC 3156) sign,
+ * encrypt, decrypt and verify of whole messages, as smime.h does for
+ * S/MIME. The keys are those of one GnuPG home (the gateway's, never a
+ * user's ~/.gnupg), used offline: no keyserver, no WKD, no pinentry
+ * but the loopback one (the gateway's keys have no passphrase of
+ * their own; the store keeps them).
+ *
+ * What is signed or encrypted is the message's MIME content (its
+ * Content-* fields and body, made 7bit first when signed); the other
+ * header fields stay outside. Messages to decrypt or verify come from
+ * anywhere: mime.c's limits apply, an encrypted message without
+ * integrity protection (no MDC, no AEAD) is refused, and a verdict is
+ * "verified" only for a good signature over the whole content by a
+ * key of the home.
+ */
+#ifndef OSMS_PGP_H
+#define OSMS_PGP_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+#define PGP_MAX_MESSAGE		(64 * 1024 * 1024)
+#define PGP_MAX_FPR		64	/* hex fingerprint, with room */
+
+enum pgp_result {
+	PGP_NOT_SIGNED,		/* no OpenPGP signature at the top */
+	PGP_VERIFIED,		/* good, by a key of the home */
+	PGP_FAILED,		/* bad, or by a key we do not have */
+};
+
+struct pgp_verdict {
+	enum pgp_result	 result;
+	char		 fpr[PGP_MAX_FPR + 1];	/* the signing key's */
+	char		 signer[256];	/* its first e-mail address, "" */
+	char		 reason[160];	/* for FAILED */
+};
+
+/* Use the GnuPG home dir (created 0700 if missing): 0, or -1 and
+ * errstr. Every other call fails until it succeeded. */
+int	 pgp_init(const char *home, const char **errstr);
+void	 pgp_done(void);
+
+/*
+ * The fingerprint of the key of address (an e-mail address of one of its
+ * user IDs; secret: a key we can sign or decrypt with), usable now (not
+ * expired, revoked or disabled, able to sign resp. encrypt): 0, or -1.
+ */
+int	 pgp_key_for(const char *address, int secret, char *fpr,
+	    size_t size);
+
+/* msg signed by the key fpr: multipart/signed, detached, ASCII armor,
+ * appended to out. 0, or -1 and errstr. */
+int	 pgp_sign(const char *msg, size_t len, const char *fpr,
+	    struct buf *out, const char **errstr);
+/* msg encrypted to the keys fprs (and signed by signer, in the same
+ * OpenPGP message, unless NULL): multipart/encrypted, appended to out.
+ * 0, or -1 and errstr. */
+int	 pgp_encrypt(const char *msg, size_t len, const char *const *fprs,
+	    size_t nfprs, const char *signer, struct buf *out,
+	    const char **errstr);
+
+/* Is the message PGP/MIME encrypted (multipart/encrypted with
+ * protocol application/pgp-encrypted) at the top? */
+int	 pgp_is_encrypted(const char *msg, size_t len);
+/*
+ * Decrypt a PGP/MIME message with a key of the home: the message with
+ * the decrypted entity as its content, appended to out; a signature
+ * inside the OpenPGP message (RFC 3156 6.2) in v (else NOT_SIGNED). 0,
+ * or -1 and errstr (not for a key here, damaged, or without integrity
+ * protection).
+ */
+int	 pgp_decrypt(const char *msg, size_t len, struct buf *out,
+	    struct pgp_verdict *v, const char **errstr);
+/* The verdict on a PGP/MIME multipart/signed message: 0 (v says), or
+ * -1 and errstr when it cannot be looked at (too large, no memory). */
+int	 pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,
+	    const char **errstr);
+
+#endif

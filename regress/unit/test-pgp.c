@@ -1,0 +1,353 @@
+/*
+ * OpenPGP (pgp.c) against the gpg command line as the other party: the
+ * gateway's home has alice's key pair and bob's public key, bob's home
+ * the reverse. What pgp.c signs and encrypts, gpg verifies and decrypts;
+ * what gpg makes, pgp.c decrypts and verifies; a tampered, a foreign
+ * and an unprotected (no MDC) message get what they deserve.
+ */
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "mime.h"
+#include "pgp.h"
+#include "test.h"
+
+static const char msg[] = "From: <alice@example.test>\r\n"
+    "To: <bob@remote.test>\r\nSubject: hello\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9f" "e\r\n"
+    "From the start\r\n";
+
+static char	 dir[] = "/tmp/osms-test-pgp.XXXXXX";
+static char	 gw[64], peer[64];
+
+static int
+sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+sh(const char *fmt, ...)
+{
+	char	 cmd[4096];
+	va_list	 ap;
+	int	 rc;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	rc = system(cmd);
+	return rc == 0 ? 0 : -1;
+}
+
+#define GPG	"gpg --batch --yes --no-tty --quiet --pinentry-mode loopback " \
+		"--passphrase '' --trust-model always"
+
+static void
+write_file(const char *name, const void *data, size_t len)
+{
+	char	 path[256];
+	FILE	*fp;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if ((fp = fopen(path, "wb")) == NULL || fwrite(data, 1, len, fp) !=
+	    len || fclose(fp) != 0)
+		abort();
+}
+
+static char *
+read_file(const char *name, size_t *len)
+{
+	char	 path[256];
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return test_get_file(AT_FDCWD, path, len);
+}
+
+static void
+setup(void)
+{
+	if (mkdtemp(dir) == NULL)
+		abort();
+	(void)snprintf(gw, sizeof(gw), "%s/gw", dir);
+	(void)snprintf(peer, sizeof(peer), "%s/peer", dir);
+	if (mkdir(gw, 0700) == -1 || mkdir(peer, 0700) == -1)
+		abort();
+	if (sh(GPG " --homedir %s --quick-gen-key 'Alice <alice@example.test>'"
+	    " future-default default never 2>/dev/null", gw) == -1 ||
+	    sh(GPG " --homedir %s --quick-gen-key 'Bob <bob@remote.test>'"
+	    " future-default default never 2>/dev/null", peer) == -1 ||
+	    sh(GPG " --homedir %s --quick-gen-key 'Mallory <mallory@evil.test>'"
+	    " future-default default never 2>/dev/null", peer) == -1 ||
+	    sh(GPG " --homedir %s --export alice@example.test | "
+	    GPG " --homedir %s --import 2>/dev/null", gw, peer) == -1 ||
+	    sh(GPG " --homedir %s --export bob@remote.test | "
+	    GPG " --homedir %s --import 2>/dev/null", peer, gw) == -1)
+		abort();
+}
+
+/* Part i (1 or 2) of the two-part message m, raw, into name. */
+static void
+save_part(const struct buf *m, int i, int body_only, const char *name)
+{
+	struct mime_msg		*mm;
+	const struct mime_part	*p;
+	const char		*err;
+
+	if ((mm = mime_parse(m->data, m->len, &err)) == NULL ||
+	    mime_root(mm)->nchildren != 2)
+		abort();
+	p = &mime_root(mm)->children[i - 1];
+	if (body_only)
+		write_file(name, m->data + p->body_off, p->body_len);
+	else
+		write_file(name, m->data + p->hdr_off, p->body_off +
+		    p->body_len - p->hdr_off);
+	mime_free(mm);
+}
+
+static void
+test_keys(void)
+{
+	char		 fpr[PGP_MAX_FPR + 1];
+	const char	*err;
+
+	test_begin("pgp: the home's keys, by address");
+	test_assert(pgp_init(gw, &err) == 0);
+	test_assert(pgp_key_for("alice@example.test", 1, fpr,
+	    sizeof(fpr)) == 0 && strlen(fpr) == 40);
+	test_assert(pgp_key_for("ALICE@example.test", 1, fpr,
+	    sizeof(fpr)) == 0);
+	test_assert(pgp_key_for("bob@remote.test", 0, fpr, sizeof(fpr)) == 0);
+	/* bob's secret key is not here; nobody is mallory here */
+	test_assert(pgp_key_for("bob@remote.test", 1, fpr, sizeof(fpr)) == -1);
+	test_assert(pgp_key_for("mallory@evil.test", 0, fpr,
+	    sizeof(fpr)) == -1);
+	test_assert(pgp_key_for("example.test", 0, fpr, sizeof(fpr)) == -1);
+	test_end();
+}
+
+static void
+test_sign(void)
+{
+	struct buf		 out = BUF_INIT(PGP_MAX_MESSAGE);
+	struct pgp_verdict	 v;
+	char			 alice[PGP_MAX_FPR + 1];
+	const char		*err;
+
+	test_begin("pgp: signed here, gpg verifies; tampered, it fails");
+	test_assert(pgp_key_for("alice@example.test", 1, alice,
+	    sizeof(alice)) == 0);
+	test_assert(pgp_sign(msg, sizeof(msg) - 1, alice, &out, &err) == 0);
+	test_assert(buf_addc(&out, '\0') == 0);
+	test_assert(strstr(out.data, "Subject: hello\r\n") != NULL);
+	test_assert(strstr(out.data, "multipart/signed; micalg=pgp-sha") !=
+	    NULL);
+	test_assert(strstr(out.data, "protocol=\"application/pgp-signature"
+	    "\"") != NULL);
+	/* 8bit content became quoted-printable before it was signed */
+	test_assert(strstr(out.data, "Gr=C3=BC=C3=9Fe") != NULL);
+	out.len--;
+	save_part(&out, 1, 0, "signed.txt");
+	save_part(&out, 2, 1, "sig.asc");
+	test_assert(sh(GPG " --homedir %s --verify %s/sig.asc %s/signed.txt"
+	    " 2>/dev/null", peer, dir, dir) == 0);
+	test_assert(pgp_verify(out.data, out.len, &v, &err) == 0 &&
+	    v.result == PGP_VERIFIED && strcmp(v.signer,
+	    "alice@example.test") == 0 && strcmp(v.fpr, alice) == 0);
+	/* One byte of the content changed. */
+	out.data[strstr(out.data, "From the start") - out.data] = 'f';
+	test_assert(pgp_verify(out.data, out.len, &v, &err) == 0 &&
+	    v.result == PGP_FAILED &&
+	    strcmp(v.reason, "the signature does not verify") == 0);
+	test_assert(pgp_verify(msg, sizeof(msg) - 1, &v, &err) == 0 &&
+	    v.result == PGP_NOT_SIGNED);
+	buf_free(&out);
+	test_end();
+}
+
+static void
+test_encrypt(void)
+{
+	struct buf	 out = BUF_INIT(PGP_MAX_MESSAGE);
+	char		 alice[PGP_MAX_FPR + 1], bob[PGP_MAX_FPR + 1], *plain;
+	const char	*to[1], *err;
+	size_t		 n;
+
+	test_begin("pgp: encrypted and signed here, gpg decrypts and "
+	    "verifies");
+	test_assert(pgp_key_for("alice@example.test", 1, alice,
+	    sizeof(alice)) == 0);
+	test_assert(pgp_key_for("bob@remote.test", 0, bob, sizeof(bob)) == 0);
+	to[0] = bob;
+	test_assert(pgp_encrypt(msg, sizeof(msg) - 1, to, 1, alice, &out,
+	    &err) == 0);
+	test_assert(pgp_is_encrypted(out.data, out.len));
+	test_assert(buf_addc(&out, '\0') == 0);
+	test_assert(strstr(out.data, "Subject: hello\r\n") != NULL);
+	test_assert(strstr(out.data, "Gr") == NULL);
+	test_assert(strstr(out.data, "-----BEGIN PGP MESSAGE-----") != NULL);
+	out.len--;
+	save_part(&out, 2, 1, "enc.asc");
+	test_assert(sh(GPG " --homedir %s --status-file %s/status -o "
+	    "%s/plain.txt --decrypt %s/enc.asc 2>/dev/null", peer, dir, dir,
+	    dir) == 0);
+	plain = read_file("plain.txt", &n);
+	test_assert(plain != NULL && strstr(plain, "Content-Type: text/plain;"
+	    " charset=utf-8\r\n") == plain && strstr(plain,
+	    "Gr\xc3\xbc\xc3\x9f" "e\r\nFrom the start") != NULL);
+	free(plain);
+	plain = read_file("status", &n);
+	test_assert(plain != NULL && strstr(plain, "[GNUPG:] GOODSIG") != NULL);
+	free(plain);
+	/* A key not in the keyring is no recipient. */
+	to[0] = "0000000000000000000000000000000000000000";
+	test_assert(pgp_encrypt(msg, sizeof(msg) - 1, to, 1, NULL, &out,
+	    &err) == -1);
+	buf_free(&out);
+	test_end();
+}
+
+/* A PGP/MIME message around what gpg made of entity.txt. */
+static void
+wrap(struct buf *m, const char *armored, size_t len)
+{
+	buf_reset(m);
+	(void)buf_addstr(m, "From: <bob@remote.test>\r\nTo: <alice@example."
+	    "test>\r\nSubject: secret\r\nMIME-Version: 1.0\r\nContent-Type: "
+	    "multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n"
+	    "\tboundary=\"b\"\r\n\r\n--b\r\nContent-Type: application/"
+	    "pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b\r\nContent-Type: "
+	    "application/octet-stream\r\n\r\n");
+	(void)buf_add(m, armored, len);
+	(void)buf_addstr(m, "\r\n--b--\r\n");
+}
+
+static void
+test_decrypt(void)
+{
+	static const char entity[] = "Content-Type: text/plain\r\n\r\n"
+	    "from bob, signed\r\n";
+	struct buf		 m = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf		 out = BUF_INIT(PGP_MAX_MESSAGE);
+	struct pgp_verdict	 v;
+	const char		*err;
+	char			*armored;
+	size_t			 n;
+
+	test_begin("pgp: gpg's PGP/MIME decrypted here, its signature "
+	    "verified; foreign, damaged and unprotected ones refused");
+	write_file("entity.txt", entity, sizeof(entity) - 1);
+	test_assert(sh(GPG " --homedir %s --armor -u bob@remote.test -r "
+	    "alice@example.test --sign --encrypt -o %s/e.asc %s/entity.txt",
+	    peer, dir, dir) == 0);
+	armored = read_file("e.asc", &n);
+	test_assert(armored != NULL);
+	wrap(&m, armored, n);
+	free(armored);
+	test_assert(pgp_is_encrypted(m.data, m.len));
+	test_assert(pgp_decrypt(m.data, m.len, &out, &v, &err) == 0);
+	test_assert(buf_addc(&out, '\0') == 0);
+	test_assert(strstr(out.data, "Subject: secret\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain\r\n\r\nfrom bob, signed\r\n") != NULL);
+	test_assert(strstr(out.data, "multipart/encrypted") == NULL);
+	test_assert(v.result == PGP_VERIFIED &&
+	    strcmp(v.signer, "bob@remote.test") == 0);
+	/* Encrypted for mallory, not for a key here. */
+	buf_reset(&out);
+	test_assert(sh(GPG " --homedir %s --armor -r mallory@evil.test "
+	    "--encrypt -o %s/m.asc %s/entity.txt", peer, dir, dir) == 0);
+	armored = read_file("m.asc", &n);
+	wrap(&m, armored, n);
+	test_assert(pgp_decrypt(m.data, m.len, &out, &v, &err) == -1 &&
+	    strcmp(err, "cannot decrypt: not for a key here, or damaged") ==
+	    0 && out.len == 0);
+	/* Damaged: a line of the armor changed. */
+	armored[n / 2] = armored[n / 2] == 'A' ? 'B' : 'A';
+	wrap(&m, armored, n);
+	free(armored);
+	test_assert(pgp_decrypt(m.data, m.len, &out, &v, &err) == -1);
+	/* No MDC (gpg --rfc2440): the plaintext could be malleated. */
+	test_assert(sh(GPG " --homedir %s --armor --rfc2440 -r "
+	    "alice@example.test --encrypt -o %s/n.asc %s/entity.txt "
+	    "2>/dev/null", peer, dir, dir) == 0);
+	armored = read_file("n.asc", &n);
+	wrap(&m, armored, n);
+	free(armored);
+	test_assert(pgp_decrypt(m.data, m.len, &out, &v, &err) == -1 &&
+	    out.len == 0);
+	test_assert(!pgp_is_encrypted(msg, sizeof(msg) - 1));
+	test_assert(pgp_decrypt(msg, sizeof(msg) - 1, &out, &v, &err) == -1);
+	buf_free(&m);
+	buf_free(&out);
+	test_end();
+}
+
+static void
+test_verify_peer(void)
+{
+	static const char entity[] = "Content-Type: text/plain\r\n\r\n"
+	    "signed by bob\r\n";
+	struct buf		 m = BUF_INIT(PGP_MAX_MESSAGE);
+	struct pgp_verdict	 v;
+	const char		*err;
+	char			*sig;
+	size_t			 n;
+
+	test_begin("pgp: gpg's multipart/signed verified here; by a key "
+	    "not here, it fails");
+	write_file("s.txt", entity, sizeof(entity) - 1);
+	test_assert(sh(GPG " --homedir %s --armor -u bob@remote.test "
+	    "--detach-sign -o %s/s.asc %s/s.txt", peer, dir, dir) == 0);
+	sig = read_file("s.asc", &n);
+	test_assert(sig != NULL);
+	(void)buf_addstr(&m, "From: <bob@remote.test>\r\nSubject: s\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/signed; micalg="
+	    "pgp-sha256;\r\n\tprotocol=\"application/pgp-signature\"; "
+	    "boundary=\"b\"\r\n\r\n--b\r\n");
+	(void)buf_add(&m, entity, sizeof(entity) - 1);
+	(void)buf_addstr(&m, "\r\n--b\r\nContent-Type: application/pgp-"
+	    "signature\r\n\r\n");
+	(void)buf_add(&m, sig, n);
+	(void)buf_addstr(&m, "\r\n--b--\r\n");
+	free(sig);
+	test_assert(pgp_verify(m.data, m.len, &v, &err) == 0 &&
+	    v.result == PGP_VERIFIED && strcmp(v.signer, "bob@remote.test") ==
+	    0);
+	buf_reset(&m);
+	test_assert(sh(GPG " --homedir %s --armor -u mallory@evil.test "
+	    "--detach-sign -o %s/s2.asc %s/s.txt", peer, dir, dir) == 0);
+	sig = read_file("s2.asc", &n);
+	(void)buf_addstr(&m, "Content-Type: multipart/signed; protocol="
+	    "\"application/pgp-signature\"; boundary=\"b\"\r\n\r\n--b\r\n");
+	(void)buf_add(&m, entity, sizeof(entity) - 1);
+	(void)buf_addstr(&m, "\r\n--b\r\nContent-Type: application/pgp-"
+	    "signature\r\n\r\n");
+	(void)buf_add(&m, sig, n);
+	(void)buf_addstr(&m, "\r\n--b--\r\n");
+	free(sig);
+	test_assert(pgp_verify(m.data, m.len, &v, &err) == 0 &&
+	    v.result == PGP_FAILED && strncmp(v.reason, "signed by a key not "
+	    "in the keyring", 33) == 0);
+	buf_free(&m);
+	test_end();
+}
+
+int
+main(void)
+{
+	setup();
+	test_keys();
+	test_sign();
+	test_encrypt();
+	test_decrypt();
+	test_verify_peer();
+	pgp_done();
+	(void)sh("GNUPGHOME=%s gpgconf --kill all; GNUPGHOME=%s gpgconf "
+	    "--kill all; rm -rf %s", gw, peer, dir);
+	return test_exit();
+}
