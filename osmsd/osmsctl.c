@@ -95,6 +95,10 @@ usage(void)
 	    "  cert issue ADDRESS [DAYS]\n"
 	    "                      change the store; export a key as PKCS#12"
 	    "\n"
+	    "  pgp keygen ADDRESS, pgp import FILE, pgp list [ADDRESS],\n"
+	    "  pgp show FINGERPRINT, pgp remove FINGERPRINT,\n"
+	    "  pgp export ADDRESS|FINGERPRINT [--secret]\n"
+	    "                      the gateway's OpenPGP keys\n"
 	    "  audit [TEXT]        the gateway's decisions, those that mention"
 	    " TEXT\n"
 	    "  policy test [-d inbound|outbound|internal] FROM TO\n"
@@ -560,6 +564,13 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "dkim") == 0) {
 		if ((ok = cmd_dkim(argc, argv)) == -1)
+			usage();
+		return ok;
+	}
+	if (strcmp(cmd, "pgp") == 0) {
+		log_init(1, LOG_MAIL);
+		log_procinit("osmsctl");
+		if ((ok = cmd_pgp(path, argc, argv)) == -1)
 			usage();
 		return ok;
 	}

@@ -23,6 +23,9 @@ int	 ctl_directory_ask(const char *path, uint32_t op, const char *a0,
 /* osmsctl_cert.c: "cert list ...", "policy test ...", reading the
  * configuration file path: the same. */
 int	 cmd_cert(const char *path, int argc, char **argv);
+/* osmsctl_pgp.c: "pgp keygen|import|list|show|remove|export ...", in
+ * the store's GnuPG home: 0, 1 (failed), -1 (usage). */
+int	 cmd_pgp(const char *path, int argc, char **argv);
 /* osmsctl_cert.c: 1 if the audit trail is in the directory's database
  * (a PostgreSQL table), so "audit" asks osmsd (authd) for it. */
 int	 audit_in_database(const char *path);

@@ -24,6 +24,8 @@
 
 static gpgme_ctx_t	 ctx;
 
+static int	 add_data(struct buf *, gpgme_data_t);
+
 int
 pgp_init(const char *home, const char **errstr)
 {
@@ -100,6 +102,143 @@ pgp_key_for(const char *address, int secret, char *fpr, size_t size)
 	}
 	(void)gpgme_op_keylist_end(ctx);
 	return found;
+}
+
+int
+pgp_keygen(const char *address, char *fpr, size_t size, const char **errstr)
+{
+	gpgme_genkey_result_t	 res;
+	char			 uid[300];
+
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "not an address";
+	if (strchr(address, '@') == NULL || strpbrk(address, "<> \t\r\n") !=
+	    NULL || osms_snprintf(uid, sizeof(uid), "<%s>", address) == -1)
+		return -1;
+	/* future-default: Ed25519 to sign, Curve25519 to encrypt. */
+	*errstr = "the key pair was not made";
+	if (gpgme_op_createkey(ctx, uid, "future-default", 0, 0, NULL,
+	    GPGME_CREATE_NOPASSWD | GPGME_CREATE_NOEXPIRE) != 0 ||
+	    (res = gpgme_op_genkey_result(ctx)) == NULL || res->fpr == NULL ||
+	    osms_strlcpy(fpr, res->fpr, size) >= size)
+		return -1;
+	*errstr = NULL;
+	return 0;
+}
+
+int
+pgp_import(const void *data, size_t len, void (*line)(const char *, void *),
+    void *arg, const char **errstr)
+{
+	gpgme_data_t		 d;
+	gpgme_import_result_t	 res;
+	gpgme_import_status_t	 st;
+	int			 n = 0;
+
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "nothing to import";
+	if (gpgme_data_new_from_mem(&d, data, len, 0) != 0)
+		return -1;
+	if (gpgme_op_import(ctx, d) != 0 ||
+	    (res = gpgme_op_import_result(ctx)) == NULL) {
+		gpgme_data_release(d);
+		return -1;
+	}
+	gpgme_data_release(d);
+	for (st = res->imports; st != NULL; st = st->next)
+		if (st->result == 0 && st->fpr != NULL) {
+			n++;
+			if (line != NULL)
+				line(st->fpr, arg);
+		}
+	if (n == 0)
+		return -1;
+	*errstr = NULL;
+	return n;
+}
+
+int
+pgp_export(const char *pattern, int secret, struct buf *out,
+    const char **errstr)
+{
+	gpgme_data_t	 d;
+	size_t		 before = out->len;
+
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "no such key";
+	if (gpgme_data_new(&d) != 0)
+		return -1;
+	if (gpgme_op_export(ctx, pattern, secret ? GPGME_EXPORT_MODE_SECRET :
+	    0, d) != 0) {
+		gpgme_data_release(d);
+		return -1;
+	}
+	if (add_data(out, d) == -1 || out->len == before)
+		return -1;
+	*errstr = NULL;
+	return 0;
+}
+
+int
+pgp_delete(const char *fpr, const char **errstr)
+{
+	gpgme_key_t	 key;
+	int		 rc;
+
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "no such key (give its whole fingerprint)";
+	if (strlen(fpr) < 40 || gpgme_get_key(ctx, fpr, &key, 0) != 0)
+		return -1;
+	*errstr = "the key was not removed";
+	rc = gpgme_op_delete_ext(ctx, key, GPGME_DELETE_ALLOW_SECRET |
+	    GPGME_DELETE_FORCE) == 0 ? 0 : -1;
+	gpgme_key_unref(key);
+	if (rc == 0)
+		*errstr = NULL;
+	return rc;
+}
+
+int
+pgp_list(const char *pattern, void (*line)(const char *, void *), void *arg)
+{
+	gpgme_key_t	 key, sec;
+	gpgme_user_id_t	 u;
+	struct buf	 b = BUF_INIT(8192);
+	int		 n = 0;
+
+	if (ctx == NULL || gpgme_op_keylist_start(ctx, pattern[0] ? pattern :
+	    NULL, 0) != 0)
+		return -1;
+	while (gpgme_op_keylist_next(ctx, &key) == 0) {
+		buf_reset(&b);
+		sec = NULL;
+		(void)gpgme_get_key(ctx, key->fpr, &sec, 1);
+		(void)buf_printf(&b, "%s %s %s ", key->fpr, sec != NULL ?
+		    "sec" : "pub", key->revoked ? "revoked" : key->expired ?
+		    "expired" : key->disabled ? "disabled" : key->invalid ?
+		    "invalid" : "usable");
+		for (u = key->uids; u != NULL; u = u->next)
+			(void)buf_printf(&b, "%s%s", u == key->uids ? " " : ", ",
+			    u->uid != NULL ? u->uid : "?");
+		if (buf_addc(&b, '\0') == 0) {
+			line(b.data, arg);
+			n++;
+		}
+		if (sec != NULL)
+			gpgme_key_unref(sec);
+		gpgme_key_unref(key);
+	}
+	(void)gpgme_op_keylist_end(ctx);
+	buf_free(&b);
+	return n;
 }
 
 /* What GPGME wrote into d, CRLF lines, appended to out (d released). */

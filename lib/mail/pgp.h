@@ -50,6 +50,28 @@ void	 pgp_done(void);
 int	 pgp_key_for(const char *address, int secret, char *fpr,
 	    size_t size);
 
+/*
+ * Keys of the home, for osmsctl pgp: a new key pair for address (no
+ * passphrase, as the store keeps it; signing and an encryption subkey;
+ * its fingerprint into fpr); keys imported from ASCII armor or binary
+ * (how many, their fingerprints each to line, which may be NULL);
+ * export (ASCII armor, with secret the secret keys too) of the keys
+ * pattern names (a fingerprint or an address) to out; delete one by
+ * fingerprint, secret part and all. 0 (or a count), or -1 and errstr.
+ */
+int	 pgp_keygen(const char *address, char *fpr, size_t size,
+	    const char **errstr);
+int	 pgp_import(const void *data, size_t len,
+	    void (*line)(const char *fpr, void *), void *arg,
+	    const char **errstr);
+int	 pgp_export(const char *pattern, int secret, struct buf *out,
+	    const char **errstr);
+int	 pgp_delete(const char *fpr, const char **errstr);
+/* Each key whose user IDs match pattern ("" for all), as a line:
+ * "FPR sec|pub usable|revoked|expired|disabled  uid, uid ...". */
+int	 pgp_list(const char *pattern, void (*line)(const char *, void *),
+	    void *arg);
+
 /* msg signed by the key fpr: multipart/signed, detached, ASCII armor,
  * appended to out. 0, or -1 and errstr. */
 int	 pgp_sign(const char *msg, size_t len, const char *fpr,

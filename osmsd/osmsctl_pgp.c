@@ -1,0 +1,198 @@
+/*
+ * osmsctl pgp: the gateway's OpenPGP keys, in the GnuPG home gnupg/ of
+ * the certificate store (osmsd.conf's cryptod certificates), which
+ * cryptod owns. osmsctl reads what it is given as root, then works as
+ * the store's owner, so every file GnuPG makes there is cryptod's.
+ *
+ *	pgp keygen ADDRESS		a key pair for a local user (or a
+ *					domain's gateway address)
+ *	pgp import FILE			public or secret keys, armored or not
+ *	pgp list [ADDRESS]		each key: fingerprint, secret or not,
+ *					usable or why not, user IDs
+ *	pgp show FINGERPRINT		that key, its public part armored
+ *	pgp remove FINGERPRINT		the key, its secret part too
+ *	pgp export ADDRESS|FINGERPRINT [--secret]
+ *					armored, with --secret the secret
+ *					keys as well (escrow)
+ */
+#include <sys/stat.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "osmsctl.h"
+#include "pgp.h"
+#include "util.h"
+
+#define PGP_MAX_IMPORT	(1024 * 1024)
+
+static void
+print_line(const char *line, void *arg)
+{
+	(void)arg;
+	(void)printf("%s\n", line);
+}
+
+static void
+print_imported(const char *fpr, void *arg)
+{
+	(void)arg;
+	(void)printf("imported %s\n", fpr);
+}
+
+/* The store's owner from here on, and the engine on its home. */
+static int
+open_home(const char *store)
+{
+	struct stat	 st;
+	char		 home[CONF_MAX_PATH + 8];
+	const char	*err;
+
+	if (stat(store, &st) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", store,
+		    strerror(errno));
+		return -1;
+	}
+	if (geteuid() == 0 && st.st_uid != 0 && (setgroups(0, NULL) == -1 ||
+	    setgid(st.st_gid) == -1 || setuid(st.st_uid) == -1)) {
+		(void)fprintf(stderr, "osmsctl: cannot become the store's "
+		    "owner: %s\n", strerror(errno));
+		return -1;
+	}
+	(void)snprintf(home, sizeof(home), "%s/gnupg", store);
+	/* GnuPG finds its agent by the home; HOME need not be ours. */
+	(void)setenv("HOME", home, 1);
+	if (pgp_init(home, &err) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", home, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* FILE's content (at most PGP_MAX_IMPORT), read while still root. */
+static char *
+slurp(const char *path, size_t *len)
+{
+	char	*data = NULL;
+	ssize_t	 n;
+	size_t	 got = 0;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", path,
+		    strerror(errno));
+		return NULL;
+	}
+	data = xmalloc(PGP_MAX_IMPORT);
+	while (got < PGP_MAX_IMPORT && (n = read(fd, data + got,
+	    PGP_MAX_IMPORT - got)) > 0)
+		got += (size_t)n;
+	(void)close(fd);
+	if (got == 0 || got == PGP_MAX_IMPORT) {
+		(void)fprintf(stderr, "osmsctl: %s: empty or larger than %d "
+		    "bytes\n", path, PGP_MAX_IMPORT);
+		free(data);
+		return NULL;
+	}
+	*len = got;
+	return data;
+}
+
+static int
+export(const char *pattern, int secret)
+{
+	struct buf	 out = BUF_INIT(16 * 1024 * 1024);
+	const char	*err;
+	int		 rc = 1;
+
+	if (pgp_export(pattern, secret, &out, &err) == -1)
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", pattern, err);
+	else if (fwrite(out.data, 1, out.len, stdout) == out.len)
+		rc = 0;
+	buf_free(&out);
+	return rc;
+}
+
+int
+cmd_pgp(const char *path, int argc, char **argv)
+{
+	struct osms_conf	*conf;
+	char			 fpr[PGP_MAX_FPR + 1], *data = NULL;
+	const char		*err, *sub;
+	size_t			 len = 0;
+	int			 rc = 1, n;
+
+	if (argc < 2)
+		return -1;
+	sub = argv[1];
+	if (!((strcmp(sub, "keygen") == 0 && argc == 3) ||
+	    (strcmp(sub, "import") == 0 && argc == 3) ||
+	    (strcmp(sub, "list") == 0 && argc <= 3) ||
+	    (strcmp(sub, "show") == 0 && argc == 3) ||
+	    (strcmp(sub, "remove") == 0 && argc == 3) ||
+	    (strcmp(sub, "export") == 0 && (argc == 3 || (argc == 4 &&
+	    strcmp(argv[3], "--secret") == 0)))))
+		return -1;
+	if (argc == 3 && strlen(argv[2]) > 256)
+		return -1;
+	if ((conf = conf_parse_file(path, stderr, NULL)) == NULL) {
+		(void)fprintf(stderr, "osmsctl: cannot read %s\n", path);
+		return 1;
+	}
+	if (strcmp(sub, "import") == 0 && (data = slurp(argv[2], &len)) ==
+	    NULL)
+		goto done;
+	if (open_home(conf->cryptod.store) == -1)
+		goto done;
+	if (strcmp(sub, "keygen") == 0) {
+		if (pgp_key_for(argv[2], 1, fpr, sizeof(fpr)) == 0)
+			(void)fprintf(stderr, "osmsctl: %s has a key pair "
+			    "already: %s\n", argv[2], fpr);
+		else if (pgp_keygen(argv[2], fpr, sizeof(fpr), &err) == -1)
+			(void)fprintf(stderr, "osmsctl: %s: %s\n", argv[2], err);
+		else {
+			(void)printf("%s %s\n", fpr, argv[2]);
+			rc = 0;
+		}
+	} else if (strcmp(sub, "import") == 0) {
+		if ((n = pgp_import(data, len, print_imported, NULL, &err)) ==
+		    -1)
+			(void)fprintf(stderr, "osmsctl: %s: %s\n", argv[2], err);
+		else
+			rc = 0;
+	} else if (strcmp(sub, "list") == 0) {
+		n = pgp_list(argc == 3 ? argv[2] : "", print_line, NULL);
+		rc = n >= 0 ? 0 : 1;
+		if (n == 0 && argc == 3)
+			(void)fprintf(stderr, "osmsctl: no key for %s\n",
+			    argv[2]);
+	} else if (strcmp(sub, "show") == 0) {
+		if (strlen(argv[2]) < 16 || strspn(argv[2],
+		    "0123456789abcdefABCDEF") != strlen(argv[2]))
+			(void)fprintf(stderr, "osmsctl: %s: not a fingerprint\n",
+			    argv[2]);
+		else if (pgp_list(argv[2], print_line, NULL) > 0)
+			rc = export(argv[2], 0);
+		else
+			(void)fprintf(stderr, "osmsctl: no key %s\n", argv[2]);
+	} else if (strcmp(sub, "remove") == 0) {
+		if (pgp_delete(argv[2], &err) == -1)
+			(void)fprintf(stderr, "osmsctl: %s: %s\n", argv[2], err);
+		else {
+			(void)printf("removed %s\n", argv[2]);
+			rc = 0;
+		}
+	} else
+		rc = export(argv[2], argc == 4);
+	pgp_done();
+done:
+	free(data);
+	conf_free(conf);
+	return rc;
+}
