@@ -22,6 +22,9 @@
 				"(RFC 4880 and 3156)\r\n"
 #define PGP_MAX_RECIPIENTS	100
 
+const char PGP_NO_MDC[] = "not integrity protected (no MDC): the plaintext "
+    "could have been changed";
+
 static gpgme_ctx_t	 ctx;
 
 static int	 add_data(struct buf *, gpgme_data_t);
@@ -54,6 +57,11 @@ pgp_init(const char *home, const char **errstr)
 	}
 	gpgme_set_offline(ctx, 1);
 	gpgme_set_armor(ctx, 1);
+	/* Every status line to a status callback (pgp_decrypt's). */
+	if (gpgme_set_ctx_flag(ctx, "full-status", "1") != 0) {
+		pgp_done();
+		return -1;
+	}
 	*errstr = NULL;
 	return 0;
 }
@@ -530,8 +538,64 @@ verdict(struct pgp_verdict *v)
 	v->result = PGP_VERIFIED;
 }
 
+/*
+ * Was the message decrypted with a secret key of the home that belongs
+ * to one of for[]? Its address into who. A message encrypted to several
+ * keys names them all; those whose secret key is here count.
+ */
+static int
+decrypted_for(gpgme_decrypt_result_t dres, const char *const *for_,
+    size_t nfor, char *who, size_t whosize)
+{
+	gpgme_recipient_t	 r;
+	gpgme_key_t		 key;
+	gpgme_user_id_t		 u;
+	size_t			 i;
+	int			 found = 0;
+
+	for (r = dres->recipients; r != NULL && !found; r = r->next) {
+		if (r->status != 0 || r->keyid == NULL ||
+		    gpgme_get_key(ctx, r->keyid, &key, 1) != 0)
+			continue;
+		for (u = key->uids; u != NULL && !found; u = u->next)
+			for (i = 0; i < nfor && !found; i++)
+				if (uid_names(u, for_[i])) {
+					(void)osms_strlcpy(who, for_[i],
+					    whosize);
+					found = 1;
+				}
+		if (!found && nfor == 0 && key->uids != NULL &&
+		    key->uids->email != NULL) {
+			(void)osms_strlcpy(who, key->uids->email, whosize);
+			found = 1;
+		}
+		gpgme_key_unref(key);
+	}
+	return found;
+}
+
+/* GnuPG's DECRYPTION_INFO says how the data is protected: "0 ..." is
+ * no MDC, and "0 ALGO 0" (no AEAD either) what GnuPG 2.2 then refuses
+ * with a plain failure, which GPGME does not tell from a wrong key. */
+static gpgme_error_t
+status_seen(void *arg, const char *keyword, const char *args)
+{
+	int	*unprotected = arg;
+
+	if (strcmp(keyword, "DECRYPTION_INFO") == 0 && args != NULL &&
+	    args[0] == '0' && (args[1] == ' ' || args[1] == '\0')) {
+		const char	*aead = strrchr(args, ' ');
+
+		if (aead == NULL || strcmp(aead, " 0") == 0 ||
+		    aead == strchr(args, ' '))
+			*unprotected = 1;
+	}
+	return 0;
+}
+
 int
-pgp_decrypt(const char *msg, size_t len, struct buf *out,
+pgp_decrypt(const char *msg, size_t len, const char *const *for_,
+    size_t nfor, char *who, size_t whosize, struct buf *out,
     struct pgp_verdict *v, const char **errstr)
 {
 	struct buf			 outer = BUF_INIT(PGP_MAX_MESSAGE);
@@ -541,7 +605,7 @@ pgp_decrypt(const char *msg, size_t len, struct buf *out,
 	gpgme_data_t			 cipher = NULL, plain = NULL;
 	gpgme_decrypt_result_t		 dres;
 	gpgme_error_t			 err;
-	int				 rc = -1;
+	int				 rc = -1, unprotected = 0;
 
 	memset(v, 0, sizeof(*v));
 	*errstr = "OpenPGP is not set up";
@@ -558,15 +622,20 @@ pgp_decrypt(const char *msg, size_t len, struct buf *out,
 	if (gpgme_data_new_from_mem(&cipher, msg + enc->body_off,
 	    enc->body_len, 0) != 0 || gpgme_data_new(&plain) != 0)
 		goto done;
+	gpgme_set_status_cb(ctx, status_seen, &unprotected);
 	err = gpgme_op_decrypt_verify(ctx, cipher, plain);
+	gpgme_set_status_cb(ctx, NULL, NULL);
 	dres = gpgme_op_decrypt_result(ctx);
 	/* Without an MDC (or AEAD) the plaintext may be malleated: refused
 	 * (GnuPG 2.2 fails such a decryption too). */
-	*errstr = "not integrity protected (no MDC)";
-	if (dres != NULL && dres->legacy_cipher_nomdc)
+	*errstr = PGP_NO_MDC;
+	if (unprotected || (dres != NULL && dres->legacy_cipher_nomdc))
 		goto done;
 	*errstr = "cannot decrypt: not for a key here, or damaged";
 	if (err != 0 || dres == NULL || dres->unsupported_algorithm != NULL)
+		goto done;
+	*errstr = "not encrypted for a key of its recipients";
+	if (!decrypted_for(dres, for_, nfor, who, whosize))
 		goto done;
 	verdict(v);
 	*errstr = "message too large";

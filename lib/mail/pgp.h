@@ -87,14 +87,17 @@ int	 pgp_encrypt(const char *msg, size_t len, const char *const *fprs,
  * protocol application/pgp-encrypted) at the top? */
 int	 pgp_is_encrypted(const char *msg, size_t len);
 /*
- * Decrypt a PGP/MIME message with a key of the home: the message with
- * the decrypted entity as its content, appended to out; a signature
- * inside the OpenPGP message (RFC 3156 6.2) in v (else NOT_SIGNED). 0,
- * or -1 and errstr (not for a key here, damaged, or without integrity
- * protection).
+ * Decrypt a PGP/MIME message with a key of the home that belongs to
+ * one of the addresses for[] (nfor 0: any key of the home; the address
+ * whose key it was into who): the message with the decrypted entity as
+ * its content, appended to out; a signature inside the OpenPGP message
+ * (RFC 3156 6.2) in v (else NOT_SIGNED). 0, or -1 and errstr (not for a
+ * key of theirs, damaged, or PGP_NO_MDC: without integrity protection).
  */
-int	 pgp_decrypt(const char *msg, size_t len, struct buf *out,
+int	 pgp_decrypt(const char *msg, size_t len, const char *const *for_,
+	    size_t nfor, char *who, size_t whosize, struct buf *out,
 	    struct pgp_verdict *v, const char **errstr);
+extern const char PGP_NO_MDC[];
 /* The verdict on a PGP/MIME multipart/signed message: 0 (v says), or
  * -1 and errstr when it cannot be looked at (too large, no memory). */
 int	 pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,

@@ -34,13 +34,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct buf		 out = BUF_INIT(PGP_MAX_MESSAGE);
 	struct pgp_verdict	 v;
 	const char		*m = (const char *)data, *err;
+	char			 who[256];
 	int			 enc;
 
 	if (size > 256 * 1024)
 		return 0;
 	enc = pgp_is_encrypted(m, size);
 	/* No key here: nothing decrypts. */
-	if (pgp_decrypt(m, size, &out, &v, &err) != -1 || out.len != 0 ||
+	if (pgp_decrypt(m, size, NULL, 0, who, sizeof(who), &out, &v,
+	    &err) != -1 || out.len != 0 ||
 	    err == NULL)
 		abort();
 	if (pgp_verify(m, size, &v, &err) == 0 && (v.result == PGP_VERIFIED ||
