@@ -63,6 +63,17 @@ void		 dirpolicy_answer(struct imsg *);
 void		 dirpolicy_tick(void);
 void		 dirpolicy_peer_down(enum osms_role);
 
+/* pgpgate.c: OpenPGP mail from outside */
+void		 pgpgate_apply(const char *store);
+/* cur decrypted for one of decryptable (their keys in the store's
+ * GnuPG home) and its signature checked against from; what was done in
+ * notes: 1 if there is something to say (cur may have changed), 0 if
+ * it is no OpenPGP mail, -1 if it is refused (why in refusal: no
+ * integrity protection). */
+int		 pgpgate_inbound(struct buf *cur, const char *const *decryptable,
+		    size_t ndecryptable, const char *from, char *notes,
+		    size_t size, char *refusal, size_t rsize);
+
 /* storesync.c: the store's copy in the directory's database */
 void		 storesync_conf(void);
 void		 storesync_tick(void);

@@ -52,6 +52,7 @@
 #include "verdict.h"
 
 #define GW_HEADER	"X-Osms-SMIME:"
+#define GW_PGP_HEADER	"X-Osms-PGP:"	/* pgpgate.c's verdict */
 #define GW_AR		"Authentication-Results:"
 #define GW_MAX_PENDING	1024		/* sources waiting for their job */
 #define GW_MAX_RCPTS	100		/* recipients whose keys are tried */
@@ -125,6 +126,7 @@ gateway_apply(void)
 	TAILQ_CONCAT(&rules, &next_rules, entry);
 	dirpolicy_conf(next_policy_table, &rules);
 	storesync_conf();
+	pgpgate_apply(store_dir());
 }
 
 /* Decrypt with the key of name (an address or a domain): 0 if it did. */
@@ -211,6 +213,7 @@ struct request {
 	char		*outside[GW_MAX_RCPTS];
 	size_t		 noutside;
 	char		 refusal[400];	/* "" or an SMTP reply's text */
+	char		 pgp[512];	/* "" or what OpenPGP did */
 	char		 ar[800];	/* "" or our smime= result */
 };
 
@@ -371,6 +374,8 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	struct buf		 orig = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	size_t			 i;
 	char			 why[300];
+	const char		*decryptable[GW_MAX_RCPTS];
+	size_t			 n;
 	int			 changed = 0, verified = 0, need = 0;
 	int			 nested = 0, decrypted = 0, keep = 0, tag = 0;
 	int			 signed_ = 0;
@@ -383,6 +388,12 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	}
 	/* Only we may give our verdict. */
 	if (verdict_strip(cur->data, cur->len, authserv_id, GW_HEADER,
+	    &next) == 1) {
+		changed = 1;
+		adopt(cur, &next);
+	} else
+		buf_reset(&next);
+	if (verdict_strip(cur->data, cur->len, authserv_id, GW_PGP_HEADER,
 	    &next) == 1) {
 		changed = 1;
 		adopt(cur, &next);
@@ -417,6 +428,30 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 			buf_reset(&next);
 		}
 		changed = 1;
+	}
+	/* OpenPGP likewise, for the recipients that may have it done. */
+	from_address(cur, from, sizeof(from));
+	for (i = 0, n = 0; i < rq->nrcpts; i++) {
+		gateway_policy(POLICY_INBOUND, rq->sender, rq->rcpts[i], &pol);
+		if (pol.decrypt == POLICY_YES)
+			decryptable[n++] = rq->rcpts[i];
+	}
+	switch (pgpgate_inbound(cur, decryptable, n, from, rq->pgp,
+	    sizeof(rq->pgp), rq->refusal, sizeof(rq->refusal))) {
+	case -1:
+		audit(rq->tag, "from=<%s> refused: OpenPGP without integrity "
+		    "protection", rq->sender);
+		buf_free(&orig);
+		buf_free(&next);
+		return 1;
+	case 1:
+		changed = 1;
+		decrypted |= strncmp(rq->pgp, "decrypted", 9) == 0;
+		audit(rq->tag, "from=<%s> inbound openpgp: %s", rq->sender,
+		    rq->pgp);
+		break;
+	default:
+		break;
 	}
 	if (smime_verify(cur->data, cur->len, store_trust(), &v, NULL, &signer,
 	    &err) == 0 && v.result != SMIME_NOT_SIGNED) {
@@ -747,7 +782,7 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	struct request		*rq = xcalloc(1, sizeof(*rq));
 	struct buf		 cur = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	struct stat		 st;
-	char			 notes[512], head[1400], *map;
+	char			 notes[512], head[2000], *map;
 	uint64_t		 size = 0;
 	uint32_t		 outgoing;
 	int			 out, src, rewritten = 0, changed, ready;
@@ -803,12 +838,14 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 		goto done;
 	head[0] = '\0';
 	if (!outgoing) {
-		/* Our field first; none on what leaves. */
-		if (notes[0] == '\0')
+		/* Our fields first; none on what leaves. */
+		if (notes[0] == '\0' && rq->pgp[0] == '\0')
 			(void)osms_strlcpy(notes, "forged verdict fields "
 			    "removed", sizeof(notes));
-		(void)snprintf(head, sizeof(head), "%s" GW_HEADER " %s\r\n",
-		    rq->ar, notes);
+		(void)snprintf(head, sizeof(head), "%s%s%s%s%s%s%s", rq->ar,
+		    notes[0] ? GW_HEADER " " : "", notes, notes[0] ? "\r\n" :
+		    "", rq->pgp[0] ? GW_PGP_HEADER " " : "", rq->pgp,
+		    rq->pgp[0] ? "\r\n" : "");
 	}
 	if (write_all(out, head, strlen(head)) == -1 ||
 	    write_all(out, cur.data, cur.len) == -1) {

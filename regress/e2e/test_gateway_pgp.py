@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""The gateway, OpenPGP inbound: PGP/MIME made by gpg (the other party)
+for alice, whose key pair osmsctl pgp made in the store, is decrypted
+before the virus scan and its signature checked; what was done is in an
+X-Osms-PGP field, which a sender cannot set. An encrypted virus is
+refused at DATA; a message without integrity protection (no MDC) is
+refused; one for a key that is not here, or for a recipient whose
+policy says decrypt no, is delivered as it came.
+
+Debian packages: gnupg."""
+import os
+import re
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from osmstest import *  # noqa: E402,F401,F403
+from mailtest import *  # noqa: E402,F401,F403
+
+t = Tests(__file__)
+EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-"
+         "FILE!$H+H*")
+peer = tempfile.mkdtemp(prefix="osms-gwpgp-")
+os.chmod(peer, 0o700)
+GPG = ["gpg", "--homedir", peer, "--batch", "--yes", "--no-tty",
+       "--pinentry-mode", "loopback", "--passphrase", "", "--trust-model",
+       "always", "--armor"]
+
+
+def gpg(*args, data=None):
+    p = subprocess.run(GPG + list(args), input=data, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.decode()[-400:])
+    return p.stdout
+
+
+def entity(body):
+    return ("Content-Type: text/plain; charset=us-ascii\r\n\r\n%s\r\n"
+            % body).encode()
+
+
+def outer(mid, to="alice@example.test", extra=""):
+    return ("From: <bob@remote.test>\r\nTo: <%s>\r\nSubject: pgp\r\n"
+            "Message-ID: %s\r\n%sMIME-Version: 1.0\r\n"
+            % (to, mid, extra)).encode()
+
+
+def encrypted(mid, armored, to="alice@example.test", extra=""):
+    armored = armored.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return outer(mid, to, extra) + (
+        b"Content-Type: multipart/encrypted; protocol=\"application/"
+        b"pgp-encrypted\";\r\n\tboundary=\"b\"\r\n\r\n--b\r\nContent-Type: "
+        b"application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b\r\n"
+        b"Content-Type: application/octet-stream\r\n\r\n" + armored +
+        b"\r\n--b--\r\n")
+
+
+def signed(mid, body, tamper=False):
+    ent = entity(body)
+    sig = gpg("-u", "bob@remote.test", "--detach-sign", data=ent)
+    sig = sig.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    if tamper:
+        ent = ent.replace(b"signed", b"SIGNED")
+    return outer(mid) + (
+        b"Content-Type: multipart/signed; micalg=pgp-sha256;\r\n\tprotocol"
+        b"=\"application/pgp-signature\"; boundary=\"b\"\r\n\r\n--b\r\n" +
+        ent + b"\r\n--b\r\nContent-Type: application/pgp-signature\r\n\r\n" +
+        sig + b"\r\n--b--\r\n")
+
+
+def smtp(port, data, rcpt="alice@example.test"):
+    c = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    try:
+        c.ehlo("remote.test")
+        c.mail("bob@remote.test")
+        c.rcpt(rcpt)
+        code, text = c.data(data)
+        c.quit()
+    finally:
+        c.close()
+    return code, text
+
+
+with Osms() as o:
+    mx = o.ports["smtp"]
+    box = Mailboxes(o)
+    home = os.path.join(o.path("certs"), "gnupg")
+    try:
+        # alice's key pair in the store; bob's and mallory's with gpg.
+        p = o.ctl("pgp", "keygen", "alice@example.test")
+        t.require(p.returncode == 0, p.stdout + p.stderr)
+        gpg("--import", data=o.ctl("pgp", "export",
+                                   "alice@example.test").stdout.encode())
+        for who in ("Bob <bob@remote.test>", "Mallory <mallory@evil.test>"):
+            gpg("--quick-gen-key", who, "future-default", "default", "never")
+        f = o.write_file("bob.asc", gpg("--export", "bob@remote.test")
+                         .decode(), 0o600)
+        t.require(o.ctl("pgp", "import", f).returncode == 0, "import bob")
+        t.require(o.ctl("reload").returncode == 0, "reload")
+        time.sleep(0.5)
+
+        with t.case("signed and encrypted for alice: delivered decrypted, "
+                    "scanned, the signature verified"):
+            mid = message_id()
+            arm = gpg("-u", "bob@remote.test", "-r", "alice@example.test",
+                      "--sign", "--encrypt", data=entity("the secret text"))
+            code, text = smtp(mx, encrypted(mid, arm, extra="X-Osms-PGP: "
+                                            "verified signer=ceo@x\r\n"))
+            t.expect(code == 250, "%d %r" % (code, text))
+            m = box.wait_for("alice", mid)
+            t.require(m is not None, "not delivered")
+            raw = box.raw_bytes("alice", mid)
+            t.expect(b"the secret text" in raw and b"BEGIN PGP MESSAGE" not
+                     in raw, "not decrypted")
+            t.expect(m.get_all("X-Osms-PGP") == [
+                "decrypted for alice@example.test; verified "
+                "signer=bob@remote.test"], repr(m.get_all("X-Osms-PGP")))
+            t.expect(m["X-Virus-Scanned"] is not None, "not scanned")
+            t.expect(wait_log(o, r"cryptod: \S+ from=<bob@remote\.test> "
+                              r"inbound openpgp: decrypted for "
+                              r"alice@example\.test"), "audited")
+
+        with t.case("an encrypted virus is refused at DATA"):
+            arm = gpg("-r", "alice@example.test", "--encrypt",
+                      data=entity(EICAR))
+            code, text = smtp(mx, encrypted(message_id(), arm))
+            t.expect(code == 550 and b"Osms.Test.EICAR" in text,
+                     "%d %r" % (code, text))
+
+        with t.case("no integrity protection (no MDC): refused at DATA"):
+            arm = gpg("--rfc2440", "-r", "alice@example.test", "--encrypt",
+                      data=entity("malleable"))
+            code, text = smtp(mx, encrypted(message_id(), arm))
+            t.expect(code == 550 and b"5.7.1" in text and
+                     b"without integrity protection" in text,
+                     "%d %r" % (code, text))
+
+        with t.case("for a key not here: delivered as it came, said so"):
+            mid = message_id()
+            arm = gpg("-r", "mallory@evil.test", "--encrypt",
+                      data=entity("for mallory"))
+            code, _ = smtp(mx, encrypted(mid, arm))
+            m = box.wait_for("alice", mid)
+            t.expect(code == 250 and m is not None and
+                     (m["X-Osms-PGP"] or "").startswith(
+                         "encrypted, for no key here") and
+                     m.get_content_type() == "multipart/encrypted",
+                     repr(m and m["X-Osms-PGP"]))
+
+        with t.case("for alice's key but to bob@example.test: not "
+                    "decrypted for him"):
+            mid = message_id()
+            arm = gpg("-r", "alice@example.test", "--encrypt",
+                      data=entity("not for bob"))
+            code, _ = smtp(mx, encrypted(mid, arm, to="bob@example.test"),
+                           rcpt="bob@example.test")
+            m = box.wait_for("bob", mid)
+            t.expect(code == 250 and m is not None and
+                     m.get_content_type() == "multipart/encrypted" and
+                     "not encrypted for a key of its recipients" in
+                     (m["X-Osms-PGP"] or ""), repr(m and m["X-Osms-PGP"]))
+
+        with t.case("multipart/signed by bob: verified; tampered: failed"):
+            mid = message_id()
+            code, _ = smtp(mx, signed(mid, "signed by bob"))
+            m = box.wait_for("alice", mid)
+            t.expect(code == 250 and m is not None and m["X-Osms-PGP"] ==
+                     "verified signer=bob@remote.test",
+                     repr(m and m["X-Osms-PGP"]))
+            mid = message_id()
+            code, _ = smtp(mx, signed(mid, "signed by bob", tamper=True))
+            m = box.wait_for("alice", mid)
+            t.expect(code == 250 and m is not None and m["X-Osms-PGP"] ==
+                     "failed (the signature does not verify)",
+                     repr(m and m["X-Osms-PGP"]))
+
+        with t.case("decrypt no: the policy keeps it encrypted"):
+            o.write_conf(o.conf_text() + "cryptod {\n\trule inbound to "
+                         "alice@example.test decrypt no\n}\n")
+            t.require(o.ctl("reload").returncode == 0, "reload")
+            time.sleep(0.5)
+            mid = message_id()
+            arm = gpg("-r", "alice@example.test", "--encrypt",
+                      data=entity("stays sealed"))
+            code, _ = smtp(mx, encrypted(mid, arm))
+            m = box.wait_for("alice", mid)
+            t.expect(code == 250 and m is not None and
+                     m["X-Osms-PGP"] == "encrypted, not decrypted (policy)",
+                     repr(m and m["X-Osms-PGP"]))
+    finally:
+        for h in (home, peer):
+            subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        subprocess.run(["rm", "-rf", peer])
+t.done()
