@@ -74,6 +74,10 @@ int		 pgpgate_inbound(struct buf *cur, const char *const *decryptable,
 		    size_t ndecryptable, const char *from, char *notes,
 		    size_t size, char *refusal, size_t rsize);
 
+/* The fingerprint of address's usable OpenPGP key in the home: 0, or
+ * -1 if it has none (or OpenPGP is off). */
+int		 pgpgate_key_for(const char *address, char *fpr, size_t size);
+
 /* storesync.c: the store's copy in the directory's database */
 void		 storesync_conf(void);
 void		 storesync_tick(void);

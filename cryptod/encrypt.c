@@ -26,6 +26,7 @@
 #include "log.h"
 #include "msg.h"
 #include "osms_imsg.h"
+#include "pgp.h"
 #include "proc.h"
 #include "smime.h"
 #include "util.h"
@@ -40,6 +41,8 @@ struct rcpt {
 	enum store_origin	 origin;
 	unsigned		 caps;		/* SMIME_CAP_* it takes */
 	char			 fp[65];	/* its SHA-256, hex */
+	char			 pgp[PGP_MAX_FPR + 1];	/* "" or the
+					   OpenPGP key encrypted to instead */
 	char			 why[200];	/* why none, when one was refused */
 	char			 outcome[72];	/* alike for alike copies */
 	enum crypt_send		 send;
@@ -63,22 +66,27 @@ answer(struct channel *ch, uint64_t id, int rewritten, enum crypt_send send,
 	(void)channel_send(ch, &m);
 }
 
-/* The copy for the recipients marked in included: encrypted for cert,
- * written to out; its DKIM field to dkim. 0, or -1 and why. */
+/* The copy for the recipients marked in included: encrypted for rc's
+ * certificate (or OpenPGP key), written to out; its DKIM field to dkim.
+ * 0, or -1 and why. */
 static int
-encrypt_copy(const char *msg, size_t len, X509 *cert, unsigned caps,
+encrypt_copy(const char *msg, size_t len, const struct rcpt *rc,
     const char *sender, int out, uint64_t *size, struct buf *dkim,
     const char **why)
 {
 	struct buf	 copy = BUF_INIT(2 * SMIME_MAX_MESSAGE);
-	STACK_OF(X509)	*to;
-	int		 rc = -1;
+	STACK_OF(X509)	*to = NULL;
+	const char	*fprs[1] = { rc->pgp };
+	int		 rc_ = -1;
 
-	if ((to = sk_X509_new_null()) == NULL || sk_X509_push(to, cert) == 0) {
+	if (rc->pgp[0] != '\0') {
+		if (pgp_encrypt(msg, len, fprs, 1, NULL, &copy, why) == -1)
+			goto done;
+	} else if ((to = sk_X509_new_null()) == NULL ||
+	    sk_X509_push(to, rc->cert) == 0) {
 		*why = "out of memory";
 		goto done;
-	}
-	if (smime_encrypt(msg, len, to, caps, &copy, why) == -1)
+	} else if (smime_encrypt(msg, len, to, rc->caps, &copy, why) == -1)
 		goto done;
 	if (signer_field(copy.data, copy.len, sender, dkim, why) == -1)
 		log_warnx("cryptod: the encrypted copy is not DKIM-signed: %s",
@@ -87,11 +95,11 @@ encrypt_copy(const char *msg, size_t len, X509 *cert, unsigned caps,
 	if (write_all(out, copy.data, copy.len) == -1)
 		goto done;
 	*size = copy.len;
-	rc = 0;
+	rc_ = 0;
 done:
 	sk_X509_free(to);
 	buf_free(&copy);
-	return rc;
+	return rc_;
 }
 
 /* Is the content key sent with RSAES-OAEP (smime_encrypt's choice)? */
@@ -111,9 +119,22 @@ decide(const char *sender, struct rcpt *rc)
 	(void)gateway_policy(POLICY_OUTBOUND, sender, rc->address,
 	    &rc->policy);
 	rc->send = CRYPT_SEND;
-	if (rc->policy.encrypt != ENCRYPT_NEVER &&
-	    (rc->cert = store_recipient(rc->address, &rc->origin, &rc->caps,
-	    rc->why, sizeof(rc->why))) != NULL) {
+	if (rc->policy.encrypt != ENCRYPT_NEVER)
+		rc->cert = store_recipient(rc->address, &rc->origin, &rc->caps,
+		    rc->why, sizeof(rc->why));
+	/* OpenPGP when there is no certificate, or by preference. */
+	if (rc->policy.encrypt != ENCRYPT_NEVER && (rc->cert == NULL ||
+	    rc->policy.prefer == PREFER_OPENPGP) &&
+	    pgpgate_key_for(rc->address, rc->pgp, sizeof(rc->pgp)) == 0) {
+		X509_free(rc->cert);
+		rc->cert = NULL;
+		rc->why[0] = '\0';
+		(void)snprintf(rc->outcome, sizeof(rc->outcome), "pgp:%s",
+		    rc->pgp);
+		return;
+	}
+	rc->pgp[0] = '\0';
+	if (rc->cert != NULL) {
 		store_fingerprint(rc->cert, rc->fp, sizeof(rc->fp));
 		(void)snprintf(rc->outcome, sizeof(rc->outcome), "%s+%x", rc->fp,
 		    rc->caps);
@@ -137,7 +158,11 @@ decide(const char *sender, struct rcpt *rc)
 static void
 log_decision(const char *tag, const struct rcpt *rc)
 {
-	if (rc->cert != NULL)
+	if (rc->pgp[0] != '\0')
+		audit(tag, "to=<%s> encrypted openpgp key=%s rule=%d%s%s",
+		    rc->address, rc->pgp, rc->policy.line, rc->policy.via[0] ?
+		    " entry=" : "", rc->policy.via);
+	else if (rc->cert != NULL)
 		audit(tag, "to=<%s> encrypted cert=%s origin=%s cipher=%s%s "
 		    "rule=%d%s%s", rc->address, rc->fp,
 		    store_origin_name(rc->origin), rc->caps & SMIME_CAP_GCM ?
@@ -246,7 +271,7 @@ encrypt_request(struct channel *ch, struct imsg *imsg)
 	for (i = 1; i < n; i++)
 		if (strcmp(rc[i].outcome, rc[0].outcome) != 0)
 			included[i] = '0';
-	if (rc[0].cert == NULL) {
+	if (rc[0].cert == NULL && rc[0].pgp[0] == '\0') {
 		for (i = 0; i < n; i++)
 			if (included[i] == '1')
 				log_decision(tag, &rc[i]);
@@ -266,8 +291,8 @@ encrypt_request(struct channel *ch, struct imsg *imsg)
 		answer(ch, imsg->hdr.id, 0, rc[0].send, 0, included, what, "");
 		goto done;
 	}
-	if (encrypt_copy(map, (size_t)st.st_size, rc[0].cert, rc[0].caps,
-	    sender, out, &size, &dkim, &why) == -1) {
+	if (encrypt_copy(map, (size_t)st.st_size, &rc[0], sender, out, &size,
+	    &dkim, &why) == -1) {
 		(void)snprintf(what, sizeof(what), "error: %s", why);
 		answer(ch, imsg->hdr.id, 0, CRYPT_SEND, 0, included, what, "");
 		goto done;
@@ -277,10 +302,15 @@ encrypt_request(struct channel *ch, struct imsg *imsg)
 	for (i = 0; i < n; i++)
 		if (included[i] == '1')
 			log_decision(tag, &rc[i]);
-	(void)snprintf(what, sizeof(what), "encrypted (%s%s) with the %s "
-	    "certificate %.16s", rc[0].caps & SMIME_CAP_GCM ? "AES-256-GCM" :
-	    "AES-256-CBC", oaep(&rc[0]) ? ", RSA-OAEP" : "",
-	    store_origin_name(rc[0].origin), rc[0].fp);
+	if (rc[0].pgp[0] != '\0')
+		(void)snprintf(what, sizeof(what), "encrypted (OpenPGP) with "
+		    "the key %.40s", rc[0].pgp);
+	else
+		(void)snprintf(what, sizeof(what), "encrypted (%s%s) with the "
+		    "%s certificate %.16s", rc[0].caps & SMIME_CAP_GCM ?
+		    "AES-256-GCM" : "AES-256-CBC", oaep(&rc[0]) ?
+		    ", RSA-OAEP" : "", store_origin_name(rc[0].origin),
+		    rc[0].fp);
 	answer(ch, imsg->hdr.id, rewritten, CRYPT_SEND, size, included, what,
 	    dkim.data != NULL ? dkim.data : "");
 done:

@@ -45,6 +45,7 @@
 #include "mime.h"
 #include "msg.h"
 #include "osms_imsg.h"
+#include "pgp.h"
 #include "policy.h"
 #include "proc.h"
 #include "smime.h"
@@ -587,7 +588,7 @@ outbound_refused(int encrypted, struct request *rq)
 	struct policy	 pol;
 	X509		*x;
 	enum store_origin origin;
-	char		 why[200], src[300];
+	char		 why[200], src[300], fpr[PGP_MAX_FPR + 1];
 	size_t		 i;
 	unsigned	 caps;
 
@@ -612,6 +613,9 @@ outbound_refused(int encrypted, struct request *rq)
 			X509_free(x);
 			continue;
 		}
+		/* An OpenPGP key will do as well (encrypt.c). */
+		if (pgpgate_key_for(rq->outside[i], fpr, sizeof(fpr)) == 0)
+			continue;
 		(void)osms_snprintf(rq->refusal, sizeof(rq->refusal), "<%.100s>:"
 		    " no usable certificate (%.100s); the policy (%.150s) "
 		    "requires encryption", rq->outside[i], why[0] ? why : "none known",

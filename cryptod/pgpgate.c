@@ -58,6 +58,14 @@ start(void)
 	return ready;
 }
 
+int
+pgpgate_key_for(const char *address, char *fpr, size_t size)
+{
+	if (!start())
+		return -1;
+	return pgp_key_for(address, 0, fpr, size);
+}
+
 /* The verdict on a signature in words, for the field. */
 static void
 say(const struct pgp_verdict *v, const char *from, char *notes, size_t size)

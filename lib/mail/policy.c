@@ -28,6 +28,10 @@ static const char *const yesno_names[] = {
 	[POLICY_NO] = "no",
 	[POLICY_YES] = "yes",
 };
+static const char *const prefer_names[] = {
+	[PREFER_SMIME] = "smime",
+	[PREFER_OPENPGP] = "openpgp",
+};
 static const char *const user_encrypted_names[] = {
 	[USER_ENCRYPTED_PASS] = "pass",
 	[USER_ENCRYPTED_REJECT] = "reject",
@@ -94,6 +98,7 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 		    &r->keep_original },
 		{ "subject-tag", yesno_names, nitems(yesno_names),
 		    &r->subject_tag },
+		{ "prefer", prefer_names, nitems(prefer_names), &r->prefer },
 	};
 	size_t		 i = 0, a, k;
 	int		 nactions = 0;
@@ -136,8 +141,8 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 		if (a == nitems(actions)) {
 			(void)snprintf(err, errsize, "unknown word \"%.40s\" (a"
 			    " direction, from, to, sign, encrypt, decrypt, "
-			    "user-encrypted, keep-original, subject-tag or "
-			    "require-signed)", words[i]);
+			    "user-encrypted, keep-original, subject-tag, prefer "
+			    "or require-signed)", words[i]);
 			return -1;
 		}
 		if (i + 1 == n || (*actions[a].slot = lookup(actions[a].values,
@@ -187,6 +192,7 @@ policy_rule_format(const struct policy_rule *r, char *buf, size_t size)
 	ACTION(r->user_encrypted, "user-encrypted", user_encrypted_names)
 	ACTION(r->keep_original, "keep-original", yesno_names)
 	ACTION(r->subject_tag, "subject-tag", yesno_names)
+	ACTION(r->prefer, "prefer", prefer_names)
 #undef ACTION
 	if (r->require_signed)
 		(void)osms_strlcat(buf, buf[0] ? " require-signed" :
@@ -256,6 +262,8 @@ apply(struct policy *out, const struct policy_rule *r)
 		out->keep_original = (enum policy_yesno)r->keep_original;
 	if (r->subject_tag != 0)
 		out->subject_tag = (enum policy_yesno)r->subject_tag;
+	if (r->prefer != 0)
+		out->prefer = (enum policy_prefer)r->prefer;
 	if (r->require_signed == POLICY_YES)
 		out->require_signed = 1;
 }
@@ -299,6 +307,8 @@ policy_match(const struct policy_rules *rules, enum policy_dir dir,
 		out->keep_original = POLICY_NO;
 	if (out->subject_tag == 0)
 		out->subject_tag = POLICY_NO;
+	if (out->prefer == 0)
+		out->prefer = PREFER_SMIME;
 	return unknown ? -1 : 0;
 }
 

@@ -15,10 +15,12 @@
  *		user-encrypted pass|reject
  *		keep-original yes|no	(inbound: the encrypted message too)
  *		subject-tag yes|no	(inbound: [encrypted], [signed] ...)
+ *		prefer smime|openpgp	(outbound: when both are known)
  *		require-signed
  *
  * Defaults: outbound and internal mail is signed and encrypted if
- * possible and a user's own encryption passes; inbound mail is
+ * possible (S/MIME when the recipient has both) and a user's own
+ * encryption passes; inbound mail is
  * decrypted, need not be signed, and is delivered without its encrypted
  * original and with its Subject as it came.
  *
@@ -56,6 +58,7 @@ enum policy_encrypt {
 };
 enum policy_yesno { POLICY_NO = 1, POLICY_YES };
 enum policy_user_encrypted { USER_ENCRYPTED_PASS = 1, USER_ENCRYPTED_REJECT };
+enum policy_prefer { PREFER_SMIME = 1, PREFER_OPENPGP };
 
 struct policy_rule {
 	TAILQ_ENTRY(policy_rule) entry;
@@ -64,6 +67,7 @@ struct policy_rule {
 	char			 to[POLICY_MAX_WHO];
 	uint32_t		 sign, encrypt, decrypt, user_encrypted;
 	uint32_t		 keep_original, subject_tag;
+	uint32_t		 prefer;
 	uint32_t		 require_signed;	/* POLICY_YES or 0 */
 	int			 line;
 };
@@ -77,6 +81,7 @@ struct policy {
 	enum policy_user_encrypted	 user_encrypted;
 	enum policy_yesno		 keep_original;
 	enum policy_yesno		 subject_tag;
+	enum policy_prefer		 prefer;
 	int				 require_signed;
 	int				 line;	/* the rule's, 0: defaults */
 	char				 via[POLICY_MAX_WHO];	/* "" or the

@@ -32,6 +32,7 @@ test_parse(void)
 		"inbound from partner.example keep-original yes subject-tag "
 		    "yes",
 		"outbound to <Partners> encrypt mandatory",
+		"outbound to .pgp.example encrypt mandatory prefer openpgp",
 	};
 	static const struct {
 		const char	*text, *why;
@@ -50,8 +51,9 @@ test_parse(void)
 		{ "to a to b sign never", "to given twice" },
 		{ "sideways sign never", "unknown word \"sideways\" (a "
 		    "direction, from, to, sign, encrypt, decrypt, "
-		    "user-encrypted, keep-original, subject-tag or "
+		    "user-encrypted, keep-original, subject-tag, prefer or "
 		    "require-signed)" },
+		{ "prefer rot13", "prefer wants smime or openpgp" },
 		{ "inbound keep-original maybe", "keep-original wants no or "
 		    "yes" },
 		{ "decrypt", "decrypt wants no or yes" },
@@ -133,7 +135,8 @@ test_match(void)
 	    "a@example.test", NULL, NULL, &p);
 	test_assert(p.line == 0 && !p.require_signed &&
 	    p.decrypt == POLICY_YES && p.user_encrypted == USER_ENCRYPTED_PASS &&
-	    p.keep_original == POLICY_NO && p.subject_tag == POLICY_NO);
+	    p.keep_original == POLICY_NO && p.subject_tag == POLICY_NO &&
+	    p.prefer == PREFER_SMIME);
 	test_end();
 }
 

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""The gateway, OpenPGP outbound: a recipient whose OpenPGP key is in the
+store's GnuPG home (and who has no certificate, or whose rule says
+prefer openpgp) gets a PGP/MIME encrypted copy, which gpg decrypts with
+that recipient's key; a mixed list (one S/MIME recipient, one OpenPGP,
+one with neither) gets three copies; encrypt mandatory is satisfied by
+an OpenPGP key. What leaves is captured at a test smarthost.
+
+Debian packages: gnupg, openssl."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from osmstest import *  # noqa: E402,F401,F403
+from mailtest import *  # noqa: E402,F401,F403
+from smtpsink import Sink  # noqa: E402
+
+t = Tests(__file__)
+peer = tempfile.mkdtemp(prefix="osms-gwpgpout-")
+os.chmod(peer, 0o700)
+GPG = ["gpg", "--homedir", peer, "--batch", "--yes", "--no-tty",
+       "--pinentry-mode", "loopback", "--passphrase", "", "--trust-model",
+       "always"]
+
+
+def gpg(*args, data=None):
+    p = subprocess.run(GPG + list(args), input=data, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr.decode()[-400:])
+    return p.stdout
+
+
+def ctype(data):
+    m = re.search(rb"^Content-Type:[ \t]*([^;\r\n]*)", data.split(
+        b"\r\n\r\n", 1)[0], re.M | re.I)
+    return m.group(1).decode() if m else ""
+
+
+def copies(sink, mid, n):
+    wait_until(lambda: len([m for m in sink.messages
+                            if mid.encode() in m.data]) >= n, 30)
+    return [m for m in sink.messages if mid.encode() in m.data]
+
+
+def to_of(m):
+    return ",".join(sorted(m.rcpts))
+
+
+def pgp_plain(data):
+    """The OpenPGP message in a PGP/MIME copy, decrypted by gpg."""
+    arm = re.search(rb"-----BEGIN PGP MESSAGE-----.*?-----END PGP "
+                    rb"MESSAGE-----", data, re.S)
+    return gpg("--decrypt", data=arm.group(0)) if arm else b""
+
+
+sink = Sink()
+with Osms(start=False) as o:
+    o.write_conf(o.make_conf("relay host 127.0.0.1 port %d tls none\n"
+                             % sink.port, "cryptod {\n"
+                             "\trule outbound to frank@both.test prefer "
+                             "openpgp\n"
+                             "\trule outbound to .pgp.test encrypt "
+                             "mandatory\n}\n"))
+    o.start()
+    home = os.path.join(o.path("certs"), "gnupg")
+    sub = o.ports["submission"]
+    try:
+        t.require(o.ctl("cert", "ca").returncode == 0, "cert ca")
+        for a in ("carol@smime.test", "frank@both.test"):
+            t.require(o.ctl("cert", "issue", a).returncode == 0, a)
+        for who in ("Dave <dave@pgp.test>", "Frank <frank@both.test>"):
+            gpg("--quick-gen-key", who, "future-default", "default",
+                "never")
+        f = o.write_file("keys.asc", gpg("--armor", "--export",
+                                         "dave@pgp.test", "frank@both.test")
+                         .decode(), 0o600)
+        p = o.ctl("pgp", "import", f)
+        t.require(p.returncode == 0 and p.stdout.count("imported") == 2,
+                  p.stdout + p.stderr)
+        t.require(o.ctl("reload").returncode == 0, "reload")
+        time.sleep(0.5)
+
+        with t.case("a mixed list: S/MIME, OpenPGP and plain copies"):
+            mid = submit(sub, ["carol@smime.test", "dave@pgp.test",
+                               "erin@plain.test"], body="for all three\r\n")
+            got = {to_of(m): m.data for m in copies(sink, mid, 3)}
+            t.require(len(got) == 3, "copies: %r" % list(got))
+            t.expect(ctype(got["carol@smime.test"]) ==
+                     "application/pkcs7-mime", "carol: S/MIME")
+            dave = got["dave@pgp.test"]
+            t.expect(ctype(dave) == "multipart/encrypted" and
+                     b'protocol="application/pgp-encrypted"' in dave and
+                     b"for all three" not in dave, "dave: PGP/MIME")
+            inner = pgp_plain(dave)
+            t.expect(b"for all three" in inner, "gpg decrypts dave's copy")
+            t.expect(ctype(got["erin@plain.test"]) == "multipart/signed" and
+                     b"for all three" in got["erin@plain.test"],
+                     "erin: signed, in the clear")
+            key = o.ctl("pgp", "list", "dave@pgp.test").stdout.split()[0]
+            t.expect(wait_log(o, r"to=<dave@pgp\.test> encrypted openpgp "
+                              r"key=%s rule=\d+" % key), "audited")
+
+        with t.case("prefer openpgp: frank has both, gets OpenPGP"):
+            mid = submit(sub, ["frank@both.test"], body="for frank\r\n")
+            got = copies(sink, mid, 1)
+            t.expect(len(got) == 1 and ctype(got[0].data) ==
+                     "multipart/encrypted" and b"for frank" in
+                     pgp_plain(got[0].data), "frank: PGP/MIME")
+
+        with t.case("encrypt mandatory is met by an OpenPGP key; without "
+                    "one, refused at DATA"):
+            mid = submit(sub, ["dave@pgp.test"], body="mandatory\r\n")
+            got = copies(sink, mid, 1)
+            t.expect(len(got) == 1 and ctype(got[0].data) ==
+                     "multipart/encrypted", "dave: encrypted")
+            try:
+                submit(sub, ["nokey@pgp.test"], body="x\r\n")
+                e = None
+            except Exception as err:  # noqa: BLE001
+                e = err
+            t.expect(e is not None and getattr(e, "smtp_code", 0) == 550,
+                     repr(e))
+    finally:
+        for h in (home, peer):
+            subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"],
+                           stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+        subprocess.run(["rm", "-rf", peer])
+t.done()
