@@ -78,6 +78,14 @@ int		 pgpgate_inbound(struct buf *cur, const char *const *decryptable,
  * -1 if it has none (or OpenPGP is off). */
 int		 pgpgate_key_for(const char *address, char *fpr, size_t size);
 
+/* Take the sender's key from the message's Autocrypt field (tag: the
+ * queue id, for the audit trail). */
+void		 pgpgate_harvest(const struct buf *, const char *from,
+		    const char *tag);
+/* The sender's Autocrypt field (CRLF-ended) to out: 0, or -1 if the
+ * sender has no key pair here. */
+int		 pgpgate_autocrypt_field(const char *sender, struct buf *out);
+
 /* storesync.c: the store's copy in the directory's database */
 void		 storesync_conf(void);
 void		 storesync_tick(void);

@@ -454,6 +454,14 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	default:
 		break;
 	}
+	/* A correspondent's OpenPGP key, by policy (pgpgate.c). */
+	for (i = 0; i < rq->nrcpts; i++) {
+		gateway_policy(POLICY_INBOUND, rq->sender, rq->rcpts[i], &pol);
+		if (pol.autocrypt == POLICY_YES) {
+			pgpgate_harvest(cur, from, rq->tag);
+			break;
+		}
+	}
 	if (smime_verify(cur->data, cur->len, store_trust(), &v, NULL, &signer,
 	    &err) == 0 && v.result != SMIME_NOT_SIGNED) {
 		changed = 1;
@@ -648,17 +656,29 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	size_t		 i;
 	struct policy	 strongest;
 	char		 src[300];
-	int		 rc = 0, encrypted;
+	int		 rc = 0, encrypted, autocrypt = 0, added = 0;
 
 	memset(&strongest, 0, sizeof(strongest));
 	notes[0] = '\0';
 	encrypted = smime_is_encrypted(cur->data, cur->len);
 	if (outbound_refused(encrypted, rq))
 		return 0;
+	/* The sender's OpenPGP key for its correspondents, by policy. */
+	for (i = 0; i < rq->noutside && !autocrypt; i++) {
+		gateway_policy(POLICY_OUTBOUND, sender, rq->outside[i], &pol);
+		autocrypt = pol.autocrypt == POLICY_YES;
+	}
+	if (autocrypt && pgpgate_autocrypt_field(sender, &signed_) == 0 &&
+	    buf_add(&signed_, cur->data, cur->len) == 0) {
+		adopt(cur, &signed_);
+		added = 1;
+	} else
+		buf_reset(&signed_);
 	if (encrypted || (smime_verify(cur->data, cur->len, store_trust(), &v,
 	    NULL, NULL, &err) == 0 && v.result != SMIME_NOT_SIGNED)) {
 		(void)osms_strlcpy(notes, "S/MIME already: passed", size);
-		return 0;
+		buf_free(&signed_);
+		return added;
 	}
 	for (i = 0; i < rq->nrcpts + rq->noutside; i++) {
 		if (i < rq->nrcpts && leaves(rq, rq->rcpts[i]))
@@ -671,8 +691,10 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 			strongest = pol;
 		}
 	}
-	if (sign == SIGN_NEVER)
-		return 0;
+	if (sign == SIGN_NEVER) {
+		buf_free(&signed_);
+		return added;
+	}
 	issue_if_needed(rq->tag, sender);
 	if (signing_pair(sender, &x, &k) == -1) {
 		name = at != NULL ? at + 1 : "";
@@ -688,7 +710,8 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 				    strongest.line, strongest.via[0] ?
 				    " entry=" : "", strongest.via);
 			}
-			return 0;
+			buf_free(&signed_);
+			return added;
 		}
 	}
 	if (smime_sign(cur->data, cur->len, x, k, NULL, &signed_, &err) == 0) {
@@ -706,7 +729,7 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	X509_free(x);
 	EVP_PKEY_free(k);
 	buf_free(&signed_);
-	return rc;
+	return rc | added;
 }
 
 static void

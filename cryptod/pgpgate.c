@@ -7,13 +7,26 @@
  * X-Osms-PGP field (a sender's own such fields are removed first). A
  * message encrypted without integrity protection (no MDC) is refused:
  * its plaintext could have been changed on the way (EFAIL).
+ *
+ * Autocrypt, where the policy says so: the sender's key goes out in an
+ * Autocrypt field; a correspondent's key comes in from one, trusted on
+ * first use. A key that differs from the one known for the address is
+ * not taken: it waits in pgp-held/ of the store for osmsctl pgp accept,
+ * and the log and the audit trail say so. A key for an address that has
+ * a secret key here (one of ours) is never taken from mail.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "autocrypt.h"
 #include "buf.h"
 #include "cryptod.h"
 #include "log.h"
@@ -25,6 +38,7 @@
 static int	 ready;		/* the engine runs on the store's home */
 static time_t	 tried;
 static char	 home[1100];
+static char	 held[1100];	/* pgp-held/ of the store */
 
 void
 pgpgate_apply(const char *store)
@@ -34,9 +48,11 @@ pgpgate_apply(const char *store)
 	pgp_done();
 	ready = 0;
 	tried = 0;
-	home[0] = '\0';
-	if (store[0] != '\0')
+	home[0] = held[0] = '\0';
+	if (store[0] != '\0') {
 		(void)snprintf(home, sizeof(home), "%s/gnupg", store);
+		(void)snprintf(held, sizeof(held), "%s/pgp-held", store);
+	}
 }
 
 static int
@@ -136,4 +152,82 @@ pgpgate_inbound(struct buf *cur, const char *const *decryptable,
 	}
 	buf_free(&next);
 	return changed;
+}
+
+/* A changed key, aside for the administrator: 0, or -1. */
+static int
+hold(const char *addr, const struct buf *key)
+{
+	char	 path[1400], tmp[1420];
+	int	 fd;
+
+	if (mkdir(held, 0700) == -1 && errno != EEXIST)
+		return -1;
+	(void)snprintf(path, sizeof(path), "%s/%s.key", held, addr);
+	(void)snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", held, addr);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (write_all(fd, key->data, key->len) == -1 || fsync(fd) == -1 ||
+	    close(fd) == -1 || rename(tmp, path) == -1) {
+		(void)unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+void
+pgpgate_harvest(const struct buf *cur, const char *from, const char *tag)
+{
+	struct autocrypt	 ac;
+	char			 fpr[PGP_MAX_FPR + 1], known[PGP_MAX_FPR + 1];
+	const char		*err;
+	int			 r;
+
+	if (!start() || (r = autocrypt_find(cur->data, cur->len, &ac)) == 0)
+		return;
+	if (r == -1) {
+		audit(tag, "from=<%s> autocrypt: a malformed field, ignored",
+		    from);
+		return;
+	}
+	/* Only the sender speaks for itself, and never for one of ours. */
+	if (strcasecmp(ac.addr, from) != 0 || strchr(ac.addr, '/') != NULL ||
+	    ac.addr[0] == '.')
+		audit(tag, "from=<%s> autocrypt: for <%s>, not the sender: "
+		    "ignored", from, ac.addr);
+	else if (pgp_key_for(ac.addr, 1, known, sizeof(known)) == 0)
+		audit(tag, "from=<%s> autocrypt: a key for a local address: "
+		    "ignored", from);
+	else if (pgp_offered(ac.key.data, ac.key.len, ac.addr, fpr,
+	    sizeof(fpr), &err) == -1)
+		audit(tag, "from=<%s> autocrypt: refused: %s", from, err);
+	else if (pgp_key_for(ac.addr, 0, known, sizeof(known)) == 0) {
+		if (strcmp(known, fpr) != 0) {
+			if (hold(ac.addr, &ac.key) == -1)
+				log_warn("cryptod: %s/%s.key", held, ac.addr);
+			audit(tag, "from=<%s> autocrypt: a new key %s differs "
+			    "from the known %s: held for osmsctl pgp accept",
+			    from, fpr, known);
+		}
+	} else if (pgp_import(ac.key.data, ac.key.len, NULL, NULL,
+	    &err) == -1)
+		audit(tag, "from=<%s> autocrypt: not imported: %s", from, err);
+	else
+		audit(tag, "from=<%s> autocrypt: key %s harvested", from, fpr);
+	buf_free(&ac.key);
+}
+
+int
+pgpgate_autocrypt_field(const char *sender, struct buf *out)
+{
+	struct buf	 key = BUF_INIT(AUTOCRYPT_MAX);
+	char		 fpr[PGP_MAX_FPR + 1];
+	int		 rc = -1;
+
+	if (start() && pgp_key_for(sender, 1, fpr, sizeof(fpr)) == 0 &&
+	    pgp_export_minimal(fpr, &key) == 0)
+		rc = autocrypt_field(sender, key.data, key.len, out);
+	buf_free(&key);
+	return rc;
 }

@@ -31,6 +31,7 @@ LIB_SRCS	:= \
 	lib/util.c \
 	lib/workq.c \
 	lib/mail/addr.c \
+	lib/mail/autocrypt.c \
 	lib/mail/certstore.c \
 	lib/mail/charsets.c \
 	lib/mail/conf.c \

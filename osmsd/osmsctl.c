@@ -97,7 +97,7 @@ usage(void)
 	    "\n"
 	    "  pgp keygen ADDRESS, pgp import FILE, pgp list [ADDRESS],\n"
 	    "  pgp show FINGERPRINT, pgp remove FINGERPRINT,\n"
-	    "  pgp export ADDRESS|FINGERPRINT [--secret]\n"
+	    "  pgp export ADDRESS|FINGERPRINT [--secret], pgp accept ADDRESS\n"
 	    "                      the gateway's OpenPGP keys\n"
 	    "  audit [TEXT]        the gateway's decisions, those that mention"
 	    " TEXT\n"

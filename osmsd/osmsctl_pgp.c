@@ -14,7 +14,11 @@
  *	pgp export ADDRESS|FINGERPRINT [--secret]
  *					armored, with --secret the secret
  *					keys as well (escrow)
+ *	pgp accept ADDRESS		the key cryptod held back (pgp-held/:
+ *					an Autocrypt key that differs from
+ *					the known one) replaces that one
  */
+#include <dirent.h>
 #include <sys/stat.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -119,11 +123,68 @@ export(const char *pattern, int secret)
 	return rc;
 }
 
+/* The keys cryptod held back, each as a line. */
+static void
+list_held(const char *store)
+{
+	char		 dir[CONF_MAX_PATH + 16];
+	struct dirent	*de;
+	DIR		*d;
+	size_t		 n;
+
+	(void)snprintf(dir, sizeof(dir), "%s/pgp-held", store);
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		n = strlen(de->d_name);
+		if (de->d_name[0] != '.' && n > 4 &&
+		    strcmp(de->d_name + n - 4, ".key") == 0)
+			(void)printf("held %.*s: a new key from Autocrypt "
+			    "(osmsctl pgp accept %.*s)\n", (int)(n - 4),
+			    de->d_name, (int)(n - 4), de->d_name);
+	}
+	(void)closedir(d);
+}
+
+/* The held key of address replaces the known one. */
+static int
+accept_held(const char *address, const char *data, size_t len, const char *held)
+{
+	char		 fpr[PGP_MAX_FPR + 1], known[PGP_MAX_FPR + 1];
+	const char	*err;
+
+	if (pgp_offered(data, len, address, fpr, sizeof(fpr), &err) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", held, err);
+		return 1;
+	}
+	if (pgp_key_for(address, 1, known, sizeof(known)) == 0) {
+		(void)fprintf(stderr, "osmsctl: %s has a key pair here; its "
+		    "key is not taken from mail\n", address);
+		return 1;
+	}
+	while (pgp_key_for(address, 0, known, sizeof(known)) == 0)
+		if (pgp_delete(known, &err) == -1) {
+			(void)fprintf(stderr, "osmsctl: %s: %s\n", known, err);
+			return 1;
+		} else
+			(void)printf("removed %s\n", known);
+	if (pgp_import(data, len, NULL, NULL, &err) == -1) {
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", held, err);
+		return 1;
+	}
+	if (unlink(held) == -1)
+		(void)fprintf(stderr, "osmsctl: %s: %s\n", held,
+		    strerror(errno));
+	(void)printf("accepted %s for %s\n", fpr, address);
+	return 0;
+}
+
 int
 cmd_pgp(const char *path, int argc, char **argv)
 {
 	struct osms_conf	*conf;
 	char			 fpr[PGP_MAX_FPR + 1], *data = NULL;
+	char			 held[CONF_MAX_PATH + 300];
 	const char		*err, *sub;
 	size_t			 len = 0;
 	int			 rc = 1, n;
@@ -136,6 +197,7 @@ cmd_pgp(const char *path, int argc, char **argv)
 	    (strcmp(sub, "list") == 0 && argc <= 3) ||
 	    (strcmp(sub, "show") == 0 && argc == 3) ||
 	    (strcmp(sub, "remove") == 0 && argc == 3) ||
+	    (strcmp(sub, "accept") == 0 && argc == 3) ||
 	    (strcmp(sub, "export") == 0 && (argc == 3 || (argc == 4 &&
 	    strcmp(argv[3], "--secret") == 0)))))
 		return -1;
@@ -148,6 +210,18 @@ cmd_pgp(const char *path, int argc, char **argv)
 	if (strcmp(sub, "import") == 0 && (data = slurp(argv[2], &len)) ==
 	    NULL)
 		goto done;
+	if (strcmp(sub, "accept") == 0) {
+		if (strchr(argv[2], '@') == NULL || strchr(argv[2], '/') !=
+		    NULL || argv[2][0] == '.') {
+			(void)fprintf(stderr, "osmsctl: %s: not an address\n",
+			    argv[2]);
+			goto done;
+		}
+		(void)snprintf(held, sizeof(held), "%s/pgp-held/%s.key",
+		    conf->cryptod.store, argv[2]);
+		if ((data = slurp(held, &len)) == NULL)
+			goto done;
+	}
 	if (open_home(conf->cryptod.store) == -1)
 		goto done;
 	if (strcmp(sub, "keygen") == 0) {
@@ -166,12 +240,15 @@ cmd_pgp(const char *path, int argc, char **argv)
 			(void)fprintf(stderr, "osmsctl: %s: %s\n", argv[2], err);
 		else
 			rc = 0;
+	} else if (strcmp(sub, "accept") == 0) {
+		rc = accept_held(argv[2], data, len, held);
 	} else if (strcmp(sub, "list") == 0) {
 		n = pgp_list(argc == 3 ? argv[2] : "", print_line, NULL);
 		rc = n >= 0 ? 0 : 1;
 		if (n == 0 && argc == 3)
 			(void)fprintf(stderr, "osmsctl: no key for %s\n",
 			    argv[2]);
+		list_held(conf->cryptod.store);
 	} else if (strcmp(sub, "show") == 0) {
 		if (strlen(argv[2]) < 16 || strspn(argv[2],
 		    "0123456789abcdefABCDEF") != strlen(argv[2]))

@@ -249,6 +249,118 @@ pgp_list(const char *pattern, void (*line)(const char *, void *), void *arg)
 	return n;
 }
 
+/*
+ * Only public key material: every packet's tag (RFC 4880 4.2, old and
+ * new formats) but a secret key or subkey (5, 7). 0, or -1 if one is
+ * there or the packets do not parse.
+ */
+static int
+public_only(const unsigned char *p, size_t len)
+{
+	size_t	 i = 0, n, hdr;
+	int	 tag, lt;
+
+	while (i < len) {
+		if ((p[i] & 0x80) == 0)
+			return -1;
+		if (p[i] & 0x40) {		/* new format */
+			tag = p[i] & 0x3f;
+			if (i + 1 >= len)
+				return -1;
+			if (p[i + 1] < 192) {
+				n = p[i + 1];
+				hdr = 2;
+			} else if (p[i + 1] < 224) {
+				if (i + 2 >= len)
+					return -1;
+				n = ((size_t)(p[i + 1] - 192) << 8) + p[i + 2] +
+				    192;
+				hdr = 3;
+			} else if (p[i + 1] == 255) {
+				if (i + 5 >= len)
+					return -1;
+				n = (size_t)p[i + 2] << 24 | (size_t)p[i + 3] <<
+				    16 | (size_t)p[i + 4] << 8 | p[i + 5];
+				hdr = 6;
+			} else
+				return -1;	/* partial: not in a key */
+		} else {			/* old format */
+			tag = (p[i] >> 2) & 0x0f;
+			lt = p[i] & 3;
+			if (lt == 3)
+				return -1;
+			hdr = 1 + ((size_t)1 << lt);
+			if (i + hdr > len)
+				return -1;
+			for (n = 0, lt = 1; (size_t)lt < hdr; lt++)
+				n = n << 8 | p[i + (size_t)lt];
+		}
+		if (tag == 5 || tag == 7 || n > len - i - hdr)
+			return -1;
+		i += hdr + n;
+	}
+	return 0;
+}
+
+int
+pgp_offered(const void *data, size_t len, const char *address, char *fpr,
+    size_t size, const char **errstr)
+{
+	gpgme_data_t	 d;
+	gpgme_key_t	 key;
+	gpgme_user_id_t	 u;
+	int		 nkeys = 0, named = 0;
+
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "not public key material";
+	if (len == 0 || public_only(data, len) == -1)
+		return -1;
+	if (gpgme_data_new_from_mem(&d, data, len, 0) != 0)
+		return -1;
+	if (gpgme_op_keylist_from_data_start(ctx, d, 0) != 0) {
+		gpgme_data_release(d);
+		return -1;
+	}
+	while (gpgme_op_keylist_next(ctx, &key) == 0) {
+		if (nkeys++ == 0 && key->fpr != NULL &&
+		    osms_strlcpy(fpr, key->fpr, size) < size)
+			for (u = key->uids; u != NULL; u = u->next)
+				named |= uid_names(u, address);
+		gpgme_key_unref(key);
+	}
+	(void)gpgme_op_keylist_end(ctx);
+	gpgme_data_release(d);
+	*errstr = nkeys != 1 ? "not one key" : "no user ID for the address";
+	if (nkeys != 1 || !named)
+		return -1;
+	*errstr = NULL;
+	return 0;
+}
+
+int
+pgp_export_minimal(const char *fpr, struct buf *out)
+{
+	gpgme_data_t	 d;
+	char		*p;
+	size_t		 n;
+	int		 rc;
+
+	if (ctx == NULL || gpgme_data_new(&d) != 0)
+		return -1;
+	gpgme_set_armor(ctx, 0);
+	rc = gpgme_op_export(ctx, fpr, GPGME_EXPORT_MODE_MINIMAL, d) == 0 ?
+	    0 : -1;
+	gpgme_set_armor(ctx, 1);
+	if ((p = gpgme_data_release_and_get_mem(d, &n)) == NULL)
+		return -1;
+	if (rc == 0 && (n == 0 || buf_add(out, p, n) == -1))
+		rc = -1;
+	gpgme_free(p);
+	return rc;
+}
+
 /* What GPGME wrote into d, CRLF lines, appended to out (d released). */
 static int
 add_data(struct buf *out, gpgme_data_t d)

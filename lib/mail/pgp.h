@@ -72,6 +72,18 @@ int	 pgp_delete(const char *fpr, const char **errstr);
 int	 pgp_list(const char *pattern, void (*line)(const char *, void *),
 	    void *arg);
 
+/*
+ * A key offered in mail (Autocrypt keydata, binary): 0 and its
+ * fingerprint if it is one public key (no secret key packet anywhere)
+ * with a user ID for address; -1 and errstr otherwise. Nothing is
+ * imported.
+ */
+int	 pgp_offered(const void *data, size_t len, const char *address,
+	    char *fpr, size_t size, const char **errstr);
+/* The public key fpr, minimal (binary, as Autocrypt carries it), to
+ * out: 0 or -1. */
+int	 pgp_export_minimal(const char *fpr, struct buf *out);
+
 /* msg signed by the key fpr: multipart/signed, detached, ASCII armor,
  * appended to out. 0, or -1 and errstr. */
 int	 pgp_sign(const char *msg, size_t len, const char *fpr,

@@ -99,6 +99,8 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 		{ "subject-tag", yesno_names, nitems(yesno_names),
 		    &r->subject_tag },
 		{ "prefer", prefer_names, nitems(prefer_names), &r->prefer },
+		{ "autocrypt", yesno_names, nitems(yesno_names),
+		    &r->autocrypt },
 	};
 	size_t		 i = 0, a, k;
 	int		 nactions = 0;
@@ -141,8 +143,8 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 		if (a == nitems(actions)) {
 			(void)snprintf(err, errsize, "unknown word \"%.40s\" (a"
 			    " direction, from, to, sign, encrypt, decrypt, "
-			    "user-encrypted, keep-original, subject-tag, prefer "
-			    "or require-signed)", words[i]);
+			    "user-encrypted, keep-original, subject-tag, prefer, "
+			    "autocrypt or require-signed)", words[i]);
 			return -1;
 		}
 		if (i + 1 == n || (*actions[a].slot = lookup(actions[a].values,
@@ -193,6 +195,7 @@ policy_rule_format(const struct policy_rule *r, char *buf, size_t size)
 	ACTION(r->keep_original, "keep-original", yesno_names)
 	ACTION(r->subject_tag, "subject-tag", yesno_names)
 	ACTION(r->prefer, "prefer", prefer_names)
+	ACTION(r->autocrypt, "autocrypt", yesno_names)
 #undef ACTION
 	if (r->require_signed)
 		(void)osms_strlcat(buf, buf[0] ? " require-signed" :
@@ -264,6 +267,8 @@ apply(struct policy *out, const struct policy_rule *r)
 		out->subject_tag = (enum policy_yesno)r->subject_tag;
 	if (r->prefer != 0)
 		out->prefer = (enum policy_prefer)r->prefer;
+	if (r->autocrypt != 0)
+		out->autocrypt = (enum policy_yesno)r->autocrypt;
 	if (r->require_signed == POLICY_YES)
 		out->require_signed = 1;
 }
@@ -309,6 +314,8 @@ policy_match(const struct policy_rules *rules, enum policy_dir dir,
 		out->subject_tag = POLICY_NO;
 	if (out->prefer == 0)
 		out->prefer = PREFER_SMIME;
+	if (out->autocrypt == 0)
+		out->autocrypt = POLICY_NO;
 	return unknown ? -1 : 0;
 }
 

@@ -16,6 +16,9 @@
  *		keep-original yes|no	(inbound: the encrypted message too)
  *		subject-tag yes|no	(inbound: [encrypted], [signed] ...)
  *		prefer smime|openpgp	(outbound: when both are known)
+ *		autocrypt yes|no	(outbound: the sender's OpenPGP key
+ *					in an Autocrypt field; inbound: a
+ *					sender's key taken from one)
  *		require-signed
  *
  * Defaults: outbound and internal mail is signed and encrypted if
@@ -67,7 +70,7 @@ struct policy_rule {
 	char			 to[POLICY_MAX_WHO];
 	uint32_t		 sign, encrypt, decrypt, user_encrypted;
 	uint32_t		 keep_original, subject_tag;
-	uint32_t		 prefer;
+	uint32_t		 prefer, autocrypt;
 	uint32_t		 require_signed;	/* POLICY_YES or 0 */
 	int			 line;
 };
@@ -82,6 +85,7 @@ struct policy {
 	enum policy_yesno		 keep_original;
 	enum policy_yesno		 subject_tag;
 	enum policy_prefer		 prefer;
+	enum policy_yesno		 autocrypt;
 	int				 require_signed;
 	int				 line;	/* the rule's, 0: defaults */
 	char				 via[POLICY_MAX_WHO];	/* "" or the

@@ -4,11 +4,16 @@ store's GnuPG home (and who has no certificate, or whose rule says
 prefer openpgp) gets a PGP/MIME encrypted copy, which gpg decrypts with
 that recipient's key; a mixed list (one S/MIME recipient, one OpenPGP,
 one with neither) gets three copies; encrypt mandatory is satisfied by
-an OpenPGP key. What leaves is captured at a test smarthost.
+an OpenPGP key. Autocrypt: a correspondent's key is harvested from its
+mail, so the reply is encrypted; a changed key is held until osmsctl pgp
+accept; alice's own key goes out in her mail. What leaves is captured at
+a test smarthost.
 
 Debian packages: gnupg, openssl."""
+import base64
 import os
 import re
+import smtplib
 import subprocess
 import sys
 import tempfile
@@ -65,7 +70,8 @@ with Osms(start=False) as o:
                              "\trule outbound to frank@both.test prefer "
                              "openpgp\n"
                              "\trule outbound to .pgp.test encrypt "
-                             "mandatory\n}\n"))
+                             "mandatory\n"
+                             "\trule autocrypt yes\n}\n"))
     o.start()
     home = os.path.join(o.path("certs"), "gnupg")
     sub = o.ports["submission"]
@@ -125,6 +131,100 @@ with Osms(start=False) as o:
                 e = err
             t.expect(e is not None and getattr(e, "smtp_code", 0) == 550,
                      repr(e))
+
+        def autocrypt(addr, keydata):
+            b64 = base64.b64encode(keydata).decode()
+            lines = [b64[i:i + 76] for i in range(0, len(b64), 76)]
+            return ("Autocrypt: addr=%s; prefer-encrypt=mutual; keydata=\r\n "
+                    % addr + "\r\n ".join(lines) + "\r\n").encode()
+
+        def from_gina(ac_field):
+            mid = message_id()
+            msg = (b"From: <gina@ac.test>\r\nTo: <alice@example.test>\r\n"
+                   b"Subject: hi\r\nMessage-ID: " + mid.encode() +
+                   b"\r\n" + ac_field + b"\r\nhello alice\r\n")
+            c = smtplib.SMTP("127.0.0.1", o.ports["smtp"], timeout=30)
+            c.sendmail("gina@ac.test", ["alice@example.test"], msg)
+            c.quit()
+            return mid
+
+        with t.case("Autocrypt: gina's key harvested from her mail; the "
+                    "reply to her is encrypted"):
+            gpg("--quick-gen-key", "Gina <gina@ac.test>", "future-default",
+                "default", "never")
+            first = gpg("--export", "--export-options", "export-minimal",
+                        "gina@ac.test")
+            gpg("--quick-gen-key", "Mallory <mallory@ac.test>",
+                "future-default", "default", "never")
+            # For someone else than the sender: ignored.
+            from_gina(autocrypt("mallory@ac.test", gpg(
+                "--export", "mallory@ac.test")))
+            t.expect(wait_log(o, r"from=<gina@ac\.test> autocrypt: for "
+                              r"<mallory@ac\.test>, not the sender"),
+                     "ignored")
+            from_gina(autocrypt("gina@ac.test", first))
+            t.expect(wait_log(o, r"from=<gina@ac\.test> autocrypt: key "
+                              r"[0-9A-F]{40} harvested"), "harvested")
+            p = o.ctl("pgp", "list", "gina@ac.test")
+            t.expect(re.match(r"^[0-9A-F]{40} pub usable ", p.stdout),
+                     p.stdout)
+            mid = submit(sub, ["gina@ac.test"], body="reply to gina\r\n")
+            got = copies(sink, mid, 1)
+            t.expect(len(got) == 1 and b"reply to gina" in
+                     pgp_plain(got[0].data), "encrypted for gina")
+
+        with t.case("a changed key is held, not used, until osmsctl pgp "
+                    "accept"):
+            old = o.ctl("pgp", "list", "gina@ac.test").stdout.split()[0]
+            peer2 = tempfile.mkdtemp(prefix="osms-gwpgpout2-")
+            os.chmod(peer2, 0o700)
+            g2 = GPG[:1] + ["--homedir", peer2] + GPG[3:]
+            subprocess.run(g2 + ["--quick-gen-key", "Gina <gina@ac.test>",
+                                 "future-default", "default", "never"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            second = subprocess.run(g2 + ["--export", "gina@ac.test"],
+                                    stdout=subprocess.PIPE).stdout
+            from_gina(autocrypt("gina@ac.test", second))
+            t.expect(wait_log(o, r"autocrypt: a new key [0-9A-F]{40} differs"
+                              r" from the known %s: held" % old), "held")
+            p = o.ctl("pgp", "list")
+            t.expect("held gina@ac.test: a new key from Autocrypt" in
+                     p.stdout, p.stdout)
+            mid = submit(sub, ["gina@ac.test"], body="still old\r\n")
+            got = copies(sink, mid, 1)
+            t.expect(len(got) == 1 and b"still old" in pgp_plain(
+                got[0].data), "the known key is used")
+            p = o.ctl("pgp", "accept", "gina@ac.test")
+            t.expect(p.returncode == 0 and "removed %s" % old in p.stdout and
+                     "accepted " in p.stdout, p.stdout + p.stderr)
+            mid = submit(sub, ["gina@ac.test"], body="now new\r\n")
+            got = copies(sink, mid, 1)
+            arm = re.search(rb"-----BEGIN PGP MESSAGE-----.*?-----END PGP "
+                            rb"MESSAGE-----", got[0].data, re.S).group(0)
+            r = subprocess.run(g2 + ["--decrypt"], input=arm,
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+            t.expect(r.returncode == 0 and b"now new" in r.stdout,
+                     "the accepted key is used")
+            subprocess.run(["gpgconf", "--homedir", peer2, "--kill", "all"])
+            subprocess.run(["rm", "-rf", peer2])
+
+        with t.case("alice's own key goes out in an Autocrypt field, which "
+                    "gpg imports"):
+            t.require(o.ctl("pgp", "keygen", "alice@example.test")
+                      .returncode == 0, "keygen")
+            mid = submit(sub, ["erin@plain.test"], body="with my key\r\n")
+            got = copies(sink, mid, 1)
+            head = got[0].data.split(b"\r\n\r\n", 1)[0]
+            m = re.search(rb"^Autocrypt: addr=alice@example\.test; "
+                          rb"prefer-encrypt=mutual; keydata="
+                          rb"((?:\r\n [^\r\n]*)+)", head, re.M)
+            t.require(m is not None, head.decode()[:600])
+            key = base64.b64decode(re.sub(rb"\s", b"", m.group(1)))
+            r = subprocess.run(GPG + ["--import"], input=key,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            t.expect(r.returncode == 0 and b"alice@example.test" in r.stderr,
+                     r.stderr.decode())
     finally:
         for h in (home, peer):
             subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"],

@@ -33,6 +33,7 @@ test_parse(void)
 		    "yes",
 		"outbound to <Partners> encrypt mandatory",
 		"outbound to .pgp.example encrypt mandatory prefer openpgp",
+		"inbound from .pgp.example autocrypt yes",
 	};
 	static const struct {
 		const char	*text, *why;
@@ -51,8 +52,8 @@ test_parse(void)
 		{ "to a to b sign never", "to given twice" },
 		{ "sideways sign never", "unknown word \"sideways\" (a "
 		    "direction, from, to, sign, encrypt, decrypt, "
-		    "user-encrypted, keep-original, subject-tag, prefer or "
-		    "require-signed)" },
+		    "user-encrypted, keep-original, subject-tag, prefer, "
+		    "autocrypt or require-signed)" },
 		{ "prefer rot13", "prefer wants smime or openpgp" },
 		{ "inbound keep-original maybe", "keep-original wants no or "
 		    "yes" },
@@ -136,7 +137,7 @@ test_match(void)
 	test_assert(p.line == 0 && !p.require_signed &&
 	    p.decrypt == POLICY_YES && p.user_encrypted == USER_ENCRYPTED_PASS &&
 	    p.keep_original == POLICY_NO && p.subject_tag == POLICY_NO &&
-	    p.prefer == PREFER_SMIME);
+	    p.prefer == PREFER_SMIME && p.autocrypt == POLICY_NO);
 	test_end();
 }
 
