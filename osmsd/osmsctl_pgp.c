@@ -2,7 +2,7 @@
  * osmsctl pgp: the gateway's OpenPGP keys, in the GnuPG home gnupg/ of
  * the certificate store (osmsd.conf's cryptod certificates), which
  * cryptod owns. osmsctl reads what it is given as root, then works as
- * the store's owner, so every file GnuPG makes there is cryptod's.
+ * cryptod's user, so every file GnuPG makes there is cryptod's.
  *
  *	pgp keygen ADDRESS		a key pair for a local user (or a
  *					domain's gateway address)
@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,24 +51,35 @@ print_imported(const char *fpr, void *arg)
 	(void)printf("imported %s\n", fpr);
 }
 
-/* The store's owner from here on, and the engine on its home. */
+/*
+ * cryptod's user from here on (root makes the store cryptod's, as osmsd
+ * does when it starts), and the engine on the store's home.
+ */
 static int
-open_home(const char *store)
+open_home(const struct osms_conf *conf)
 {
+	const char	*store = conf->cryptod.store;
+	struct passwd	*pw;
 	struct stat	 st;
 	char		 home[CONF_MAX_PATH + 8];
 	const char	*err;
 
-	if (stat(store, &st) == -1) {
-		(void)fprintf(stderr, "osmsctl: %s: %s\n", store,
-		    strerror(errno));
-		return -1;
-	}
-	if (geteuid() == 0 && st.st_uid != 0 && (setgroups(0, NULL) == -1 ||
-	    setgid(st.st_gid) == -1 || setuid(st.st_uid) == -1)) {
-		(void)fprintf(stderr, "osmsctl: cannot become the store's "
-		    "owner: %s\n", strerror(errno));
-		return -1;
+	if (geteuid() == 0) {
+		if ((pw = getpwnam(conf_role_user(conf, ROLE_CRYPTOD))) ==
+		    NULL) {
+			(void)fprintf(stderr, "osmsctl: no user %s for "
+			    "cryptod\n", conf_role_user(conf, ROLE_CRYPTOD));
+			return -1;
+		}
+		if ((mkdir(store, 0700) == -1 && errno != EEXIST) ||
+		    stat(store, &st) == -1 || ((st.st_uid != pw->pw_uid ||
+		    st.st_gid != pw->pw_gid) && chown(store, pw->pw_uid,
+		    pw->pw_gid) == -1) || setgroups(0, NULL) == -1 ||
+		    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+			(void)fprintf(stderr, "osmsctl: %s as %s: %s\n", store,
+			    pw->pw_name, strerror(errno));
+			return -1;
+		}
 	}
 	(void)snprintf(home, sizeof(home), "%s/gnupg", store);
 	/* GnuPG finds its agent by the home; HOME need not be ours. */
@@ -222,7 +234,7 @@ cmd_pgp(const char *path, int argc, char **argv)
 		if ((data = slurp(held, &len)) == NULL)
 			goto done;
 	}
-	if (open_home(conf->cryptod.store) == -1)
+	if (open_home(conf) == -1)
 		goto done;
 	if (strcmp(sub, "keygen") == 0) {
 		if (pgp_key_for(argv[2], 1, fpr, sizeof(fpr)) == 0)

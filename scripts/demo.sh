@@ -246,6 +246,27 @@ domain \"example.test\" users <users> aliases <aliases>"
 fi
 chmod 0600 "$CONF"
 
+# The users' OpenPGP key pairs in the gateway's store as well (its GnuPG
+# home smime/gnupg/, cryptod's), so that it decrypts their mail.
+for u in "${USERS[@]}"; do
+	a="$u@$DOMAIN"
+	if "$OSMSCTL" -f "$CONF" pgp list "$a" 2>/dev/null | grep -q ' sec '
+	then
+		continue
+	fi
+	say "giving the gateway the OpenPGP key pair of $a"
+	(
+		umask 077
+		GNUPGHOME="$D/pgp/gnupg" gpg --batch --quiet --no-tty \
+		    --pinentry-mode loopback --passphrase '' --armor \
+		    --export-secret-keys "<$a>" >"$D/pgp/.$u.sec"
+	)
+	"$OSMSCTL" -f "$CONF" pgp import "$D/pgp/.$u.sec" >/dev/null ||
+	    die "osmsctl pgp import of $a failed"
+	rm -f "$D/pgp/.$u.sec"
+done
+GNUPGHOME="$D/pgp/gnupg" gpgconf --kill all >/dev/null 2>&1 || true
+
 banner() {
 	cat <<EOF
 
