@@ -86,6 +86,11 @@ void		 pgpgate_harvest(const struct buf *, const char *from,
  * sender has no key pair here. */
 int		 pgpgate_autocrypt_field(const char *sender, struct buf *out);
 
+/* cur signed (PGP/MIME) with sender's key pair here: 1 (fpr says which
+ * key), 0 if the sender has none, -1 and err if signing failed. */
+int		 pgpgate_sign(struct buf *cur, const char *sender, char *fpr,
+		    size_t size, const char **err);
+
 /* storesync.c: the store's copy in the directory's database */
 void		 storesync_conf(void);
 void		 storesync_tick(void);

@@ -656,7 +656,8 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	size_t		 i;
 	struct policy	 strongest;
 	char		 src[300];
-	int		 rc = 0, encrypted, autocrypt = 0, added = 0;
+	char		 fpr[PGP_MAX_FPR + 1];
+	int		 rc = 0, encrypted, autocrypt = 0, added = 0, pgp;
 
 	memset(&strongest, 0, sizeof(strongest));
 	notes[0] = '\0';
@@ -695,10 +696,41 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		buf_free(&signed_);
 		return added;
 	}
+	/* OpenPGP by preference (the sender's key pair, if any). */
+	if (strongest.prefer == PREFER_OPENPGP && (pgp = pgpgate_sign(cur,
+	    sender, fpr, sizeof(fpr), &err)) != 0) {
+		buf_free(&signed_);
+		if (pgp == -1) {
+			(void)snprintf(notes, size, "not signed: %.100s", err);
+			return added;
+		}
+		(void)snprintf(notes, size, "signed (OpenPGP) as %.100s",
+		    sender);
+		audit(rq->tag, "from=<%s> signed openpgp key=%s sign=%s "
+		    "rule=%d%s%s", sender, fpr, policy_sign_name(sign),
+		    strongest.line, strongest.via[0] ? " entry=" : "",
+		    strongest.via);
+		nsigned++;
+		return 1;
+	}
 	issue_if_needed(rq->tag, sender);
 	if (signing_pair(sender, &x, &k) == -1) {
 		name = at != NULL ? at + 1 : "";
 		if (at == NULL || signing_pair(name, &x, &k) == -1) {
+			/* No certificate: an OpenPGP key pair will do. */
+			if ((pgp = pgpgate_sign(cur, sender, fpr, sizeof(fpr),
+			    &err)) == 1) {
+				(void)snprintf(notes, size, "signed (OpenPGP) "
+				    "as %.100s", sender);
+				audit(rq->tag, "from=<%s> signed openpgp key=%s "
+				    "sign=%s rule=%d%s%s", sender, fpr,
+				    policy_sign_name(sign), strongest.line,
+				    strongest.via[0] ? " entry=" : "",
+				    strongest.via);
+				nsigned++;
+				buf_free(&signed_);
+				return 1;
+			}
 			if (sign == SIGN_ALWAYS) {
 				(void)snprintf(rq->refusal, sizeof(rq->refusal),
 				    "No usable certificate to sign mail of "

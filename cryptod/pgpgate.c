@@ -231,3 +231,21 @@ pgpgate_autocrypt_field(const char *sender, struct buf *out)
 	buf_free(&key);
 	return rc;
 }
+
+int
+pgpgate_sign(struct buf *cur, const char *sender, char *fpr, size_t size,
+    const char **err)
+{
+	struct buf	 out = BUF_INIT(2 * PGP_MAX_MESSAGE);
+
+	*err = NULL;
+	if (!start() || pgp_key_for(sender, 1, fpr, size) == -1)
+		return 0;
+	if (pgp_sign(cur->data, cur->len, fpr, &out, err) == -1) {
+		buf_free(&out);
+		return -1;
+	}
+	buf_free(cur);
+	*cur = out;
+	return 1;
+}

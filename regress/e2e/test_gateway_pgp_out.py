@@ -71,6 +71,8 @@ with Osms(start=False) as o:
                              "openpgp\n"
                              "\trule outbound to .pgp.test encrypt "
                              "mandatory\n"
+                             "\trule outbound to .pgpsign.test prefer "
+                             "openpgp\n"
                              "\trule autocrypt yes\n}\n"))
     o.start()
     home = os.path.join(o.path("certs"), "gnupg")
@@ -225,6 +227,31 @@ with Osms(start=False) as o:
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
             t.expect(r.returncode == 0 and b"alice@example.test" in r.stderr,
                      r.stderr.decode())
+
+        with t.case("prefer openpgp: alice's mail is PGP/MIME signed, and "
+                    "gpg verifies it"):
+            mid = submit(sub, ["x@pgpsign.test"], body="signed by alice\r\n")
+            got = copies(sink, mid, 1)
+            data = got[0].data
+            t.require(ctype(data) == "multipart/signed" and
+                      b'protocol="application/pgp-signature"' in data,
+                      data[:400].decode())
+            b = re.search(rb'boundary="([^"]+)"', data).group(1)
+            parts = data.split(b"--" + b)
+            content = parts[1][2:-2]
+            sig = parts[2].split(b"\r\n\r\n", 1)[1]
+            with open(os.path.join(peer, "c.txt"), "wb") as f:
+                f.write(content)
+            with open(os.path.join(peer, "c.asc"), "wb") as f:
+                f.write(sig)
+            r = subprocess.run(GPG + ["--status-fd", "1", "--verify",
+                                      os.path.join(peer, "c.asc"),
+                                      os.path.join(peer, "c.txt")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            t.expect(r.returncode == 0 and b"[GNUPG:] GOODSIG" in r.stdout,
+                     r.stdout.decode() + r.stderr.decode())
+            t.expect(wait_log(o, r"from=<alice@example\.test> signed "
+                              r"openpgp key=[0-9A-F]{40}"), "audited")
     finally:
         for h in (home, peer):
             subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"],
