@@ -1,5 +1,7 @@
 /*
- * cryptod: OpenPGP mail from outside (PGP/MIME, RFC 3156), before the
+ * cryptod: OpenPGP mail from outside (PGP/MIME, RFC 3156, and inline: a
+ * text/plain body that is one armored message, nothing around it), before
+ * the
  * virus scan, as gateway.c does for S/MIME: decrypted with the key of a
  * recipient whose policy says decrypt (the keys are those of the
  * store's GnuPG home, gnupg/, which osmsctl pgp keeps), its signature
@@ -111,20 +113,22 @@ pgpgate_inbound(struct buf *cur, const char *const *decryptable,
 	struct pgp_verdict	 v, inner;
 	const char		*err;
 	char			 who[256];
-	int			 changed = 0;
+	int			 changed = 0, is_inline;
 
 	notes[0] = '\0';
 	if (!start())
 		return 0;
 	memset(&v, 0, sizeof(v));
-	if (pgp_is_encrypted(cur->data, cur->len)) {
+	if ((is_inline = pgp_is_inline(cur->data, cur->len)) ||
+	    pgp_is_encrypted(cur->data, cur->len)) {
 		if (ndecryptable == 0) {
 			(void)osms_strlcpy(notes, "encrypted, not decrypted "
 			    "(policy)", size);
 			return 1;	/* the field says so */
 		}
-		if (pgp_decrypt(cur->data, cur->len, decryptable,
-		    ndecryptable, who, sizeof(who), &next, &v, &err) == -1) {
+		if ((is_inline ? pgp_decrypt_inline : pgp_decrypt)(cur->data,
+		    cur->len, decryptable, ndecryptable, who, sizeof(who),
+		    &next, &v, &err) == -1) {
 			buf_free(&next);
 			if (err == PGP_NO_MDC) {
 				(void)snprintf(refusal, rsize, "OpenPGP mail "
@@ -139,7 +143,8 @@ pgpgate_inbound(struct buf *cur, const char *const *decryptable,
 		buf_free(cur);
 		*cur = next;
 		buf_init(&next, cur->max);
-		(void)snprintf(notes, size, "decrypted for %.100s", who);
+		(void)snprintf(notes, size, "decrypted for %.100s%s", who,
+		    is_inline ? " (inline)" : "");
 		changed = 1;
 	}
 	/* Signed then encrypted (RFC 3156 6.1): the signature inside. */

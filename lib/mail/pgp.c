@@ -705,35 +705,23 @@ status_seen(void *arg, const char *keyword, const char *args)
 	return 0;
 }
 
-int
-pgp_decrypt(const char *msg, size_t len, const char *const *for_,
-    size_t nfor, char *who, size_t whosize, struct buf *out,
+/*
+ * The armored (or binary) OpenPGP message at p decrypted into plain, by
+ * a key of for[]: 0, or -1 and errstr.
+ */
+static int
+decrypt_data(const char *p, size_t len, const char *const *for_,
+    size_t nfor, char *who, size_t whosize, gpgme_data_t plain,
     struct pgp_verdict *v, const char **errstr)
 {
-	struct buf			 outer = BUF_INIT(PGP_MAX_MESSAGE);
-	struct buf			 ignored = BUF_INIT(PGP_MAX_MESSAGE);
-	struct mime_msg			*m = NULL;
-	const struct mime_part		*enc;
-	gpgme_data_t			 cipher = NULL, plain = NULL;
-	gpgme_decrypt_result_t		 dres;
-	gpgme_error_t			 err;
-	int				 rc = -1, unprotected = 0;
+	gpgme_data_t		 cipher = NULL;
+	gpgme_decrypt_result_t	 dres;
+	gpgme_error_t		 err;
+	int			 unprotected = 0, rc = -1;
 
-	memset(v, 0, sizeof(*v));
-	*errstr = "OpenPGP is not set up";
-	if (ctx == NULL)
-		return -1;
-	*errstr = "message too large";
-	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, errstr)) ==
-	    NULL)
-		goto done;
-	*errstr = "not a PGP/MIME encrypted message";
-	if ((enc = encrypted_part(mime_root(m))) == NULL)
-		goto done;
 	*errstr = "out of memory";
-	if (gpgme_data_new_from_mem(&cipher, msg + enc->body_off,
-	    enc->body_len, 0) != 0 || gpgme_data_new(&plain) != 0)
-		goto done;
+	if (gpgme_data_new_from_mem(&cipher, p, len, 0) != 0)
+		return -1;
 	gpgme_set_status_cb(ctx, status_seen, &unprotected);
 	err = gpgme_op_decrypt_verify(ctx, cipher, plain);
 	gpgme_set_status_cb(ctx, NULL, NULL);
@@ -750,6 +738,138 @@ pgp_decrypt(const char *msg, size_t len, const char *const *for_,
 	if (!decrypted_for(dres, for_, nfor, who, whosize))
 		goto done;
 	verdict(v);
+	*errstr = NULL;
+	rc = 0;
+done:
+	gpgme_data_release(cipher);
+	return rc;
+}
+
+/* The body of a text/plain message, if it is one armored message. */
+static int
+inline_body(const struct mime_part *root, const char *msg, const char **p,
+    size_t *n)
+{
+	static const char	 begin[] = "-----BEGIN PGP MESSAGE-----";
+	static const char	 end[] = "-----END PGP MESSAGE-----";
+	const char		*b = msg + root->body_off;
+	size_t			 len = root->body_len;
+
+	if (!is_type(root, "text", "plain") || (strcmp(root->encoding,
+	    "7BIT") != 0 && strcmp(root->encoding, "8BIT") != 0))
+		return 0;
+	while (len > 0 && (*b == '\r' || *b == '\n' || *b == ' ')) {
+		b++;
+		len--;
+	}
+	while (len > 0 && (b[len - 1] == '\r' || b[len - 1] == '\n' ||
+	    b[len - 1] == ' '))
+		len--;
+	if (len < sizeof(begin) + sizeof(end) || memcmp(b, begin,
+	    sizeof(begin) - 1) != 0 || memcmp(b + len - (sizeof(end) - 1),
+	    end, sizeof(end) - 1) != 0)
+		return 0;
+	*p = b;
+	*n = len;
+	return 1;
+}
+
+int
+pgp_is_inline(const char *msg, size_t len)
+{
+	struct mime_msg	*m;
+	const char	*err, *p;
+	size_t		 n;
+	int		 yes;
+
+	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, &err)) == NULL)
+		return 0;
+	yes = inline_body(mime_root(m), msg, &p, &n);
+	mime_free(m);
+	return yes;
+}
+
+int
+pgp_decrypt_inline(const char *msg, size_t len, const char *const *for_,
+    size_t nfor, char *who, size_t whosize, struct buf *out,
+    struct pgp_verdict *v, const char **errstr)
+{
+	struct mime_msg		*m = NULL;
+	const struct mime_part	*root;
+	gpgme_data_t		 plain = NULL;
+	const char		*p;
+	size_t			 n, i, e;
+	int			 rc = -1;
+
+	memset(v, 0, sizeof(*v));
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "message too large";
+	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, errstr)) ==
+	    NULL)
+		goto done;
+	root = mime_root(m);
+	*errstr = "not inline PGP";
+	if (!inline_body(root, msg, &p, &n) || gpgme_data_new(&plain) != 0 ||
+	    decrypt_data(p, n, for_, nfor, who, whosize, plain, v,
+	    errstr) == -1)
+		goto done;
+	/* The header as it came but its transfer encoding, then the text. */
+	*errstr = "message too large";
+	for (i = 0; i < root->hdr_len; i = e) {
+		for (e = i; e < root->hdr_len; e++)
+			if (msg[e] == '\n' && (e + 1 >= root->hdr_len ||
+			    (msg[e + 1] != ' ' && msg[e + 1] != '\t')))
+				break;
+		e = e < root->hdr_len ? e + 1 : root->hdr_len;
+		if (e - i >= 26 && strncasecmp(msg + i,
+		    "Content-Transfer-Encoding:", 26) == 0)
+			continue;
+		if (msg[i] == '\r' || msg[i] == '\n')
+			break;		/* the blank line */
+		if (entity_crlf(out, msg + i, e - i) == -1)
+			goto done;
+	}
+	if (buf_addstr(out, "Content-Transfer-Encoding: 8bit\r\n\r\n") == -1)
+		goto done;
+	rc = add_data(out, plain);
+	plain = NULL;
+	if (rc == 0)
+		*errstr = NULL;
+done:
+	gpgme_data_release(plain);
+	mime_free(m);
+	return rc;
+}
+
+int
+pgp_decrypt(const char *msg, size_t len, const char *const *for_,
+    size_t nfor, char *who, size_t whosize, struct buf *out,
+    struct pgp_verdict *v, const char **errstr)
+{
+	struct buf			 outer = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf			 ignored = BUF_INIT(PGP_MAX_MESSAGE);
+	struct mime_msg			*m = NULL;
+	const struct mime_part		*enc;
+	gpgme_data_t			 plain = NULL;
+	int				 rc = -1;
+
+	memset(v, 0, sizeof(*v));
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	*errstr = "message too large";
+	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, errstr)) ==
+	    NULL)
+		goto done;
+	*errstr = "not a PGP/MIME encrypted message";
+	if ((enc = encrypted_part(mime_root(m))) == NULL)
+		goto done;
+	*errstr = "out of memory";
+	if (gpgme_data_new(&plain) != 0 || decrypt_data(msg + enc->body_off,
+	    enc->body_len, for_, nfor, who, whosize, plain, v, errstr) == -1)
+		goto done;
 	*errstr = "message too large";
 	if (entity_split(msg, len, &outer, &ignored) == -1 ||
 	    buf_add(out, outer.data, outer.len) == -1 ||
@@ -760,7 +880,6 @@ pgp_decrypt(const char *msg, size_t len, const char *const *for_,
 	if (rc == 0)
 		*errstr = NULL;
 done:
-	gpgme_data_release(cipher);
 	gpgme_data_release(plain);
 	mime_free(m);
 	buf_free(&outer);

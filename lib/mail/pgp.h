@@ -110,6 +110,17 @@ int	 pgp_decrypt(const char *msg, size_t len, const char *const *for_,
 	    size_t nfor, char *who, size_t whosize, struct buf *out,
 	    struct pgp_verdict *v, const char **errstr);
 extern const char PGP_NO_MDC[];
+/*
+ * Inline PGP (legacy): a text/plain message whose body is one armored
+ * PGP MESSAGE, nothing else in it (no text around it to be joined to the
+ * plaintext): pgp_decrypt() for it, the decrypted text as the body.
+ * pgp_is_inline() says whether a message is that.
+ */
+int	 pgp_is_inline(const char *msg, size_t len);
+int	 pgp_decrypt_inline(const char *msg, size_t len,
+	    const char *const *for_, size_t nfor, char *who, size_t whosize,
+	    struct buf *out, struct pgp_verdict *v, const char **errstr);
+
 /* The verdict on a PGP/MIME multipart/signed message: 0 (v says), or
  * -1 and errstr when it cannot be looked at (too large, no memory). */
 int	 pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The gateway, OpenPGP inbound: PGP/MIME made by gpg (the other party)
-for alice, whose key pair osmsctl pgp made in the store, is decrypted
+"""The gateway, OpenPGP inbound: PGP/MIME (and inline PGP) made by gpg
+(the other party) for alice, whose key pair osmsctl pgp made in the store, is decrypted
 before the virus scan and its signature checked; what was done is in an
 X-Osms-PGP field, which a sender cannot set. An encrypted virus is
 refused at DATA; a message without integrity protection (no MDC) is
@@ -123,6 +123,20 @@ with Osms() as o:
             t.expect(wait_log(o, r"cryptod: \S+ from=<bob@remote\.test> "
                               r"inbound openpgp: decrypted for "
                               r"alice@example\.test"), "audited")
+
+        with t.case("inline PGP (a text/plain body that is one armored "
+                    "message): decrypted"):
+            mid = message_id()
+            arm = gpg("-r", "alice@example.test", "--encrypt",
+                      data=b"inline secret\n")
+            arm = arm.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            code, _ = smtp(mx, outer(mid) + b"Content-Type: text/plain\r\n"
+                           b"\r\n" + arm)
+            m = box.wait_for("alice", mid)
+            t.expect(code == 250 and m is not None and m["X-Osms-PGP"] ==
+                     "decrypted for alice@example.test (inline)" and
+                     b"inline secret" in box.raw_bytes("alice", mid),
+                     repr(m and m["X-Osms-PGP"]))
 
         with t.case("an encrypted virus is refused at DATA"):
             arm = gpg("-r", "alice@example.test", "--encrypt",

@@ -291,6 +291,29 @@ test_decrypt(void)
 	if (err != PGP_NO_MDC)
 		printf("# no MDC: %s\n", err);
 	test_assert(err == PGP_NO_MDC);
+	/* Inline: a text/plain body that is one armored message. */
+	test_assert(sh(GPG " --homedir %s --armor -r alice@example.test "
+	    "--encrypt -o %s/i.asc %s/entity.txt", peer, dir, dir) == 0);
+	armored = read_file("i.asc", &n);
+	buf_reset(&m);
+	(void)buf_addstr(&m, "From: <bob@remote.test>\r\nSubject: inline\r\n"
+	    "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n"
+	    "\r\n\r\n");
+	(void)buf_add(&m, armored, n);
+	test_assert(pgp_is_inline(m.data, m.len));
+	buf_reset(&out);
+	test_assert(pgp_decrypt_inline(m.data, m.len, for_, 1, who,
+	    sizeof(who), &out, &v, &err) == 0);
+	test_assert(buf_addc(&out, '\0') == 0);
+	test_assert(strstr(out.data, "Subject: inline\r\nContent-Type: "
+	    "text/plain\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+	    "Content-Type: text/plain\r\n\r\nfrom bob, signed\r\n") != NULL);
+	/* Text around the block: not inline (nothing is joined to it). */
+	buf_reset(&m);
+	(void)buf_addstr(&m, "Content-Type: text/plain\r\n\r\nclick here\r\n");
+	(void)buf_add(&m, armored, n);
+	test_assert(!pgp_is_inline(m.data, m.len));
+	free(armored);
 	test_assert(!pgp_is_encrypted(msg, sizeof(msg) - 1));
 	test_assert(pgp_decrypt(msg, sizeof(msg) - 1, NULL, 0, who,
 	    sizeof(who), &out, &v, &err) == -1);
