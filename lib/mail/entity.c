@@ -67,7 +67,7 @@ entity_split(const char *msg, size_t len, struct buf *outer,
     struct buf *inner)
 {
 	size_t	 hlen, body = header_end(msg, len, &hlen), i = 0, e;
-	size_t	 mark = inner->len;
+	size_t	 mark = inner != NULL ? inner->len : 0;
 	int	 failed = 0;
 
 	while (i < hlen) {
@@ -78,7 +78,8 @@ entity_split(const char *msg, size_t len, struct buf *outer,
 				break;
 		e = e < hlen ? e + 1 : hlen;
 		if (e - i >= 8 && strncasecmp(msg + i, "Content-", 8) == 0) {
-			if (entity_crlf(inner, msg + i, e - i) == -1)
+			if (inner != NULL && entity_crlf(inner, msg + i,
+			    e - i) == -1)
 				failed = 1;
 		} else if (!(e - i >= 13 &&
 		    strncasecmp(msg + i, "MIME-Version:", 13) == 0)) {
@@ -91,6 +92,8 @@ entity_split(const char *msg, size_t len, struct buf *outer,
 	if (outer->len > 0 && outer->data[outer->len - 1] != '\n' &&
 	    buf_add(outer, "\r\n", 2) == -1)
 		failed = 1;
+	if (inner == NULL)
+		return failed ? -1 : 0;
 	if (inner->len > mark && inner->data[inner->len - 1] != '\n' &&
 	    buf_add(inner, "\r\n", 2) == -1)
 		failed = 1;

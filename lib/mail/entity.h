@@ -17,8 +17,8 @@ void	 entity_boundary(char *b, size_t size);
 int	 entity_crlf(struct buf *, const char *p, size_t len);
 /*
  * The content entity of msg into inner (a text/plain Content-Type when
- * it has none), the other fields but MIME-Version into outer: 0, or -1
- * if a buffer is full.
+ * it has none; NULL: not wanted), the other fields but MIME-Version into
+ * outer: 0, or -1 if a buffer is full.
  */
 int	 entity_split(const char *msg, size_t len, struct buf *outer,
 	    struct buf *inner);

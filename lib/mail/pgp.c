@@ -849,7 +849,6 @@ pgp_decrypt(const char *msg, size_t len, const char *const *for_,
     struct pgp_verdict *v, const char **errstr)
 {
 	struct buf			 outer = BUF_INIT(PGP_MAX_MESSAGE);
-	struct buf			 ignored = BUF_INIT(PGP_MAX_MESSAGE);
 	struct mime_msg			*m = NULL;
 	const struct mime_part		*enc;
 	gpgme_data_t			 plain = NULL;
@@ -871,7 +870,7 @@ pgp_decrypt(const char *msg, size_t len, const char *const *for_,
 	    enc->body_len, for_, nfor, who, whosize, plain, v, errstr) == -1)
 		goto done;
 	*errstr = "message too large";
-	if (entity_split(msg, len, &outer, &ignored) == -1 ||
+	if (entity_split(msg, len, &outer, NULL) == -1 ||
 	    buf_add(out, outer.data, outer.len) == -1 ||
 	    buf_addstr(out, "MIME-Version: 1.0\r\n") == -1)
 		goto done;
@@ -883,7 +882,6 @@ done:
 	gpgme_data_release(plain);
 	mime_free(m);
 	buf_free(&outer);
-	buf_free(&ignored);
 	return rc;
 }
 

@@ -17,10 +17,10 @@
 #include <openssl/cms.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
+#include "entity.h"
 #include "log.h"
 #include "mime.h"
 #include "mime7bit.h"
@@ -29,109 +29,6 @@
 
 #define SMIME_PREAMBLE	"This is a cryptographically signed message in MIME" \
 			" format.\r\n\r\n"
-
-/* Append data with every line end as CRLF (a lone CR stays). memchr()
- * finds the LFs: this runs over every message, several times. */
-static int
-add_crlf(struct buf *b, const char *p, size_t len)
-{
-	const char	*end = p + len, *start = p, *q = p, *lf;
-
-	while (q < end && (lf = memchr(q, '\n', (size_t)(end - q))) != NULL) {
-		q = lf + 1;
-		if (lf > p && lf[-1] == '\r')
-			continue;
-		if (buf_add(b, start, (size_t)(lf - start)) == -1 ||
-		    buf_add(b, "\r\n", 2) == -1)
-			return -1;
-		start = q;
-	}
-	return buf_add(b, start, (size_t)(end - start));
-}
-
-/* Where the header block ends (after its blank line), or len. */
-static size_t
-header_end(const char *p, size_t len, size_t *hdr_len)
-{
-	size_t	 i = 0;
-
-	while (i < len) {
-		if (p[i] == '\n') {
-			*hdr_len = i;
-			return i + 1;
-		}
-		if (p[i] == '\r' && i + 1 < len && p[i + 1] == '\n') {
-			*hdr_len = i;
-			return i + 2;
-		}
-		while (i < len && p[i] != '\n')
-			i++;
-		i++;			/* past the line's LF */
-	}
-	*hdr_len = len;
-	return len;
-}
-
-/*
- * The header fields of msg: MIME content fields (Content-*) to inner,
- * the others (but MIME-Version, which the caller writes) to outer.
- * Returns the offset of the body.
- */
-static size_t
-split_header(const char *msg, size_t len, struct buf *outer,
-    struct buf *inner, int *failed)
-{
-	size_t	 hlen, body = header_end(msg, len, &hlen), i = 0, e;
-
-	while (i < hlen) {
-		/* A field: its first line and the folded ones after it. */
-		for (e = i; e < hlen; e++)
-			if (msg[e] == '\n' && (e + 1 >= hlen ||
-			    (msg[e + 1] != ' ' && msg[e + 1] != '\t')))
-				break;
-		e = e < hlen ? e + 1 : hlen;
-		if (e - i >= 8 && strncasecmp(msg + i, "Content-", 8) == 0) {
-			if (add_crlf(inner, msg + i, e - i) == -1)
-				*failed = 1;
-		} else if (!(e - i >= 13 &&
-		    strncasecmp(msg + i, "MIME-Version:", 13) == 0)) {
-			if (add_crlf(outer, msg + i, e - i) == -1)
-				*failed = 1;
-		}
-		i = e;
-	}
-	/* A last field without its line end gets one. */
-	if (outer->len > 0 && outer->data[outer->len - 1] != '\n' &&
-	    buf_add(outer, "\r\n", 2) == -1)
-		*failed = 1;
-	if (inner->len > 0 && inner->data[inner->len - 1] != '\n' &&
-	    buf_add(inner, "\r\n", 2) == -1)
-		*failed = 1;
-	return body;
-}
-
-/* The content entity of msg (content fields, blank line, body, CRLF),
- * into inner; the other fields into outer. */
-static int
-entity(const char *msg, size_t len, struct buf *outer, struct buf *inner)
-{
-	struct buf	 fields = BUF_INIT(SMIME_MAX_MESSAGE);
-	size_t		 body;
-	int		 failed = 0;
-
-	body = split_header(msg, len, outer, &fields, &failed);
-	if (fields.len == 0)
-		(void)buf_addstr(&fields, "Content-Type: text/plain;"
-		    " charset=us-ascii\r\n");
-	if (failed || buf_add(inner, fields.data, fields.len) == -1 ||
-	    buf_add(inner, "\r\n", 2) == -1 ||
-	    add_crlf(inner, msg + body, len - body) == -1) {
-		buf_free(&fields);
-		return -1;
-	}
-	buf_free(&fields);
-	return 0;
-}
 
 /* The DER of cms as base64, lines of 64, CRLF ends, appended to out:
  * what OpenSSL's base64 BIO writes, without its BIO chain and copies. */
@@ -498,19 +395,6 @@ done:
 	return cms;
 }
 
-static void
-random_boundary(char *b, size_t size)
-{
-	unsigned char	 r[12];
-	size_t		 i;
-
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		fatalx("smime: RAND_bytes");
-	(void)snprintf(b, size, "osms-");
-	for (i = 0; i < sizeof(r) && 5 + 2 * i + 2 < size; i++)
-		(void)snprintf(b + 5 + 2 * i, size - 5 - 2 * i, "%02x", r[i]);
-}
-
 /*
  * The ciphers we take, in the order we prefer them (RFC 8551 2.5.2),
  * and RSAES-OAEP: a correspondent that keeps them can answer with
@@ -607,7 +491,7 @@ smime_sign(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 	int		 rc = -1;
 
 	*errstr = "out of memory or message too large";
-	if (len > SMIME_MAX_MESSAGE || entity(msg, len, &outer, &inner) == -1)
+	if (len > SMIME_MAX_MESSAGE || entity_split(msg, len, &outer, &inner) == -1)
 		goto done;
 	/* Signed content must be 7bit to survive transport unchanged. */
 	if (mime7bit_needed(inner.data, inner.len)) {
@@ -616,7 +500,7 @@ smime_sign(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 			goto done;
 		content = &seven;
 	}
-	random_boundary(boundary, sizeof(boundary));
+	entity_boundary(boundary, sizeof(boundary));
 	*errstr = "signing failed";
 	if ((in = BIO_new_mem_buf(content->data, (int)content->len)) == NULL ||
 	    (cms = CMS_sign(NULL, NULL, chain, NULL, flags)) == NULL ||
@@ -662,7 +546,7 @@ smime_encrypt(const char *msg, size_t len, STACK_OF(X509) *recips,
 	int		 i, rc = -1;
 
 	*errstr = "out of memory or message too large";
-	if (len > SMIME_MAX_MESSAGE || entity(msg, len, &outer, &inner) == -1)
+	if (len > SMIME_MAX_MESSAGE || entity_split(msg, len, &outer, &inner) == -1)
 		goto done;
 	*errstr = "encryption failed";
 	/* An AEAD cipher makes OpenSSL write AuthEnvelopedData. */
@@ -749,15 +633,13 @@ rewrap(const char *msg, size_t len, const char *ent, size_t entlen,
     struct buf *out)
 {
 	struct buf	 outer = BUF_INIT(SMIME_MAX_MESSAGE);
-	struct buf	 fields = BUF_INIT(SMIME_MAX_MESSAGE);
-	int		 failed = 0, rc;
+	int		 rc;
 
-	(void)split_header(msg, len, &outer, &fields, &failed);
-	rc = failed || buf_add(out, outer.data, outer.len) == -1 ||
+	rc = entity_split(msg, len, &outer, NULL) == -1 ||
+	    buf_add(out, outer.data, outer.len) == -1 ||
 	    buf_addstr(out, "MIME-Version: 1.0\r\n") == -1 ||
-	    add_crlf(out, ent, entlen) == -1 ? -1 : 0;
+	    entity_crlf(out, ent, entlen) == -1 ? -1 : 0;
 	buf_free(&outer);
-	buf_free(&fields);
 	return rc;
 }
 
@@ -857,9 +739,9 @@ smime_attach_original(const char *msg, size_t len, const char *orig,
 	char		 boundary[40];
 	int		 rc = -1;
 
-	random_boundary(boundary, sizeof(boundary));
+	entity_boundary(boundary, sizeof(boundary));
 	if (len > SMIME_MAX_MESSAGE || origlen > SMIME_MAX_MESSAGE ||
-	    entity(msg, len, &outer, &inner) == -1 ||
+	    entity_split(msg, len, &outer, &inner) == -1 ||
 	    buf_add(out, outer.data, outer.len) == -1 ||
 	    buf_printf(out, "MIME-Version: 1.0\r\nContent-Type: multipart/"
 	    "mixed; boundary=\"%s\"\r\n\r\n--%s\r\n", boundary,
@@ -867,7 +749,7 @@ smime_attach_original(const char *msg, size_t len, const char *orig,
 	    buf_printf(out, "\r\n--%s\r\nContent-Type: message/rfc822\r\n"
 	    "Content-Disposition: attachment; filename=\"original.eml\"\r\n"
 	    "Content-Description: %s\r\n\r\n", boundary, why) == -1 ||
-	    add_crlf(out, orig, origlen) == -1 ||
+	    entity_crlf(out, orig, origlen) == -1 ||
 	    buf_printf(out, "\r\n--%s--\r\n", boundary) == -1)
 		goto done;
 	rc = 0;
@@ -1214,7 +1096,7 @@ smime_verify(const char *msg, size_t len, X509_STORE *store,
 	 * signature covers (RFC 8551 3.1.1): a mailbox that stores LF
 	 * line ends has not broken it.
 	 */
-	if (data != NULL && (add_crlf(&canon, msg + data->hdr_off,
+	if (data != NULL && (entity_crlf(&canon, msg + data->hdr_off,
 	    data->body_off + data->body_len - data->hdr_off) == -1 ||
 	    (in = BIO_new_mem_buf(canon.data != NULL ? canon.data : "",
 	    (int)canon.len)) == NULL))
