@@ -129,6 +129,12 @@ cryptod_state(char *buf, size_t size)
 	    gateway_count(), encrypt_count(), pulled, pushed);
 }
 
+static void
+cryptod_shutdown(void)
+{
+	pgpgate_shutdown();
+}
+
 static const struct proc_ops cryptod_ops = {
 	.role = ROLE_CRYPTOD,
 	.conf = cryptod_conf,
@@ -138,6 +144,7 @@ static const struct proc_ops cryptod_ops = {
 	.peer_down = cryptod_peer_down,
 	.ready = cryptod_ready,
 	.state = cryptod_state,
+	.shutdown = cryptod_shutdown,
 };
 
 int

@@ -65,6 +65,8 @@ void		 dirpolicy_peer_down(enum osms_role);
 
 /* pgpgate.c: OpenPGP mail from outside */
 void		 pgpgate_apply(const char *store);
+/* Before exit: GnuPG's agent stops with cryptod. */
+void		 pgpgate_shutdown(void);
 /* cur decrypted for one of decryptable (their keys in the store's
  * GnuPG home) and its signature checked against from; what was done in
  * notes: 1 if there is something to say (cur may have changed), 0 if

@@ -76,6 +76,14 @@ start(void)
 	return ready;
 }
 
+void
+pgpgate_shutdown(void)
+{
+	if (ready)
+		pgp_stop_agent();
+	pgp_done();
+}
+
 int
 pgpgate_key_for(const char *address, char *fpr, size_t size)
 {

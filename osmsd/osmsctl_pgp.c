@@ -279,6 +279,9 @@ cmd_pgp(const char *path, int argc, char **argv)
 		}
 	} else
 		rc = export(argv[2], argc == 4);
+	/* An agent this started is not left behind (cryptod's starts again
+	 * when it needs one). */
+	pgp_stop_agent();
 	pgp_done();
 done:
 	free(data);

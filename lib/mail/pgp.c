@@ -2,11 +2,14 @@
  * OpenPGP (PGP/MIME, RFC 3156) through GPGME: see pgp.h.
  */
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <errno.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <gpgme.h>
 
@@ -26,6 +29,7 @@ const char PGP_NO_MDC[] = "not integrity protected (no MDC): the plaintext "
     "could have been changed";
 
 static gpgme_ctx_t	 ctx;
+static char		 homedir[1100];
 
 static int	 add_data(struct buf *, gpgme_data_t);
 
@@ -57,6 +61,7 @@ pgp_init(const char *home, const char **errstr)
 	}
 	gpgme_set_offline(ctx, 1);
 	gpgme_set_armor(ctx, 1);
+	(void)osms_strlcpy(homedir, home, sizeof(homedir));
 	/* Every status line to a status callback (pgp_decrypt's). */
 	if (gpgme_set_ctx_flag(ctx, "full-status", "1") != 0) {
 		pgp_done();
@@ -64,6 +69,20 @@ pgp_init(const char *home, const char **errstr)
 	}
 	*errstr = NULL;
 	return 0;
+}
+
+void
+pgp_stop_agent(void)
+{
+	char	*argv[] = { "gpgconf", "--homedir", homedir, "--kill",
+		    "gpg-agent", NULL };
+	pid_t	 pid;
+	int	 status;
+
+	if (homedir[0] == '\0' || posix_spawnp(&pid, "gpgconf", NULL, NULL,
+	    argv, environ) != 0)
+		return;
+	(void)waitpid(pid, &status, 0);
 }
 
 void

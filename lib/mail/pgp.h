@@ -41,6 +41,9 @@ struct pgp_verdict {
  * errstr. Every other call fails until it succeeded. */
 int	 pgp_init(const char *home, const char **errstr);
 void	 pgp_done(void);
+/* Stop the GnuPG agent of the home (GnuPG starts it when a secret key
+ * is first used): at the end of the process that used it. */
+void	 pgp_stop_agent(void);
 
 /*
  * The fingerprint of the key of address (an e-mail address of one of its
