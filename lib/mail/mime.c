@@ -1602,6 +1602,17 @@ mime_root(const struct mime_msg *m)
 	return &m->root;
 }
 
+const char *
+mime_param(const struct mime_part *p, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->nparams; i++)
+		if (strcasecmp(p->params[i].name, name) == 0)
+			return p->params[i].value;
+	return NULL;
+}
+
 size_t
 mime_nparts(const struct mime_msg *m)
 {

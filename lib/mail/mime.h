@@ -65,6 +65,9 @@ struct mime_msg;
 struct mime_msg	*mime_parse(const char *msg, size_t len, const char **errstr);
 void		 mime_free(struct mime_msg *);
 const struct mime_part *mime_root(const struct mime_msg *);
+/* The value of a part's Content-Type parameter (any case), NULL if
+ * absent. */
+const char	*mime_param(const struct mime_part *, const char *name);
 size_t		 mime_nparts(const struct mime_msg *);
 
 /*

@@ -560,17 +560,6 @@ done:
 	return rc;
 }
 
-static const char *
-param(const struct mime_part *p, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < p->nparams; i++)
-		if (strcasecmp(p->params[i].name, name) == 0)
-			return p->params[i].value;
-	return NULL;
-}
-
 static int
 is_type(const struct mime_part *p, const char *type, const char *subtype)
 {
@@ -584,7 +573,7 @@ encrypted_part(const struct mime_part *root)
 	const char	*proto;
 
 	if (!is_type(root, "multipart", "encrypted") ||
-	    (proto = param(root, "protocol")) == NULL ||
+	    (proto = mime_param(root, "protocol")) == NULL ||
 	    strcasecmp(proto, "application/pgp-encrypted") != 0 ||
 	    root->nchildren != 2 ||
 	    !is_type(&root->children[0], "application", "pgp-encrypted") ||
@@ -927,7 +916,7 @@ pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,
 	rc = 0;
 	v->result = PGP_NOT_SIGNED;
 	if (!is_type(root, "multipart", "signed") ||
-	    (proto = param(root, "protocol")) == NULL ||
+	    (proto = mime_param(root, "protocol")) == NULL ||
 	    strcasecmp(proto, "application/pgp-signature") != 0)
 		goto done;
 	v->result = PGP_FAILED;

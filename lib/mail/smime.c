@@ -579,18 +579,6 @@ done:
 	return rc;
 }
 
-/* The value of a parameter of a part, NULL if absent. */
-static const char *
-param(const struct mime_part *p, const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < p->nparams; i++)
-		if (strcasecmp(p->params[i].name, name) == 0)
-			return p->params[i].value;
-	return NULL;
-}
-
 static int
 is_pkcs7_mime(const struct mime_part *p)
 {
@@ -607,7 +595,7 @@ root_encrypted(const struct mime_part *root)
 
 	if (!is_pkcs7_mime(root))
 		return 0;
-	st = param(root, "smime-type");
+	st = mime_param(root, "smime-type");
 	return st == NULL || strcasecmp(st, "enveloped-data") == 0 ||
 	    strcasecmp(st, "authEnveloped-data") == 0;
 }
@@ -704,7 +692,7 @@ nested_encrypted(const struct mime_part *p, int depth)
 	size_t			 i;
 
 	if (depth > 0 && is_pkcs7_mime(p)) {
-		st = param(p, "smime-type");
+		st = mime_param(p, "smime-type");
 		if (st == NULL || strcasecmp(st, "enveloped-data") == 0 ||
 		    strcasecmp(st, "authEnveloped-data") == 0)
 			return p;
@@ -1074,7 +1062,7 @@ smime_verify(const char *msg, size_t len, X509_STORE *store,
 		    strcmp(sig->subtype, "x-pkcs7-signature") != 0))
 			goto done;		/* not S/MIME (PGP/MIME?) */
 	} else if (is_pkcs7_mime(root)) {
-		st = param(root, "smime-type");
+		st = mime_param(root, "smime-type");
 		if (st == NULL || strcasecmp(st, "signed-data") != 0)
 			goto done;
 		sig = root;
