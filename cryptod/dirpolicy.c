@@ -71,6 +71,7 @@ static unsigned			 ndeferred;
 static uint64_t			 missing[DP_MAX_WAIT];
 static size_t			 nmissing;
 static int			 collecting;
+static int			 ask_again;	/* answers were forgotten */
 
 void
 dirpolicy_conf(const char *table, const struct policy_rules *rules)
@@ -82,9 +83,12 @@ dirpolicy_conf(const char *table, const struct policy_rules *rules)
 	TAILQ_FOREACH(r, rules, entry)
 		if (r->from[0] == '<' || r->to[0] == '<')
 			rule_tables = 1;
-	/* A new configuration may name other tables, or change them. */
+	/* A new configuration may name other tables, or change them. The
+	 * requests that waited for answers now forgotten ask again (at the
+	 * next tick, from the event loop). */
 	if (answers != NULL)
 		memset(answers, 0, DP_SLOTS * sizeof(*answers));
+	ask_again = 1;
 	if (answers == NULL && (policy_table[0] != '\0' || rule_tables))
 		answers = xcalloc(DP_SLOTS, sizeof(*answers));
 }
@@ -382,8 +386,17 @@ dirpolicy_tick(void)
 	time_t	 now = time(NULL);
 	size_t	 i;
 
-	if (answers == NULL || TAILQ_EMPTY(&deferred))
+	if (answers == NULL || TAILQ_EMPTY(&deferred)) {
+		ask_again = 0;
 		return;
+	}
+	if (ask_again) {
+		struct deferred	*d;
+
+		TAILQ_FOREACH(d, &deferred, entry)
+			d->nwait = 0;
+		ask_again = 0;
+	}
 	/* Questions authd never answered are failures now. */
 	for (i = 0; i < DP_SLOTS; i++)
 		if (answers[i].state == DP_PENDING &&
