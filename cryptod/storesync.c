@@ -436,6 +436,12 @@ push_dir(const char *prefix, unsigned char *buf)
 			log_warnx("cryptod: store: %s is over %d bytes or "
 			    "unreadable: not in the database", name,
 			    STORE_MAX_FILE);
+			/* Said once: not again until the file changes. */
+			if (lstat(path, &st) == 0) {
+				f = add(name);
+				memset(f->hash, 0, sizeof(f->hash));
+				note_stat(f, &st);
+			}
 			continue;
 		}
 		hash(buf, (size_t)n, sum);

@@ -249,4 +249,14 @@ with Pg() as pg:
             st = os.stat(os.path.join(store, ".sync"))
             t.expect(st.st_mode & 0o777 == 0o600, oct(st.st_mode))
             t.expect(row("audit.log") == "", "audit.log is not a row")
+
+        with t.case("a file over 30000 bytes stays here, said once"):
+            f = o.write_file("certs/big.pem", "x" * 40000, 0o600)
+            os.chown(f, st.st_uid, st.st_gid)
+            t.expect(wait_log(o, r"cryptod: store: big\.pem is over 30000 "
+                              r"bytes"), "logged")
+            time.sleep(11)  # two more rounds
+            t.expect(len(re.findall(r"store: big\.pem is over", o.log()))
+                     == 1, "said once")
+            t.expect(row("big.pem") == "", "not a row")
 t.done()
