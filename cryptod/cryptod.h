@@ -67,31 +67,37 @@ void		 dirpolicy_peer_down(enum osms_role);
 void		 pgpgate_apply(const char *store);
 /* Before exit: GnuPG's agent stops with cryptod. */
 void		 pgpgate_shutdown(void);
-/* cur decrypted for one of decryptable (their keys in the store's
- * GnuPG home) and its signature checked against from; what was done in
- * notes: 1 if there is something to say (cur may have changed), 0 if
- * it is no OpenPGP mail, -1 if it is refused (why in refusal: no
- * integrity protection). */
+/* cur decrypted for one of decryptable (addresses or domains whose keys
+ * are in the store's GnuPG home) and its signature checked against
+ * from; what was done in notes, whether it was signed, and by From's
+ * key (or its domain's): 1 if there is something to say (cur may have
+ * changed), 0 if it is no OpenPGP mail, -1 if it is refused (why in
+ * refusal: no integrity protection). */
 int		 pgpgate_inbound(struct buf *cur, const char *const *decryptable,
 		    size_t ndecryptable, const char *from, char *notes,
-		    size_t size, char *refusal, size_t rsize);
+		    size_t size, int *signed_, int *verified, char *refusal,
+		    size_t rsize);
 
-/* The fingerprint of address's usable OpenPGP key in the home: 0, or
- * -1 if it has none (or OpenPGP is off). */
+/* The fingerprint of address's usable OpenPGP key in the home: 0, 1 if
+ * it is its domain's gateway key, -1 if there is none (or OpenPGP is
+ * off). */
 int		 pgpgate_key_for(const char *address, char *fpr, size_t size);
 
-/* Take the sender's key from the message's Autocrypt field (tag: the
- * queue id, for the audit trail). */
+/* Take the sender's key from the message's Autocrypt field, and from an
+ * attached key as the policy says (tag: the queue id, for the audit
+ * trail). */
 void		 pgpgate_harvest(const struct buf *, const char *from,
-		    const char *tag);
+		    const char *tag, int autocrypt,
+		    enum policy_pgp_keys attached);
 /* The sender's Autocrypt field (CRLF-ended) to out: 0, or -1 if the
  * sender has no key pair here. */
 int		 pgpgate_autocrypt_field(const char *sender, struct buf *out);
 
-/* cur signed (PGP/MIME) with sender's key pair here: 1 (fpr says which
- * key), 0 if the sender has none, -1 and err if signing failed. */
-int		 pgpgate_sign(struct buf *cur, const char *sender, char *fpr,
-		    size_t size, const char **err);
+/* cur signed (PGP/MIME) with sender's key pair here, else (domain
+ * set) its domain's: 1 (fpr says which key), 2 with the domain's, 0 if
+ * there is none, -1 and err if signing failed. */
+int		 pgpgate_sign(struct buf *cur, const char *sender, int domain,
+		    char *fpr, size_t size, const char **err);
 
 /* storesync.c: the store's copy in the directory's database */
 void		 storesync_conf(void);

@@ -43,6 +43,7 @@ struct rcpt {
 	char			 fp[65];	/* its SHA-256, hex */
 	char			 pgp[PGP_MAX_FPR + 1];	/* "" or the
 					   OpenPGP key encrypted to instead */
+	int			 pgp_domain;	/* 1: it is the domain's */
 	char			 why[200];	/* why none, when one was refused */
 	char			 outcome[72];	/* alike for alike copies */
 	enum crypt_send		 send;
@@ -125,7 +126,8 @@ decide(const char *sender, struct rcpt *rc)
 	/* OpenPGP when there is no certificate, or by preference. */
 	if (rc->policy.encrypt != ENCRYPT_NEVER && (rc->cert == NULL ||
 	    rc->policy.prefer == PREFER_OPENPGP) &&
-	    pgpgate_key_for(rc->address, rc->pgp, sizeof(rc->pgp)) == 0) {
+	    (rc->pgp_domain = pgpgate_key_for(rc->address, rc->pgp,
+	    sizeof(rc->pgp))) >= 0) {
 		X509_free(rc->cert);
 		rc->cert = NULL;
 		rc->why[0] = '\0';
@@ -159,8 +161,9 @@ static void
 log_decision(const char *tag, const struct rcpt *rc)
 {
 	if (rc->pgp[0] != '\0')
-		audit(tag, "to=<%s> encrypted openpgp key=%s rule=%d%s%s",
-		    rc->address, rc->pgp, rc->policy.line, rc->policy.via[0] ?
+		audit(tag, "to=<%s> encrypted openpgp key=%s%s rule=%d%s%s",
+		    rc->address, rc->pgp, rc->pgp_domain == 1 ?
+		    " origin=domain" : "", rc->policy.line, rc->policy.via[0] ?
 		    " entry=" : "", rc->policy.via);
 	else if (rc->cert != NULL)
 		audit(tag, "to=<%s> encrypted cert=%s origin=%s cipher=%s%s "

@@ -375,11 +375,14 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	struct buf		 orig = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	size_t			 i;
 	char			 why[300];
-	const char		*decryptable[GW_MAX_RCPTS];
-	size_t			 n;
+	const char		*decryptable[2 * GW_MAX_RCPTS];
+	size_t			 n, j, k;
 	int			 changed = 0, verified = 0, need = 0;
 	int			 nested = 0, decrypted = 0, keep = 0, tag = 0;
-	int			 signed_ = 0;
+	int			 signed_ = 0, smime_signed = 0, psigned, pverified;
+	int			 smime_verified = 0;
+	int			 autocrypt = 0;
+	enum policy_pgp_keys	 attached = PGP_KEYS_NO;
 
 	notes[0] = '\0';
 	for (i = 0; i < rq->nrcpts; i++) {
@@ -437,8 +440,19 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		if (pol.decrypt == POLICY_YES)
 			decryptable[n++] = rq->rcpts[i];
 	}
+	/* And their domains: a partner gateway encrypts to the domain key. */
+	for (i = 0, j = n; i < j; i++) {
+		if ((at = strrchr(decryptable[i], '@')) == NULL)
+			continue;
+		for (k = j; k < n; k++)
+			if (strcasecmp(decryptable[k], at + 1) == 0)
+				break;
+		if (k == n)
+			decryptable[n++] = at + 1;
+	}
 	switch (pgpgate_inbound(cur, decryptable, n, from, rq->pgp,
-	    sizeof(rq->pgp), rq->refusal, sizeof(rq->refusal))) {
+	    sizeof(rq->pgp), &psigned, &pverified, rq->refusal,
+	    sizeof(rq->refusal))) {
 	case -1:
 		audit(rq->tag, "from=<%s> refused: OpenPGP without integrity "
 		    "protection", rq->sender);
@@ -448,24 +462,28 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	case 1:
 		changed = 1;
 		decrypted |= strncmp(rq->pgp, "decrypted", 9) == 0;
+		signed_ |= psigned;
+		verified |= pverified;
 		audit(rq->tag, "from=<%s> inbound openpgp: %s", rq->sender,
 		    rq->pgp);
 		break;
 	default:
 		break;
 	}
-	/* A correspondent's OpenPGP key, by policy (pgpgate.c). */
+	/* A correspondent's OpenPGP key, as the most permissive policy
+	 * among the recipients allows (pgpgate.c). */
 	for (i = 0; i < rq->nrcpts; i++) {
 		gateway_policy(POLICY_INBOUND, rq->sender, rq->rcpts[i], &pol);
-		if (pol.autocrypt == POLICY_YES) {
-			pgpgate_harvest(cur, from, rq->tag);
-			break;
-		}
+		autocrypt |= pol.autocrypt == POLICY_YES;
+		if (pol.pgp_keys > attached)
+			attached = pol.pgp_keys;
 	}
+	if (autocrypt || attached != PGP_KEYS_NO)
+		pgpgate_harvest(cur, from, rq->tag, autocrypt, attached);
 	if (smime_verify(cur->data, cur->len, store_trust(), &v, NULL, &signer,
 	    &err) == 0 && v.result != SMIME_NOT_SIGNED) {
 		changed = 1;
-		signed_ = 1;
+		signed_ = smime_signed = 1;
 		from_address(cur, from, sizeof(from));
 		/* The engine checks no CRL: crl.pem may know better. */
 		if (v.result == SMIME_VERIFIED && signer != NULL &&
@@ -488,11 +506,11 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 			    "; " : "", v.signer);
 			store_harvest(signer, v.signer, v.caps);
 			nverified++;
-			verified = 1;
+			verified = smime_verified = 1;
 		}
 	}
-	if (signed_)
-		smime_result(rq, &v, signer, verified);
+	if (smime_signed)
+		smime_result(rq, &v, signer, smime_verified);
 	X509_free(signer);
 	if (orig.len > 0 && !orig.over) {
 		buf_reset(&next);
@@ -512,8 +530,12 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	}
 	buf_free(&orig);
 	buf_free(&next);
-	/* Names from certificates are the senders' words: one line. */
+	/* Names from certificates and keys are the senders' words: one
+	 * line. */
 	for (r = notes; *r != '\0'; r++)
+		if ((unsigned char)*r < 0x20 || *r == 0x7f)
+			*r = '?';
+	for (r = rq->pgp; *r != '\0'; r++)
 		if ((unsigned char)*r < 0x20 || *r == 0x7f)
 			*r = '?';
 	for (i = 0; !verified && !need && i < rq->nrcpts; i++) {
@@ -522,9 +544,11 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	}
 	if (need) {
 		(void)osms_snprintf(rq->refusal, sizeof(rq->refusal), "Mail "
-		    "from <%.100s> must carry a valid S/MIME signature (policy:"
+		    "from <%.100s> must carry a valid S/MIME or OpenPGP "
+		    "signature (policy:"
 		    " %.150s): %.200s", rq->sender, policy_why(&pol, why,
-		    sizeof(why)), notes[0] ? notes : "not signed");
+		    sizeof(why)), notes[0] ? notes : rq->pgp[0] ? rq->pgp :
+		    "not signed");
 		audit(rq->tag, "from=<%s> refused: require-signed rule=%d%s%s: "
 		    "%s", rq->sender, pol.line, pol.via[0] ? " entry=" : "",
 		    pol.via, notes[0] ? notes : "not signed");
@@ -621,8 +645,9 @@ outbound_refused(int encrypted, struct request *rq)
 			X509_free(x);
 			continue;
 		}
-		/* An OpenPGP key will do as well (encrypt.c). */
-		if (pgpgate_key_for(rq->outside[i], fpr, sizeof(fpr)) == 0)
+		/* An OpenPGP key will do as well, the recipient's or its
+		 * domain's (encrypt.c). */
+		if (pgpgate_key_for(rq->outside[i], fpr, sizeof(fpr)) >= 0)
 			continue;
 		(void)osms_snprintf(rq->refusal, sizeof(rq->refusal), "<%.100s>:"
 		    " no usable certificate (%.100s); the policy (%.150s) "
@@ -698,7 +723,7 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	}
 	/* OpenPGP by preference (the sender's key pair, if any). */
 	if (strongest.prefer == PREFER_OPENPGP && (pgp = pgpgate_sign(cur,
-	    sender, fpr, sizeof(fpr), &err)) != 0) {
+	    sender, 0, fpr, sizeof(fpr), &err)) != 0) {
 		buf_free(&signed_);
 		if (pgp == -1) {
 			(void)snprintf(notes, size, "not signed: %.100s", err);
@@ -717,13 +742,15 @@ outbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	if (signing_pair(sender, &x, &k) == -1) {
 		name = at != NULL ? at + 1 : "";
 		if (at == NULL || signing_pair(name, &x, &k) == -1) {
-			/* No certificate: an OpenPGP key pair will do. */
-			if ((pgp = pgpgate_sign(cur, sender, fpr, sizeof(fpr),
-			    &err)) == 1) {
+			/* No certificate: an OpenPGP key pair will do,
+			 * the sender's, else the domain's. */
+			if ((pgp = pgpgate_sign(cur, sender, 1, fpr,
+			    sizeof(fpr), &err)) > 0) {
 				(void)snprintf(notes, size, "signed (OpenPGP) "
-				    "as %.100s", sender);
-				audit(rq->tag, "from=<%s> signed openpgp key=%s "
-				    "sign=%s rule=%d%s%s", sender, fpr,
+				    "as %.100s", pgp == 1 ? sender : name);
+				audit(rq->tag, "from=<%s> signed openpgp key=%s"
+				    "%s sign=%s rule=%d%s%s", sender, fpr, pgp ==
+				    2 ? " origin=domain" : "",
 				    policy_sign_name(sign), strongest.line,
 				    strongest.via[0] ? " entry=" : "",
 				    strongest.via);

@@ -12,7 +12,9 @@
  *
  * Autocrypt, where the policy says so: the sender's key goes out in an
  * Autocrypt field; a correspondent's key comes in from one, trusted on
- * first use. A key that differs from the one known for the address is
+ * first use, or from a key attached to the message (application/
+ * pgp-keys), by policy only when the message is signed with it. A key
+ * that differs from the one known for the address is
  * not taken: it waits in pgp-held/ of the store for osmsctl pgp accept,
  * and the log and the audit trail say so. A key for an address that has
  * a secret key here (one of ours) is never taken from mail.
@@ -41,6 +43,7 @@ static int	 ready;		/* the engine runs on the store's home */
 static time_t	 tried;
 static char	 home[1100];
 static char	 held[1100];	/* pgp-held/ of the store */
+static char	 scratch[1100];	/* the store: homes to check a key in */
 
 void
 pgpgate_apply(const char *store)
@@ -51,6 +54,7 @@ pgpgate_apply(const char *store)
 	ready = 0;
 	tried = 0;
 	home[0] = held[0] = '\0';
+	(void)osms_strlcpy(scratch, store, sizeof(scratch));
 	if (store[0] != '\0') {
 		(void)snprintf(home, sizeof(home), "%s/gnupg", store);
 		(void)snprintf(held, sizeof(held), "%s/pgp-held", store);
@@ -87,35 +91,49 @@ pgpgate_shutdown(void)
 int
 pgpgate_key_for(const char *address, char *fpr, size_t size)
 {
+	const char	*at = strrchr(address, '@');
+
 	if (!start())
 		return -1;
-	return pgp_key_for(address, 0, fpr, size);
+	if (pgp_key_for(address, 0, fpr, size) == 0)
+		return 0;
+	/* A partner gateway's key for its whole domain. */
+	return at != NULL && pgp_key_for(at + 1, 0, fpr, size) == 0 ? 1 : -1;
 }
 
-/* The verdict on a signature in words, for the field. */
-static void
+/* The verdict on a signature in words, for the field: 1 if it is a
+ * good signature by From's key or by its domain's gateway key. */
+static int
 say(const struct pgp_verdict *v, const char *from, char *notes, size_t size)
 {
-	size_t	 n = strlen(notes);
+	const char	*at = strrchr(from, '@');
+	size_t		 n = strlen(notes);
+	int		 domain;
 
 	if (v->result == PGP_NOT_SIGNED || n >= size)
-		return;
+		return 0;
+	domain = strchr(v->signer, '@') == NULL && at != NULL &&
+	    strcasecmp(v->signer, at + 1) == 0;
 	if (v->result == PGP_FAILED)
 		(void)snprintf(notes + n, size - n, "%sfailed (%.120s)", n ?
 		    "; " : "", v->reason);
-	else if (strcasecmp(v->signer, from) != 0)
+	else if (strcasecmp(v->signer, from) != 0 && !domain)
 		(void)snprintf(notes + n, size - n, "%ssigner mismatch signer="
 		    "%.100s from=%.100s", n ? "; " : "", v->signer[0] ?
 		    v->signer : v->fpr, from);
-	else
-		(void)snprintf(notes + n, size - n, "%sverified signer=%.100s",
-		    n ? "; " : "", v->signer);
+	else {
+		(void)snprintf(notes + n, size - n, "%sverified signer=%.100s%s",
+		    n ? "; " : "", v->signer, domain ? " (the domain's key)" :
+		    "");
+		return 1;
+	}
+	return 0;
 }
 
 int
 pgpgate_inbound(struct buf *cur, const char *const *decryptable,
     size_t ndecryptable, const char *from, char *notes, size_t size,
-    char *refusal, size_t rsize)
+    int *signed_, int *verified, char *refusal, size_t rsize)
 {
 	struct buf		 next = BUF_INIT(2 * PGP_MAX_MESSAGE);
 	struct pgp_verdict	 v, inner;
@@ -124,6 +142,7 @@ pgpgate_inbound(struct buf *cur, const char *const *decryptable,
 	int			 changed = 0, is_inline;
 
 	notes[0] = '\0';
+	*signed_ = *verified = 0;
 	if (!start())
 		return 0;
 	memset(&v, 0, sizeof(v));
@@ -160,7 +179,8 @@ pgpgate_inbound(struct buf *cur, const char *const *decryptable,
 	    &inner, &err) == 0)
 		v = inner;
 	if (v.result != PGP_NOT_SIGNED) {
-		say(&v, from, notes, size);
+		*signed_ = 1;
+		*verified = say(&v, from, notes, size);
 		changed = 1;
 	}
 	buf_free(&next);
@@ -189,46 +209,102 @@ hold(const char *addr, const struct buf *key)
 	return 0;
 }
 
-void
-pgpgate_harvest(const struct buf *cur, const char *from, const char *tag)
+/*
+ * A key the sender offers for itself (source: how it came, for the
+ * audit trail): taken if the address has none here, held for the
+ * administrator if it has another, never for one of our addresses.
+ */
+static void
+take(const char *addr, const struct buf *key, const char *from,
+    const char *tag, const char *source)
+{
+	char		 fpr[PGP_MAX_FPR + 1], known[PGP_MAX_FPR + 1];
+	const char	*err;
+
+	if (strcasecmp(addr, from) != 0 || strchr(addr, '/') != NULL ||
+	    addr[0] == '.')
+		audit(tag, "from=<%s> %s: for <%s>, not the sender: ignored",
+		    from, source, addr);
+	else if (pgp_key_for(addr, 1, known, sizeof(known)) == 0)
+		audit(tag, "from=<%s> %s: a key for a local address: ignored",
+		    from, source);
+	else if (pgp_offered(key->data, key->len, addr, fpr, sizeof(fpr),
+	    &err) == -1)
+		audit(tag, "from=<%s> %s: refused: %s", from, source, err);
+	else if (pgp_key_for(addr, 0, known, sizeof(known)) == 0) {
+		if (strcmp(known, fpr) != 0) {
+			if (hold(addr, key) == -1)
+				log_warn("cryptod: %s/%s.key", held, addr);
+			audit(tag, "from=<%s> %s: a new key %s differs from the "
+			    "known %s: held for osmsctl pgp accept", from,
+			    source, fpr, known);
+		}
+	} else if (pgp_import(key->data, key->len, NULL, NULL, &err) == -1)
+		audit(tag, "from=<%s> %s: not imported: %s", from, source, err);
+	else
+		audit(tag, "from=<%s> %s: key %s harvested", from, source, fpr);
+}
+
+/* The sender's key from an Autocrypt field. */
+static void
+harvest_autocrypt(const struct buf *cur, const char *from, const char *tag)
 {
 	struct autocrypt	 ac;
-	char			 fpr[PGP_MAX_FPR + 1], known[PGP_MAX_FPR + 1];
-	const char		*err;
 	int			 r;
 
-	if (!start() || (r = autocrypt_find(cur->data, cur->len, &ac)) == 0)
+	if ((r = autocrypt_find(cur->data, cur->len, &ac)) == 0)
 		return;
-	if (r == -1) {
+	if (r == -1)
 		audit(tag, "from=<%s> autocrypt: a malformed field, ignored",
 		    from);
-		return;
-	}
-	/* Only the sender speaks for itself, and never for one of ours. */
-	if (strcasecmp(ac.addr, from) != 0 || strchr(ac.addr, '/') != NULL ||
-	    ac.addr[0] == '.')
-		audit(tag, "from=<%s> autocrypt: for <%s>, not the sender: "
-		    "ignored", from, ac.addr);
-	else if (pgp_key_for(ac.addr, 1, known, sizeof(known)) == 0)
-		audit(tag, "from=<%s> autocrypt: a key for a local address: "
-		    "ignored", from);
-	else if (pgp_offered(ac.key.data, ac.key.len, ac.addr, fpr,
-	    sizeof(fpr), &err) == -1)
-		audit(tag, "from=<%s> autocrypt: refused: %s", from, err);
-	else if (pgp_key_for(ac.addr, 0, known, sizeof(known)) == 0) {
-		if (strcmp(known, fpr) != 0) {
-			if (hold(ac.addr, &ac.key) == -1)
-				log_warn("cryptod: %s/%s.key", held, ac.addr);
-			audit(tag, "from=<%s> autocrypt: a new key %s differs "
-			    "from the known %s: held for osmsctl pgp accept",
-			    from, fpr, known);
-		}
-	} else if (pgp_import(ac.key.data, ac.key.len, NULL, NULL,
-	    &err) == -1)
-		audit(tag, "from=<%s> autocrypt: not imported: %s", from, err);
 	else
-		audit(tag, "from=<%s> autocrypt: key %s harvested", from, fpr);
+		take(ac.addr, &ac.key, from, tag, "autocrypt");
 	buf_free(&ac.key);
+}
+
+/*
+ * The sender's key from an attached application/pgp-keys part; signed:
+ * only if that key's own signature over the message (PGP/MIME, after
+ * decryption) verifies, checked with that key alone.
+ */
+static void
+harvest_attached(const struct buf *cur, const char *from, const char *tag,
+    enum policy_pgp_keys mode)
+{
+	struct buf		 key = BUF_INIT(PGP_MAX_KEY);
+	struct pgp_verdict	 v;
+	const char		*err = NULL;
+	int			 r;
+
+	memset(&v, 0, sizeof(v));
+	if ((r = pgp_attached_key(cur->data, cur->len, &key)) == 0)
+		return;
+	if (r == -1)
+		audit(tag, "from=<%s> attached key: malformed or too large, "
+		    "ignored", from);
+	else if (mode == PGP_KEYS_SIGNED && (pgp_verify_with(cur->data,
+	    cur->len, key.data, key.len, scratch, &v, &err) == -1 ||
+	    v.result != PGP_VERIFIED || strcasecmp(v.signer, from) != 0))
+		audit(tag, "from=<%s> attached key: ignored, the message is not"
+		    " signed with it (%s)", from, v.result == PGP_FAILED ?
+		    v.reason : v.result == PGP_VERIFIED ? "another address" :
+		    err != NULL ? err : "not signed");
+	else
+		take(from, &key, from, tag, mode == PGP_KEYS_SIGNED ?
+		    "attached key, signed with it" : "attached key");
+	buf_free(&key);
+}
+
+void
+pgpgate_harvest(const struct buf *cur, const char *from, const char *tag,
+    int autocrypt, enum policy_pgp_keys attached)
+{
+	if (!start())
+		return;
+	if (autocrypt)
+		harvest_autocrypt(cur, from, tag);
+	if (attached != PGP_KEYS_NO)
+		harvest_attached(cur, from, tag, attached);
 }
 
 int
@@ -246,19 +322,27 @@ pgpgate_autocrypt_field(const char *sender, struct buf *out)
 }
 
 int
-pgpgate_sign(struct buf *cur, const char *sender, char *fpr, size_t size,
-    const char **err)
+pgpgate_sign(struct buf *cur, const char *sender, int domain, char *fpr,
+    size_t size, const char **err)
 {
 	struct buf	 out = BUF_INIT(2 * PGP_MAX_MESSAGE);
+	const char	*at = strrchr(sender, '@');
+	int		 which = 1;
 
 	*err = NULL;
-	if (!start() || pgp_key_for(sender, 1, fpr, size) == -1)
+	if (!start())
 		return 0;
+	if (pgp_key_for(sender, 1, fpr, size) == -1) {
+		if (!domain || at == NULL || pgp_key_for(at + 1, 1, fpr,
+		    size) == -1)
+			return 0;
+		which = 2;
+	}
 	if (pgp_sign(cur->data, cur->len, fpr, &out, err) == -1) {
 		buf_free(&out);
 		return -1;
 	}
 	buf_free(cur);
 	*cur = out;
-	return 1;
+	return which;
 }

@@ -2588,6 +2588,16 @@ mime_section_binary(const struct mime_msg *m, const struct mime_section *sec,
 	return 0;
 }
 
+int
+mime_part_decode(const struct mime_msg *m, const struct mime_part *p,
+    struct buf *b)
+{
+	if (cte_decode(p->encoding, m->buf + p->body_off, p->body_len,
+	    b) == -1 || b->over)
+		return -1;
+	return 0;
+}
+
 /*
  * Header access.
  */

@@ -131,6 +131,11 @@ int	 mime_section_get(const struct mime_msg *, const struct mime_section *,
 int	 mime_section_binary(const struct mime_msg *,
 	    const struct mime_section *, struct buf *, const char **errstr);
 
+/* A part's body with its Content-Transfer-Encoding undone, appended to
+ * b: 0, or -1 for an encoding it cannot undo or when b is full. */
+int	 mime_part_decode(const struct mime_msg *, const struct mime_part *,
+	    struct buf *);
+
 /*
  * The unfolded value of the first field called name (or of all of them,
  * joined with "\n") in the header of part (NULL: the root); NULL if

@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +96,21 @@ pgp_done(void)
 	ctx = NULL;
 }
 
+/*
+ * An address, or a domain: a gateway's key has the user ID <domain>.
+ * Either without what would end or widen gpg's exact match.
+ */
+static int
+key_name_ok(const char *name)
+{
+	const char	*at = strchr(name, '@');
+
+	return name[0] != '\0' && name[0] != '.' && strlen(name) < 256 &&
+	    strpbrk(name, "<> \t\r\n\"") == NULL && (at != NULL ?
+	    strchr(at + 1, '@') == NULL && at[1] != '\0' : strchr(name, '.') !=
+	    NULL);
+}
+
 /* Does the user ID name address (its e-mail, any case)? */
 static int
 uid_names(gpgme_user_id_t u, const char *address)
@@ -109,7 +127,7 @@ pgp_key_for(const char *address, int secret, char *fpr, size_t size)
 	char		 pattern[300];
 	int		 found = -1;
 
-	if (ctx == NULL || strchr(address, '@') == NULL ||
+	if (ctx == NULL || !key_name_ok(address) ||
 	    osms_snprintf(pattern, sizeof(pattern), "<%s>", address) == -1 ||
 	    gpgme_op_keylist_start(ctx, pattern, secret) != 0)
 		return -1;
@@ -140,9 +158,9 @@ pgp_keygen(const char *address, char *fpr, size_t size, const char **errstr)
 	*errstr = "OpenPGP is not set up";
 	if (ctx == NULL)
 		return -1;
-	*errstr = "not an address";
-	if (strchr(address, '@') == NULL || strpbrk(address, "<> \t\r\n") !=
-	    NULL || osms_snprintf(uid, sizeof(uid), "<%s>", address) == -1)
+	*errstr = "not an address or a domain";
+	if (!key_name_ok(address) || osms_snprintf(uid, sizeof(uid), "<%s>",
+	    address) == -1)
 		return -1;
 	/* future-default: Ed25519 to sign, Curve25519 to encrypt. */
 	*errstr = "the key pair was not made";
@@ -596,11 +614,11 @@ pgp_is_encrypted(const char *msg, size_t len)
 	return yes;
 }
 
-/* The verdict of the last verification GPGME made. */
+/* The verdict of the last verification GPGME made in c. */
 static void
-verdict(struct pgp_verdict *v)
+verdict(gpgme_ctx_t c, struct pgp_verdict *v)
 {
-	gpgme_verify_result_t	 res = gpgme_op_verify_result(ctx);
+	gpgme_verify_result_t	 res = gpgme_op_verify_result(c);
 	gpgme_signature_t	 s;
 	gpgme_key_t		 key;
 	gpgme_user_id_t		 u;
@@ -645,7 +663,7 @@ verdict(struct pgp_verdict *v)
 		    sizeof(v->reason));
 		return;
 	}
-	if (gpgme_get_key(ctx, s->fpr, &key, 0) == 0) {
+	if (gpgme_get_key(c, s->fpr, &key, 0) == 0) {
 		for (u = key->uids; u != NULL; u = u->next)
 			if (!u->revoked && !u->invalid && u->email != NULL &&
 			    u->email[0] != '\0') {
@@ -745,7 +763,7 @@ decrypt_data(const char *p, size_t len, const char *const *for_,
 	*errstr = "not encrypted for a key of its recipients";
 	if (!decrypted_for(dres, for_, nfor, who, whosize))
 		goto done;
-	verdict(v);
+	verdict(ctx, v);
 	*errstr = NULL;
 	rc = 0;
 done:
@@ -893,8 +911,9 @@ done:
 	return rc;
 }
 
-int
-pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,
+/* pgp_verify() with the keys of the home of c. */
+static int
+verify_in(gpgme_ctx_t c, const char *msg, size_t len, struct pgp_verdict *v,
     const char **errstr)
 {
 	struct buf		 canon = BUF_INIT(PGP_MAX_MESSAGE);
@@ -905,9 +924,6 @@ pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,
 	int			 rc = -1;
 
 	memset(v, 0, sizeof(*v));
-	*errstr = "OpenPGP is not set up";
-	if (ctx == NULL)
-		return -1;
 	*errstr = "message too large";
 	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, errstr)) ==
 	    NULL)
@@ -938,12 +954,12 @@ pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,
 		rc = -1;
 		goto done;
 	}
-	if (gpgme_op_verify(ctx, sigdata, signed_, NULL) != 0) {
+	if (gpgme_op_verify(c, sigdata, signed_, NULL) != 0) {
 		(void)osms_strlcpy(v->reason, "malformed signature",
 		    sizeof(v->reason));
 		goto done;
 	}
-	verdict(v);
+	verdict(c, v);
 done:
 	gpgme_data_release(signed_);
 	gpgme_data_release(sigdata);
@@ -951,5 +967,227 @@ done:
 	buf_free(&canon);
 	if (rc == 0)
 		*errstr = NULL;
+	return rc;
+}
+
+int
+pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,
+    const char **errstr)
+{
+	memset(v, 0, sizeof(*v));
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL)
+		return -1;
+	return verify_in(ctx, msg, len, v, errstr);
+}
+
+/* A scratch home's files go. */
+static int
+scratch_remove(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	(void)remove(path);
+	return 0;
+}
+
+int
+pgp_verify_with(const char *msg, size_t len, const void *key, size_t keylen,
+    const char *scratch, struct pgp_verdict *v, const char **errstr)
+{
+	static const char	 conf[] = "no-autostart\n";
+	char			 dir[1100], path[1200];
+	gpgme_ctx_t		 c = NULL;
+	gpgme_data_t		 d = NULL;
+	gpgme_import_result_t	 res;
+	int			 fd, rc = -1;
+
+	memset(v, 0, sizeof(*v));
+	*errstr = "cannot make a scratch GnuPG home";
+	if (osms_snprintf(dir, sizeof(dir), "%s/.verify.XXXXXX", scratch) ==
+	    -1 || mkdtemp(dir) == NULL)
+		return -1;
+	/* No agent: only a public key is ever used here. */
+	(void)snprintf(path, sizeof(path), "%s/gpg.conf", dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0600)) == -1)
+		goto done;
+	if (write_all(fd, conf, sizeof(conf) - 1) == -1) {
+		(void)close(fd);
+		goto done;
+	}
+	if (close(fd) == -1 || gpgme_new(&c) != 0) {
+		c = NULL;
+		goto done;
+	}
+	if (gpgme_set_protocol(c, GPGME_PROTOCOL_OpenPGP) != 0 ||
+	    gpgme_ctx_set_engine_info(c, GPGME_PROTOCOL_OpenPGP, NULL,
+	    dir) != 0 || gpgme_set_keylist_mode(c, GPGME_KEYLIST_MODE_LOCAL) !=
+	    0)
+		goto done;
+	gpgme_set_offline(c, 1);
+	*errstr = "the key does not import";
+	if (gpgme_data_new_from_mem(&d, key, keylen, 0) != 0 ||
+	    gpgme_op_import(c, d) != 0 || (res = gpgme_op_import_result(c)) ==
+	    NULL || res->imported != 1)
+		goto done;
+	rc = verify_in(c, msg, len, v, errstr);
+done:
+	gpgme_data_release(d);
+	if (c != NULL)
+		gpgme_release(c);
+	(void)nftw(dir, scratch_remove, 8, FTW_DEPTH | FTW_PHYS);
+	return rc;
+}
+
+/*
+ * ASCII armor (RFC 4880 6.2) of one public key block, to binary: 0, or
+ * -1 if it is not that, its base64 is bad, or its checksum is wrong.
+ */
+#define ARMOR_BEGIN	"-----BEGIN PGP PUBLIC KEY BLOCK-----"
+#define ARMOR_END	"-----END PGP PUBLIC KEY BLOCK-----"
+
+static uint32_t
+crc24(const unsigned char *p, size_t len)
+{
+	uint32_t	 crc = 0xb704ce;
+	int		 i;
+
+	while (len-- > 0) {
+		crc ^= (uint32_t)*p++ << 16;
+		for (i = 0; i < 8; i++) {
+			crc <<= 1;
+			if (crc & 0x1000000)
+				crc ^= 0x1864cfb;
+		}
+	}
+	return crc & 0xffffff;
+}
+
+/* The next line of [*p, end), without its CR LF or LF; *p past it. */
+static size_t
+next_line(const char **p, const char *end, const char **line)
+{
+	const char	*nl = memchr(*p, '\n', (size_t)(end - *p));
+	size_t		 n;
+
+	*line = *p;
+	n = nl != NULL ? (size_t)(nl - *p) : (size_t)(end - *p);
+	*p = nl != NULL ? nl + 1 : end;
+	while (n > 0 && ((*line)[n - 1] == '\r' || (*line)[n - 1] == ' ' ||
+	    (*line)[n - 1] == '\t'))
+		n--;
+	return n;
+}
+
+static int
+dearmor(const char *p, size_t len, struct buf *out)
+{
+	const char	*end = p + len, *l;
+	char		*b64, sum[5];
+	unsigned char	*bin = NULL, crc[3];
+	size_t		 n, nb = 0, got = 0;
+	int		 rc = -1, state = 0, have_sum = 0, ended = 0;
+
+	if ((b64 = malloc(len + 1)) == NULL)
+		return -1;
+	while (p < end && !ended) {
+		n = next_line(&p, end, &l);
+		switch (state) {
+		case 0:		/* before the block */
+			if (n == sizeof(ARMOR_BEGIN) - 1 &&
+			    memcmp(l, ARMOR_BEGIN, n) == 0)
+				state = 1;
+			break;
+		case 1:		/* armor headers, to a blank line */
+			if (n == 0)
+				state = 2;
+			else if (memchr(l, ':', n) == NULL)
+				goto done;
+			break;
+		default:	/* base64, the checksum, the end */
+			if (n == sizeof(ARMOR_END) - 1 &&
+			    memcmp(l, ARMOR_END, n) == 0)
+				ended = 1;
+			else if (have_sum)
+				goto done;
+			else if (n == 5 && l[0] == '=') {
+				memcpy(sum, l + 1, 4);
+				sum[4] = '\0';
+				have_sum = 1;
+			} else {
+				memcpy(b64 + nb, l, n);
+				nb += n;
+			}
+			break;
+		}
+	}
+	b64[nb] = '\0';
+	if (!ended || nb == 0 || (bin = malloc(nb / 4 * 3 + 1)) == NULL ||
+	    base64_decode(b64, bin, nb / 4 * 3, &got) == -1 || got == 0)
+		goto done;
+	if (have_sum) {
+		n = 0;
+		if (base64_decode(sum, crc, sizeof(crc), &n) == -1 || n != 3 ||
+		    crc24(bin, got) != ((uint32_t)crc[0] << 16 |
+		    (uint32_t)crc[1] << 8 | crc[2]))
+			goto done;
+	}
+	rc = buf_add(out, bin, got);
+done:
+	free(bin);
+	free(b64);
+	return rc;
+}
+
+/* The first application/pgp-keys part in p's tree, not inside an
+ * attached message (that one's keys are not the sender's). */
+static const struct mime_part *
+keys_part(const struct mime_part *p, int depth)
+{
+	const struct mime_part	*k;
+	size_t			 i;
+
+	if (is_type(p, "application", "pgp-keys"))
+		return p;
+	if (depth > 8)
+		return NULL;
+	for (i = 0; i < p->nchildren; i++)
+		if ((k = keys_part(&p->children[i], depth + 1)) != NULL)
+			return k;
+	return NULL;
+}
+
+int
+pgp_attached_key(const char *msg, size_t len, struct buf *key)
+{
+	struct buf		 body = BUF_INIT(PGP_MAX_KEY);
+	struct mime_msg		*m;
+	const struct mime_part	*k;
+	const char		*err;
+	int			 rc = 0;
+
+	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, &err)) == NULL)
+		return 0;
+	if ((k = keys_part(mime_root(m), 0)) != NULL) {
+		rc = -1;
+		if (k->body_len <= 2 * PGP_MAX_KEY &&
+		    mime_part_decode(m, k, &body) == 0 && !body.over &&
+		    body.len > 0) {
+			/* Armored, as mail clients attach them, or binary. */
+			if (body.len > sizeof(ARMOR_BEGIN) && memmem(body.data,
+			    body.len, ARMOR_BEGIN, sizeof(ARMOR_BEGIN) - 1) !=
+			    NULL)
+				rc = dearmor(body.data, body.len, key) == 0 ? 1 :
+				    -1;
+			else if ((body.data[0] & 0x80) != 0)
+				rc = buf_add(key, body.data, body.len) == 0 ? 1 :
+				    -1;
+		}
+	}
+	buf_free(&body);
+	mime_free(m);
 	return rc;
 }

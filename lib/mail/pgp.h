@@ -23,6 +23,7 @@
 
 #define PGP_MAX_MESSAGE		(64 * 1024 * 1024)
 #define PGP_MAX_FPR		64	/* hex fingerprint, with room */
+#define PGP_MAX_KEY		(64 * 1024)	/* a key attached to mail */
 
 enum pgp_result {
 	PGP_NOT_SIGNED,		/* no OpenPGP signature at the top */
@@ -47,8 +48,9 @@ void	 pgp_stop_agent(void);
 
 /*
  * The fingerprint of the key of address (an e-mail address of one of its
- * user IDs; secret: a key we can sign or decrypt with), usable now (not
- * expired, revoked or disabled, able to sign resp. encrypt): 0, or -1.
+ * user IDs, or a domain: a gateway's key, user ID <domain>; secret: a
+ * key we can sign or decrypt with), usable now (not expired, revoked or
+ * disabled, able to sign resp. encrypt): 0, or -1.
  */
 int	 pgp_key_for(const char *address, int secret, char *fpr,
 	    size_t size);
@@ -128,5 +130,22 @@ int	 pgp_decrypt_inline(const char *msg, size_t len,
  * -1 and errstr when it cannot be looked at (too large, no memory). */
 int	 pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,
 	    const char **errstr);
+/*
+ * pgp_verify() against key (binary, one public key) alone, in a GnuPG
+ * home made for it under the directory scratch and removed after:
+ * whether a key that came with a message signed that message. 0 (v
+ * says), or -1 and errstr (the key does not import, ...).
+ */
+int	 pgp_verify_with(const char *msg, size_t len, const void *key,
+	    size_t keylen, const char *scratch, struct pgp_verdict *v,
+	    const char **errstr);
+/*
+ * A key attached to a message: the first application/pgp-keys part (not
+ * inside a forwarded message), its transfer encoding undone and its
+ * ASCII armor (RFC 4880 6.2, checksum checked) removed, appended to key
+ * (binary): 1, 0 if there is none, -1 if the one there is malformed or
+ * larger than PGP_MAX_KEY.
+ */
+int	 pgp_attached_key(const char *msg, size_t len, struct buf *key);
 
 #endif

@@ -32,6 +32,11 @@ static const char *const prefer_names[] = {
 	[PREFER_SMIME] = "smime",
 	[PREFER_OPENPGP] = "openpgp",
 };
+static const char *const pgp_keys_names[] = {
+	[PGP_KEYS_NO] = "no",
+	[PGP_KEYS_SIGNED] = "signed",
+	[PGP_KEYS_YES] = "yes",
+};
 static const char *const user_encrypted_names[] = {
 	[USER_ENCRYPTED_PASS] = "pass",
 	[USER_ENCRYPTED_REJECT] = "reject",
@@ -101,6 +106,8 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 		{ "prefer", prefer_names, nitems(prefer_names), &r->prefer },
 		{ "autocrypt", yesno_names, nitems(yesno_names),
 		    &r->autocrypt },
+		{ "pgp-keys", pgp_keys_names, nitems(pgp_keys_names),
+		    &r->pgp_keys },
 	};
 	size_t		 i = 0, a, k;
 	int		 nactions = 0;
@@ -144,7 +151,7 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 			(void)snprintf(err, errsize, "unknown word \"%.40s\" (a"
 			    " direction, from, to, sign, encrypt, decrypt, "
 			    "user-encrypted, keep-original, subject-tag, prefer, "
-			    "autocrypt or require-signed)", words[i]);
+			    "autocrypt, pgp-keys or require-signed)", words[i]);
 			return -1;
 		}
 		if (i + 1 == n || (*actions[a].slot = lookup(actions[a].values,
@@ -196,6 +203,7 @@ policy_rule_format(const struct policy_rule *r, char *buf, size_t size)
 	ACTION(r->subject_tag, "subject-tag", yesno_names)
 	ACTION(r->prefer, "prefer", prefer_names)
 	ACTION(r->autocrypt, "autocrypt", yesno_names)
+	ACTION(r->pgp_keys, "pgp-keys", pgp_keys_names)
 #undef ACTION
 	if (r->require_signed)
 		(void)osms_strlcat(buf, buf[0] ? " require-signed" :
@@ -269,6 +277,8 @@ apply(struct policy *out, const struct policy_rule *r)
 		out->prefer = (enum policy_prefer)r->prefer;
 	if (r->autocrypt != 0)
 		out->autocrypt = (enum policy_yesno)r->autocrypt;
+	if (r->pgp_keys != 0)
+		out->pgp_keys = (enum policy_pgp_keys)r->pgp_keys;
 	if (r->require_signed == POLICY_YES)
 		out->require_signed = 1;
 }
@@ -316,6 +326,8 @@ policy_match(const struct policy_rules *rules, enum policy_dir dir,
 		out->prefer = PREFER_SMIME;
 	if (out->autocrypt == 0)
 		out->autocrypt = POLICY_NO;
+	if (out->pgp_keys == 0)
+		out->pgp_keys = PGP_KEYS_NO;
 	return unknown ? -1 : 0;
 }
 

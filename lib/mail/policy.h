@@ -19,13 +19,19 @@
  *		autocrypt yes|no	(outbound: the sender's OpenPGP key
  *					in an Autocrypt field; inbound: a
  *					sender's key taken from one)
+ *		pgp-keys no|signed|yes	(inbound: the sender's OpenPGP key
+ *					from an attached application/
+ *					pgp-keys part: signed, only when
+ *					that key's PGP/MIME signature over
+ *					the message verifies)
  *		require-signed
  *
  * Defaults: outbound and internal mail is signed and encrypted if
  * possible (S/MIME when the recipient has both) and a user's own
- * encryption passes; inbound mail is
- * decrypted, need not be signed, and is delivered without its encrypted
- * original and with its Subject as it came.
+ * encryption passes; inbound mail is decrypted, need not be signed, and
+ * is delivered without its encrypted original and with its Subject as
+ * it came; no OpenPGP key is taken from mail (autocrypt no, pgp-keys
+ * no).
  *
  * The directory may say more for one local user or domain (cryptod's
  * policy-table: a key, an address or a domain, and ACTION words): what
@@ -62,6 +68,7 @@ enum policy_encrypt {
 enum policy_yesno { POLICY_NO = 1, POLICY_YES };
 enum policy_user_encrypted { USER_ENCRYPTED_PASS = 1, USER_ENCRYPTED_REJECT };
 enum policy_prefer { PREFER_SMIME = 1, PREFER_OPENPGP };
+enum policy_pgp_keys { PGP_KEYS_NO = 1, PGP_KEYS_SIGNED, PGP_KEYS_YES };
 
 struct policy_rule {
 	TAILQ_ENTRY(policy_rule) entry;
@@ -70,7 +77,7 @@ struct policy_rule {
 	char			 to[POLICY_MAX_WHO];
 	uint32_t		 sign, encrypt, decrypt, user_encrypted;
 	uint32_t		 keep_original, subject_tag;
-	uint32_t		 prefer, autocrypt;
+	uint32_t		 prefer, autocrypt, pgp_keys;
 	uint32_t		 require_signed;	/* POLICY_YES or 0 */
 	int			 line;
 };
@@ -86,6 +93,7 @@ struct policy {
 	enum policy_yesno		 subject_tag;
 	enum policy_prefer		 prefer;
 	enum policy_yesno		 autocrypt;
+	enum policy_pgp_keys		 pgp_keys;
 	int				 require_signed;
 	int				 line;	/* the rule's, 0: defaults */
 	char				 via[POLICY_MAX_WHO];	/* "" or the

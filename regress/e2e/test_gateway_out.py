@@ -543,7 +543,8 @@ try:
             e = inbound_signed(o.ports["smtp"], message_id(),
                                sender="sam@strict.test", signed=False)
             t.expect(e is not None and e.smtp_code == 550 and
-                     b"must carry a valid S/MIME signature" in e.smtp_error,
+                     b"must carry a valid S/MIME or OpenPGP signature" in
+                     e.smtp_error,
                      repr(e))
             e = inbound_signed(o.ports["smtp"], message_id(), who="bob",
                                sender="sam@strict.test")

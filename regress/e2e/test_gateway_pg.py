@@ -67,8 +67,8 @@ with Pg() as pg:
 
         with t.case("a decision is a row of crypt_audit, as in audit.log"):
             code, text = plain(mx, "x@remote.test", message_id())
-            t.expect(code == 550 and b"must carry a valid S/MIME signature"
-                     in text, "%d %r" % (code, text))
+            t.expect(code == 550 and b"must carry a valid S/MIME or "
+                     b"OpenPGP signature" in text, "%d %r" % (code, text))
             line = wait_until(lambda: [l for l in audit_lines(log)
                                        if "from=<x@remote.test>" in l])
             t.require(line, "not in audit.log")
@@ -163,9 +163,10 @@ with Pg() as pg:
                     "mail only"):
             code, text = plain(o.ports["smtp"], "x@elsewhere.test",
                                message_id())
-            t.expect(code == 550 and b"must carry a valid S/MIME signature"
-                     b" (policy: the defaults, the directory's entry for "
-                     b"alice@example.test)" in text, "%d %r" % (code, text))
+            t.expect(code == 550 and b"must carry a valid S/MIME or "
+                     b"OpenPGP signature (policy: the defaults, the "
+                     b"directory's entry for alice@example.test)" in text,
+                     "%d %r" % (code, text))
 
         with t.case("a rule on a table in the database"):
             try:

@@ -9,33 +9,19 @@ policy says decrypt no, is delivered as it came.
 
 Debian packages: gnupg."""
 import os
-import re
 import smtplib
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from osmstest import *  # noqa: E402,F401,F403
+from gpgpeer import GpgPeer  # noqa: E402
 from mailtest import *  # noqa: E402,F401,F403
 
 t = Tests(__file__)
 EICAR = ("X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-"
          "FILE!$H+H*")
-peer = tempfile.mkdtemp(prefix="osms-gwpgp-")
-os.chmod(peer, 0o700)
-GPG = ["gpg", "--homedir", peer, "--batch", "--yes", "--no-tty",
-       "--pinentry-mode", "loopback", "--passphrase", "", "--trust-model",
-       "always", "--armor"]
-
-
-def gpg(*args, data=None):
-    p = subprocess.run(GPG + list(args), input=data, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-    if p.returncode != 0:
-        raise RuntimeError(p.stderr.decode()[-400:])
-    return p.stdout
+gpg = GpgPeer("osms-gwpgp-", armor=True)
 
 
 def entity(body):
@@ -206,9 +192,5 @@ with Osms() as o:
                      m["X-Osms-PGP"] == "encrypted, not decrypted (policy)",
                      repr(m and m["X-Osms-PGP"]))
     finally:
-        for h in (home, peer):
-            subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"],
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-        subprocess.run(["rm", "-rf", peer])
+        gpg.close(home)
 t.done()

@@ -14,30 +14,17 @@ import base64
 import os
 import re
 import smtplib
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from osmstest import *  # noqa: E402,F401,F403
+from gpgpeer import GpgPeer  # noqa: E402
 from mailtest import *  # noqa: E402,F401,F403
 from smtpsink import Sink  # noqa: E402
 
 t = Tests(__file__)
-peer = tempfile.mkdtemp(prefix="osms-gwpgpout-")
-os.chmod(peer, 0o700)
-GPG = ["gpg", "--homedir", peer, "--batch", "--yes", "--no-tty",
-       "--pinentry-mode", "loopback", "--passphrase", "", "--trust-model",
-       "always"]
-
-
-def gpg(*args, data=None):
-    p = subprocess.run(GPG + list(args), input=data, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE)
-    if p.returncode != 0:
-        raise RuntimeError(p.stderr.decode()[-400:])
-    return p.stdout
+gpg = GpgPeer("osms-gwpgpout-")
 
 
 def ctype(data):
@@ -178,14 +165,10 @@ with Osms(start=False) as o:
         with t.case("a changed key is held, not used, until osmsctl pgp "
                     "accept"):
             old = o.ctl("pgp", "list", "gina@ac.test").stdout.split()[0]
-            peer2 = tempfile.mkdtemp(prefix="osms-gwpgpout2-")
-            os.chmod(peer2, 0o700)
-            g2 = GPG[:1] + ["--homedir", peer2] + GPG[3:]
-            subprocess.run(g2 + ["--quick-gen-key", "Gina <gina@ac.test>",
-                                 "future-default", "default", "never"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            second = subprocess.run(g2 + ["--export", "gina@ac.test"],
-                                    stdout=subprocess.PIPE).stdout
+            g2 = GpgPeer("osms-gwpgpout2-")
+            g2("--quick-gen-key", "Gina <gina@ac.test>", "future-default",
+               "default", "never")
+            second = g2("--export", "gina@ac.test")
             from_gina(autocrypt("gina@ac.test", second))
             t.expect(wait_log(o, r"autocrypt: a new key [0-9A-F]{40} differs"
                               r" from the known %s: held" % old), "held")
@@ -203,13 +186,10 @@ with Osms(start=False) as o:
             got = copies(sink, mid, 1)
             arm = re.search(rb"-----BEGIN PGP MESSAGE-----.*?-----END PGP "
                             rb"MESSAGE-----", got[0].data, re.S).group(0)
-            r = subprocess.run(g2 + ["--decrypt"], input=arm,
-                               stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
+            r = g2.run("--decrypt", data=arm)
             t.expect(r.returncode == 0 and b"now new" in r.stdout,
                      "the accepted key is used")
-            subprocess.run(["gpgconf", "--homedir", peer2, "--kill", "all"])
-            subprocess.run(["rm", "-rf", peer2])
+            g2.close()
 
         with t.case("alice's own key goes out in an Autocrypt field, which "
                     "gpg imports"):
@@ -223,8 +203,7 @@ with Osms(start=False) as o:
                           rb"((?:\r\n [^\r\n]*)+)", head, re.M)
             t.require(m is not None, head.decode()[:600])
             key = base64.b64decode(re.sub(rb"\s", b"", m.group(1)))
-            r = subprocess.run(GPG + ["--import"], input=key,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            r = gpg.run("--import", data=key)
             t.expect(r.returncode == 0 and b"alice@example.test" in r.stderr,
                      r.stderr.decode())
 
@@ -240,22 +219,16 @@ with Osms(start=False) as o:
             parts = data.split(b"--" + b)
             content = parts[1][2:-2]
             sig = parts[2].split(b"\r\n\r\n", 1)[1]
-            with open(os.path.join(peer, "c.txt"), "wb") as f:
+            with open(gpg.path("c.txt"), "wb") as f:
                 f.write(content)
-            with open(os.path.join(peer, "c.asc"), "wb") as f:
+            with open(gpg.path("c.asc"), "wb") as f:
                 f.write(sig)
-            r = subprocess.run(GPG + ["--status-fd", "1", "--verify",
-                                      os.path.join(peer, "c.asc"),
-                                      os.path.join(peer, "c.txt")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            r = gpg.run("--status-fd", "1", "--verify", gpg.path("c.asc"),
+                        gpg.path("c.txt"))
             t.expect(r.returncode == 0 and b"[GNUPG:] GOODSIG" in r.stdout,
                      r.stdout.decode() + r.stderr.decode())
             t.expect(wait_log(o, r"from=<alice@example\.test> signed "
                               r"openpgp key=[0-9A-F]{40}"), "audited")
     finally:
-        for h in (home, peer):
-            subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"],
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-        subprocess.run(["rm", "-rf", peer])
+        gpg.close(home)
 t.done()

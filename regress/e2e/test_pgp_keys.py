@@ -8,24 +8,14 @@ Debian packages: gnupg."""
 import os
 import pwd
 import re
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from osmstest import *  # noqa: E402,F401,F403
+from gpgpeer import GpgPeer  # noqa: E402
 
 t = Tests(__file__)
-peer = tempfile.mkdtemp(prefix="osms-pgp-peer-")
-os.chmod(peer, 0o700)
-GPG = ["gpg", "--homedir", peer, "--batch", "--yes", "--no-tty",
-       "--pinentry-mode", "loopback", "--passphrase", "", "--trust-model",
-       "always"]
-
-
-def gpg(*args, data=None):
-    return subprocess.run(GPG + list(args), input=data,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+gpg = GpgPeer("osms-pgp-peer-")
 
 
 with Osms() as o:
@@ -55,18 +45,18 @@ with Osms() as o:
             t.require(p.returncode == 0 and "-----BEGIN PGP PUBLIC KEY "
                       "BLOCK-----" in p.stdout and "PRIVATE" not in p.stdout,
                       p.stdout[:200] + p.stderr)
-            r = gpg("--import", data=p.stdout.encode())
+            r = gpg.run("--import", data=p.stdout.encode())
             t.require(r.returncode == 0, r.stderr.decode())
-            r = gpg("--armor", "-r", "alice@example.test", "--encrypt",
+            r = gpg.run("--armor", "-r", "alice@example.test", "--encrypt",
                     data=b"for alice\n")
             t.expect(r.returncode == 0 and b"BEGIN PGP MESSAGE" in r.stdout,
                      r.stderr.decode())
 
         with t.case("import, list, show and remove bob's public key"):
-            r = gpg("--quick-gen-key", "Bob <bob@remote.test>",
+            r = gpg.run("--quick-gen-key", "Bob <bob@remote.test>",
                     "future-default", "default", "never")
             t.require(r.returncode == 0, r.stderr.decode())
-            r = gpg("--armor", "--export", "bob@remote.test")
+            r = gpg.run("--armor", "--export", "bob@remote.test")
             f = o.write_file("bob.asc", r.stdout.decode(), 0o600)
             p = o.ctl("pgp", "import", f)
             m = re.match(r"^imported ([0-9A-F]{40})$", p.stdout)
@@ -96,16 +86,12 @@ with Osms() as o:
             p = o.ctl("pgp", "export", "alice@example.test", "--secret")
             t.require(p.returncode == 0 and "-----BEGIN PGP PRIVATE KEY "
                       "BLOCK-----" in p.stdout, p.stderr)
-            r = gpg("--import", data=p.stdout.encode())
-            r = gpg("--list-secret-keys", "alice@example.test")
+            r = gpg.run("--import", data=p.stdout.encode())
+            r = gpg.run("--list-secret-keys", "alice@example.test")
             t.expect(r.returncode == 0 and alice.encode() in r.stdout,
                      r.stdout.decode() + r.stderr.decode())
             p = o.ctl("pgp", "frobnicate")
             t.expect(p.returncode == 2, "usage")
     finally:
-        for h in (home, peer):
-            subprocess.run(["gpgconf", "--homedir", h, "--kill", "all"],
-                           stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)
-        subprocess.run(["rm", "-rf", peer])
+        gpg.close(home)
 t.done()

@@ -3,6 +3,7 @@
  * verifying end with a verdict or a refusal, never more output than
  * the home can account for. The home is empty: what gets as far as
  * GnuPG (a well-formed multipart/encrypted or /signed) is refused there.
+ * A key attached to it is found and dearmored within its limit.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct buf		 out = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf		 key = BUF_INIT(PGP_MAX_KEY);
 	struct pgp_verdict	 v;
 	const char		*m = (const char *)data, *err;
 	char			 who[256];
@@ -48,6 +50,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pgp_verify(m, size, &v, &err) == 0 && (v.result == PGP_VERIFIED ||
 	    (enc && v.result != PGP_NOT_SIGNED)))
 		abort();
+	switch (pgp_attached_key(m, size, &key)) {
+	case 1:
+		if (key.len == 0 || key.len > PGP_MAX_KEY)
+			abort();
+		break;
+	default:
+		if (key.len != 0)
+			abort();
+	}
+	buf_free(&key);
 	buf_free(&out);
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include "mime.h"
 #include "pgp.h"
 #include "test.h"
+#include "util.h"
 
 static const char msg[] = "From: <alice@example.test>\r\n"
     "To: <bob@remote.test>\r\nSubject: hello\r\n"
@@ -372,6 +373,128 @@ test_verify_peer(void)
 	test_end();
 }
 
+/* A message from mallory: text and a key (armored, in base64) that
+ * signer signed, as PGP/MIME. */
+static void
+keyed_message(struct buf *m, const char *key_of, const char *signer,
+    int corrupt)
+{
+	struct buf	 e = BUF_INIT(PGP_MAX_MESSAGE);
+	char		*key, *sig, *b64;
+	size_t		 n, bn;
+
+	test_assert(sh(GPG " --homedir %s --armor --export %s > %s/k.asc",
+	    peer, key_of, dir) == 0);
+	key = read_file("k.asc", &n);
+	test_assert(key != NULL);
+	if (corrupt)	/* one base64 letter of the key: the checksum fails */
+		key[strstr(key, "\n\n") + 40 - key] ^= 0x01;
+	b64 = malloc(n * 2 + 4);
+	bn = (size_t)base64_encode(key, n, b64, n * 2 + 4);
+	(void)buf_addstr(&e, "Content-Type: multipart/mixed; boundary=\"m\""
+	    "\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\nmy key is "
+	    "attached\r\n--m\r\nContent-Type: application/pgp-keys; name="
+	    "\"k.asc\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+	(void)buf_add(&e, b64, bn);
+	(void)buf_addstr(&e, "\r\n--m--\r\n");
+	free(b64);
+	free(key);
+	write_file("e.txt", e.data, e.len);
+	test_assert(sh(GPG " --homedir %s --armor -u %s --detach-sign -o "
+	    "%s/e.asc %s/e.txt", peer, signer, dir, dir) == 0);
+	sig = read_file("e.asc", &n);
+	test_assert(sig != NULL);
+	buf_reset(m);
+	(void)buf_addstr(m, "From: <mallory@evil.test>\r\nSubject: k\r\n"
+	    "MIME-Version: 1.0\r\nContent-Type: multipart/signed; protocol="
+	    "\"application/pgp-signature\"; boundary=\"b\"\r\n\r\n--b\r\n");
+	(void)buf_add(m, e.data, e.len);
+	(void)buf_addstr(m, "\r\n--b\r\nContent-Type: application/pgp-"
+	    "signature\r\n\r\n");
+	(void)buf_add(m, sig, n);
+	(void)buf_addstr(m, "\r\n--b--\r\n");
+	free(sig);
+	buf_free(&e);
+}
+
+static void
+test_attached(void)
+{
+	static const char forwarded[] = "From: <x@evil.test>\r\n"
+	    "Content-Type: message/rfc822\r\n\r\nFrom: <y@evil.test>\r\n"
+	    "Content-Type: application/pgp-keys\r\n\r\n-----BEGIN PGP "
+	    "PUBLIC KEY BLOCK-----\r\n";
+	struct buf		 m = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf		 key = BUF_INIT(PGP_MAX_KEY);
+	struct pgp_verdict	 v;
+	const char		*err;
+	char			 fpr[PGP_MAX_FPR + 1], cmd[300];
+
+	test_begin("pgp: a key attached to mail is found and dearmored; the "
+	    "message's signature checked with it alone");
+	keyed_message(&m, "mallory@evil.test", "mallory@evil.test", 0);
+	test_assert(pgp_attached_key(m.data, m.len, &key) == 1 &&
+	    (key.data[0] & 0x80) != 0);
+	test_assert(pgp_offered(key.data, key.len, "mallory@evil.test", fpr,
+	    sizeof(fpr), &err) == 0 && strlen(fpr) == 40);
+	/* Not in the home: a signature by a key it does not have. */
+	test_assert(pgp_verify(m.data, m.len, &v, &err) == 0 &&
+	    v.result == PGP_FAILED);
+	test_assert(pgp_verify_with(m.data, m.len, key.data, key.len, dir, &v,
+	    &err) == 0 && v.result == PGP_VERIFIED &&
+	    strcmp(v.signer, "mallory@evil.test") == 0);
+	/* The scratch home is gone, and the home did not take the key. */
+	(void)snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s | grep "
+	    "verify)\"", dir);
+	test_assert(system(cmd) == 0);
+	test_assert(pgp_key_for("mallory@evil.test", 0, fpr, sizeof(fpr)) ==
+	    -1);
+	/* bob's key, signed by mallory: the key did not sign it. */
+	keyed_message(&m, "bob@remote.test", "mallory@evil.test", 0);
+	buf_reset(&key);
+	test_assert(pgp_attached_key(m.data, m.len, &key) == 1);
+	test_assert(pgp_verify_with(m.data, m.len, key.data, key.len, dir, &v,
+	    &err) == 0 && v.result == PGP_FAILED);
+	/* A changed letter: the armor's checksum says so. */
+	keyed_message(&m, "mallory@evil.test", "mallory@evil.test", 1);
+	buf_reset(&key);
+	test_assert(pgp_attached_key(m.data, m.len, &key) == -1 &&
+	    key.len == 0);
+	/* Not a key at all; none; one inside a forwarded message. */
+	test_assert(pgp_verify_with(m.data, m.len, "junk", 4, dir, &v,
+	    &err) == -1);
+	test_assert(pgp_attached_key(msg, sizeof(msg) - 1, &key) == 0);
+	test_assert(pgp_attached_key(forwarded, sizeof(forwarded) - 1,
+	    &key) == 0);
+	buf_free(&key);
+	buf_free(&m);
+	test_end();
+}
+
+static void
+test_domain_key(void)
+{
+	char		 fpr[PGP_MAX_FPR + 1], fpr2[PGP_MAX_FPR + 1];
+	const char	*err;
+
+	test_begin("pgp: a gateway's key for a domain, user ID <domain>");
+	test_assert(pgp_keygen("example.test", fpr, sizeof(fpr), &err) == 0);
+	test_assert(pgp_key_for("example.test", 1, fpr2, sizeof(fpr2)) == 0 &&
+	    strcmp(fpr, fpr2) == 0);
+	test_assert(pgp_key_for("EXAMPLE.test", 0, fpr2, sizeof(fpr2)) == 0);
+	/* The domain is not an address of it, nor a name that widens */
+	test_assert(pgp_key_for("x@example.test", 0, fpr2, sizeof(fpr2)) ==
+	    -1);
+	test_assert(pgp_keygen("localhost", fpr2, sizeof(fpr2), &err) == -1);
+	test_assert(pgp_keygen("a@b@example.test", fpr2, sizeof(fpr2),
+	    &err) == -1);
+	test_assert(pgp_key_for(".example.test", 0, fpr2, sizeof(fpr2)) ==
+	    -1);
+	test_assert(pgp_delete(fpr, &err) == 0);
+	test_assert(pgp_key_for("example.test", 0, fpr2, sizeof(fpr2)) == -1);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -381,6 +504,8 @@ main(void)
 	test_encrypt();
 	test_decrypt();
 	test_verify_peer();
+	test_attached();
+	test_domain_key();
 	pgp_done();
 	(void)sh("GNUPGHOME=%s gpgconf --kill all; GNUPGHOME=%s gpgconf "
 	    "--kill all; rm -rf %s", gw, peer, dir);

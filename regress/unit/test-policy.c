@@ -34,6 +34,8 @@ test_parse(void)
 		"outbound to <Partners> encrypt mandatory",
 		"outbound to .pgp.example encrypt mandatory prefer openpgp",
 		"inbound from .pgp.example autocrypt yes",
+		"inbound from .pgp.example pgp-keys signed",
+		"inbound to alice@example.test pgp-keys yes",
 	};
 	static const struct {
 		const char	*text, *why;
@@ -53,11 +55,13 @@ test_parse(void)
 		{ "sideways sign never", "unknown word \"sideways\" (a "
 		    "direction, from, to, sign, encrypt, decrypt, "
 		    "user-encrypted, keep-original, subject-tag, prefer, "
-		    "autocrypt or require-signed)" },
+		    "autocrypt, pgp-keys or require-signed)" },
 		{ "prefer rot13", "prefer wants smime or openpgp" },
 		{ "inbound keep-original maybe", "keep-original wants no or "
 		    "yes" },
 		{ "decrypt", "decrypt wants no or yes" },
+		{ "inbound pgp-keys always", "pgp-keys wants no, signed or "
+		    "yes" },
 	};
 	struct policy_rule	 r, r2;
 	char			 err[256], text[POLICY_MAX_TEXT];
@@ -137,7 +141,8 @@ test_match(void)
 	test_assert(p.line == 0 && !p.require_signed &&
 	    p.decrypt == POLICY_YES && p.user_encrypted == USER_ENCRYPTED_PASS &&
 	    p.keep_original == POLICY_NO && p.subject_tag == POLICY_NO &&
-	    p.prefer == PREFER_SMIME && p.autocrypt == POLICY_NO);
+	    p.prefer == PREFER_SMIME && p.autocrypt == POLICY_NO &&
+	    p.pgp_keys == PGP_KEYS_NO);
 	test_end();
 }
 
