@@ -85,7 +85,8 @@ int		 pgpgate_key_for(const char *address, char *fpr, size_t size);
 
 /* Take the sender's key from the message's Autocrypt field, and from an
  * attached key as the policy says (tag: the queue id, for the audit
- * trail). */
+ * trail). Called after pgpgate_inbound() for every message: it forgets
+ * what that kept. */
 void		 pgpgate_harvest(const struct buf *, const char *from,
 		    const char *tag, int autocrypt,
 		    enum policy_pgp_keys attached);

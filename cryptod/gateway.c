@@ -478,8 +478,7 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		if (pol.pgp_keys > attached)
 			attached = pol.pgp_keys;
 	}
-	if (autocrypt || attached != PGP_KEYS_NO)
-		pgpgate_harvest(cur, from, rq->tag, autocrypt, attached);
+	pgpgate_harvest(cur, from, rq->tag, autocrypt, attached);
 	if (smime_verify(cur->data, cur->len, store_trust(), &v, NULL, &signer,
 	    &err) == 0 && v.result != SMIME_NOT_SIGNED) {
 		changed = 1;

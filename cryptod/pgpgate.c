@@ -44,6 +44,18 @@ static time_t	 tried;
 static char	 home[1100];
 static char	 held[1100];	/* pgp-held/ of the store */
 static char	 scratch[1100];	/* the store: homes to check a key in */
+/* The message being handled as it came, and its session key, while it
+ * was signed inside the encryption by a key not here: a key attached
+ * to it may have made that signature (harvest_attached()). */
+static struct buf sealed = BUF_INIT(PGP_MAX_MESSAGE);
+static char	 session[sizeof(((struct pgp_verdict *)0)->session)];
+
+static void
+forget_sealed(void)
+{
+	buf_free(&sealed);
+	explicit_bzero(session, sizeof(session));
+}
 
 void
 pgpgate_apply(const char *store)
@@ -143,6 +155,7 @@ pgpgate_inbound(struct buf *cur, const char *const *decryptable,
 
 	notes[0] = '\0';
 	*signed_ = *verified = 0;
+	forget_sealed();
 	if (!start())
 		return 0;
 	memset(&v, 0, sizeof(v));
@@ -167,6 +180,10 @@ pgpgate_inbound(struct buf *cur, const char *const *decryptable,
 			    "here (%.100s)", err);
 			return 1;
 		}
+		if (v.session[0] != '\0' && buf_add(&sealed, cur->data,
+		    cur->len) == 0)
+			(void)osms_strlcpy(session, v.session, sizeof(session));
+		explicit_bzero(v.session, sizeof(v.session));
 		buf_free(cur);
 		*cur = next;
 		buf_init(&next, cur->max);
@@ -262,10 +279,27 @@ harvest_autocrypt(const struct buf *cur, const char *from, const char *tag)
 	buf_free(&ac.key);
 }
 
+/* The message's signature checked with key alone: PGP/MIME signed, or
+ * signed inside the encryption it came in. */
+static int
+signed_with(const struct buf *cur, const struct buf *key,
+    struct pgp_verdict *v, const char **err)
+{
+	if (pgp_verify_with(cur->data, cur->len, NULL, key->data, key->len,
+	    scratch, v, err) == -1)
+		return -1;
+	if (v->result != PGP_NOT_SIGNED || sealed.len == 0 ||
+	    session[0] == '\0')
+		return 0;
+	return pgp_verify_with(sealed.data, sealed.len, session, key->data,
+	    key->len, scratch, v, err);
+}
+
 /*
  * The sender's key from an attached application/pgp-keys part; signed:
  * only if that key's own signature over the message (PGP/MIME, after
- * decryption) verifies, checked with that key alone.
+ * decryption, or the signature inside the encryption) verifies, checked
+ * with that key alone.
  */
 static void
 harvest_attached(const struct buf *cur, const char *from, const char *tag,
@@ -282,9 +316,9 @@ harvest_attached(const struct buf *cur, const char *from, const char *tag,
 	if (r == -1)
 		audit(tag, "from=<%s> attached key: malformed or too large, "
 		    "ignored", from);
-	else if (mode == PGP_KEYS_SIGNED && (pgp_verify_with(cur->data,
-	    cur->len, key.data, key.len, scratch, &v, &err) == -1 ||
-	    v.result != PGP_VERIFIED || strcasecmp(v.signer, from) != 0))
+	else if (mode == PGP_KEYS_SIGNED && (signed_with(cur, &key, &v,
+	    &err) == -1 || v.result != PGP_VERIFIED ||
+	    strcasecmp(v.signer, from) != 0))
 		audit(tag, "from=<%s> attached key: ignored, the message is not"
 		    " signed with it (%s)", from, v.result == PGP_FAILED ?
 		    v.reason : v.result == PGP_VERIFIED ? "another address" :
@@ -299,12 +333,13 @@ void
 pgpgate_harvest(const struct buf *cur, const char *from, const char *tag,
     int autocrypt, enum policy_pgp_keys attached)
 {
-	if (!start())
-		return;
-	if (autocrypt)
-		harvest_autocrypt(cur, from, tag);
-	if (attached != PGP_KEYS_NO)
-		harvest_attached(cur, from, tag, attached);
+	if (start()) {
+		if (autocrypt)
+			harvest_autocrypt(cur, from, tag);
+		if (attached != PGP_KEYS_NO)
+			harvest_attached(cur, from, tag, attached);
+	}
+	forget_sealed();
 }
 
 int

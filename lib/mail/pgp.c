@@ -643,6 +643,7 @@ verdict(gpgme_ctx_t c, struct pgp_verdict *v)
 	case GPG_ERR_NO_PUBKEY:
 		(void)snprintf(v->reason, sizeof(v->reason), "signed by a key "
 		    "not in the keyring (%.64s)", v->fpr);
+		v->unknown_signer = 1;
 		return;
 	case GPG_ERR_SIG_EXPIRED:
 	case GPG_ERR_KEY_EXPIRED:
@@ -749,7 +750,11 @@ decrypt_data(const char *p, size_t len, const char *const *for_,
 	if (gpgme_data_new_from_mem(&cipher, p, len, 0) != 0)
 		return -1;
 	gpgme_set_status_cb(ctx, status_seen, &unprotected);
+	/* Its session key, should a key that came with the message have
+	 * to check the signature inside (pgp_verify_with()). */
+	(void)gpgme_set_ctx_flag(ctx, "export-session-key", "1");
 	err = gpgme_op_decrypt_verify(ctx, cipher, plain);
+	(void)gpgme_set_ctx_flag(ctx, "export-session-key", "0");
 	gpgme_set_status_cb(ctx, NULL, NULL);
 	dres = gpgme_op_decrypt_result(ctx);
 	/* Without an MDC (or AEAD) the plaintext may be malleated: refused
@@ -764,6 +769,10 @@ decrypt_data(const char *p, size_t len, const char *const *for_,
 	if (!decrypted_for(dres, for_, nfor, who, whosize))
 		goto done;
 	verdict(ctx, v);
+	if (v->unknown_signer && dres->session_key != NULL &&
+	    osms_strlcpy(v->session, dres->session_key, sizeof(v->session)) >=
+	    sizeof(v->session))
+		explicit_bzero(v->session, sizeof(v->session));
 	*errstr = NULL;
 	rc = 0;
 done:
@@ -994,13 +1003,16 @@ scratch_remove(const char *path, const struct stat *st, int flag,
 }
 
 int
-pgp_verify_with(const char *msg, size_t len, const void *key, size_t keylen,
-    const char *scratch, struct pgp_verdict *v, const char **errstr)
+pgp_verify_with(const char *msg, size_t len, const char *session,
+    const void *key, size_t keylen, const char *scratch,
+    struct pgp_verdict *v, const char **errstr)
 {
 	static const char	 conf[] = "no-autostart\n";
 	char			 dir[1100], path[1200];
+	struct mime_msg		*m = NULL;
+	const struct mime_part	*enc;
 	gpgme_ctx_t		 c = NULL;
-	gpgme_data_t		 d = NULL;
+	gpgme_data_t		 d = NULL, cipher = NULL, plain = NULL;
 	gpgme_import_result_t	 res;
 	int			 fd, rc = -1;
 
@@ -1033,11 +1045,34 @@ pgp_verify_with(const char *msg, size_t len, const void *key, size_t keylen,
 	    gpgme_op_import(c, d) != 0 || (res = gpgme_op_import_result(c)) ==
 	    NULL || res->imported != 1)
 		goto done;
-	rc = verify_in(c, msg, len, v, errstr);
+	if (session == NULL) {
+		rc = verify_in(c, msg, len, v, errstr);
+		goto done;
+	}
+	/* Signed inside the encryption (RFC 3156 6.2): decrypted again with
+	 * its session key, no secret key here, to check that signature. */
+	*errstr = "not a PGP/MIME encrypted message";
+	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, errstr)) ==
+	    NULL || (enc = encrypted_part(mime_root(m))) == NULL)
+		goto done;
+	*errstr = "cannot decrypt it with its session key";
+	if (gpgme_set_ctx_flag(c, "override-session-key", session) != 0 ||
+	    gpgme_data_new_from_mem(&cipher, msg + enc->body_off,
+	    enc->body_len, 0) != 0 || gpgme_data_new(&plain) != 0 ||
+	    gpgme_op_decrypt_verify(c, cipher, plain) != 0)
+		goto done;
+	verdict(c, v);
+	*errstr = NULL;
+	rc = 0;
 done:
-	gpgme_data_release(d);
-	if (c != NULL)
+	if (c != NULL) {
+		(void)gpgme_set_ctx_flag(c, "override-session-key", "");
 		gpgme_release(c);
+	}
+	gpgme_data_release(d);
+	gpgme_data_release(cipher);
+	gpgme_data_release(plain);
+	mime_free(m);
 	(void)nftw(dir, scratch_remove, 8, FTW_DEPTH | FTW_PHYS);
 	return rc;
 }

@@ -36,6 +36,10 @@ struct pgp_verdict {
 	char		 fpr[PGP_MAX_FPR + 1];	/* the signing key's */
 	char		 signer[256];	/* its first e-mail address, "" */
 	char		 reason[160];	/* for FAILED */
+	int		 unknown_signer;	/* FAILED: a key not here */
+	/* Decryption of a message signed inside by a key not here: its
+	 * session key, for pgp_verify_with() (wipe it after); else "". */
+	char		 session[128];
 };
 
 /* Use the GnuPG home dir (created 0700 if missing): 0, or -1 and
@@ -133,12 +137,14 @@ int	 pgp_verify(const char *msg, size_t len, struct pgp_verdict *v,
 /*
  * pgp_verify() against key (binary, one public key) alone, in a GnuPG
  * home made for it under the directory scratch and removed after:
- * whether a key that came with a message signed that message. 0 (v
+ * whether a key that came with a message signed that message. With
+ * session (a decryption's, see struct pgp_verdict), msg is the PGP/MIME
+ * encrypted message and the signature checked is the one inside. 0 (v
  * says), or -1 and errstr (the key does not import, ...).
  */
-int	 pgp_verify_with(const char *msg, size_t len, const void *key,
-	    size_t keylen, const char *scratch, struct pgp_verdict *v,
-	    const char **errstr);
+int	 pgp_verify_with(const char *msg, size_t len, const char *session,
+	    const void *key, size_t keylen, const char *scratch,
+	    struct pgp_verdict *v, const char **errstr);
 /*
  * A key attached to a message: the first application/pgp-keys part (not
  * inside a forwarded message), its transfer encoding undone and its

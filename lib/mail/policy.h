@@ -22,8 +22,8 @@
  *		pgp-keys no|signed|yes	(inbound: the sender's OpenPGP key
  *					from an attached application/
  *					pgp-keys part: signed, only when
- *					that key's PGP/MIME signature over
- *					the message verifies)
+ *					that key's signature over the
+ *					message verifies)
  *		require-signed
  *
  * Defaults: outbound and internal mail is signed and encrypted if

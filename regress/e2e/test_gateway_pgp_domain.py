@@ -97,6 +97,7 @@ with Osms(start=False) as o:
     home = os.path.join(o.path("certs"), "gnupg")
     try:
         for who in ("dan@signedkeys.test", "mal@signedkeys.test",
+                    "ola@signedkeys.test",
                     "eve@tofu.test", "nia@nokeys.test", "<partner.test>"):
             gpg("--quick-gen-key", who, "future-default", "default",
                 "never")
@@ -173,6 +174,24 @@ with Osms(start=False) as o:
         ours = p.stdout.split()[0]
         gpg("--import", data=o.ctl("pgp", "export",
                                    "example.test").stdout.encode())
+
+        with t.case("pgp-keys signed: signed inside the encryption with "
+                    "the key attached inside: taken"):
+            mid = message_id()
+            arm = gpg("-u", "ola@signedkeys.test", "-r", "<example.test>",
+                      "--sign", "--encrypt",
+                      data=with_key("ola@signedkeys.test", "sealed"))
+            code, text = smtp(mx, "ola@signedkeys.test", head(
+                "ola@signedkeys.test", mid) + encrypted(arm))
+            m = box.wait_for("alice", mid)
+            t.require(code == 250 and m is not None, "%d %r" % (code, text))
+            t.expect((m["X-Osms-PGP"] or "").startswith(
+                "decrypted for example.test; failed (signed by a key not in "
+                "the keyring"), repr(m["X-Osms-PGP"]))
+            fpr = wait_until(lambda: key_of(o, "ola@signedkeys.test"), 10)
+            t.expect(fpr is not None and wait_log(
+                o, r"from=<ola@signedkeys\.test> attached key, signed with "
+                r"it: key %s harvested" % fpr), "harvested, audited")
 
         with t.case("require-signed: an unsigned message from the partner "
                     "is refused, naming S/MIME and OpenPGP"):

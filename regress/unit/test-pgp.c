@@ -440,7 +440,7 @@ test_attached(void)
 	/* Not in the home: a signature by a key it does not have. */
 	test_assert(pgp_verify(m.data, m.len, &v, &err) == 0 &&
 	    v.result == PGP_FAILED);
-	test_assert(pgp_verify_with(m.data, m.len, key.data, key.len, dir, &v,
+	test_assert(pgp_verify_with(m.data, m.len, NULL, key.data, key.len, dir, &v,
 	    &err) == 0 && v.result == PGP_VERIFIED &&
 	    strcmp(v.signer, "mallory@evil.test") == 0);
 	/* The scratch home is gone, and the home did not take the key. */
@@ -453,7 +453,7 @@ test_attached(void)
 	keyed_message(&m, "bob@remote.test", "mallory@evil.test", 0);
 	buf_reset(&key);
 	test_assert(pgp_attached_key(m.data, m.len, &key) == 1);
-	test_assert(pgp_verify_with(m.data, m.len, key.data, key.len, dir, &v,
+	test_assert(pgp_verify_with(m.data, m.len, NULL, key.data, key.len, dir, &v,
 	    &err) == 0 && v.result == PGP_FAILED);
 	/* A changed letter: the armor's checksum says so. */
 	keyed_message(&m, "mallory@evil.test", "mallory@evil.test", 1);
@@ -461,13 +461,86 @@ test_attached(void)
 	test_assert(pgp_attached_key(m.data, m.len, &key) == -1 &&
 	    key.len == 0);
 	/* Not a key at all; none; one inside a forwarded message. */
-	test_assert(pgp_verify_with(m.data, m.len, "junk", 4, dir, &v,
+	test_assert(pgp_verify_with(m.data, m.len, NULL, "junk", 4, dir, &v,
 	    &err) == -1);
 	test_assert(pgp_attached_key(msg, sizeof(msg) - 1, &key) == 0);
 	test_assert(pgp_attached_key(forwarded, sizeof(forwarded) - 1,
 	    &key) == 0);
 	buf_free(&key);
 	buf_free(&m);
+	test_end();
+}
+
+/* Signed inside the encryption by a key not here, which came inside:
+ * the session key lets that key alone check the signature. */
+static void
+test_attached_inside(void)
+{
+	struct buf		 e = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf		 m = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf		 out = BUF_INIT(PGP_MAX_MESSAGE);
+	struct buf		 key = BUF_INIT(PGP_MAX_KEY);
+	struct pgp_verdict	 v, v2;
+	const char		*err, *for_[] = { "alice@example.test" };
+	char			 who[256], *arm, *k;
+	size_t			 n, kn;
+
+	test_begin("pgp: a key attached inside the encryption checks the "
+	    "signature inside, by the session key");
+	test_assert(sh(GPG " --homedir %s --armor --export mallory@evil.test "
+	    "> %s/k.asc", peer, dir) == 0);
+	k = read_file("k.asc", &kn);
+	(void)buf_addstr(&e, "Content-Type: multipart/mixed; boundary=\"m\""
+	    "\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\nsealed, my key "
+	    "inside\r\n--m\r\nContent-Type: application/pgp-keys\r\n\r\n");
+	(void)buf_add(&e, k, kn);
+	(void)buf_addstr(&e, "\r\n--m--\r\n");
+	free(k);
+	write_file("in.txt", e.data, e.len);
+	test_assert(sh(GPG " --homedir %s --armor -u mallory@evil.test -r "
+	    "alice@example.test --sign --encrypt -o %s/in.asc %s/in.txt", peer,
+	    dir, dir) == 0);
+	arm = read_file("in.asc", &n);
+	(void)buf_addstr(&m, "From: <mallory@evil.test>\r\nMIME-Version: 1.0"
+	    "\r\nContent-Type: multipart/encrypted; protocol=\"application/"
+	    "pgp-encrypted\"; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: "
+	    "application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b\r\n"
+	    "Content-Type: application/octet-stream\r\n\r\n");
+	(void)buf_add(&m, arm, n);
+	(void)buf_addstr(&m, "\r\n--b--\r\n");
+	free(arm);
+	test_assert(pgp_decrypt(m.data, m.len, for_, 1, who, sizeof(who), &out,
+	    &v, &err) == 0 && v.result == PGP_FAILED && v.unknown_signer &&
+	    strchr(v.session, ':') != NULL);
+	test_assert(pgp_attached_key(out.data, out.len, &key) == 1);
+	test_assert(pgp_verify_with(m.data, m.len, v.session, key.data,
+	    key.len, dir, &v2, &err) == 0 && v2.result == PGP_VERIFIED &&
+	    strcmp(v2.signer, "mallory@evil.test") == 0);
+	/* A wrong session key decrypts nothing. */
+	v.session[strlen(v.session) - 1] ^= 0x01;
+	test_assert(pgp_verify_with(m.data, m.len, v.session, key.data,
+	    key.len, dir, &v2, &err) == -1 && v2.result != PGP_VERIFIED);
+	/* Signed by a key here: no session key kept. */
+	test_assert(sh(GPG " --homedir %s --armor -u bob@remote.test -r "
+	    "alice@example.test --sign --encrypt -o %s/in2.asc %s/in.txt",
+	    peer, dir, dir) == 0);
+	arm = read_file("in2.asc", &n);
+	buf_reset(&m);
+	(void)buf_addstr(&m, "MIME-Version: 1.0\r\nContent-Type: multipart/"
+	    "encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\""
+	    "\r\n\r\n--b\r\nContent-Type: application/pgp-encrypted\r\n\r\n"
+	    "Version: 1\r\n\r\n--b\r\nContent-Type: application/octet-stream"
+	    "\r\n\r\n");
+	(void)buf_add(&m, arm, n);
+	(void)buf_addstr(&m, "\r\n--b--\r\n");
+	free(arm);
+	buf_reset(&out);
+	test_assert(pgp_decrypt(m.data, m.len, for_, 1, who, sizeof(who), &out,
+	    &v, &err) == 0 && v.result == PGP_VERIFIED && v.session[0] == '\0');
+	buf_free(&e);
+	buf_free(&m);
+	buf_free(&out);
+	buf_free(&key);
 	test_end();
 }
 
@@ -505,6 +578,7 @@ main(void)
 	test_decrypt();
 	test_verify_peer();
 	test_attached();
+	test_attached_inside();
 	test_domain_key();
 	pgp_done();
 	(void)sh("GNUPGHOME=%s gpgconf --kill all; GNUPGHOME=%s gpgconf "
