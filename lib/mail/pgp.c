@@ -3,6 +3,7 @@
  */
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gpgme.h>
@@ -33,6 +35,30 @@ const char PGP_NO_MDC[] = "not integrity protected (no MDC): the plaintext "
 
 static gpgme_ctx_t	 ctx;
 static char		 homedir[1100];
+
+/*
+ * Keys as GnuPG listed them, kept between operations: every listing is
+ * a gpg process, and cryptod waits for it. What the home holds changes
+ * only with its keyrings (pubring.kbx, private-keys-v1.d/), here or by
+ * osmsctl pgp: their inode, size and time are looked at before each
+ * use, and a change forgets everything; so does age (a key expires
+ * with time alone).
+ */
+#define KEYCACHE	256
+#define KEYCACHE_TTL	60	/* seconds */
+
+struct cached {
+	char		 id[300];	/* fingerprint, key id, or "="address */
+	int		 secret, used;	/* used: 0 for a free slot */
+	gpgme_key_t	 key;		/* NULL: GnuPG has none */
+	char		 fpr[PGP_MAX_FPR + 1];	/* pgp_key_for()'s answer */
+	int		 found;
+	time_t		 when;
+};
+
+static struct cached	 cache[KEYCACHE];
+static int		 cache_clock;
+static struct stat	 seen_pub, seen_sec;
 
 static int	 add_data(struct buf *, gpgme_data_t);
 
@@ -91,6 +117,9 @@ pgp_stop_agent(void)
 void
 pgp_done(void)
 {
+	pgp_forget();
+	memset(&seen_pub, 0, sizeof(seen_pub));
+	memset(&seen_sec, 0, sizeof(seen_sec));
 	if (ctx != NULL)
 		gpgme_release(ctx);
 	ctx = NULL;
@@ -119,16 +148,110 @@ uid_names(gpgme_user_id_t u, const char *address)
 	    strcasecmp(u->email, address) == 0;
 }
 
-int
-pgp_key_for(const char *address, int secret, char *fpr, size_t size)
+void
+pgp_forget(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < KEYCACHE; i++)
+		if (cache[i].key != NULL)
+			gpgme_key_unref(cache[i].key);
+	memset(cache, 0, sizeof(cache));
+	cache_clock = 0;
+}
+
+static int
+same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
+	    a->st_size == b->st_size && a->st_mtim.tv_sec ==
+	    b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Forget the cache if the keyrings changed since it was filled. */
+static void
+cache_check(void)
+{
+	struct stat	 pub, sec;
+	char		 path[1200];
+
+	memset(&pub, 0, sizeof(pub));
+	memset(&sec, 0, sizeof(sec));
+	(void)snprintf(path, sizeof(path), "%s/pubring.kbx", homedir);
+	(void)stat(path, &pub);
+	(void)snprintf(path, sizeof(path), "%s/private-keys-v1.d", homedir);
+	(void)stat(path, &sec);
+	if (!same_stat(&pub, &seen_pub) || !same_stat(&sec, &seen_sec)) {
+		pgp_forget();
+		seen_pub = pub;
+		seen_sec = sec;
+	}
+}
+
+/* The slot for (id, secret): the one that has it (hit set), else the
+ * least recently used, emptied. */
+static struct cached *
+cache_slot(const char *id, int secret, int *hit)
+{
+	struct cached	*c = &cache[0];
+	time_t		 now = time(NULL);
+	size_t		 i;
+
+	cache_check();
+	for (i = 0; i < KEYCACHE; i++) {
+		if (cache[i].used != 0 && cache[i].secret == secret &&
+		    strcmp(cache[i].id, id) == 0 && now - cache[i].when <
+		    KEYCACHE_TTL && now >= cache[i].when) {
+			cache[i].used = ++cache_clock;
+			*hit = 1;
+			return &cache[i];
+		}
+		if (cache[i].used < c->used)
+			c = &cache[i];
+	}
+	if (c->key != NULL)
+		gpgme_key_unref(c->key);
+	memset(c, 0, sizeof(*c));
+	*hit = 0;
+	if (osms_strlcpy(c->id, id, sizeof(c->id)) >= sizeof(c->id))
+		return NULL;
+	c->secret = secret;
+	c->used = ++cache_clock;
+	c->when = now;
+	return c;
+}
+
+/* gpgme_get_key() through the cache: a reference for the caller, or
+ * NULL. */
+static gpgme_key_t
+key_get(const char *id, int secret)
+{
+	struct cached	*c;
+	gpgme_key_t	 key = NULL;
+	int		 hit;
+
+	if ((c = cache_slot(id, secret, &hit)) != NULL && hit) {
+		if (c->key != NULL)
+			gpgme_key_ref(c->key);
+		return c->key;
+	}
+	if (gpgme_get_key(ctx, id, &key, secret) != 0)
+		key = NULL;
+	if (c != NULL && (c->key = key) != NULL)
+		gpgme_key_ref(key);
+	return key;
+}
+
+/* pgp_key_for()'s listing, as GnuPG answers it. */
+static int
+key_for_listed(const char *address, int secret, char *fpr, size_t size)
 {
 	gpgme_key_t	 key;
 	gpgme_user_id_t	 u;
 	char		 pattern[300];
 	int		 found = -1;
 
-	if (ctx == NULL || !key_name_ok(address) ||
-	    osms_snprintf(pattern, sizeof(pattern), "<%s>", address) == -1 ||
+	if (osms_snprintf(pattern, sizeof(pattern), "<%s>", address) == -1 ||
 	    gpgme_op_keylist_start(ctx, pattern, secret) != 0)
 		return -1;
 	while (gpgme_op_keylist_next(ctx, &key) == 0) {
@@ -147,6 +270,36 @@ pgp_key_for(const char *address, int secret, char *fpr, size_t size)
 	}
 	(void)gpgme_op_keylist_end(ctx);
 	return found;
+}
+
+int
+pgp_key_for(const char *address, int secret, char *fpr, size_t size)
+{
+	struct cached	*c;
+	char		 id[300];
+	int		 hit;
+
+	if (ctx == NULL || !key_name_ok(address))
+		return -1;
+	/* "=" cannot begin an address or a fingerprint: its own entries. */
+	(void)snprintf(id, sizeof(id), "=%s", address);
+	for (hit = 0; id[hit] != '\0'; hit++)
+		id[hit] = (char)tolower((unsigned char)id[hit]);
+	if ((c = cache_slot(id, secret, &hit)) != NULL && hit) {
+		if (c->found == -1 || osms_strlcpy(fpr, c->fpr, size) >= size)
+			return -1;
+		return 0;
+	}
+	if (key_for_listed(address, secret, fpr, size) == -1) {
+		if (c != NULL)
+			c->found = -1;
+		return -1;
+	}
+	if (c != NULL) {
+		c->found = osms_strlcpy(c->fpr, fpr, sizeof(c->fpr)) <
+		    sizeof(c->fpr) ? 0 : -1;
+	}
+	return 0;
 }
 
 int
@@ -421,7 +574,7 @@ set_signer(const char *fpr)
 	int		 rc;
 
 	gpgme_signers_clear(ctx);
-	if (gpgme_get_key(ctx, fpr, &key, 1) != 0)
+	if ((key = key_get(fpr, 1)) == NULL)
 		return -1;
 	rc = gpgme_signers_add(ctx, key) == 0 ? 0 : -1;
 	gpgme_key_unref(key);
@@ -529,8 +682,8 @@ pgp_encrypt(const char *msg, size_t len, const char *const *fprs,
 		goto done;
 	*errstr = "a recipient's key is not in the keyring";
 	for (i = 0; i < nfprs; i++)
-		if (gpgme_get_key(ctx, fprs[i], &keys[nkeys++], 0) != 0) {
-			keys[--nkeys] = NULL;
+		if ((keys[nkeys++] = key_get(fprs[i], 0)) == NULL) {
+			nkeys--;
 			goto done;
 		}
 	*errstr = "no usable secret key";
@@ -664,7 +817,8 @@ verdict(gpgme_ctx_t c, struct pgp_verdict *v)
 		    sizeof(v->reason));
 		return;
 	}
-	if (gpgme_get_key(c, s->fpr, &key, 0) == 0) {
+	if ((key = c == ctx ? key_get(s->fpr, 0) : gpgme_get_key(c, s->fpr,
+	    &key, 0) == 0 ? key : NULL) != NULL) {
 		for (u = key->uids; u != NULL; u = u->next)
 			if (!u->revoked && !u->invalid && u->email != NULL &&
 			    u->email[0] != '\0') {
@@ -694,7 +848,7 @@ decrypted_for(gpgme_decrypt_result_t dres, const char *const *for_,
 
 	for (r = dres->recipients; r != NULL && !found; r = r->next) {
 		if (r->status != 0 || r->keyid == NULL ||
-		    gpgme_get_key(ctx, r->keyid, &key, 1) != 0)
+		    (key = key_get(r->keyid, 1)) == NULL)
 			continue;
 		for (u = key->uids; u != NULL && !found; u = u->next)
 			for (i = 0; i < nfor && !found; i++)

@@ -544,6 +544,41 @@ test_attached_inside(void)
 	test_end();
 }
 
+/* Keys found are kept, but a change of the home's keyrings by another
+ * process (osmsctl pgp, here gpg) is seen at once. */
+static void
+test_cache(void)
+{
+	char		 fpr[PGP_MAX_FPR + 1], fpr2[PGP_MAX_FPR + 1];
+
+	test_begin("pgp: keys kept between lookups, forgotten when the "
+	    "keyrings change");
+	test_assert(pgp_key_for("mallory@evil.test", 0, fpr, sizeof(fpr)) ==
+	    -1);
+	test_assert(sh(GPG " --homedir %s --export mallory@evil.test | "
+	    GPG " --homedir %s --import 2>/dev/null", peer, gw) == 0);
+	test_assert(pgp_key_for("mallory@evil.test", 0, fpr, sizeof(fpr)) ==
+	    0);
+	test_assert(pgp_key_for("Mallory@Evil.test", 0, fpr2, sizeof(fpr2)) ==
+	    0 && strcmp(fpr, fpr2) == 0);
+	test_assert(sh(GPG " --homedir %s --delete-keys %s", gw, fpr) == 0);
+	test_assert(pgp_key_for("mallory@evil.test", 0, fpr, sizeof(fpr)) ==
+	    -1);
+	/* A secret key gone (its file in private-keys-v1.d/) is seen too. */
+	test_assert(pgp_key_for("alice@example.test", 1, fpr, sizeof(fpr)) ==
+	    0);
+	test_assert(sh(GPG " --homedir %s --export-secret-keys --armor "
+	    "alice@example.test > %s/alice.sec && " GPG " --homedir %s "
+	    "--delete-secret-keys %s", gw, dir, gw, fpr) == 0);
+	test_assert(pgp_key_for("alice@example.test", 1, fpr2, sizeof(fpr2)) ==
+	    -1);
+	test_assert(sh(GPG " --homedir %s --import %s/alice.sec 2>/dev/null",
+	    gw, dir) == 0);
+	test_assert(pgp_key_for("alice@example.test", 1, fpr2, sizeof(fpr2)) ==
+	    0 && strcmp(fpr, fpr2) == 0);
+	test_end();
+}
+
 static void
 test_domain_key(void)
 {
@@ -579,6 +614,7 @@ main(void)
 	test_verify_peer();
 	test_attached();
 	test_attached_inside();
+	test_cache();
 	test_domain_key();
 	pgp_done();
 	(void)sh("GNUPGHOME=%s gpgconf --kill all; GNUPGHOME=%s gpgconf "
