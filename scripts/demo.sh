@@ -11,7 +11,10 @@
 # tables and osmsd.conf (from etc/demo.conf.in). Existing files are kept.
 # Then it runs osmsd -d until Ctrl-C or SIGTERM.
 #
-# Environment: OSMSD (default build/osmsd) runs instead of the daemon.
+# Environment: OSMSD (default build/osmsd) runs instead of the daemon,
+# OSMSCTL (default build/osmsctl) instead of the control program;
+# OSMS_DEMO_STATE (a path, absolute or from the top of the tree) is the
+# state directory instead of var/demo (the tests run the demo there).
 
 set -euo pipefail
 
@@ -30,12 +33,17 @@ case "$#:${1:-}" in
 *)		usage ;;
 esac
 
-if [ "$PG" = 1 ]; then
+if [ -n "${OSMS_DEMO_STATE:-}" ]; then
+	STATE=$OSMS_DEMO_STATE
+elif [ "$PG" = 1 ]; then
 	STATE=var/demo-pg
 else
 	STATE=var/demo
 fi
-D="$ROOT/$STATE"
+case "$STATE" in
+/*)	D=$STATE ;;
+*)	D="$ROOT/$STATE" ;;
+esac
 CONF="$D/osmsd.conf"
 OSMSD="${OSMSD:-$ROOT/build/osmsd}"
 OSMSCTL="${OSMSCTL:-$ROOT/build/osmsctl}"
