@@ -419,27 +419,6 @@ result(struct exchange *x, enum auth_result res, const char *text)
 	explicit_wipe(token, sizeof(token));
 }
 
-/*
- * The rate-limit key of a client: its IPv4 address, or its IPv6 /64,
- * the least one site or customer usually gets.
- */
-static void
-client_key(const char *client, char *key, size_t size)
-{
-	struct in6_addr	 a;
-	char		 text[INET6_ADDRSTRLEN];
-
-	if (strchr(client, ':') != NULL && inet_pton(AF_INET6, client, &a) ==
-	    1 && !IN6_IS_ADDR_V4MAPPED(&a)) {
-		memset(&a.s6_addr[8], 0, 8);
-		if (inet_ntop(AF_INET6, &a, text, sizeof(text)) != NULL) {
-			(void)snprintf(key, size, "ip:%s/64", text);
-			return;
-		}
-	}
-	(void)snprintf(key, size, "ip:%s", client);
-}
-
 static void
 failure_answer(evutil_socket_t fd, short ev, void *arg)
 {
@@ -449,7 +428,7 @@ failure_answer(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	x->busy = 0;
-	client_key(x->client, ipkey, sizeof(ipkey));
+	client_rate_key(x->client, ipkey, sizeof(ipkey));
 	if (rl_blocked(ipkey, time(NULL)))
 		result(x, AUTH_THROTTLED, "too many failed authentications");
 	else
@@ -489,7 +468,7 @@ step_done(void *arg)
 	}
 	free(x->out);
 	x->out = NULL;
-	client_key(x->client, ipkey, sizeof(ipkey));
+	client_rate_key(x->client, ipkey, sizeof(ipkey));
 	(void)snprintf(userkey, sizeof(userkey), "user:%s", x->user);
 	if (x->rc == SASL_OK && x->found && (x->u.services & x->service)) {
 		nok++;
@@ -587,7 +566,7 @@ authd_sasl_start(struct channel *ch, struct imsg *imsg)
 	(void)osms_strlcpy(x->mech, mech, sizeof(x->mech));
 	(void)osms_strlcpy(x->client, client, sizeof(x->client));
 	(void)idmap_put(&exchanges, x->id, x);
-	client_key(client, ipkey, sizeof(ipkey));
+	client_rate_key(client, ipkey, sizeof(ipkey));
 	if (exchanges.count > SASL_MAX_EXCHANGES ||
 	    rl_blocked(ipkey, time(NULL))) {
 		log_warnx("authd: auth throttled client=%s mech=%s", client,

@@ -35,9 +35,10 @@ X(IMSG_CONF_START, R(ROLE_PARENT), R_CHILDREN, "uuuuss",		\
     "generation, verbose, uid, gid, jail, hostname: a slice begins")	\
 X(IMSG_CONF_LISTENER, R(ROLE_PARENT), R_NET, "fuuusus",		\
     "socket, proto, tls, flags, addr, port, pki: a socket to serve")	\
-X(IMSG_CONF_SMTPD, R(ROLE_PARENT), R(ROLE_SMTPD), "Uuuuuu",		\
+X(IMSG_CONF_SMTPD, R(ROLE_PARENT), R(ROLE_SMTPD), "Uuuuuuuuu",		\
     "max message size, max recipients, max line, timeout, sender"	\
-    " check, max messages per user and hour")				\
+    " check, max messages per user and hour; per client address: max"	\
+    " sessions, connections and recipients a minute")			\
 X(IMSG_CONF_QUEUE, R(ROLE_PARENT), R(ROLE_QUEUE), "uuuuu",		\
     "seconds before a \"delayed\" DSN (0: never), seconds a message"	\
     " may wait, longest wait between tries, connections per"		\

@@ -1,6 +1,8 @@
 /*
  * Small generic helpers: bounded strings, checked allocation, numbers.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -417,4 +419,21 @@ base64_decode(const char *in, void *out, size_t size, size_t *outlen)
 	}
 	*outlen = n;
 	return 0;
+}
+
+void
+client_rate_key(const char *client, char *key, size_t size)
+{
+	struct in6_addr	 a;
+	char		 text[INET6_ADDRSTRLEN];
+
+	if (strchr(client, ':') != NULL && inet_pton(AF_INET6, client, &a) ==
+	    1 && !IN6_IS_ADDR_V4MAPPED(&a)) {
+		memset(&a.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &a, text, sizeof(text)) != NULL) {
+			(void)snprintf(key, size, "ip:%s/64", text);
+			return;
+		}
+	}
+	(void)snprintf(key, size, "ip:%s", client);
 }

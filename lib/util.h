@@ -59,6 +59,9 @@ void	 explicit_wipe(void *, size_t);
  * if it does not fit.
  */
 int	 base64_encode(const void *, size_t, char *, size_t);
+/* The key a client address is counted by in rate limits: "ip:" and its
+ * IPv4 address, or its IPv6 /64, the least one site usually gets. */
+void	 client_rate_key(const char *client, char *key, size_t size);
 int	 base64_decode(const char *, void *, size_t, size_t *);
 
 /* Write all of buf, through EINTR and short writes: 0, or -1 and errno

@@ -571,6 +571,9 @@ slice_send(struct child *c)
 		msg_add_u32(&m, conf->smtpd.timeout);
 		msg_add_u32(&m, (uint32_t)conf->smtpd.sender_check);
 		msg_add_u32(&m, conf->smtpd.max_messages_per_hour);
+		msg_add_u32(&m, conf->smtpd.max_client_sessions);
+		msg_add_u32(&m, conf->smtpd.max_client_connections);
+		msg_add_u32(&m, conf->smtpd.max_client_recipients);
 		send_or_kill(c, &m);
 		msg_init(&m, IMSG_CONF_SMTPD_SCAN, 0);
 		msg_add_u32(&m, (uint32_t)conf->scand.enable);

@@ -30,7 +30,7 @@
 
 struct smtp_limits	 smtp_limits = {
 	SMTPD_MAX_MESSAGE_SIZE, SMTPD_MAX_RECIPIENTS, SMTPD_MAX_LINE,
-	SMTPD_TIMEOUT, 1, 0
+	SMTPD_TIMEOUT, 1, 0, SMTPD_MAX_CLIENT_SESSIONS, 0, 0
 };
 struct smtp_scan	 smtp_scan = {
 	1, SCAND_TIMEOUT, SCAN_REJECT, SCAN_REJECT, SCAN_TEMPFAIL,
@@ -40,6 +40,11 @@ struct smtp_scan	 smtp_scan = {
 /* Messages per authenticated user, in the hour since its first. */
 #define USER_RATE_MAX	100000	/* users counted at once */
 static struct keycount	*user_rates;
+
+/* Connections and recipients per client address, in the minute since
+ * its first. */
+#define CLIENT_RATE_MAX	100000	/* client addresses counted at once */
+static struct keycount	*client_connects, *client_rcpts;
 
 static struct idmap	 sessions;
 static int		 stopping;
@@ -83,6 +88,22 @@ smtp_user_rate_allowed(const char *user)
 	return smtp_limits.max_messages_per_hour == 0 ||
 	    keycount_get(user_rates, user, time(NULL)) <
 	    smtp_limits.max_messages_per_hour;
+}
+
+int
+smtp_client_connect_allowed(const char *key)
+{
+	return smtp_limits.max_client_connections == 0 ||
+	    keycount_add(client_connects, key, time(NULL)) <=
+	    smtp_limits.max_client_connections;
+}
+
+int
+smtp_client_rcpt_allowed(const char *key)
+{
+	return smtp_limits.max_client_recipients == 0 ||
+	    keycount_add(client_rcpts, key, time(NULL)) <=
+	    smtp_limits.max_client_recipients;
 }
 
 void
@@ -145,6 +166,9 @@ smtp_conf(struct imsg *imsg)
 		(void)msg_get_u32(&r, &lim.timeout);
 		(void)msg_get_u32(&r, &lim.sender_check);
 		(void)msg_get_u32(&r, &lim.max_messages_per_hour);
+		(void)msg_get_u32(&r, &lim.max_client_sessions);
+		(void)msg_get_u32(&r, &lim.max_client_connections);
+		(void)msg_get_u32(&r, &lim.max_client_recipients);
 		if (msg_end(&r) == -1 || lim.max_line < SMTP_MAX_COMMAND ||
 		    lim.max_recipients == 0 || lim.timeout == 0)
 			fatalx("bad IMSG_CONF_SMTPD");
@@ -169,6 +193,9 @@ smtp_setup(void)
 {
 	idmap_init(&sessions);
 	user_rates = keycount_new(USER_RATE_MAX, 3600, KEYCOUNT_SINCE_FIRST);
+	client_connects = keycount_new(CLIENT_RATE_MAX, 60,
+	    KEYCOUNT_SINCE_FIRST);
+	client_rcpts = keycount_new(CLIENT_RATE_MAX, 60, KEYCOUNT_SINCE_FIRST);
 }
 
 /*

@@ -30,6 +30,10 @@ struct smtp_limits {
 	uint32_t	 timeout;	/* seconds */
 	uint32_t	 sender_check;	/* MAIL FROM must be the user's */
 	uint32_t	 max_messages_per_hour;	/* per user; 0: no limit */
+	/* Per client address (its rate key); 0: no limit. */
+	uint32_t	 max_client_sessions;	/* at once */
+	uint32_t	 max_client_connections; /* a minute */
+	uint32_t	 max_client_recipients;	/* a minute */
 };
 
 /* What smtpd does with scan results (IMSG_CONF_SMTPD_SCAN). */
@@ -57,6 +61,10 @@ int		 smtp_session_count(void);
 /* Messages an authenticated user sent in the last hour. */
 int		 smtp_user_rate_allowed(const char *);
 void		 smtp_user_rate_count(const char *);
+/* Count a connection, or a recipient, of a client (its rate key): is it
+ * within the limit of a minute? */
+int		 smtp_client_connect_allowed(const char *key);
+int		 smtp_client_rcpt_allowed(const char *key);
 
 /* smtp_session.c */
 void		 smtp_session_new(struct listener *, int,

@@ -89,6 +89,7 @@ struct smtp_session {
 	uint16_t		 lport;
 	SSL_CTX			*ctx;		/* NULL: no TLS here */
 	char			 addr[INET6_ADDRSTRLEN];
+	char			 ratekey[INET6_ADDRSTRLEN + 8]; /* its limits' */
 
 	/* the session so far */
 	int			 ehlo;
@@ -223,6 +224,35 @@ client_addr(const struct sockaddr_storage *ss, char *buf, size_t size)
 		(void)osms_strlcpy(buf, "unknown", size);
 }
 
+/* The limits per client address, at connect: 1, or 0 when the session
+ * was refused with 421 (RFC 5321 3.8). */
+static int
+client_admitted(struct smtp_session *s)
+{
+	struct smtp_session	*o;
+	const char		*limit = NULL;
+	uint32_t		 n = 0, max = 0;
+
+	if (smtp_limits.max_client_sessions > 0) {
+		TAILQ_FOREACH(o, &sessions, entry)
+			n += strcmp(o->ratekey, s->ratekey) == 0;
+		if (n > (max = smtp_limits.max_client_sessions))
+			limit = "sessions at once (max-client-sessions)";
+	}
+	if (limit == NULL && !smtp_client_connect_allowed(s->ratekey)) {
+		max = smtp_limits.max_client_connections;
+		limit = "connections a minute "
+		    "(max-client-connections-per-minute)";
+	}
+	if (limit == NULL)
+		return 1;
+	log_info("%016llx smtpd limit from=%s: more than %u %s",
+	    (unsigned long long)s->id, s->addr, max, limit);
+	session_abort(s, "4.7.0", "Too many connections from your address; "
+	    "try later");
+	return 0;
+}
+
 static void
 banner(struct smtp_session *s)
 {
@@ -249,6 +279,7 @@ smtp_session_new(struct listener *l, int fd, const struct sockaddr_storage *ss,
 	s->msgfd = -1;
 	envelope_init(&s->env);
 	client_addr(ss, s->addr, sizeof(s->addr));
+	client_rate_key(s->addr, s->ratekey, sizeof(s->ratekey));
 	if (l->pki[0] != '\0' && (s->ctx = tls_pki_ctx(l->pki)) != NULL)
 		SSL_CTX_up_ref(s->ctx);
 	s->io = io_new(fd, smtp_limits.max_line, session_io, s);
@@ -264,6 +295,8 @@ smtp_session_new(struct listener *l, int fd, const struct sockaddr_storage *ss,
 		session_abort(s, "4.3.2", "Too many connections; try later");
 		return;
 	}
+	if (!client_admitted(s))
+		return;
 	if (s->tlsmode == TLS_IMPLICIT) {
 		if (s->ctx == NULL || io_start_tls(s->io, s->ctx) == -1) {
 			log_warnx("%016llx smtpd no TLS context for the"
@@ -653,6 +686,16 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	if (s->env.nrcpts >= smtp_limits.max_recipients) {
 		reply(s, 452, "4.5.3", "Too many recipients");
+		return;
+	}
+	/* A user's own limit is max-messages-per-hour. */
+	if (s->auth_user[0] == '\0' && !smtp_client_rcpt_allowed(s->ratekey)) {
+		log_info("%016llx smtpd limit from=%s: more than %u recipients"
+		    " a minute (max-client-recipients-per-minute)",
+		    (unsigned long long)s->id, s->addr,
+		    smtp_limits.max_client_recipients);
+		reply(s, 451, "4.7.1", "Too many recipients from your address;"
+		    " try later");
 		return;
 	}
 	if (smtp_parse_rcpt(cmd->arg, s->ehlo, s->mparams.smtputf8, &a, &rp,

@@ -449,6 +449,7 @@ conf_new(const char *name)
 	conf->smtpd.timeout = SMTPD_TIMEOUT;
 	conf->smtpd.sender_check = 1;
 	conf->smtpd.auth_max_failures = SMTPD_AUTH_MAX_FAILURES;
+	conf->smtpd.max_client_sessions = SMTPD_MAX_CLIENT_SESSIONS;
 	conf->imapd.max_sessions = IMAPD_MAX_SESSIONS;
 	conf->imapd.max_user_sessions = IMAPD_MAX_USER_SESSIONS;
 	conf->imapd.timeout = IMAPD_TIMEOUT;
@@ -971,11 +972,16 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		(void)fprintf(fp, "\tmax-message-size %llu\n"
 		    "\tmax-recipients %u\n\tmax-line-length %u\n"
 		    "\ttimeout %u\n\tsender-check %s\n"
-		    "\tmax-messages-per-hour %u\n\tauth-max-failures %u\n",
+		    "\tmax-messages-per-hour %u\n\tauth-max-failures %u\n"
+		    "\tmax-client-sessions %u\n"
+		    "\tmax-client-connections-per-minute %u\n"
+		    "\tmax-client-recipients-per-minute %u\n",
 		    (unsigned long long)smtpd->max_message_size,
 		    smtpd->max_recipients, smtpd->max_line, smtpd->timeout,
 		    smtpd->sender_check ? "yes" : "no",
-		    smtpd->max_messages_per_hour, smtpd->auth_max_failures);
+		    smtpd->max_messages_per_hour, smtpd->auth_max_failures,
+		    smtpd->max_client_sessions, smtpd->max_client_connections,
+		    smtpd->max_client_recipients);
 	if (role == ROLE_QUEUE)
 		(void)fprintf(fp, "\tdelay-warning %u\n\tlifetime %u\n"
 		    "\tmax-retry-interval %u\n", conf->queue.delay_warning,

@@ -30,6 +30,7 @@
 #define SMTPD_MAX_LINE		1000	/* text line incl. CRLF */
 #define SMTPD_TIMEOUT		300	/* seconds idle before 421 */
 #define SMTPD_AUTH_MAX_FAILURES	10	/* per client address or account */
+#define SMTPD_MAX_CLIENT_SESSIONS 50	/* at once, per client address */
 #define IMAPD_MAX_SESSIONS	1000	/* mail sessions on the server */
 #define IMAPD_MAX_USER_SESSIONS	20	/* of one user */
 #define IMAPD_TIMEOUT		1800	/* idle; RFC 9051: at least 30 min */
@@ -215,6 +216,10 @@ struct conf_smtpd {
 	int			 sender_check;	/* MAIL FROM: the user's */
 	uint32_t		 max_messages_per_hour;	/* per user; 0: none */
 	uint32_t		 auth_max_failures; /* then 454 a while */
+	/* Per client address (an IPv6 one by its /64); 0: no limit. */
+	uint32_t		 max_client_sessions;	/* at once */
+	uint32_t		 max_client_connections; /* a minute */
+	uint32_t		 max_client_recipients;	/* a minute */
 };
 
 struct conf_imapd {

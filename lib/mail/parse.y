@@ -206,6 +206,9 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> USERS "users" DOMAINS "domains" QUERY "query"
 %token <kw> SENDERCHECK "sender-check" MAXMSGHOUR "max-messages-per-hour"
 %token <kw> AUTHFAIL "auth-max-failures"
+%token <kw> MAXCLSESS "max-client-sessions"
+%token <kw> MAXCLCONN "max-client-connections-per-minute"
+%token <kw> MAXCLRCPT "max-client-recipients-per-minute"
 %token <kw> MAXSESS "max-sessions" MAXUSERSESS "max-user-sessions"
 %token <kw> LOGINTIMEOUT "login-timeout" DELAYWARN "delay-warning"
 %token <kw> RELAY "relay" HOST "host" SECRET "secret" DKIM "dkim"
@@ -271,7 +274,8 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| TRUSTANCHOR | CAFILE | DOMCONN | LIFETIME | MAXRETRY | SRS
 		| WORKERS | MAXSCANSIZE | MAXFILESIZE | MAXFILES | MAXRECURSION
 		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE | ENABLE
-		| CERTIFICATES | RULE | MASTERKEY | POLICYTABLE
+		| CERTIFICATES | RULE | MASTERKEY | POLICYTABLE | MAXCLSESS
+		| MAXCLCONN | MAXCLRCPT
 		;
 
 macro		: STRING '=' str {
@@ -539,6 +543,7 @@ setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| DOMCONN | LIFETIME | MAXRETRY | WORKERS | MAXSCANSIZE
 		| MAXFILESIZE | MAXFILES | MAXRECURSION | ACTION | SUBACTION
 		| UNSCANNABLE | ONFAILURE | ENABLE | CERTIFICATES | MASTERKEY
+		| MAXCLSESS | MAXCLCONN | MAXCLRCPT
 		;
 
 %%
@@ -578,6 +583,9 @@ static const struct keyword {
 	{ "login-timeout",	T_LOGINTIMEOUT },
 	{ "mail",		T_MAIL },
 	{ "master-key",		T_MASTERKEY },
+	{ "max-client-connections-per-minute", T_MAXCLCONN },
+	{ "max-client-recipients-per-minute", T_MAXCLRCPT },
+	{ "max-client-sessions", T_MAXCLSESS },
 	{ "max-domain-connections", T_DOMCONN },
 	{ "max-file-size",	T_MAXFILESIZE },
 	{ "max-files",		T_MAXFILES },
@@ -1792,6 +1800,7 @@ block_setting(struct parser *p, int line, const char *setting,
 	const char		*why;
 	char			 q[80];
 	long long		 v;
+	uint32_t		*slot;
 
 	if (p->role < 0)
 		return;		/* unknown block, already reported */
@@ -1873,6 +1882,17 @@ block_setting(struct parser *p, int line, const char *setting,
 			    "1000000", q);
 		else
 			smtpd->max_messages_per_hour = (uint32_t)v;
+	} else if ((slot = strcmp(setting, "max-client-sessions") == 0 ?
+	    &smtpd->max_client_sessions : strcmp(setting,
+	    "max-client-connections-per-minute") == 0 ?
+	    &smtpd->max_client_connections : strcmp(setting,
+	    "max-client-recipients-per-minute") == 0 ?
+	    &smtpd->max_client_recipients : NULL) != NULL) {
+		if (conf_parse_number(s, 0, 1000000, &v) == -1)
+			conf_error(p->rep, line, "invalid %s %s: expected a "
+			    "number from 0 (no limit) to 1000000", setting, q);
+		else
+			*slot = (uint32_t)v;
 	} else if (strcmp(setting, "auth-max-failures") == 0) {
 		if (conf_parse_number(s, 1, 1000, &v) == -1)
 			conf_error(p->rep, line, "invalid auth-max-failures %s:"

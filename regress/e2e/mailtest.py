@@ -137,11 +137,13 @@ def insecure_ctx():
 
 
 class Conn:
-    """A raw SMTP connection with a line buffer."""
+    """A raw SMTP connection with a line buffer; source: the client
+    address (another of 127/8 is another client)."""
 
-    def __init__(self, port, timeout=10):
-        self.sock = socket.create_connection(("127.0.0.1", port),
-                                             timeout=timeout)
+    def __init__(self, port, timeout=10, source=None):
+        self.sock = socket.create_connection(
+            ("127.0.0.1", port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.buf = b""
 
     def sendall(self, data):
@@ -172,9 +174,9 @@ class Conn:
         return line.rstrip(b"\r").decode("utf-8", "replace")
 
 
-def connect(port, timeout=10):
+def connect(port, timeout=10, source=None):
     """A raw SMTP connection, past the 220 banner."""
-    c = Conn(port, timeout)
+    c = Conn(port, timeout, source)
     line = read_line(c)
     if not line.startswith("220 "):
         raise RuntimeError("no banner: %r" % line)

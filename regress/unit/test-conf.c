@@ -447,6 +447,12 @@ static const struct errcase errcases[] = {
 	{ "smtpd {\n auth-max-failures 0\n}\n",
 	  "t.conf:2: invalid auth-max-failures \"0\": expected a number "
 	  "from 1 to 1000\n" },
+	{ "smtpd {\n max-client-sessions many\n}\n",
+	  "t.conf:2: invalid max-client-sessions \"many\": expected a "
+	  "number from 0 (no limit) to 1000000\n" },
+	{ "imapd {\n max-client-recipients-per-minute 5\n}\n",
+	  "t.conf:2: max-client-recipients-per-minute is not a setting of the "
+	  "imapd block\n" },
 	{ "queue {\n sender-check no\n}\n",
 	  "t.conf:2: sender-check is not a setting of the queue block\n" },
 };
@@ -961,6 +967,9 @@ test_defaults(void)
 		    "\tsender-check yes\n"
 		    "\tmax-messages-per-hour 0\n"
 		    "\tauth-max-failures 10\n"
+		    "\tmax-client-sessions 50\n"
+		    "\tmax-client-connections-per-minute 0\n"
+		    "\tmax-client-recipients-per-minute 0\n"
 		    "}\n"
 		    "queue {\n"
 		    "\tdelay-warning 14400\n"
@@ -1147,7 +1156,9 @@ static const char *const roundtrips[] = {
 	"table pg2 postgres \"dbname=y\" { query domain \"SELECT 1\" }\n"
 	"domains <pg>\ndomains <pg2>\n",
 	"smtpd {\n sender-check no\n max-messages-per-hour 50\n"
-	" auth-max-failures 3\n}\n",
+	" auth-max-failures 3\n max-client-sessions 0\n"
+	" max-client-connections-per-minute 30\n"
+	" max-client-recipients-per-minute 100\n}\n",
 };
 
 static void
