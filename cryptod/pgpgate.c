@@ -256,7 +256,7 @@ take(const char *addr, const struct buf *key, const char *from,
 			    "known %s: held for osmsctl pgp accept", from,
 			    source, fpr, known);
 		}
-	} else if (pgp_import(key->data, key->len, NULL, NULL, &err) == -1)
+	} else if (pgp_import_for(key->data, key->len, addr, &err) == -1)
 		audit(tag, "from=<%s> %s: not imported: %s", from, source, err);
 	else
 		audit(tag, "from=<%s> %s: key %s harvested", from, source, fpr);

@@ -151,7 +151,7 @@ list_held(const char *store)
 		n = strlen(de->d_name);
 		if (de->d_name[0] != '.' && n > 4 &&
 		    strcmp(de->d_name + n - 4, ".key") == 0)
-			(void)printf("held %.*s: a new key from Autocrypt "
+			(void)printf("held %.*s: a new key from mail "
 			    "(osmsctl pgp accept %.*s)\n", (int)(n - 4),
 			    de->d_name, (int)(n - 4), de->d_name);
 	}
@@ -180,7 +180,7 @@ accept_held(const char *address, const char *data, size_t len, const char *held)
 			return 1;
 		} else
 			(void)printf("removed %s\n", known);
-	if (pgp_import(data, len, NULL, NULL, &err) == -1) {
+	if (pgp_import_for(data, len, address, &err) == -1) {
 		(void)fprintf(stderr, "osmsctl: %s: %s\n", held, err);
 		return 1;
 	}

@@ -360,6 +360,34 @@ pgp_import(const void *data, size_t len, void (*line)(const char *, void *),
 }
 
 int
+pgp_import_for(const void *data, size_t len, const char *address,
+    const char **errstr)
+{
+	char	 filter[320];
+	size_t	 i, n;
+	int	 rc;
+
+	*errstr = "not a plain address";
+	if (!key_name_ok(address) || strchr(address, '@') == NULL ||
+	    strpbrk(address, "&|!'=~") != NULL)
+		return -1;
+	/* GnuPG's mbox is the address in lower case. */
+	n = (size_t)snprintf(filter, sizeof(filter), "keep-uid=mbox = %s",
+	    address);
+	if (n >= sizeof(filter))
+		return -1;
+	for (i = sizeof("keep-uid=mbox = ") - 1; i < n; i++)
+		filter[i] = (char)tolower((unsigned char)filter[i]);
+	*errstr = "OpenPGP is not set up";
+	if (ctx == NULL || gpgme_set_ctx_flag(ctx, "import-filter", filter) !=
+	    0)
+		return -1;
+	rc = pgp_import(data, len, NULL, NULL, errstr);
+	(void)gpgme_set_ctx_flag(ctx, "import-filter", "");
+	return rc == -1 ? -1 : 0;
+}
+
+int
 pgp_export(const char *pattern, int secret, struct buf *out,
     const char **errstr)
 {

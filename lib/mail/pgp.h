@@ -78,6 +78,11 @@ int	 pgp_import(const void *data, size_t len,
 	    const char **errstr);
 int	 pgp_export(const char *pattern, int secret, struct buf *out,
 	    const char **errstr);
+/* A key from mail for address: imported with only the user IDs that
+ * name address (another one, say <domain>, would let its sender speak
+ * for others). 0, or -1 and errstr. */
+int	 pgp_import_for(const void *data, size_t len, const char *address,
+	    const char **errstr);
 int	 pgp_delete(const char *fpr, const char **errstr);
 /* Each key whose user IDs match pattern ("" for all), as a line:
  * "FPR sec|pub usable|revoked|expired|disabled  uid, uid ...". */

@@ -145,8 +145,13 @@ with Osms(start=False) as o:
                               r"with it"), "said why")
             t.expect(key_of(o, "mal@signedkeys.test") is None, "taken")
 
-        with t.case("pgp-keys yes: taken on first use; pgp-keys no (the "
-                    "default): never"):
+        with t.case("pgp-keys yes: taken on first use, with its address's "
+                    "user ID only; pgp-keys no (the default): never"):
+            # eve's key also claims her domain: that user ID stays out.
+            efpr = re.search(rb"^fpr:+([0-9A-F]{40}):", gpg(
+                "--with-colons", "--list-keys", "eve@tofu.test"),
+                re.M).group(1).decode()
+            gpg("--quick-add-uid", efpr, "<tofu.test>")
             mid = message_id()
             code, _ = smtp(mx, "eve@tofu.test", head("eve@tofu.test", mid) +
                            with_key("eve@tofu.test", "tofu"))
@@ -154,6 +159,10 @@ with Osms(start=False) as o:
                      "delivered")
             t.expect(wait_until(lambda: key_of(o, "eve@tofu.test"), 10) is
                      not None, "eve's key not taken")
+            listed = o.ctl("pgp", "list", "eve@tofu.test").stdout
+            t.expect(re.search(r"^%s pub usable  eve@tofu\.test$" % efpr,
+                               listed, re.M) is not None,
+                     "her domain's user ID came along: " + listed)
             mid = message_id()
             code, _ = smtp(mx, "nia@nokeys.test", head("nia@nokeys.test",
                                                        mid) +

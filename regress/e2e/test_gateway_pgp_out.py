@@ -173,7 +173,7 @@ with Osms(start=False) as o:
             t.expect(wait_log(o, r"autocrypt: a new key [0-9A-F]{40} differs"
                               r" from the known %s: held" % old), "held")
             p = o.ctl("pgp", "list")
-            t.expect("held gina@ac.test: a new key from Autocrypt" in
+            t.expect("held gina@ac.test: a new key from mail" in
                      p.stdout, p.stdout)
             mid = submit(sub, ["gina@ac.test"], body="still old\r\n")
             got = copies(sink, mid, 1)

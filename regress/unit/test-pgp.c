@@ -579,6 +579,40 @@ test_cache(void)
 	test_end();
 }
 
+/* A key from mail keeps only the user IDs of its address: another one
+ * (a domain, a second address) would let its sender speak for others. */
+static void
+test_import_for(void)
+{
+	char		 fpr[PGP_MAX_FPR + 1], *k;
+	const char	*err;
+	size_t		 n;
+
+	test_begin("pgp: a key from mail is imported with its address's user "
+	    "IDs only");
+	test_assert(sh(GPG " --homedir %s --quick-gen-key '<m2@evil.test>' "
+	    "future-default default never 2>/dev/null && "
+	    "fpr=$(" GPG " --homedir %s --with-colons --list-keys m2@evil.test"
+	    " | awk -F: '/^fpr/ { print $10; exit }') && " GPG " --homedir %s "
+	    "--quick-add-uid $fpr '<evil.test>' 2>/dev/null && " GPG
+	    " --homedir %s --quick-add-uid $fpr 'M <other@example.test>' "
+	    "2>/dev/null && " GPG " --homedir %s --export m2@evil.test > "
+	    "%s/m2.gpg", peer, peer, peer, peer, peer, dir) == 0);
+	k = read_file("m2.gpg", &n);
+	test_assert(k != NULL);
+	test_assert(pgp_import_for(k, n, "not an address", &err) == -1);
+	test_assert(pgp_import_for(k, n, "M2@Evil.test", &err) == 0);
+	test_assert(pgp_key_for("m2@evil.test", 0, fpr, sizeof(fpr)) == 0);
+	test_assert(pgp_key_for("evil.test", 0, fpr, sizeof(fpr)) == -1);
+	test_assert(pgp_key_for("other@example.test", 0, fpr, sizeof(fpr)) ==
+	    -1);
+	/* An import of one's own later is whole again. */
+	test_assert(pgp_key_for("m2@evil.test", 0, fpr, sizeof(fpr)) == 0 &&
+	    pgp_delete(fpr, &err) == 0);
+	free(k);
+	test_end();
+}
+
 static void
 test_domain_key(void)
 {
@@ -615,6 +649,7 @@ main(void)
 	test_attached();
 	test_attached_inside();
 	test_cache();
+	test_import_for();
 	test_domain_key();
 	pgp_done();
 	(void)sh("GNUPGHOME=%s gpgconf --kill all; GNUPGHOME=%s gpgconf "
