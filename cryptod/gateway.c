@@ -380,7 +380,7 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	int			 changed = 0, verified = 0, need = 0;
 	int			 nested = 0, decrypted = 0, keep = 0, tag = 0;
 	int			 signed_ = 0, smime_signed = 0, psigned, pverified;
-	int			 smime_verified = 0;
+	int			 smime_verified = 0, pgp;
 	int			 autocrypt = 0;
 	enum policy_pgp_keys	 attached = PGP_KEYS_NO;
 
@@ -450,9 +450,14 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		if (k == n)
 			decryptable[n++] = at + 1;
 	}
-	switch (pgpgate_inbound(cur, decryptable, n, from, rq->pgp,
+	pgp = pgpgate_inbound(cur, decryptable, n, from, rq->pgp,
 	    sizeof(rq->pgp), &psigned, &pverified, rq->refusal,
-	    sizeof(rq->refusal))) {
+	    sizeof(rq->refusal));
+	/* Names from keys are the senders' words: one line. */
+	for (r = rq->pgp; *r != '\0'; r++)
+		if ((unsigned char)*r < 0x20 || *r == 0x7f)
+			*r = '?';
+	switch (pgp) {
 	case -1:
 		audit(rq->tag, "from=<%s> refused: OpenPGP without integrity "
 		    "protection", rq->sender);
@@ -529,12 +534,8 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	}
 	buf_free(&orig);
 	buf_free(&next);
-	/* Names from certificates and keys are the senders' words: one
-	 * line. */
+	/* Names from certificates are the senders' words: one line. */
 	for (r = notes; *r != '\0'; r++)
-		if ((unsigned char)*r < 0x20 || *r == 0x7f)
-			*r = '?';
-	for (r = rq->pgp; *r != '\0'; r++)
 		if ((unsigned char)*r < 0x20 || *r == 0x7f)
 			*r = '?';
 	for (i = 0; !verified && !need && i < rq->nrcpts; i++) {

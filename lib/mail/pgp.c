@@ -49,7 +49,8 @@ static char		 homedir[1100];
 
 struct cached {
 	char		 id[300];	/* fingerprint, key id, or "="address */
-	int		 secret, used;	/* used: 0 for a free slot */
+	int		 secret;
+	unsigned long	 used;		/* 0: a free slot */
 	gpgme_key_t	 key;		/* NULL: GnuPG has none */
 	char		 fpr[PGP_MAX_FPR + 1];	/* pgp_key_for()'s answer */
 	int		 found;
@@ -57,16 +58,36 @@ struct cached {
 };
 
 static struct cached	 cache[KEYCACHE];
-static int		 cache_clock;
+static unsigned long	 cache_clock;
 static struct stat	 seen_pub, seen_sec;
 
 static int	 add_data(struct buf *, gpgme_data_t);
 
+/* A context on the GnuPG home dir: OpenPGP, offline, only the home's
+ * keys, never a pinentry dialog. 0, or -1. */
+static int
+new_ctx(const char *dir, gpgme_ctx_t *c)
+{
+	if (gpgme_new(c) != 0) {
+		*c = NULL;
+		return -1;
+	}
+	if (gpgme_set_protocol(*c, GPGME_PROTOCOL_OpenPGP) != 0 ||
+	    gpgme_ctx_set_engine_info(*c, GPGME_PROTOCOL_OpenPGP, NULL,
+	    dir) != 0 || gpgme_set_pinentry_mode(*c,
+	    GPGME_PINENTRY_MODE_LOOPBACK) != 0 || gpgme_set_keylist_mode(*c,
+	    GPGME_KEYLIST_MODE_LOCAL) != 0) {
+		gpgme_release(*c);
+		*c = NULL;
+		return -1;
+	}
+	gpgme_set_offline(*c, 1);
+	return 0;
+}
+
 int
 pgp_init(const char *home, const char **errstr)
 {
-	gpgme_error_t	 err;
-
 	pgp_done();
 	*errstr = "GPGME is too old";
 	if (gpgme_check_version("1.11.0") == NULL)
@@ -75,20 +96,9 @@ pgp_init(const char *home, const char **errstr)
 	if (mkdir(home, 0700) == -1 && errno != EEXIST)
 		return -1;
 	*errstr = "GPGME has no OpenPGP engine";
-	if ((err = gpgme_new(&ctx)) != 0) {
-		ctx = NULL;
+	/* The gateway's home only. */
+	if (new_ctx(home, &ctx) == -1)
 		return -1;
-	}
-	/* The gateway's home only, offline, never a pinentry dialog. */
-	if (gpgme_set_protocol(ctx, GPGME_PROTOCOL_OpenPGP) != 0 ||
-	    gpgme_ctx_set_engine_info(ctx, GPGME_PROTOCOL_OpenPGP, NULL,
-	    home) != 0 || gpgme_set_pinentry_mode(ctx,
-	    GPGME_PINENTRY_MODE_LOOPBACK) != 0 || gpgme_set_keylist_mode(ctx,
-	    GPGME_KEYLIST_MODE_LOCAL) != 0) {
-		pgp_done();
-		return -1;
-	}
-	gpgme_set_offline(ctx, 1);
 	gpgme_set_armor(ctx, 1);
 	(void)osms_strlcpy(homedir, home, sizeof(homedir));
 	/* Every status line to a status callback (pgp_decrypt's). */
@@ -363,9 +373,13 @@ int
 pgp_import_for(const void *data, size_t len, const char *address,
     const char **errstr)
 {
-	char	 filter[320];
-	size_t	 i, n;
-	int	 rc;
+	char			 filter[320];
+	gpgme_ctx_t		 c;
+	gpgme_data_t		 d = NULL;
+	gpgme_import_result_t	 res;
+	gpgme_import_status_t	 st;
+	size_t			 i, n;
+	int			 rc = -1;
 
 	*errstr = "not a plain address";
 	if (!key_name_ok(address) || strchr(address, '@') == NULL ||
@@ -378,13 +392,23 @@ pgp_import_for(const void *data, size_t len, const char *address,
 		return -1;
 	for (i = sizeof("keep-uid=mbox = ") - 1; i < n; i++)
 		filter[i] = (char)tolower((unsigned char)filter[i]);
+	/* A context of its own: the filter is for this import only. */
 	*errstr = "OpenPGP is not set up";
-	if (ctx == NULL || gpgme_set_ctx_flag(ctx, "import-filter", filter) !=
-	    0)
+	if (ctx == NULL || new_ctx(homedir, &c) == -1)
 		return -1;
-	rc = pgp_import(data, len, NULL, NULL, errstr);
-	(void)gpgme_set_ctx_flag(ctx, "import-filter", "");
-	return rc == -1 ? -1 : 0;
+	*errstr = "not imported";
+	if (gpgme_set_ctx_flag(c, "import-filter", filter) == 0 &&
+	    gpgme_data_new_from_mem(&d, data, len, 0) == 0 &&
+	    gpgme_op_import(c, d) == 0 && (res = gpgme_op_import_result(c)) !=
+	    NULL)
+		for (st = res->imports; st != NULL; st = st->next)
+			if (st->result == 0 && st->fpr != NULL)
+				rc = 0;
+	gpgme_data_release(d);
+	gpgme_release(c);
+	if (rc == 0)
+		*errstr = NULL;
+	return rc;
 }
 
 int
@@ -1212,16 +1236,8 @@ pgp_verify_with(const char *msg, size_t len, const char *session,
 		(void)close(fd);
 		goto done;
 	}
-	if (close(fd) == -1 || gpgme_new(&c) != 0) {
-		c = NULL;
+	if (close(fd) == -1 || new_ctx(dir, &c) == -1)
 		goto done;
-	}
-	if (gpgme_set_protocol(c, GPGME_PROTOCOL_OpenPGP) != 0 ||
-	    gpgme_ctx_set_engine_info(c, GPGME_PROTOCOL_OpenPGP, NULL,
-	    dir) != 0 || gpgme_set_keylist_mode(c, GPGME_KEYLIST_MODE_LOCAL) !=
-	    0)
-		goto done;
-	gpgme_set_offline(c, 1);
 	*errstr = "the key does not import";
 	if (gpgme_data_new_from_mem(&d, key, keylen, 0) != 0 ||
 	    gpgme_op_import(c, d) != 0 || (res = gpgme_op_import_result(c)) ==
@@ -1247,10 +1263,8 @@ pgp_verify_with(const char *msg, size_t len, const char *session,
 	*errstr = NULL;
 	rc = 0;
 done:
-	if (c != NULL) {
-		(void)gpgme_set_ctx_flag(c, "override-session-key", "");
+	if (c != NULL)
 		gpgme_release(c);
-	}
 	gpgme_data_release(d);
 	gpgme_data_release(cipher);
 	gpgme_data_release(plain);

@@ -606,8 +606,11 @@ test_import_for(void)
 	test_assert(pgp_key_for("evil.test", 0, fpr, sizeof(fpr)) == -1);
 	test_assert(pgp_key_for("other@example.test", 0, fpr, sizeof(fpr)) ==
 	    -1);
-	/* An import of one's own later is whole again. */
+	/* A plain import afterwards keeps every user ID again. */
 	test_assert(pgp_key_for("m2@evil.test", 0, fpr, sizeof(fpr)) == 0 &&
+	    pgp_delete(fpr, &err) == 0);
+	test_assert(pgp_import(k, n, NULL, NULL, &err) == 1);
+	test_assert(pgp_key_for("evil.test", 0, fpr, sizeof(fpr)) == 0 &&
 	    pgp_delete(fpr, &err) == 0);
 	free(k);
 	test_end();
