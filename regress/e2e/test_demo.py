@@ -100,6 +100,17 @@ def delivered(mid):
     return wait_until(find, 20)
 
 
+def ready():
+    """Does every role of the demo say it is ready?"""
+    p = subprocess.run(CTL + ["status"], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        return False
+    rows = Osms.parse_status(p.stdout)
+    return bool(rows) and all(r["state"] in ("ready", "running")
+                              for r in rows)
+
+
 def read_users():
     with open(os.path.join(state, "users"), "rb") as f:
         return f.read()
@@ -119,10 +130,7 @@ demo = subprocess.Popen(
              OSMSD=os.path.join(BUILD, "osmsd"),
              OSMSCTL=CTL[0]))
 try:
-    up = wait_until(lambda: demo.poll() is None and subprocess.run(
-        CTL + ["status"], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE).returncode == 0 and os.path.exists(
-            os.path.join(state, "users")), 120)
+    up = wait_until(lambda: demo.poll() is None and ready(), 120)
     t.require(up, "the demo comes up")
     # The users are added once osmsd answers: wait for alice's login.
     t.require(wait_until(lambda: b"alice@example.test" in read_users(), 30),
