@@ -114,31 +114,31 @@ pgpgate_key_for(const char *address, char *fpr, size_t size)
 }
 
 /* The verdict on a signature in words, for the field: 1 if it is a
- * good signature by From's key or by its domain's gateway key. */
+ * good signature by a key of From's address (any of its user IDs) or of
+ * its domain's gateway key. */
 static int
 say(const struct pgp_verdict *v, const char *from, char *notes, size_t size)
 {
 	const char	*at = strrchr(from, '@');
 	size_t		 n = strlen(notes);
-	int		 domain;
 
 	if (v->result == PGP_NOT_SIGNED || n >= size)
 		return 0;
-	domain = strchr(v->signer, '@') == NULL && at != NULL &&
-	    strcasecmp(v->signer, at + 1) == 0;
 	if (v->result == PGP_FAILED)
 		(void)snprintf(notes + n, size - n, "%sfailed (%.120s)", n ?
 		    "; " : "", v->reason);
-	else if (strcasecmp(v->signer, from) != 0 && !domain)
+	else if (pgp_key_names(v->fpr, from)) {
+		(void)snprintf(notes + n, size - n, "%sverified signer=%.100s",
+		    n ? "; " : "", from);
+		return 1;
+	} else if (at != NULL && pgp_key_names(v->fpr, at + 1)) {
+		(void)snprintf(notes + n, size - n, "%sverified signer=%.100s "
+		    "(the domain's key)", n ? "; " : "", at + 1);
+		return 1;
+	} else
 		(void)snprintf(notes + n, size - n, "%ssigner mismatch signer="
 		    "%.100s from=%.100s", n ? "; " : "", v->signer[0] ?
 		    v->signer : v->fpr, from);
-	else {
-		(void)snprintf(notes + n, size - n, "%sverified signer=%.100s%s",
-		    n ? "; " : "", v->signer, domain ? " (the domain's key)" :
-		    "");
-		return 1;
-	}
 	return 0;
 }
 

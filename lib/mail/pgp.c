@@ -313,6 +313,22 @@ pgp_key_for(const char *address, int secret, char *fpr, size_t size)
 }
 
 int
+pgp_key_names(const char *fpr, const char *address)
+{
+	gpgme_key_t	 key;
+	gpgme_user_id_t	 u;
+	int		 yes = 0;
+
+	if (ctx == NULL || fpr[0] == '\0' || !key_name_ok(address) ||
+	    (key = key_get(fpr, 0)) == NULL)
+		return 0;
+	for (u = key->uids; u != NULL && !yes; u = u->next)
+		yes = uid_names(u, address);
+	gpgme_key_unref(key);
+	return yes;
+}
+
+int
 pgp_keygen(const char *address, char *fpr, size_t size, const char **errstr)
 {
 	gpgme_genkey_result_t	 res;

@@ -62,6 +62,10 @@ void	 pgp_stop_agent(void);
 int	 pgp_key_for(const char *address, int secret, char *fpr,
 	    size_t size);
 
+/* Does the key fpr (or the key of the subkey fpr) have a valid user ID
+ * for address (an address, or a domain)? */
+int	 pgp_key_names(const char *fpr, const char *address);
+
 /*
  * Keys of the home, for osmsctl pgp: a new key pair for address (no
  * passphrase, as the store keeps it; signing and an encryption subkey;

@@ -10,6 +10,7 @@ recipient whose policy says decrypt no, is delivered as it came.
 
 Debian packages: gnupg."""
 import os
+import re
 import smtplib
 import sys
 import time
@@ -203,6 +204,31 @@ with Osms() as o:
             t.expect(code == 250 and m is not None and m["X-Osms-PGP"] ==
                      "failed (the signature does not verify)",
                      repr(m and m["X-Osms-PGP"]))
+
+        with t.case("a key with two addresses verifies for either; for "
+                    "a third, the signer mismatches"):
+            bfpr = re.search(rb"^fpr:+([0-9A-F]{40}):", gpg(
+                "--with-colons", "--list-keys", "bob@remote.test"),
+                re.M).group(1).decode()
+            gpg("--quick-add-uid", bfpr, "Bob <robert@remote.test>")
+            f = o.write_file("bob2.asc", gpg("--export", "bob@remote.test")
+                             .decode(), 0o600)
+            t.require(o.ctl("pgp", "import", f).returncode == 0, "import")
+            got = []
+            for sender in ("bob@remote.test", "robert@remote.test",
+                           "carl@remote.test"):
+                mid = message_id()
+                data = signed(mid, "signed by bob").replace(
+                    b"From: <bob@remote.test>", ("From: <%s>" % sender)
+                    .encode(), 1)
+                code, _ = smtp(mx, data)
+                m = box.wait_for("alice", mid)
+                got.append(m["X-Osms-PGP"] if m is not None else None)
+            t.expect(got[:2] == ["verified signer=bob@remote.test",
+                                 "verified signer=robert@remote.test"] and
+                     re.fullmatch(r"signer mismatch signer=(bob|robert)"
+                                  r"@remote\.test from=carl@remote\.test",
+                                  got[2] or "") is not None, repr(got))
 
         with t.case("decrypt no: the policy keeps it encrypted"):
             o.write_conf(o.conf_text() + "cryptod {\n\trule inbound to "

@@ -602,6 +602,10 @@ test_import_for(void)
 	test_assert(k != NULL);
 	test_assert(pgp_import_for(k, n, "not an address", &err) == -1);
 	test_assert(pgp_import_for(k, n, "M2@Evil.test", &err) == 0);
+	test_assert(pgp_key_for("m2@evil.test", 0, fpr, sizeof(fpr)) == 0 &&
+	    pgp_key_names(fpr, "M2@evil.TEST") && !pgp_key_names(fpr,
+	    "evil.test") && !pgp_key_names(fpr, "") && !pgp_key_names("",
+	    "m2@evil.test"));
 	test_assert(pgp_key_for("m2@evil.test", 0, fpr, sizeof(fpr)) == 0);
 	test_assert(pgp_key_for("evil.test", 0, fpr, sizeof(fpr)) == -1);
 	test_assert(pgp_key_for("other@example.test", 0, fpr, sizeof(fpr)) ==
@@ -611,7 +615,8 @@ test_import_for(void)
 	    pgp_delete(fpr, &err) == 0);
 	test_assert(pgp_import(k, n, NULL, NULL, &err) == 1);
 	test_assert(pgp_key_for("evil.test", 0, fpr, sizeof(fpr)) == 0 &&
-	    pgp_delete(fpr, &err) == 0);
+	    pgp_key_names(fpr, "other@example.test") &&
+	    pgp_key_names(fpr, "evil.test") && pgp_delete(fpr, &err) == 0);
 	free(k);
 	test_end();
 }
