@@ -91,9 +91,15 @@ def delivered(mid):
     def find():
         top = os.path.join(state, "mail", "example.test", "alice")
         for root, _, files in os.walk(top):
+            # Delivered mail is in new/ (tmp/ is being written).
+            if os.path.basename(root) not in ("new", "cur"):
+                continue
             for f in files:
-                with open(os.path.join(root, f), "rb") as fp:
-                    data = fp.read()
+                try:
+                    with open(os.path.join(root, f), "rb") as fp:
+                        data = fp.read()
+                except FileNotFoundError:
+                    continue  # moved to cur/ meanwhile
                 if mid.encode() in data:
                     return email.message_from_bytes(data)
         return None
