@@ -113,6 +113,25 @@ oaep(const struct rcpt *rc)
 	    EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA;
 }
 
+/*
+ * OpenPGP (the key rc->pgp) rather than the certificate found? The
+ * recipient's own key or certificate comes before its domain's; between
+ * two of the same rank, the policy's prefer says.
+ */
+static int
+openpgp_wins(const struct rcpt *rc)
+{
+	int	 own_cert, own_key;
+
+	if (rc->cert == NULL)
+		return 1;
+	own_cert = rc->origin != ORIGIN_DOMAIN;
+	own_key = rc->pgp_domain == 0;
+	if (own_cert != own_key)
+		return own_key;
+	return rc->policy.prefer == PREFER_OPENPGP;
+}
+
 /* What one recipient gets, by the policy and the store. */
 static void
 decide(const char *sender, struct rcpt *rc)
@@ -123,11 +142,9 @@ decide(const char *sender, struct rcpt *rc)
 	if (rc->policy.encrypt != ENCRYPT_NEVER)
 		rc->cert = store_recipient(rc->address, &rc->origin, &rc->caps,
 		    rc->why, sizeof(rc->why));
-	/* OpenPGP when there is no certificate, or by preference. */
-	if (rc->policy.encrypt != ENCRYPT_NEVER && (rc->cert == NULL ||
-	    rc->policy.prefer == PREFER_OPENPGP) &&
+	if (rc->policy.encrypt != ENCRYPT_NEVER &&
 	    (rc->pgp_domain = pgpgate_key_for(rc->address, rc->pgp,
-	    sizeof(rc->pgp))) >= 0) {
+	    sizeof(rc->pgp))) >= 0 && openpgp_wins(rc)) {
 		X509_free(rc->cert);
 		rc->cert = NULL;
 		rc->why[0] = '\0';

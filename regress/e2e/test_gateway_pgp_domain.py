@@ -8,14 +8,18 @@ first use, pgp-keys no (the default) never. A partner gateway's key
 for its domain (user ID <partner.test>) encrypts mail to any address of
 the partner, and its signature counts for them (require-signed, the
 subject tag); our own domain key decrypts what the partner encrypts to
-example.test and signs for a user who has no key. The other party is
+example.test and signs for a user who has no key. A recipient's own
+key comes before its domain's S/MIME certificate. The other party is
 gpg; what leaves is captured at a test smarthost.
 
 Debian packages: gnupg."""
 import os
+import pwd
 import re
 import smtplib
+import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -26,6 +30,14 @@ from smtpsink import Sink  # noqa: E402
 
 t = Tests(__file__)
 gpg = GpgPeer("osms-gwpgpdom-", armor=True)
+
+
+def sh(*args):
+    p = subprocess.run(list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        raise RuntimeError("%s: %s" % (args[0], p.stderr.decode()[-300:]))
+    return p.stdout
 
 
 def crlf(b):
@@ -227,6 +239,61 @@ with Osms(start=False) as o:
                      repr(m["Subject"]))
             t.expect(b"from the partner gateway" in
                      box.raw_bytes("alice", mid), "not decrypted")
+
+        with t.case("a recipient's own OpenPGP key comes before its "
+                    "domain's S/MIME certificate"):
+            # rank.test: a gateway certificate, and una's own key.
+            pki = tempfile.mkdtemp(prefix="osms-gwpgpdom-pki-")
+            try:
+                def p(n):
+                    return os.path.join(pki, n)
+                sh("openssl", "req", "-x509", "-newkey", "rsa:2048",
+                   "-nodes", "-keyout", p("ca.key"), "-out", p("ca.pem"),
+                   "-days", "2", "-subj", "/CN=rank CA", "-addext",
+                   "basicConstraints=critical,CA:TRUE", "-addext",
+                   "keyUsage=critical,keyCertSign")
+                with open(p("gw.ext"), "w") as f:
+                    f.write("basicConstraints=critical,CA:FALSE\nkeyUsage="
+                            "critical,digitalSignature,keyEncipherment\n"
+                            "extendedKeyUsage=emailProtection\nsubjectAlt"
+                            "Name=email:postmaster@rank.test,DNS:rank.test"
+                            "\n")
+                sh("openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes",
+                   "-keyout", p("gw.key"), "-out", p("gw.csr"), "-subj",
+                   "/CN=rank.test")
+                sh("openssl", "x509", "-req", "-in", p("gw.csr"), "-CA",
+                   p("ca.pem"), "-CAkey", p("ca.key"), "-set_serial", "7",
+                   "-days", "2", "-extfile", p("gw.ext"), "-out", p("gw.pem"))
+                crypt = pwd.getpwnam("_osmscrypt")
+                for src, dst in (("ca.pem", "trust.pem"),
+                                 ("gw.pem", "rank.test.pem")):
+                    dst = os.path.join(o.path("certs"), dst)
+                    with open(p(src), "rb") as f, open(dst, "wb") as g:
+                        g.write(f.read())
+                    os.chown(dst, crypt.pw_uid, crypt.pw_gid)
+                gpg("--quick-gen-key", "<una@rank.test>", "future-default",
+                    "default", "never")
+                f = o.write_file("una.asc", gpg("--export", "una@rank.test")
+                                 .decode(), 0o600)
+                t.require(o.ctl("pgp", "import", f).returncode == 0, "una")
+                t.require(o.ctl("reload").returncode == 0, "reload")
+                time.sleep(0.5)
+                mid = submit(sub, ["una@rank.test", "vic@rank.test"],
+                             body="ranked\r\n")
+                wait_until(lambda: len([m for m in sink.messages
+                                        if mid.encode() in m.data]) >= 2, 30)
+                got = {",".join(m.rcpts): m.data for m in sink.messages
+                       if mid.encode() in m.data}
+                una = got.get("una@rank.test", b"")
+                vic = got.get("vic@rank.test", b"")
+                arm = re.search(rb"-----BEGIN PGP MESSAGE-----.*?-----END "
+                                rb"PGP MESSAGE-----", una, re.S)
+                t.expect(arm is not None and b"ranked" in gpg(
+                    "--decrypt", data=arm.group(0)), "una: her own key")
+                t.expect(b"application/pkcs7-mime" in vic and b"ranked" not
+                         in vic, "vic: the domain's certificate")
+            finally:
+                subprocess.run(["rm", "-rf", pki])
 
         with t.case("to the partner: encrypted to its domain key, signed "
                     "with ours for a user who has no key"):
