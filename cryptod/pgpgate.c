@@ -313,6 +313,7 @@ harvest_attached(const struct buf *cur, const char *from, const char *tag,
 {
 	struct buf		 key = BUF_INIT(PGP_MAX_KEY);
 	struct pgp_verdict	 v;
+	char			 fpr[PGP_MAX_FPR + 1], known[PGP_MAX_FPR + 1];
 	const char		*err = NULL;
 	int			 r;
 
@@ -322,13 +323,19 @@ harvest_attached(const struct buf *cur, const char *from, const char *tag,
 	if (r == -1)
 		audit(tag, "from=<%s> attached key: malformed or too large, "
 		    "ignored", from);
+	else if (pgp_offered(key.data, key.len, from, fpr, sizeof(fpr),
+	    &err) == -1)
+		audit(tag, "from=<%s> attached key: refused: %s", from, err);
+	else if (pgp_key_for(from, 0, known, sizeof(known)) == 0 &&
+	    strcmp(known, fpr) == 0)
+		;	/* known already: no gpg run for the signature */
 	else if (mode == PGP_KEYS_SIGNED && (signed_with(cur, &key, &v,
-	    &err) == -1 || v.result != PGP_VERIFIED ||
-	    strcasecmp(v.signer, from) != 0))
+	    &err) == -1 || v.result != PGP_VERIFIED))
+		/* Verified with that key alone: it signed, and it is From's
+		 * (pgp_offered() above). */
 		audit(tag, "from=<%s> attached key: ignored, the message is not"
 		    " signed with it (%s)", from, v.result == PGP_FAILED ?
-		    v.reason : v.result == PGP_VERIFIED ? "another address" :
-		    err != NULL ? err : "not signed");
+		    v.reason : err != NULL ? err : "not signed");
 	else
 		take(from, &key, from, tag, mode == PGP_KEYS_SIGNED ?
 		    "attached key, signed with it" : "attached key");

@@ -143,6 +143,17 @@ with Osms(start=False) as o:
             t.expect(arm is not None and b"the reply" not in got[0].data and
                      b"the reply" in gpg("--decrypt", data=arm.group(0)),
                      "the reply is encrypted to dan's key")
+            # The same key again: known, nothing to take or to say.
+            mid = message_id()
+            code, _ = smtp(mx, "dan@signedkeys.test", head(
+                "dan@signedkeys.test", mid) + signed(
+                    "dan@signedkeys.test", with_key("dan@signedkeys.test",
+                                                    "again")))
+            t.expect(code == 250 and box.wait_for("alice", mid) is not None,
+                     "delivered")
+            t.expect(len(re.findall(r"from=<dan@signedkeys\.test> attached "
+                                    r"key", o.log())) == 1,
+                     "a known key again is audited again")
 
         with t.case("pgp-keys signed: a key the message is not signed with "
                     "is not taken"):
