@@ -62,6 +62,7 @@ static unsigned long	 cache_clock;
 static struct stat	 seen_pub, seen_sec;
 
 static int	 add_data(struct buf *, gpgme_data_t);
+static void	 forget_keys(void);
 
 /* A context on the GnuPG home dir: OpenPGP, offline, only the home's
  * keys, never a pinentry dialog. 0, or -1. */
@@ -127,7 +128,7 @@ pgp_stop_agent(void)
 void
 pgp_done(void)
 {
-	pgp_forget();
+	forget_keys();
 	memset(&seen_pub, 0, sizeof(seen_pub));
 	memset(&seen_sec, 0, sizeof(seen_sec));
 	if (ctx != NULL)
@@ -158,8 +159,9 @@ uid_names(gpgme_user_id_t u, const char *address)
 	    strcasecmp(u->email, address) == 0;
 }
 
-void
-pgp_forget(void)
+/* Forget the keys kept from earlier listings. */
+static void
+forget_keys(void)
 {
 	size_t	 i;
 
@@ -192,7 +194,7 @@ cache_check(void)
 	(void)snprintf(path, sizeof(path), "%s/private-keys-v1.d", homedir);
 	(void)stat(path, &sec);
 	if (!same_stat(&pub, &seen_pub) || !same_stat(&sec, &seen_sec)) {
-		pgp_forget();
+		forget_keys();
 		seen_pub = pub;
 		seen_sec = sec;
 	}

@@ -46,9 +46,6 @@ struct pgp_verdict {
  * errstr. Every other call fails until it succeeded. */
 int	 pgp_init(const char *home, const char **errstr);
 void	 pgp_done(void);
-/* Forget the keys kept from earlier listings (pgp.c keeps them up to a
- * minute, and until the home's keyrings change). */
-void	 pgp_forget(void);
 /* Stop the GnuPG agent of the home (GnuPG starts it when a secret key
  * is first used): at the end of the process that used it. */
 void	 pgp_stop_agent(void);

@@ -3,10 +3,12 @@
 
     peer = GpgPeer("osms-x-", armor=True)
     out = peer("-r", "alice@example.test", "--encrypt", data=b"...")
+    plain = peer.decrypt_armored(mail)  # b"" if not encrypted to us
     r = peer.run("--verify", ...)      # the CompletedProcess, any exit
     peer.close(other_home)             # agents stopped, home removed
 """
 import os
+import re
 import subprocess
 import tempfile
 
@@ -34,6 +36,16 @@ class GpgPeer:
         if p.returncode != 0:
             raise RuntimeError(p.stderr.decode()[-400:])
         return p.stdout
+
+    def decrypt_armored(self, data):
+        """The first armored OpenPGP message in data (a PGP/MIME copy as
+        it left), decrypted; b"" if there is none or gpg fails."""
+        m = re.search(rb"-----BEGIN PGP MESSAGE-----.*?-----END PGP "
+                      rb"MESSAGE-----", data, re.S)
+        if m is None:
+            return b""
+        p = self.run("--decrypt", data=m.group(0))
+        return p.stdout if p.returncode == 0 else b""
 
     def path(self, name):
         return os.path.join(self.home, name)

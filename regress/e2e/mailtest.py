@@ -18,7 +18,7 @@ import uuid
 __all__ = [
     "Mailboxes", "message_id", "make_message", "send", "insecure_ctx",
     "Conn", "connect", "read_line", "read_lines", "read_codes", "rss_kb",
-    "Scram", "smtp_scram", "submit", "wait_until", "wait_log",
+    "Scram", "smtp_data", "smtp_scram", "submit", "wait_until", "wait_log",
     "dkim_verify",
 ]
 
@@ -71,6 +71,25 @@ def submit(port, rcpts, user="alice@example.test", password="alice-pw",
     finally:
         c.close()
     return mid
+
+
+def smtp_data(port, sender, data, rcpts=("alice@example.test",),
+              helo="client.test"):
+    """One message as given (bytes), plain SMTP: (code, text) of the
+    final reply to DATA; (0, b"disconnected") if the server hung up."""
+    c = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    try:
+        c.ehlo(helo)
+        c.mail(sender)
+        for r in rcpts:
+            c.rcpt(r)
+        code, text = c.data(data)
+        c.quit()
+    except smtplib.SMTPServerDisconnected:
+        return 0, b"disconnected"
+    finally:
+        c.close()
+    return code, text
 
 
 def wait_until(cond, timeout=20):

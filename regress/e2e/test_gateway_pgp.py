@@ -11,7 +11,6 @@ recipient whose policy says decrypt no, is delivered as it came.
 Debian packages: gnupg."""
 import os
 import re
-import smtplib
 import sys
 import time
 
@@ -61,16 +60,7 @@ def signed(mid, body, tamper=False):
 
 
 def smtp(port, data, rcpt="alice@example.test"):
-    c = smtplib.SMTP("127.0.0.1", port, timeout=60)
-    try:
-        c.ehlo("remote.test")
-        c.mail("bob@remote.test")
-        c.rcpt(rcpt)
-        code, text = c.data(data)
-        c.quit()
-    finally:
-        c.close()
-    return code, text
+    return smtp_data(port, "bob@remote.test", data, (rcpt,), "remote.test")
 
 
 with Osms() as o:

@@ -16,7 +16,6 @@ Debian packages: gnupg."""
 import os
 import pwd
 import re
-import smtplib
 import subprocess
 import sys
 import tempfile
@@ -74,17 +73,8 @@ def encrypted(arm):
             crlf(arm) + b"\r\n--e--\r\n")
 
 
-def smtp(port, sender, data, rcpt="alice@example.test"):
-    c = smtplib.SMTP("127.0.0.1", port, timeout=60)
-    try:
-        c.ehlo("remote.test")
-        c.mail(sender)
-        c.rcpt(rcpt)
-        code, text = c.data(data)
-        c.quit()
-    finally:
-        c.close()
-    return code, text
+def smtp(port, sender, data):
+    return smtp_data(port, sender, data, helo="remote.test")
 
 
 def key_of(o, addr):
@@ -138,10 +128,8 @@ with Osms(start=False) as o:
             got = wait_until(lambda: [m for m in sink.messages
                                       if mid.encode() in m.data], 30)
             t.require(len(got) == 1, "not relayed")
-            arm = re.search(rb"-----BEGIN PGP MESSAGE-----.*?-----END PGP "
-                            rb"MESSAGE-----", got[0].data, re.S)
-            t.expect(arm is not None and b"the reply" not in got[0].data and
-                     b"the reply" in gpg("--decrypt", data=arm.group(0)),
+            t.expect(b"the reply" not in got[0].data and b"the reply" in
+                     gpg.decrypt_armored(got[0].data),
                      "the reply is encrypted to dan's key")
             # The same key again: known, nothing to take or to say.
             mid = message_id()
@@ -297,10 +285,8 @@ with Osms(start=False) as o:
                        if mid.encode() in m.data}
                 una = got.get("una@rank.test", b"")
                 vic = got.get("vic@rank.test", b"")
-                arm = re.search(rb"-----BEGIN PGP MESSAGE-----.*?-----END "
-                                rb"PGP MESSAGE-----", una, re.S)
-                t.expect(arm is not None and b"ranked" in gpg(
-                    "--decrypt", data=arm.group(0)), "una: her own key")
+                t.expect(b"ranked" in gpg.decrypt_armored(una),
+                         "una: her own key")
                 t.expect(b"application/pkcs7-mime" in vic and b"ranked" not
                          in vic, "vic: the domain's certificate")
             finally:
@@ -313,11 +299,9 @@ with Osms(start=False) as o:
             got = wait_until(lambda: [m for m in sink.messages
                                       if mid.encode() in m.data], 30)
             t.require(len(got) == 1, "not relayed")
-            arm = re.search(rb"-----BEGIN PGP MESSAGE-----.*?-----END PGP "
-                            rb"MESSAGE-----", got[0].data, re.S)
-            t.require(arm is not None and b"to the partner" not in
-                      got[0].data, "not encrypted")
-            inner = gpg("--decrypt", data=arm.group(0))
+            inner = gpg.decrypt_armored(got[0].data)
+            t.require(inner and b"to the partner" not in got[0].data,
+                      "not encrypted")
             t.expect(b"to the partner" in inner and
                      b"application/pgp-signature" in inner, "signed inside")
             partner = key_of(o, "partner.test")

@@ -43,13 +43,6 @@ def to_of(m):
     return ",".join(sorted(m.rcpts))
 
 
-def pgp_plain(data):
-    """The OpenPGP message in a PGP/MIME copy, decrypted by gpg."""
-    arm = re.search(rb"-----BEGIN PGP MESSAGE-----.*?-----END PGP "
-                    rb"MESSAGE-----", data, re.S)
-    return gpg("--decrypt", data=arm.group(0)) if arm else b""
-
-
 sink = Sink()
 with Osms(start=False) as o:
     o.write_conf(o.make_conf("relay host 127.0.0.1 port %d tls none\n"
@@ -91,7 +84,7 @@ with Osms(start=False) as o:
             t.expect(ctype(dave) == "multipart/encrypted" and
                      b'protocol="application/pgp-encrypted"' in dave and
                      b"for all three" not in dave, "dave: PGP/MIME")
-            inner = pgp_plain(dave)
+            inner = gpg.decrypt_armored(dave)
             t.expect(b"for all three" in inner, "gpg decrypts dave's copy")
             t.expect(ctype(got["erin@plain.test"]) == "multipart/signed" and
                      b"for all three" in got["erin@plain.test"],
@@ -105,7 +98,7 @@ with Osms(start=False) as o:
             got = copies(sink, mid, 1)
             t.expect(len(got) == 1 and ctype(got[0].data) ==
                      "multipart/encrypted" and b"for frank" in
-                     pgp_plain(got[0].data), "frank: PGP/MIME")
+                     gpg.decrypt_armored(got[0].data), "frank: PGP/MIME")
 
         with t.case("encrypt mandatory is met by an OpenPGP key; without "
                     "one, refused at DATA"):
@@ -160,7 +153,7 @@ with Osms(start=False) as o:
             mid = submit(sub, ["gina@ac.test"], body="reply to gina\r\n")
             got = copies(sink, mid, 1)
             t.expect(len(got) == 1 and b"reply to gina" in
-                     pgp_plain(got[0].data), "encrypted for gina")
+                     gpg.decrypt_armored(got[0].data), "encrypted for gina")
 
         with t.case("a changed key is held, not used, until osmsctl pgp "
                     "accept"):
@@ -177,17 +170,14 @@ with Osms(start=False) as o:
                      p.stdout, p.stdout)
             mid = submit(sub, ["gina@ac.test"], body="still old\r\n")
             got = copies(sink, mid, 1)
-            t.expect(len(got) == 1 and b"still old" in pgp_plain(
+            t.expect(len(got) == 1 and b"still old" in gpg.decrypt_armored(
                 got[0].data), "the known key is used")
             p = o.ctl("pgp", "accept", "gina@ac.test")
             t.expect(p.returncode == 0 and "removed %s" % old in p.stdout and
                      "accepted " in p.stdout, p.stdout + p.stderr)
             mid = submit(sub, ["gina@ac.test"], body="now new\r\n")
             got = copies(sink, mid, 1)
-            arm = re.search(rb"-----BEGIN PGP MESSAGE-----.*?-----END PGP "
-                            rb"MESSAGE-----", got[0].data, re.S).group(0)
-            r = g2.run("--decrypt", data=arm)
-            t.expect(r.returncode == 0 and b"now new" in r.stdout,
+            t.expect(b"now new" in g2.decrypt_armored(got[0].data),
                      "the accepted key is used")
             g2.close()
 

@@ -23,14 +23,10 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-if os.environ.get("OSMS_NETNS") != "1":
-    # Our own network namespace: lo only, up.
-    env = dict(os.environ, OSMS_NETNS="1")
-    os.execvpe("unshare", ["unshare", "--net", "--", "sh", "-c",
-                           'ip link set lo up && exec "$0" "$@"',
-                           sys.executable] + sys.argv, env)
-
 sys.path.insert(0, HERE)
+import netns  # noqa: E402
+
+netns.enter()
 from osmstest import *  # noqa: E402,F401,F403
 from mailtest import *  # noqa: E402,F401,F403
 from smtpsink import Sink  # noqa: E402

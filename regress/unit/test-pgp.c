@@ -228,6 +228,34 @@ wrap(struct buf *m, const char *armored, size_t len)
 	(void)buf_addstr(m, "\r\n--b--\r\n");
 }
 
+/* A PGP/MIME multipart/signed message from from: entity, and signer's
+ * detached signature over it made by gpg. */
+static void
+signed_by(struct buf *m, const char *from, const char *entity, size_t len,
+    const char *signer)
+{
+	char	*sig;
+	size_t	 n;
+
+	write_file("s.txt", entity, len);
+	test_assert(sh(GPG " --homedir %s --armor -u %s --detach-sign -o "
+	    "%s/s.asc %s/s.txt", peer, signer, dir, dir) == 0);
+	sig = read_file("s.asc", &n);
+	test_assert(sig != NULL);
+	buf_reset(m);
+	(void)buf_printf(m, "From: <%s>\r\nSubject: s\r\nMIME-Version: 1.0"
+	    "\r\nContent-Type: multipart/signed; micalg=pgp-sha256;\r\n\t"
+	    "protocol=\"application/pgp-signature\"; boundary=\"b\"\r\n\r\n"
+	    "--b\r\n", from);
+	(void)buf_add(m, entity, len);
+	(void)buf_addstr(m, "\r\n--b\r\nContent-Type: application/pgp-"
+	    "signature\r\n\r\n");
+	if (sig != NULL)
+		(void)buf_add(m, sig, n);
+	(void)buf_addstr(m, "\r\n--b--\r\n");
+	free(sig);
+}
+
 static void
 test_decrypt(void)
 {
@@ -331,41 +359,16 @@ test_verify_peer(void)
 	struct buf		 m = BUF_INIT(PGP_MAX_MESSAGE);
 	struct pgp_verdict	 v;
 	const char		*err;
-	char			*sig;
-	size_t			 n;
 
 	test_begin("pgp: gpg's multipart/signed verified here; by a key "
 	    "not here, it fails");
-	write_file("s.txt", entity, sizeof(entity) - 1);
-	test_assert(sh(GPG " --homedir %s --armor -u bob@remote.test "
-	    "--detach-sign -o %s/s.asc %s/s.txt", peer, dir, dir) == 0);
-	sig = read_file("s.asc", &n);
-	test_assert(sig != NULL);
-	(void)buf_addstr(&m, "From: <bob@remote.test>\r\nSubject: s\r\n"
-	    "MIME-Version: 1.0\r\nContent-Type: multipart/signed; micalg="
-	    "pgp-sha256;\r\n\tprotocol=\"application/pgp-signature\"; "
-	    "boundary=\"b\"\r\n\r\n--b\r\n");
-	(void)buf_add(&m, entity, sizeof(entity) - 1);
-	(void)buf_addstr(&m, "\r\n--b\r\nContent-Type: application/pgp-"
-	    "signature\r\n\r\n");
-	(void)buf_add(&m, sig, n);
-	(void)buf_addstr(&m, "\r\n--b--\r\n");
-	free(sig);
+	signed_by(&m, "bob@remote.test", entity, sizeof(entity) - 1,
+	    "bob@remote.test");
 	test_assert(pgp_verify(m.data, m.len, &v, &err) == 0 &&
 	    v.result == PGP_VERIFIED && strcmp(v.signer, "bob@remote.test") ==
 	    0);
-	buf_reset(&m);
-	test_assert(sh(GPG " --homedir %s --armor -u mallory@evil.test "
-	    "--detach-sign -o %s/s2.asc %s/s.txt", peer, dir, dir) == 0);
-	sig = read_file("s2.asc", &n);
-	(void)buf_addstr(&m, "Content-Type: multipart/signed; protocol="
-	    "\"application/pgp-signature\"; boundary=\"b\"\r\n\r\n--b\r\n");
-	(void)buf_add(&m, entity, sizeof(entity) - 1);
-	(void)buf_addstr(&m, "\r\n--b\r\nContent-Type: application/pgp-"
-	    "signature\r\n\r\n");
-	(void)buf_add(&m, sig, n);
-	(void)buf_addstr(&m, "\r\n--b--\r\n");
-	free(sig);
+	signed_by(&m, "bob@remote.test", entity, sizeof(entity) - 1,
+	    "mallory@evil.test");
 	test_assert(pgp_verify(m.data, m.len, &v, &err) == 0 &&
 	    v.result == PGP_FAILED && strncmp(v.reason, "signed by a key not "
 	    "in the keyring", 33) == 0);
@@ -380,7 +383,7 @@ keyed_message(struct buf *m, const char *key_of, const char *signer,
     int corrupt)
 {
 	struct buf	 e = BUF_INIT(PGP_MAX_MESSAGE);
-	char		*key, *sig, *b64;
+	char		*key, *b64;
 	size_t		 n, bn;
 
 	test_assert(sh(GPG " --homedir %s --armor --export %s > %s/k.asc",
@@ -399,21 +402,7 @@ keyed_message(struct buf *m, const char *key_of, const char *signer,
 	(void)buf_addstr(&e, "\r\n--m--\r\n");
 	free(b64);
 	free(key);
-	write_file("e.txt", e.data, e.len);
-	test_assert(sh(GPG " --homedir %s --armor -u %s --detach-sign -o "
-	    "%s/e.asc %s/e.txt", peer, signer, dir, dir) == 0);
-	sig = read_file("e.asc", &n);
-	test_assert(sig != NULL);
-	buf_reset(m);
-	(void)buf_addstr(m, "From: <mallory@evil.test>\r\nSubject: k\r\n"
-	    "MIME-Version: 1.0\r\nContent-Type: multipart/signed; protocol="
-	    "\"application/pgp-signature\"; boundary=\"b\"\r\n\r\n--b\r\n");
-	(void)buf_add(m, e.data, e.len);
-	(void)buf_addstr(m, "\r\n--b\r\nContent-Type: application/pgp-"
-	    "signature\r\n\r\n");
-	(void)buf_add(m, sig, n);
-	(void)buf_addstr(m, "\r\n--b--\r\n");
-	free(sig);
+	signed_by(m, "mallory@evil.test", e.data, e.len, signer);
 	buf_free(&e);
 }
 
@@ -440,8 +429,8 @@ test_attached(void)
 	/* Not in the home: a signature by a key it does not have. */
 	test_assert(pgp_verify(m.data, m.len, &v, &err) == 0 &&
 	    v.result == PGP_FAILED);
-	test_assert(pgp_verify_with(m.data, m.len, NULL, key.data, key.len, dir, &v,
-	    &err) == 0 && v.result == PGP_VERIFIED &&
+	test_assert(pgp_verify_with(m.data, m.len, NULL, key.data, key.len,
+	    dir, &v, &err) == 0 && v.result == PGP_VERIFIED &&
 	    strcmp(v.signer, "mallory@evil.test") == 0);
 	/* The scratch home is gone, and the home did not take the key. */
 	(void)snprintf(cmd, sizeof(cmd), "test -z \"$(ls -A %s | grep "
@@ -453,16 +442,16 @@ test_attached(void)
 	keyed_message(&m, "bob@remote.test", "mallory@evil.test", 0);
 	buf_reset(&key);
 	test_assert(pgp_attached_key(m.data, m.len, &key) == 1);
-	test_assert(pgp_verify_with(m.data, m.len, NULL, key.data, key.len, dir, &v,
-	    &err) == 0 && v.result == PGP_FAILED);
+	test_assert(pgp_verify_with(m.data, m.len, NULL, key.data, key.len,
+	    dir, &v, &err) == 0 && v.result == PGP_FAILED);
 	/* A changed letter: the armor's checksum says so. */
 	keyed_message(&m, "mallory@evil.test", "mallory@evil.test", 1);
 	buf_reset(&key);
 	test_assert(pgp_attached_key(m.data, m.len, &key) == -1 &&
 	    key.len == 0);
 	/* Not a key at all; none; one inside a forwarded message. */
-	test_assert(pgp_verify_with(m.data, m.len, NULL, "junk", 4, dir, &v,
-	    &err) == -1);
+	test_assert(pgp_verify_with(m.data, m.len, NULL, "junk", 4, dir,
+	    &v, &err) == -1);
 	test_assert(pgp_attached_key(msg, sizeof(msg) - 1, &key) == 0);
 	test_assert(pgp_attached_key(forwarded, sizeof(forwarded) - 1,
 	    &key) == 0);
@@ -501,13 +490,7 @@ test_attached_inside(void)
 	    "alice@example.test --sign --encrypt -o %s/in.asc %s/in.txt", peer,
 	    dir, dir) == 0);
 	arm = read_file("in.asc", &n);
-	(void)buf_addstr(&m, "From: <mallory@evil.test>\r\nMIME-Version: 1.0"
-	    "\r\nContent-Type: multipart/encrypted; protocol=\"application/"
-	    "pgp-encrypted\"; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: "
-	    "application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b\r\n"
-	    "Content-Type: application/octet-stream\r\n\r\n");
-	(void)buf_add(&m, arm, n);
-	(void)buf_addstr(&m, "\r\n--b--\r\n");
+	wrap(&m, arm, n);
 	free(arm);
 	test_assert(pgp_decrypt(m.data, m.len, for_, 1, who, sizeof(who), &out,
 	    &v, &err) == 0 && v.result == PGP_FAILED && v.unknown_signer &&
@@ -525,14 +508,7 @@ test_attached_inside(void)
 	    "alice@example.test --sign --encrypt -o %s/in2.asc %s/in.txt",
 	    peer, dir, dir) == 0);
 	arm = read_file("in2.asc", &n);
-	buf_reset(&m);
-	(void)buf_addstr(&m, "MIME-Version: 1.0\r\nContent-Type: multipart/"
-	    "encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\""
-	    "\r\n\r\n--b\r\nContent-Type: application/pgp-encrypted\r\n\r\n"
-	    "Version: 1\r\n\r\n--b\r\nContent-Type: application/octet-stream"
-	    "\r\n\r\n");
-	(void)buf_add(&m, arm, n);
-	(void)buf_addstr(&m, "\r\n--b--\r\n");
+	wrap(&m, arm, n);
 	free(arm);
 	buf_reset(&out);
 	test_assert(pgp_decrypt(m.data, m.len, for_, 1, who, sizeof(who), &out,
