@@ -98,6 +98,7 @@ include imapd/imapd.mk
 include authd/authd.mk
 include cryptod/cryptod.mk
 include scand/scand.mk
+include checkd/checkd.mk
 include regress/regress.mk
 
 programs: $(PROGRAMS) $(ROLE_PROGRAMS)
@@ -112,11 +113,16 @@ $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 
 # Every library comes through pkg-config; say clearly what is missing.
 DEPS_PKGS	:= openssl libevent libevent_openssl gpgme libclamav libpq \
-		   libsasl2 libseccomp
+		   libsasl2 libseccomp libunbound opendkim
+# Libraries without a pkg-config file: their headers.
+DEPS_HEADERS	:= spf2/spf.h opendmarc/dmarc.h
 deps-check:
 	@missing=""; \
 	for p in $(DEPS_PKGS); do \
 		$(PKG_CONFIG) --exists $$p || missing="$$missing $$p"; \
+	done; \
+	for h in $(DEPS_HEADERS); do \
+		[ -f /usr/include/$$h ] || missing="$$missing $$h"; \
 	done; \
 	command -v $(BISON) >/dev/null || missing="$$missing bison"; \
 	if [ -n "$$missing" ]; then \
@@ -148,7 +154,8 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	    --std=c11 --inline-suppr -D__GNUC__ -D_GNU_SOURCE \
 	    --include=/usr/include/x86_64-linux-gnu/sys/queue.h \
-	    -Ilib -Ilib/mail -I$(GEN) lib osmsd smtpd imapd authd cryptod scand
+	    -Ilib -Ilib/mail -I$(GEN) lib osmsd smtpd imapd authd cryptod scand \
+	    checkd
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \

@@ -140,7 +140,7 @@ signer_field(const char *msg, size_t len, const char *sender,
 	}
 	if (k == NULL)
 		return 0;
-	if (dkim_sign(msg, len, k->domain, k->selector, k->key, time(NULL),
+	if (dkim_signature(msg, len, k->domain, k->selector, k->key, time(NULL),
 	    out, why) == -1)
 		return -1;
 	nsigned++;

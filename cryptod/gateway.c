@@ -216,6 +216,8 @@ struct request {
 	char		 refusal[400];	/* "" or an SMTP reply's text */
 	char		 pgp[512];	/* "" or what OpenPGP did */
 	char		 ar[800];	/* "" or our smime= result */
+	char		 checks[2048];	/* "" or checkd's A-R methods */
+	uint32_t	 from_verified;	/* checkd: DMARC pass */
 };
 
 static size_t
@@ -343,8 +345,8 @@ smime_result(struct request *rq, const struct smime_verdict *v, X509 *x,
 		hex = BN_bn2hex(bn);
 		BN_free(bn);
 	}
-	(void)snprintf(rq->ar, sizeof(rq->ar), GW_AR " %.255s; smime=%s%s"
-	    "%.255s%s%.80s\r\n", authserv_id, result, plain ?
+	(void)snprintf(rq->ar, sizeof(rq->ar), "smime=%s%s"
+	    "%.255s%s%.80s", result, plain ?
 	    " body.smime-identifier=" : "", plain ? v->signer : "", hex !=
 	    NULL ? " body.smime-serial=" : "", hex != NULL ? hex : "");
 	OPENSSL_free(hex);
@@ -868,7 +870,7 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	struct request		*rq = xcalloc(1, sizeof(*rq));
 	struct buf		 cur = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	struct stat		 st;
-	char			 notes[512], head[2000], *map;
+	char			 notes[512], head[4000], *map;
 	uint64_t		 size = 0;
 	uint32_t		 outgoing;
 	int			 out, src, rewritten = 0, changed, ready;
@@ -879,6 +881,8 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	(void)msg_get_str(&r, rq->list, sizeof(rq->list));
 	(void)msg_get_str(&r, rq->outside_list, sizeof(rq->outside_list));
 	(void)msg_get_u32(&r, &outgoing);
+	(void)msg_get_str(&r, rq->checks, sizeof(rq->checks));
+	(void)msg_get_u32(&r, &rq->from_verified);
 	out = imsg_take_fd(imsg);
 	if (msg_end(&r) == -1 || out == -1 || str_has_ctl(rq->list) ||
 	    str_has_ctl(rq->outside_list) || str_has_ctl(rq->sender)) {
@@ -920,18 +924,26 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 		goto done;
 	changed = outgoing ? outbound(&cur, rq, notes, sizeof(notes)) :
 	    inbound(&cur, rq, notes, sizeof(notes));
-	if (!changed || rq->refusal[0] != '\0')
+	/* checkd's results are written even if nothing else changed. */
+	if ((!changed && (outgoing || rq->checks[0] == '\0')) ||
+	    rq->refusal[0] != '\0')
 		goto done;
 	head[0] = '\0';
 	if (!outgoing) {
-		/* Our fields first; none on what leaves. */
-		if (notes[0] == '\0' && rq->pgp[0] == '\0')
+		/* Our fields first; none on what leaves. One
+		 * Authentication-Results field holds every result. */
+		if (changed && notes[0] == '\0' && rq->pgp[0] == '\0')
 			(void)osms_strlcpy(notes, "forged verdict fields "
 			    "removed", sizeof(notes));
-		(void)snprintf(head, sizeof(head), "%s%s%s%s%s%s%s", rq->ar,
-		    notes[0] ? GW_HEADER " " : "", notes, notes[0] ? "\r\n" :
-		    "", rq->pgp[0] ? GW_PGP_HEADER " " : "", rq->pgp,
-		    rq->pgp[0] ? "\r\n" : "");
+		if (rq->checks[0] != '\0' || rq->ar[0] != '\0')
+			(void)snprintf(head, sizeof(head), GW_AR " %.255s;%s%s"
+			    "%s%s\r\n", authserv_id, rq->checks[0] ? "\r\n\t" :
+			    "", rq->checks, rq->ar[0] == '\0' ? "" :
+			    rq->checks[0] ? ";\r\n\t" : " ", rq->ar);
+		(void)snprintf(head + strlen(head), sizeof(head) -
+		    strlen(head), "%s%s%s%s%s%s", notes[0] ? GW_HEADER " " :
+		    "", notes, notes[0] ? "\r\n" : "", rq->pgp[0] ?
+		    GW_PGP_HEADER " " : "", rq->pgp, rq->pgp[0] ? "\r\n" : "");
 	}
 	if (write_all(out, head, strlen(head)) == -1 ||
 	    write_all(out, cur.data, cur.len) == -1) {

@@ -9,7 +9,8 @@ PWHASH_PKGS	:= libargon2 libcrypt libcrypto
 ZLIB_PKGS	:= zlib
 # Only cryptod and osmsctl use OpenPGP (lib/mail/pgp.c).
 PGP_PKGS	:= gpgme
-ALL_LIB_PKGS	:= $(LIBOSMS_PKGS) $(PWHASH_PKGS) $(ZLIB_PKGS) $(PGP_PKGS)
+ALL_LIB_PKGS	:= $(LIBOSMS_PKGS) $(PWHASH_PKGS) $(ZLIB_PKGS) $(PGP_PKGS) \
+		   libunbound
 
 LIB_SRCS	:= \
 	lib/buf.c \
@@ -25,12 +26,14 @@ LIB_SRCS	:= \
 	lib/msg.c \
 	lib/osms_imsg.c \
 	lib/proc.c \
+	lib/resolver.c \
 	lib/role.c \
 	lib/sandbox.c \
 	lib/tls.c \
 	lib/util.c \
 	lib/workq.c \
 	lib/mail/addr.c \
+	lib/mail/authres.c \
 	lib/mail/autocrypt.c \
 	lib/mail/certstore.c \
 	lib/mail/charsets.c \

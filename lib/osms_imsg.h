@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	13
+#define OSMS_IMSG_VERSION	14
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -48,9 +48,9 @@ X(IMSG_CONF_RELAY, R(ROLE_PARENT), R(ROLE_QUEUE), "ssuuss",		\
     " user, password: how mail for a domain leaves")			\
 X(IMSG_CONF_MTA, R(ROLE_PARENT), R(ROLE_MTA), "su",			\
     "resolver (\"\": from resolv.conf), timeout: the SMTP client")	\
-X(IMSG_CONF_MTA_FILE, R(ROLE_PARENT), R(ROLE_MTA), "fu",		\
-    "file, kind (enum mta_file): CA certificates, DNSSEC trust anchor"	\
-    " or resolv.conf, opened by the parent")				\
+X(IMSG_CONF_MTA_FILE, R(ROLE_PARENT), R(ROLE_MTA) | R(ROLE_CHECKD),	\
+    "fu", "file, kind (enum mta_file): CA certificates (mta), DNSSEC"	\
+    " trust anchor or resolv.conf, opened by the parent")		\
 X(IMSG_CONF_SRS, R(ROLE_PARENT), R(ROLE_QUEUE) | R(ROLE_AUTHD), "sd",	\
     "domain, secret: rewrite forwarded senders (queue), take back"	\
     " bounces (authd)")							\
@@ -70,6 +70,13 @@ X(IMSG_CONF_SMTPD_SCAN, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuuu",	\
     "enable, timeout, action, submission action, unscannable, on"	\
     " failure: what becomes of scanned mail (enum scan_action,"	\
     " scan_fallback)")							\
+X(IMSG_CONF_SMTPD_CHECK, R(ROLE_PARENT), R(ROLE_SMTPD), "uuu",	\
+    "enable, timeout, on failure (enum scan_fallback): sender checks"	\
+    " of mail from outside")						\
+X(IMSG_CONF_CHECKD, R(ROLE_PARENT), R(ROLE_CHECKD), "uuuuuuuss",	\
+    "spf, dkim, dmarc on; what a failing DMARC reject and quarantine"	\
+    " policy and an SPF fail do (enum ar_action); workers; resolver"	\
+    " (\"\": resolv.conf), public suffix list")				\
 X(IMSG_CONF_SCAND, R(ROLE_PARENT), R(ROLE_SCAND), "uUUuu",		\
     "workers, max scan size, max file size, max files, max recursion")	\
 X(IMSG_CONF_IMAPD, R(ROLE_PARENT), R(ROLE_IMAPD), "u",		\
@@ -167,10 +174,11 @@ X(IMSG_QUEUE_CREATE, R(ROLE_SMTPD), R(ROLE_QUEUE), "",			\
     "a new message: answered by IMSG_QUEUE_CREATED or _RESULT")	\
 X(IMSG_QUEUE_CREATED, R(ROLE_QUEUE), R(ROLE_SMTPD), "fs",		\
     "content file (write only to it), id: the message exists")		\
-X(IMSG_QUEUE_ENV, R(ROLE_SMTPD), R(ROLE_QUEUE), "ssssssuuuusUssu",	\
+X(IMSG_QUEUE_ENV, R(ROLE_SMTPD), R(ROLE_QUEUE), "ssssssuuuusUssuus",	\
     "id, sender, helo, client, tls, auth, body, ret, smtputf8,"	\
-    " requiretls, envid, size, scanner, virus, quarantine: the"	\
-    " envelope")							\
+    " requiretls, envid, size, scanner, virus, quarantine, junk (to"	\
+    " the recipients' Junk folders), checks (checkd's verdicts, for"	\
+    " the log): the envelope")						\
 X(IMSG_QUEUE_RCPT, R(ROLE_SMTPD), R(ROLE_QUEUE), "sssu",		\
     "id, address, orcpt, notify: a recipient as given")		\
 X(IMSG_QUEUE_DEST, R(ROLE_SMTPD), R(ROLE_QUEUE), "suussUU",		\
@@ -197,6 +205,14 @@ X(IMSG_SCAN_REQ, R(ROLE_SMTPD), R(ROLE_SCAND), "fs",			\
     "content, tag (the queue id): scan it")				\
 X(IMSG_SCAN_RESULT, R(ROLE_SCAND), R(ROLE_SMTPD), "usss",		\
     "verdict (enum scan_verdict), virus or why, scanner, tag")		\
+/* smtpd -> checkd, sender authentication */				\
+X(IMSG_CHECK_REQ, R(ROLE_SMTPD), R(ROLE_CHECKD), "fssss",		\
+    "content, tag (the queue id), client address, HELO, MAIL FROM:"	\
+    " check SPF, DKIM and DMARC")					\
+X(IMSG_CHECK_RESULT, R(ROLE_CHECKD), R(ROLE_SMTPD), "susssu",		\
+    "tag, action (enum ar_action, or CHECK_ACTION_ERROR), why, the"	\
+    " Authentication-Results methods, a summary for the log, From"	\
+    " verified (DMARC pass)")						\
 /* queue -> delivery */							\
 X(IMSG_DELIVERY_REQ, R(ROLE_QUEUE), R(ROLE_DELIVERY), "fusssssUUs",	\
     "content, flags, id, sender, address, mailbox, unique name,"	\
@@ -224,10 +240,11 @@ X(IMSG_MTA_DONE, R(ROLE_MTA), R(ROLE_QUEUE), "",			\
 X(IMSG_CRYPT_SOURCE, R(ROLE_SMTPD) | R(ROLE_QUEUE), R(ROLE_CRYPTOD),	\
     "fs", "content (read only), tag: the message for the next PROCESS"	\
     " or ENCRYPT of the same id")					\
-X(IMSG_CRYPT_PROCESS, R(ROLE_SMTPD), R(ROLE_CRYPTOD), "fssssu",	\
+X(IMSG_CRYPT_PROCESS, R(ROLE_SMTPD), R(ROLE_CRYPTOD), "fssssusu",	\
     "new content (write only), tag, sender, recipients, those that"	\
-    " leave (comma lists), outbound: decrypt, verify, record (from"	\
-    " outside); sign (users'); refuse what the policy forbids")		\
+    " leave (comma lists), outbound, checkd's Authentication-Results"	\
+    " methods, From verified: decrypt, verify, record (from outside);"	\
+    " sign (users'); refuse what the policy forbids")			\
 X(IMSG_CRYPT_DONE, R(ROLE_CRYPTOD), R(ROLE_SMTPD), "uUsss",		\
     "rewritten, new size, what was done, tag, refusal (\"\" or the"	\
     " text of a 550 5.7.1)")						\
@@ -385,11 +402,15 @@ enum scan_verdict {
 	SCAN_ERROR,		/* the scan itself failed */
 };
 
+/* IMSG_CHECK_RESULT: no check was made (smtpd's on-failure decides). */
+#define CHECK_ACTION_ERROR	3
+
 /* IMSG_CTL_QUARANTINE operations. */
 enum quarantine_op { QUAR_LIST, QUAR_SHOW, QUAR_RELEASE, QUAR_DELETE };
 
 /* IMSG_DELIVERY_REQ flags. */
 #define DELIVERY_CHECK_DUP	0x01	/* an earlier attempt may have worked */
+#define DELIVERY_JUNK		0x02	/* into the mailbox's Junk folder */
 
 const char	*imsg_type_name(uint32_t);
 const char	*imsg_type_purpose(uint32_t);

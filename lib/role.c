@@ -12,7 +12,8 @@ static const struct role_info roles[ROLE_COUNT] = {
 	[ROLE_CONTROL] = { "control", "osms-control", "_osms", JAIL_EMPTY, 0,
 	    R(ROLE_QUEUE) | R(ROLE_AUTHD) },
 	[ROLE_SMTPD] = { "smtpd", "osms-smtpd", "_osms", JAIL_EMPTY, 0,
-	    R(ROLE_QUEUE) | R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) },
+	    R(ROLE_QUEUE) | R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) |
+	    R(ROLE_CHECKD) },
 	[ROLE_QUEUE] = { "queue", "osms-queue", "_osmsq", JAIL_SPOOL, 0,
 	    R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_DELIVERY) | R(ROLE_MTA) |
 	    R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) },
@@ -35,6 +36,9 @@ static const struct role_info roles[ROLE_COUNT] = {
 	 * their osms-tmp/, its own. */
 	[ROLE_SCAND] = { "scand", "osms-scand", "_osmsscan", JAIL_SCAN, 0,
 	    R(ROLE_SMTPD) | R(ROLE_QUEUE) },
+	/* Network access through its resolver only; no secrets. */
+	[ROLE_CHECKD] = { "checkd", "osms-checkd", "_osmscheck", JAIL_EMPTY, 0,
+	    R(ROLE_SMTPD) },
 	[ROLE_CLIENT] = { "client", NULL, NULL, JAIL_NONE, 0, 0, 0 },
 	/* One per login, chrooted into the user's own Maildir; no peers. */
 	[ROLE_SESSION] = { "session", "osms-session", "vmail", JAIL_MAILSTORE,

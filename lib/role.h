@@ -18,6 +18,7 @@ enum osms_role {
 	ROLE_AUTHD,
 	ROLE_CRYPTOD,
 	ROLE_SCAND,
+	ROLE_CHECKD,
 	ROLE_CLIENT,		/* osmsctl, on the far side of control */
 	ROLE_SESSION,		/* a user's IMAP/POP3 session, on demand */
 	ROLE_COUNT
@@ -26,7 +27,8 @@ enum osms_role {
 #define R(r)		(1U << (r))
 #define R_CHILDREN	(R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_QUEUE) | \
 			 R(ROLE_DELIVERY) | R(ROLE_MTA) | R(ROLE_IMAPD) | \
-			 R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND))
+			 R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) | \
+			 R(ROLE_CHECKD))
 #define R_ANY		(R_CHILDREN | R(ROLE_PARENT))
 
 /* Where a role is locked in after start-up. */

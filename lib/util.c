@@ -228,6 +228,22 @@ explicit_wipe(void *p, size_t len)
 	explicit_bzero(p, len);
 }
 
+char *
+read_fd_text(int fd, size_t max)
+{
+	char	*buf = xcalloc(1, max + 1);
+	size_t	 len = 0;
+	ssize_t	 n;
+
+	while (len < max && ((n = read(fd, buf + len, max - len)) > 0 ||
+	    (n == -1 && errno == EINTR)))
+		if (n > 0)
+			len += (size_t)n;
+	(void)close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
 int
 write_all(int fd, const void *buf, size_t len)
 {

@@ -70,6 +70,9 @@ int	 write_all(int, const void *, size_t);
 /* The same at an offset, and reading all of len (EIO: the file ends). */
 int	 pwrite_all(int, const void *, size_t, off_t);
 int	 pread_all(int, void *, size_t, off_t);
+/* Up to max bytes of a file as a string (cut at the first NUL if it has
+ * one); the descriptor is closed. */
+char	*read_fd_text(int, size_t max);
 
 /* Days from 1970-01-01 to y-m-d (month 1-12), proleptic Gregorian. */
 int64_t	 days_from_civil(int64_t y, int m, int d);

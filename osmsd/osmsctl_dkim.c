@@ -146,7 +146,7 @@ dkim_sign_stdin(int argc, char **argv)
 			(void)fprintf(stderr, "osmsctl: message too large\n");
 			exit(1);
 		}
-	if (dkim_sign(in.data != NULL ? in.data : "", in.len, argv[0],
+	if (dkim_signature(in.data != NULL ? in.data : "", in.len, argv[0],
 	    argv[1], key, time(NULL), &out, &err) == -1) {
 		(void)fprintf(stderr, "osmsctl: cannot sign: %s\n", err);
 		exit(1);

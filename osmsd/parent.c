@@ -382,8 +382,10 @@ slice_relays(struct child *c)
 
 /* The mta's resolver and the files it needs: CA certificates, the DNSSEC
  * trust anchor and, without a configured resolver, resolv.conf. */
+/* The files of the mta's resolver settings (and its CA file), as the
+ * mta and checkd need them, opened here. */
 static void
-slice_mta(struct child *c)
+slice_resolver_files(struct child *c, int with_ca)
 {
 	static const char *const what[] = {
 		[MTA_FILE_CA] = "CA file",
@@ -395,14 +397,10 @@ slice_mta(struct child *c)
 	unsigned	 k;
 	int		 fd;
 
-	paths[MTA_FILE_CA] = conf->mta.ca_file;
+	paths[MTA_FILE_CA] = with_ca ? conf->mta.ca_file : "";
 	paths[MTA_FILE_TRUST_ANCHOR] = conf->mta.trust_anchor;
 	paths[MTA_FILE_RESOLV_CONF] = conf->mta.resolver[0] == '\0' ?
 	    "/etc/resolv.conf" : "";
-	msg_init(&m, IMSG_CONF_MTA, 0);
-	msg_add_str(&m, conf->mta.resolver);
-	msg_add_u32(&m, conf->mta.timeout);
-	send_or_kill(c, &m);
 	for (k = 0; k < 3; k++) {
 		if (paths[k][0] == '\0' ||
 		    (fd = open_for(c, what[k], paths[k])) == -1)
@@ -412,6 +410,38 @@ slice_mta(struct child *c)
 		msg_add_fd(&m, fd);
 		send_or_kill(c, &m);
 	}
+}
+
+static void
+slice_mta(struct child *c)
+{
+	struct msg	 m;
+
+	msg_init(&m, IMSG_CONF_MTA, 0);
+	msg_add_str(&m, conf->mta.resolver);
+	msg_add_u32(&m, conf->mta.timeout);
+	send_or_kill(c, &m);
+	slice_resolver_files(c, 1);
+}
+
+static void
+slice_checkd(struct child *c)
+{
+	const struct conf_checkd	*ck = &conf->checkd;
+	struct msg			 m;
+
+	msg_init(&m, IMSG_CONF_CHECKD, 0);
+	msg_add_u32(&m, (uint32_t)ck->spf);
+	msg_add_u32(&m, (uint32_t)ck->dkim);
+	msg_add_u32(&m, (uint32_t)ck->dmarc);
+	msg_add_u32(&m, ck->dmarc_reject);
+	msg_add_u32(&m, ck->dmarc_quarantine);
+	msg_add_u32(&m, ck->spf_fail);
+	msg_add_u32(&m, ck->workers);
+	msg_add_str(&m, conf->mta.resolver);
+	msg_add_str(&m, ck->public_suffix_list);
+	send_or_kill(c, &m);
+	slice_resolver_files(c, 0);
 }
 
 /* The SRS domain and secret, for the queue (forward) and authd (back). */
@@ -583,6 +613,14 @@ slice_send(struct child *c)
 		msg_add_u32(&m, conf->scand.unscannable);
 		msg_add_u32(&m, conf->scand.on_failure);
 		send_or_kill(c, &m);
+		msg_init(&m, IMSG_CONF_SMTPD_CHECK, 0);
+		msg_add_u32(&m, (uint32_t)conf->checkd.enable);
+		msg_add_u32(&m, conf->checkd.timeout);
+		msg_add_u32(&m, conf->checkd.on_failure);
+		send_or_kill(c, &m);
+		break;
+	case ROLE_CHECKD:
+		slice_checkd(c);
 		break;
 	case ROLE_SCAND:
 		msg_init(&m, IMSG_CONF_SCAND, 0);

@@ -57,6 +57,13 @@ $(BUILD)/regress/test-scan: EXTRA_PKGS := libclamav
 $(BUILD)/regress/test-ratelimit: $(OBJ)/authd/ratelimit.o
 $(BUILD)/regress/test-ratelimit: EXTRA_OBJS := $(OBJ)/authd/ratelimit.o
 
+SENDERAUTH_OBJS	:= $(OBJ)/checkd/senderauth.o $(OBJ)/checkd/dns.o
+$(OBJ)/regress/unit/test-senderauth.o: PROG_INC += -Icheckd
+$(BUILD)/regress/test-senderauth: $(SENDERAUTH_OBJS)
+$(BUILD)/regress/test-senderauth: EXTRA_OBJS := $(SENDERAUTH_OBJS)
+$(BUILD)/regress/test-senderauth: EXTRA_PKGS := opendkim
+$(BUILD)/regress/test-senderauth: LDLIBS += -lspf2 -lopendmarc
+
 tests: $(TESTS)
 
 # libFuzzer targets: the library is rebuilt by clang with coverage.

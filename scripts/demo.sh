@@ -287,6 +287,9 @@ osms demo ($STATE/, config $STATE/osmsd.conf), on 127.0.0.1:
                10993  implicit TLS
   POP3         10110  STLS
                10995  implicit TLS
+  DNS          10053  the demo's name server (scripts/demo-dns.py): SPF,
+                      DKIM and DMARC records of example.test and
+                      remote.test, for the sender checks
   smarthost    10026  not osms, not started here: mail for other domains
                       is relayed there, S/MIME- and DKIM-signed (the DKIM
                       record: $STATE/dkim/); until something listens, it
@@ -307,6 +310,18 @@ Stop:          Ctrl-C (or SIGTERM)
 
 EOF
 }
+
+# The demo's name server on loopback (scripts/demo-dns.py), so that the
+# sender checks (SPF, DKIM, DMARC) have answers; it ends with osmsd.
+mkdir -p "$D/dns"
+rm -f "$D/dns/dnstest-status.json"
+/usr/bin/python3 scripts/demo-dns.py "$D" 10053 >>"$D/dns/demo-dns.log" 2>&1 &
+for _ in $(seq 100); do
+	[ -s "$D/dns/dnstest-status.json" ] && break
+	sleep 0.1
+done
+[ -s "$D/dns/dnstest-status.json" ] ||
+    die "the demo's name server did not start (see $STATE/dns/demo-dns.log)"
 
 if [ "$PG" = 0 ]; then
 	banner

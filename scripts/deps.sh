@@ -13,11 +13,13 @@ set -euo pipefail
 
 BUILD_PKGS=(gcc make pkg-config bison libc6-dev libssl-dev libevent-dev
 	libgpgme-dev libclamav-dev libpq-dev libsasl2-dev libseccomp-dev
-	libargon2-dev libcrypt-dev zlib1g-dev libunbound-dev)
+	libargon2-dev libcrypt-dev zlib1g-dev libunbound-dev libspf2-dev
+	libopendkim-dev libopendmarc-dev)
 RUN_PKGS=(openssl ca-certificates postgresql clamav gnupg gpgsm swaks curl
 	python3 iproute2 procps util-linux passwd sasl2-bin
 	libsasl2-modules neomutt isync fetchmail python3-dkim python3-nacl
-	dns-root-data unbound-host python3-dnspython python3-cryptography)
+	dns-root-data unbound-host python3-dnspython python3-cryptography
+	publicsuffix)
 DEV_PKGS=(clang libclang-rt-14-dev cppcheck clang-tidy mandoc)
 
 usage() {

@@ -134,6 +134,14 @@ delivery_request(struct channel *ch, struct imsg *imsg)
 		return;
 	}
 	j->reqid = imsg->hdr.id;
+	/* Spam and unverified senders, by policy: the Maildir++ folder
+	 * Junk, made if missing; the quota holds for it on its own. */
+	if ((flags & DELIVERY_JUNK) && osms_strlcat(j->mailbox, "/.Junk",
+	    sizeof(j->mailbox)) >= sizeof(j->mailbox)) {
+		free(j);
+		channel_bad_message(ch, imsg, "mailbox path too long");
+		return;
+	}
 	/* RFC 5322 3.6.7 trace fields of the final delivery, then the
 	 * queue's (the virus scan's). */
 	(void)snprintf(j->prepend, sizeof(j->prepend),

@@ -338,21 +338,6 @@ mta_peer_down(enum osms_role role)
  * The config: the resolver and the files the parent opened.
  */
 
-static char *
-read_fd(int fd)
-{
-	char	*buf = xcalloc(1, MTA_MAX_FILE + 1);
-	size_t	 len = 0;
-	ssize_t	 n;
-
-	while (len < MTA_MAX_FILE &&
-	    (n = read(fd, buf + len, MTA_MAX_FILE - len)) > 0)
-		len += (size_t)n;
-	(void)close(fd);
-	buf[len] = '\0';
-	return buf;
-}
-
 static void
 mta_conf(struct imsg *imsg)
 {
@@ -380,7 +365,7 @@ mta_conf(struct imsg *imsg)
 	if (msg_end(&r) == -1 || kind > MTA_FILE_RESOLV_CONF || fd == -1)
 		fatalx("bad IMSG_CONF_MTA_FILE");
 	free(files[kind]);
-	files[kind] = read_fd(fd);
+	files[kind] = read_fd_text(fd, MTA_MAX_FILE);
 }
 
 /* A client context: TLS 1.2 or later, the CA certificates, DANE. */

@@ -24,6 +24,7 @@
 #include "dnsrr.h"
 #include "log.h"
 #include "mta.h"
+#include "resolver.h"
 #include "util.h"
 
 #define MTA_MAX_MX	10
@@ -86,107 +87,15 @@ ub_readable(evutil_socket_t fd, short ev, void *arg)
 		log_warnx("mta: ub_process failed");
 }
 
-/* Call fn for each line of text shorter than size (longer ones are
- * skipped), without its line end. */
-static void
-each_line(const char *text, char *line, size_t size,
-    void (*fn)(char *, void *), void *arg)
-{
-	const char	*p = text, *nl;
-	size_t		 len;
-
-	while (*p != '\0') {
-		nl = strchr(p, '\n');
-		len = nl != NULL ? (size_t)(nl - p) : strlen(p);
-		if (len < size) {
-			memcpy(line, p, len);
-			line[len] = '\0';
-			fn(line, arg);
-		}
-		p += len;
-		if (*p == '\n')
-			p++;
-	}
-}
-
-struct setup {
-	struct ub_ctx	*ctx;
-	int		 n;
-};
-
-/* A line of a trust anchor file: a DS or DNSKEY record in zone format. */
-static void
-trust_anchor_line(char *line, void *arg)
-{
-	struct setup	*st = arg;
-	int		 rc;
-
-	line[strcspn(line, ";\r")] = '\0';
-	if (strspn(line, " \t") == strlen(line))
-		return;
-	if ((rc = ub_ctx_add_ta(st->ctx, line)) != 0)
-		log_warnx("mta: trust anchor \"%s\": %s", line,
-		    ub_strerror(rc));
-	else
-		st->n++;
-}
-
-/* A nameserver of resolv.conf, as a forwarder. */
-static void
-resolv_conf_line(char *line, void *arg)
-{
-	struct setup	*st = arg;
-	char		 addr[128];
-
-	if (sscanf(line, " nameserver %127s", addr) == 1 &&
-	    ub_ctx_set_fwd(st->ctx, addr) == 0)
-		st->n++;
-}
-
 int
 dns_setup(const char *resolver, const char *resolv_conf,
     const char *trust_anchor)
 {
 	struct ub_ctx	*ctx;
-	struct setup	 st;
-	char		 line[4096];
-	int		 rc;
 
-	if ((ctx = ub_ctx_create()) == NULL) {
-		log_warnx("mta: ub_ctx_create failed");
+	if ((ctx = resolver_new(resolver, resolv_conf, trust_anchor, 1,
+	    "mta")) == NULL)
 		return -1;
-	}
-	st.ctx = ctx;
-	st.n = 0;
-	/* Threads, not a forked helper: the sandbox is one process. */
-	if ((rc = ub_ctx_async(ctx, 1)) != 0 ||
-	    (rc = ub_ctx_set_option(ctx, "do-not-query-localhost:", "no")) !=
-	    0)
-		goto fail;
-	if (resolver[0] != '\0') {
-		if ((rc = ub_ctx_set_fwd(ctx, resolver)) != 0)
-			goto fail;
-	} else {
-		if (resolv_conf != NULL)
-			each_line(resolv_conf, line, sizeof(line),
-			    resolv_conf_line, &st);
-		if (st.n == 0)
-			log_warnx("mta: no nameserver in resolv.conf:"
-			    " resolving from the root servers");
-	}
-	st.n = 0;
-	if (trust_anchor != NULL)
-		each_line(trust_anchor, line, sizeof(line), trust_anchor_line,
-		    &st);
-	/*
-	 * Last, as a zone change finalizes the settings: libunbound answers
-	 * names under "test." itself (RFC 6761 6.2); a resolver the admin
-	 * names is trusted with them, as a lab or the test suite serves
-	 * such zones.
-	 */
-	if (resolver[0] != '\0' &&
-	    (rc = ub_ctx_zone_add(ctx, "test.", "nodefault")) != 0)
-		goto fail;
 	if (ub_ev != NULL)
 		event_free(ub_ev);
 	if (ub != NULL)
@@ -195,13 +104,7 @@ dns_setup(const char *resolver, const char *resolv_conf,
 	if ((ub_ev = event_new(osms_evbase, ub_fd(ub), EV_READ | EV_PERSIST,
 	    ub_readable, NULL)) == NULL || event_add(ub_ev, NULL) == -1)
 		fatalx("mta: resolver event");
-	log_debug("mta: resolver %s, %d trust anchors", resolver[0] ?
-	    resolver : "from resolv.conf", st.n);
 	return 0;
-fail:
-	log_warnx("mta: resolver: %s", ub_strerror(rc));
-	ub_ctx_delete(ctx);
-	return -1;
 }
 
 /*

@@ -52,6 +52,7 @@ struct incoming {
 	int			 have_env;
 	enum spool_result	 commit_rc;	/* set by the worker */
 	char			 commit_err[256];
+	char			 checks[512];	/* checkd's verdicts (the log) */
 };
 
 /* A delivery in flight. */
@@ -428,8 +429,9 @@ dispatch(struct qmsg *q, size_t i)
 	dl->msgkey = q->key;
 	dl->dest = i;
 	msg_init(&m, IMSG_DELIVERY_REQ, dl->reqid);
-	msg_add_u32(&m, q->check_dup || d->attempts > 0 ?
-	    DELIVERY_CHECK_DUP : 0);
+	msg_add_u32(&m, (q->check_dup || d->attempts > 0 ?
+	    DELIVERY_CHECK_DUP : 0) | (q->env.flags & ENV_F_JUNK ?
+	    DELIVERY_JUNK : 0));
 	msg_add_str(&m, q->env.id);
 	msg_add_str(&m, q->env.sender);
 	msg_add_str(&m, d->address);
@@ -767,7 +769,8 @@ smtpd_env(struct channel *ch, struct imsg *imsg)
 	struct incoming		*in;
 	struct envelope		 e;
 	char			 id[QUEUE_ID_LEN + 1];
-	uint32_t		 body, ret, utf8, reqtls, quarantine;
+	uint32_t		 body, ret, utf8, reqtls, quarantine, junk;
+	char			 checks[512];
 
 	memset(&e, 0, sizeof(e));
 	msg_reader_init(&r, imsg);
@@ -786,8 +789,10 @@ smtpd_env(struct channel *ch, struct imsg *imsg)
 	(void)msg_get_str(&r, e.scanner, sizeof(e.scanner));
 	(void)msg_get_str(&r, e.virus, sizeof(e.virus));
 	(void)msg_get_u32(&r, &quarantine);
-	if (msg_end(&r) == -1 || (in = incoming_find(imsg, id)) == NULL ||
-	    in->have_env) {
+	(void)msg_get_u32(&r, &junk);
+	(void)msg_get_str(&r, checks, sizeof(checks));
+	if (msg_end(&r) == -1 || str_has_ctl(checks) ||
+	    (in = incoming_find(imsg, id)) == NULL || in->have_env) {
 		channel_bad_message(ch, imsg, "bad envelope");
 		return;
 	}
@@ -807,6 +812,9 @@ smtpd_env(struct channel *ch, struct imsg *imsg)
 	(void)osms_strlcpy(in->env.virus, e.virus, sizeof(in->env.virus));
 	if (quarantine)
 		in->env.flags |= ENV_F_QUARANTINE;
+	if (junk)
+		in->env.flags |= ENV_F_JUNK;
+	(void)osms_strlcpy(in->checks, checks, sizeof(in->checks));
 	in->env.created = now();
 	in->have_env = 1;
 }
@@ -999,10 +1007,12 @@ commit_done(void *arg)
 	if (ch != NULL)
 		queue_result(ch, in->session, QUEUE_OK, id, "");
 	log_info("queue: %s queued from=<%s> rcpts=%zu destinations=%zu"
-	    " size=%" PRIu64 " client=%s%s%s", id, in->env.sender,
+	    " size=%" PRIu64 " client=%s%s%s%s%s%s%s", id, in->env.sender,
 	    in->env.nrcpts, in->env.ndests, in->env.size, in->env.client,
+	    in->env.scanner[0] ? " scan=" : "", in->env.scanner,
 	    in->env.flags & ENV_F_QUARANTINE ? " quarantined, virus=" : "",
-	    in->env.flags & ENV_F_QUARANTINE ? in->env.virus : "");
+	    in->env.flags & ENV_F_QUARANTINE ? in->env.virus : "",
+	    in->checks[0] ? " checks: " : "", in->checks);
 	for (i = 0; i < in->env.nrcpts; i++)
 		log_debug("queue: %s rcpt=<%s>", id, in->env.rcpts[i].address);
 	q = qmsg_add(&in->env);

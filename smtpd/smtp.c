@@ -36,6 +36,7 @@ struct smtp_scan	 smtp_scan = {
 	1, SCAND_TIMEOUT, SCAN_REJECT, SCAN_REJECT, SCAN_TEMPFAIL,
 	SCAN_TEMPFAIL
 };
+struct smtp_checks	 smtp_checks = { 0, CHECKD_TIMEOUT, SCAN_TEMPFAIL };
 
 /* Messages per authenticated user, in the hour since its first. */
 #define USER_RATE_MAX	100000	/* users counted at once */
@@ -134,6 +135,7 @@ smtp_conf(struct imsg *imsg)
 	struct msg_reader	 r;
 	struct smtp_limits	 lim;
 	struct smtp_scan	 scan;
+	struct smtp_checks	 checks;
 
 	switch (imsg->hdr.type) {
 	case IMSG_CONF_LISTENER:
@@ -157,6 +159,16 @@ smtp_conf(struct imsg *imsg)
 		    scan.on_failure > SCAN_ACCEPT)
 			fatalx("bad IMSG_CONF_SMTPD_SCAN");
 		smtp_scan = scan;
+		break;
+	case IMSG_CONF_SMTPD_CHECK:
+		msg_reader_init(&r, imsg);
+		(void)msg_get_u32(&r, &checks.enable);
+		(void)msg_get_u32(&r, &checks.timeout);
+		(void)msg_get_u32(&r, &checks.on_failure);
+		if (msg_end(&r) == -1 || checks.timeout == 0 ||
+		    checks.on_failure > SCAN_ACCEPT)
+			fatalx("bad IMSG_CONF_SMTPD_CHECK");
+		smtp_checks = checks;
 		break;
 	case IMSG_CONF_SMTPD:
 		msg_reader_init(&r, imsg);
@@ -253,6 +265,10 @@ smtp_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_CRYPT_DONE:
 		if (s != NULL && smtp_session_check(s) != NULL)
 			smtp_check_crypted(smtp_session_check(s), imsg);
+		break;
+	case IMSG_CHECK_RESULT:
+		if (s != NULL && smtp_session_check(s) != NULL)
+			smtp_check_sender(smtp_session_check(s), imsg);
 		break;
 	case IMSG_AUTH_SASL_CHALLENGE:
 		if (s != NULL)

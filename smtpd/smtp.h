@@ -46,12 +46,20 @@ struct smtp_scan {
 	uint32_t	 on_failure;
 };
 
+/* Sender checks of mail from outside (checkd). */
+struct smtp_checks {
+	uint32_t	 enable;
+	uint32_t	 timeout;		/* seconds */
+	uint32_t	 on_failure;		/* enum scan_fallback */
+};
+
 struct smtp_session;
 struct check_run;
 
 /* smtp.c */
 extern struct smtp_limits	 smtp_limits;
 extern struct smtp_scan		 smtp_scan;
+extern struct smtp_checks	 smtp_checks;
 /* Send a request to a linked role; -1 if that role is down. */
 int		 smtp_peer_send(enum osms_role, struct msg *);
 /* Register/forget a session under its id, for routing answers. */
@@ -106,6 +114,8 @@ struct check_result {
 	char			 scanner[64];
 	char			 virus[128];
 	int			 quarantine;
+	int			 junk;		/* to the Junk folders */
+	char			 checks[512];	/* checkd's verdicts (the log) */
 };
 
 typedef void (*check_done_cb)(struct smtp_session *,
@@ -122,6 +132,7 @@ void		 smtp_check_opened(struct check_run *, struct imsg *);
 void		 smtp_check_scanned(struct check_run *, struct imsg *);
 void		 smtp_check_rewriting(struct check_run *, struct imsg *);
 void		 smtp_check_crypted(struct check_run *, struct imsg *);
+void		 smtp_check_sender(struct check_run *, struct imsg *);
 void		 smtp_check_failed(struct check_run *, const char *why);
 void		 smtp_check_cancel(struct check_run *);
 /* A role the run may wait on went away. */
@@ -131,10 +142,14 @@ void		 smtp_check_peer_down(struct check_run *, enum osms_role);
 struct check_run *smtp_session_check(struct smtp_session *);
 void		 smtp_session_set_check(struct smtp_session *,
 		    struct check_run *);
+/* The client's address and HELO name. */
+const char	*smtp_session_client(const struct smtp_session *);
+const char	*smtp_session_helo(const struct smtp_session *);
 /* The authenticated user, "" for a stranger. */
 const char	*smtp_session_user(const struct smtp_session *);
 uint64_t	 smtp_session_id(const struct smtp_session *);
-/* The sender, and the recipients as a comma list (cut to fit). */
+/* The sender, and the recipients as a comma list (cut to fit; rcpts
+ * NULL: the sender only). */
 void		 smtp_session_addresses(const struct smtp_session *, char *,
 		    size_t, char *, size_t);
 /* The addresses the message goes to outside (its relay destinations),

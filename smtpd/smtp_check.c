@@ -4,6 +4,12 @@
  * 250. Each stage starts, and reports once through check_next(); stages
  * that ask another role report when the answer comes.
  *
+ * The sender checks (mail from outside only): the queue opens the
+ * content read-only, checkd checks SPF, DKIM and DMARC on it as it came,
+ * and answers with what the policy makes of them (accept, to Junk, or
+ * refuse) and the methods of an Authentication-Results field, which
+ * cryptod writes into the message with its own results.
+ *
  * The S/MIME gateway: the queue opens the content read-only and a new
  * file for it; cryptod decrypts mail from outside with a key of a
  * recipient's, verifies a signature and records what it did in a
@@ -41,20 +47,25 @@ struct check_run {
 	struct event		*timer;
 	int			 srcfd;		/* smime: the content */
 	struct check_result	 res;		/* what the stages add */
+	char			 authres[2048];	/* checkd's A-R methods */
+	uint32_t		 from_verified;	/* DMARC pass */
 };
 
 typedef void (*check_stage_fn)(struct check_run *);
 
+static void	 check_sender(struct check_run *);
 static void	 check_smime(struct check_run *);
 static void	 check_scan(struct check_run *);
 static void	 check_next(struct check_run *, const struct check_result *);
 
-#define STAGE_SMIME	0
-#define STAGE_VIRUS	1
+#define STAGE_SENDER	0
+#define STAGE_SMIME	1
+#define STAGE_VIRUS	2
 static const struct {
 	const char	*name;
 	check_stage_fn	 start;
 } stages[] = {
+	[STAGE_SENDER] = { "sender", check_sender },
 	[STAGE_SMIME] = { "smime", check_smime },
 	[STAGE_VIRUS] = { "virus", check_scan },
 };
@@ -137,6 +148,20 @@ smtp_check_failed(struct check_run *run, const char *why)
 	struct check_result	 res;
 
 	memset(&res, 0, sizeof(res));
+	if (run->stage == STAGE_SENDER) {
+		log_warnx("check sender: message %s not checked: %s",
+		    run->msgid, why);
+		if (smtp_checks.on_failure == SCAN_ACCEPT) {
+			res.verdict = CHECK_ACCEPT;
+			(void)snprintf(run->res.checks, sizeof(run->res.checks),
+			    "not checked (%.60s)", why);
+		} else
+			refuse(&res, CHECK_TEMPFAIL, 451, "4.7.1", "%s",
+			    "The sender checks are not available; try again"
+			    " later");
+		check_next(run, &res);
+		return;
+	}
 	if (run->stage == STAGE_SMIME) {
 		log_warnx("check smime: message %s: %s", run->msgid, why);
 		refuse(&res, CHECK_TEMPFAIL, 451, "4.7.1", "%s",
@@ -165,6 +190,8 @@ smtp_check_peer_down(struct check_run *run, enum osms_role role)
 		smtp_check_failed(run, "cryptod went away");
 	else if (role == ROLE_SCAND && run->stage == STAGE_VIRUS)
 		smtp_check_failed(run, "scand went away");
+	else if (role == ROLE_CHECKD && run->stage == STAGE_SENDER)
+		smtp_check_failed(run, "checkd went away");
 }
 
 static void
@@ -179,7 +206,8 @@ stage_timeout(evutil_socket_t fd, short ev, void *arg)
 static void
 open_content(struct check_run *run)
 {
-	struct timeval	 tv = { (time_t)smtp_scan.timeout, 0 };
+	struct timeval	 tv = { (time_t)(run->stage == STAGE_SENDER ?
+			    smtp_checks.timeout : smtp_scan.timeout), 0 };
 	struct msg	 m;
 
 	msg_init(&m, IMSG_QUEUE_OPEN, smtp_session_id(run->session));
@@ -201,6 +229,21 @@ skip(struct check_run *run)
 	memset(&res, 0, sizeof(res));
 	res.verdict = CHECK_ACCEPT;
 	check_next(run, &res);
+}
+
+/* Mail from outside: is its sender who it says? */
+static void
+check_sender(struct check_run *run)
+{
+	if (!smtp_checks.enable || smtp_session_user(run->session)[0] != '\0') {
+		skip(run);
+		return;
+	}
+	if (proc_peer(ROLE_CHECKD) == NULL) {
+		smtp_check_failed(run, "checkd is not running");
+		return;
+	}
+	open_content(run);
 }
 
 /* Every message passes the gateway: from outside to be decrypted and
@@ -232,7 +275,7 @@ smtp_check_opened(struct check_run *run, struct imsg *imsg)
 {
 	struct msg_reader	 r;
 	struct msg		 m;
-	char			 id[QUEUE_ID_LEN + 1];
+	char			 id[QUEUE_ID_LEN + 1], sender[ADDR_MAX_TEXT];
 	int			 fd;
 
 	msg_reader_init(&r, imsg);
@@ -246,6 +289,19 @@ smtp_check_opened(struct check_run *run, struct imsg *imsg)
 	}
 	if (strcmp(id, run->msgid) != 0) {
 		(void)close(fd);	/* for an earlier message: late */
+		return;
+	}
+	if (run->stage == STAGE_SENDER) {
+		smtp_session_addresses(run->session, sender, sizeof(sender),
+		    NULL, 0);
+		msg_init(&m, IMSG_CHECK_REQ, smtp_session_id(run->session));
+		msg_add_str(&m, run->msgid);
+		msg_add_str(&m, smtp_session_client(run->session));
+		msg_add_str(&m, smtp_session_helo(run->session));
+		msg_add_str(&m, sender);
+		msg_add_fd(&m, fd);
+		if (smtp_peer_send(ROLE_CHECKD, &m) == -1)
+			smtp_check_failed(run, "checkd is not available");
 		return;
 	}
 	if (run->stage == STAGE_SMIME) {
@@ -363,9 +419,62 @@ smtp_check_rewriting(struct check_run *run, struct imsg *imsg)
 	msg_add_str(&m, rcpts);
 	msg_add_str(&m, leaving);
 	msg_add_u32(&m, smtp_session_user(run->session)[0] != '\0');
+	msg_add_str(&m, run->authres);
+	msg_add_u32(&m, run->from_verified);
 	msg_add_fd(&m, fd);
 	if (smtp_peer_send(ROLE_CRYPTOD, &m) == -1)
 		smtp_check_failed(run, "cryptod is not available");
+}
+
+/* checkd's verdict on the sender. */
+void
+smtp_check_sender(struct check_run *run, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct check_result	 res;
+	uint32_t		 action, verified;
+	char			 tag[64], why[200], methods[2048];
+	char			 summary[512];
+	const char		*p;
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, tag, sizeof(tag));
+	(void)msg_get_u32(&r, &action);
+	(void)msg_get_str(&r, why, sizeof(why));
+	(void)msg_get_str(&r, methods, sizeof(methods));
+	(void)msg_get_str(&r, summary, sizeof(summary));
+	(void)msg_get_u32(&r, &verified);
+	if (run->stage != STAGE_SENDER || strcmp(tag, run->msgid) != 0)
+		return;		/* late */
+	/* The methods go into the message: folded lines, nothing else. */
+	for (p = methods; *p != '\0'; p++)
+		if (*p == '\r' && strncmp(p, "\r\n\t", 3) == 0)
+			p += 2;
+		else if ((unsigned char)*p < ' ' || *p == 0x7f)
+			break;
+	if (msg_end(&r) == -1 || action > CHECK_ACTION_ERROR || *p != '\0' ||
+	    str_has_ctl(why) || str_has_ctl(summary)) {
+		smtp_check_failed(run, "checkd's answer is malformed");
+		return;
+	}
+	if (action == CHECK_ACTION_ERROR) {
+		smtp_check_failed(run, why);
+		return;
+	}
+	memset(&res, 0, sizeof(res));
+	res.verdict = CHECK_ACCEPT;
+	(void)osms_strlcpy(run->authres, methods, sizeof(run->authres));
+	run->from_verified = verified != 0;
+	(void)snprintf(run->res.checks, sizeof(run->res.checks), "%.480s%s%s",
+	    summary, action != AR_ACCEPT ? " -> " : "", action != AR_ACCEPT ?
+	    authres_action_name((enum ar_action)action) : "");
+	log_info("check sender: message %s: %s", run->msgid,
+	    run->res.checks);
+	if (action == AR_REJECT)
+		refuse(&res, CHECK_REJECT, 550, "5.7.1", "%s", why);
+	else if (action == AR_JUNK)
+		run->res.junk = 1;
+	check_next(run, &res);
 }
 
 void

@@ -400,7 +400,7 @@ static void
 session_peer_down(struct smtp_session *s, enum osms_role role)
 {
 	if (s->check != NULL && (role == ROLE_QUEUE || role == ROLE_SCAND ||
-	    role == ROLE_CRYPTOD)) {
+	    role == ROLE_CRYPTOD || role == ROLE_CHECKD)) {
 		smtp_check_peer_down(s->check, role);
 		return;
 	}
@@ -1435,6 +1435,8 @@ checked(struct smtp_session *s, const struct check_result *res)
 	msg_add_str(&m, res->scanner);
 	msg_add_str(&m, res->virus);
 	msg_add_u32(&m, (uint32_t)res->quarantine);
+	msg_add_u32(&m, (uint32_t)res->junk);
+	msg_add_str(&m, res->checks);
 	if (smtp_peer_send(ROLE_QUEUE, &m) == -1)
 		goto fail;
 	for (i = 0; i < s->env.nrcpts; i++) {
@@ -1776,6 +1778,18 @@ smtp_session_user(const struct smtp_session *s)
 	return s->auth_user;
 }
 
+const char *
+smtp_session_client(const struct smtp_session *s)
+{
+	return s->addr;
+}
+
+const char *
+smtp_session_helo(const struct smtp_session *s)
+{
+	return s->helo;
+}
+
 uint64_t
 smtp_session_id(const struct smtp_session *s)
 {
@@ -1790,6 +1804,8 @@ smtp_session_addresses(const struct smtp_session *s, char *sender,
 
 	if (addr_format(&s->sender, sender, ssize) == -1)
 		sender[0] = '\0';
+	if (rcpts == NULL)
+		return;
 	rcpts[0] = '\0';
 	for (i = 0; i < s->env.nrcpts; i++) {
 		if (strlen(rcpts) + strlen(s->env.rcpts[i].address) + 2 >

@@ -474,6 +474,15 @@ conf_new(const char *name)
 	conf->scand.max_files = SCAND_MAX_FILES;
 	conf->scand.max_recursion = SCAND_MAX_RECURSION;
 	conf->scand.timeout = SCAND_TIMEOUT;
+	conf->checkd.enable = 1;
+	conf->checkd.spf = conf->checkd.dkim = conf->checkd.dmarc = 1;
+	conf->checkd.dmarc_reject = AR_REJECT;
+	conf->checkd.dmarc_quarantine = AR_JUNK;
+	conf->checkd.spf_fail = AR_ACCEPT;
+	conf->checkd.workers = CHECKD_WORKERS;
+	conf->checkd.timeout = CHECKD_TIMEOUT;
+	(void)osms_strlcpy(conf->checkd.public_suffix_list,
+	    CHECKD_PUBLIC_SUFFIX, sizeof(conf->checkd.public_suffix_list));
 	return conf;
 }
 
@@ -960,7 +969,7 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 
 	if (role != ROLE_SMTPD && role != ROLE_IMAPD && role != ROLE_QUEUE &&
 	    role != ROLE_MTA && role != ROLE_SCAND && role != ROLE_CRYPTOD &&
-	    user[0] == '\0')
+	    role != ROLE_CHECKD && user[0] == '\0')
 		return;
 	(void)fprintf(fp, "%s {\n", role_name(role));
 	if (user[0] != '\0') {
@@ -1054,6 +1063,23 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		    conf_scan_action_name(sc->submission_action),
 		    sc->unscannable == SCAN_ACCEPT ? "accept" : "tempfail",
 		    sc->on_failure == SCAN_ACCEPT ? "accept" : "tempfail");
+	}
+	if (role == ROLE_CHECKD) {
+		const struct conf_checkd	*ck = &conf->checkd;
+
+		(void)fprintf(fp, "\tenable %s\n\tspf %s\n\tdkim %s\n"
+		    "\tdmarc %s\n\tdmarc-reject %s\n\tdmarc-quarantine %s\n"
+		    "\tspf-fail %s\n\tworkers %u\n\ttimeout %u\n"
+		    "\ton-failure %s\n\tpublic-suffix-list ",
+		    ck->enable ? "yes" : "no", ck->spf ? "yes" : "no",
+		    ck->dkim ? "yes" : "no", ck->dmarc ? "yes" : "no",
+		    authres_action_name(ck->dmarc_reject),
+		    authres_action_name(ck->dmarc_quarantine),
+		    authres_action_name(ck->spf_fail), ck->workers,
+		    ck->timeout, ck->on_failure == SCAN_ACCEPT ? "accept" :
+		    "tempfail");
+		dump_str(fp, ck->public_suffix_list);
+		(void)fputc('\n', fp);
 	}
 	(void)fputs("}\n", fp);
 }

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "authres.h"
 #include "osms_imsg.h"
 #include "policy.h"
 
@@ -51,6 +52,9 @@
 #define SCAND_MAX_FILES		10000
 #define SCAND_MAX_RECURSION	16
 #define SCAND_TIMEOUT		120	/* seconds smtpd waits for a scan */
+#define CHECKD_WORKERS		4	/* messages checked at once */
+#define CHECKD_TIMEOUT		30	/* seconds smtpd waits for the checks */
+#define CHECKD_PUBLIC_SUFFIX	"/usr/share/publicsuffix/public_suffix_list.dat"
 
 enum table_backend { TABLE_FILE, TABLE_POSTGRES };
 
@@ -248,6 +252,19 @@ struct conf_scand {
 	enum scan_fallback	 on_failure;	/* scand down, slow, no DB */
 };
 
+/* Sender authentication of mail from outside (checkd). */
+struct conf_checkd {
+	int			 enable;
+	int			 spf, dkim, dmarc;
+	enum ar_action		 dmarc_reject;		/* p=reject fails */
+	enum ar_action		 dmarc_quarantine;	/* p=quarantine fails */
+	enum ar_action		 spf_fail;
+	uint32_t		 workers;
+	uint32_t		 timeout;		/* seconds */
+	enum scan_fallback	 on_failure;		/* checkd down or slow */
+	char			 public_suffix_list[CONF_MAX_PATH];
+};
+
 /* The gateway's certificate store: ADDRESS.pem and .key, DOMAIN.pem
  * and .key (keys of ours), trust.pem (the CAs whose signatures count),
  * harvested/ (signers' certificates, kept by cryptod). */
@@ -288,6 +305,7 @@ struct osms_conf {
 	struct conf_mta		 mta;
 	struct conf_scand	 scand;
 	struct conf_cryptod	 cryptod;
+	struct conf_checkd	 checkd;
 };
 
 /*

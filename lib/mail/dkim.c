@@ -280,7 +280,7 @@ fold_add(struct buf *out, size_t *col, const char *s, size_t len, int cut)
 }
 
 int
-dkim_sign(const char *msg, size_t len, const char *domain,
+dkim_signature(const char *msg, size_t len, const char *domain,
     const char *selector, EVP_PKEY *key, time_t now, struct buf *out,
     const char **errstr)
 {
@@ -452,6 +452,25 @@ dkim_txt_record(EVP_PKEY *key, struct buf *out)
 		return -1;
 	}
 	return r == -1 || out->over ? -1 : 0;
+}
+
+int
+dkim_from_count(const char *msg, size_t len)
+{
+	struct field	*f;
+	size_t		 nf, body, i;
+	int		 n = 0;
+
+	f = xreallocarray(NULL, DKIM_MAX_FIELDS, sizeof(*f));
+	if (split_header(msg, len, f, &nf, &body) == -1)
+		n = -1;
+	else
+		for (i = 0; i < nf; i++)
+			if (field_name(msg, &f[i]) == 4 &&
+			    strncasecmp(msg + f[i].off, "from", 4) == 0)
+				n++;
+	free(f);
+	return n;
 }
 
 int

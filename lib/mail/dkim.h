@@ -6,6 +6,9 @@
  * The message is hostile in the sense that a local user wrote it: its
  * header block is read with limits, bare LFs count as line ends, and
  * whatever it holds, the result is one well-formed header field.
+ *
+ * The names keep clear of libopendkim's (checkd links both): it has a
+ * dkim_sign of its own.
  */
 #ifndef OSMS_DKIM_H
 #define OSMS_DKIM_H
@@ -33,7 +36,7 @@ int	 dkim_key_alg(EVP_PKEY *);
  * folded, to out. 0, or -1 and errstr (a bad key, domain or selector,
  * a header past the limits, a message without a From field).
  */
-int	 dkim_sign(const char *msg, size_t len, const char *domain,
+int	 dkim_signature(const char *msg, size_t len, const char *domain,
 	    const char *selector, EVP_PKEY *key, time_t now, struct buf *out,
 	    const char **errstr);
 
@@ -44,6 +47,11 @@ int	 dkim_sign(const char *msg, size_t len, const char *domain,
  */
 int	 dkim_from_domain(const char *msg, size_t len, char *out,
 	    size_t size);
+
+/* How many From fields the header has (RFC 5322 wants one; RFC 7489
+ * 6.6.1: a check must not pick one of several), or -1 if it is past
+ * the limits. */
+int	 dkim_from_count(const char *msg, size_t len);
 
 /*
  * The DNS TXT record that publishes key's public half for verifiers:

@@ -52,6 +52,12 @@ dnsrr_mx(const unsigned char *rd, size_t len, uint16_t *pref, char *name,
 }
 
 int
+dnsrr_ptr(const unsigned char *rd, size_t len, char *name, size_t size)
+{
+	return wire_name(rd, len, name, size);
+}
+
+int
 dnsrr_tlsa(const unsigned char *rd, size_t len, struct tlsa_rec *t)
 {
 	size_t	 n;

@@ -1,8 +1,9 @@
 /*
- * The record data (rdata) of the DNS answers the mta uses, as libunbound
- * hands it over: MX (RFC 1035 3.3.9), TLSA (RFC 6698 2.1) and TXT (RFC
- * 1035 3.3.14). Answers come from the network: every length is checked,
- * and a name is accepted only if a host could have it.
+ * The record data (rdata) of the DNS answers the mta and checkd use, as
+ * libunbound hands it over: MX (RFC 1035 3.3.9), PTR (3.3.12), TLSA (RFC
+ * 6698 2.1) and TXT (RFC 1035 3.3.14). Answers come from the network:
+ * every length is checked, and a name is accepted only if a host could
+ * have it.
  */
 #ifndef OSMS_DNSRR_H
 #define OSMS_DNSRR_H
@@ -32,6 +33,9 @@ int	 dnsrr_mx(const unsigned char *, size_t, uint16_t *pref, char *name,
  * or its key), 0 if it is well-formed but not usable, -1 if malformed.
  */
 int	 dnsrr_tlsa(const unsigned char *, size_t, struct tlsa_rec *);
+
+/* PTR: the name, as text. 0, or -1 if malformed or no host name. */
+int	 dnsrr_ptr(const unsigned char *, size_t, char *name, size_t size);
 
 /* TXT: the character-strings joined, NUL-terminated, into out. 0, or -1
  * if malformed, too long, or with a NUL byte. */

@@ -57,7 +57,8 @@
 #define END_LEN		(REC_HDR + 8)
 
 /* Flags this version knows; any other bit is refused. */
-#define ENV_F_KNOWN	(ENV_F_BOUNCE | ENV_F_DELAYED | ENV_F_QUARANTINE)
+#define ENV_F_KNOWN	(ENV_F_BOUNCE | ENV_F_DELAYED | ENV_F_QUARANTINE | \
+			 ENV_F_JUNK)
 #define NOTIFY_KNOWN	(SMTP_NOTIFY_NEVER | SMTP_NOTIFY_SUCCESS | \
 			    SMTP_NOTIFY_FAILURE | SMTP_NOTIFY_DELAY)
 

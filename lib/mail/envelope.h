@@ -57,6 +57,7 @@ struct env_dest {
 #define ENV_F_BOUNCE	0x01	/* a delivery status notification */
 #define ENV_F_DELAYED	0x02	/* its "delayed" DSNs were sent */
 #define ENV_F_QUARANTINE 0x04	/* held: a virus; delivered on release */
+#define ENV_F_JUNK	0x08	/* local copies go to the Junk folders */
 
 struct envelope {
 	char		 id[QUEUE_ID_LEN + 1];

@@ -223,6 +223,9 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> ONFAILURE "on-failure" ENABLE "enable"
 %token <kw> CERTIFICATES "certificates" RULE "rule" MASTERKEY "master-key"
 %token <kw> POLICYTABLE "policy-table"
+%token <kw> CHECKD "checkd" SPF "spf" DMARC "dmarc"
+%token <kw> DMARCREJECT "dmarc-reject" DMARCQUAR "dmarc-quarantine"
+%token <kw> SPFFAIL "spf-fail" PSL "public-suffix-list"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -275,7 +278,8 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| WORKERS | MAXSCANSIZE | MAXFILESIZE | MAXFILES | MAXRECURSION
 		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE | ENABLE
 		| CERTIFICATES | RULE | MASTERKEY | POLICYTABLE | MAXCLSESS
-		| MAXCLCONN | MAXCLRCPT
+		| MAXCLCONN | MAXCLRCPT | CHECKD | SPF | DMARC | DMARCREJECT
+		| DMARCQUAR | SPFFAIL | PSL
 		;
 
 macro		: STRING '=' str {
@@ -501,14 +505,14 @@ role		: rolekw		{ p->role = role_from_name($1); }
 
 			conf_error(p->rep, @1, "unknown block %s (control, "
 			    "smtpd, queue, delivery, mta, imapd, authd, cryptod"
-			    " or scand)", conf_quote(q, sizeof(q), $1));
+			    ", scand or checkd)", conf_quote(q, sizeof(q), $1));
 			p->role = -1;
 			free($1);
 		}
 		;
 
 rolekw		: CONTROL | QUEUE | SMTPD | DELIVERY | MTA | IMAPD | AUTHD
-		| CRYPTOD | SCAND
+		| CRYPTOD | SCAND | CHECKD
 		;
 
 blockitems	: %empty
@@ -543,7 +547,8 @@ setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| DOMCONN | LIFETIME | MAXRETRY | WORKERS | MAXSCANSIZE
 		| MAXFILESIZE | MAXFILES | MAXRECURSION | ACTION | SUBACTION
 		| UNSCANNABLE | ONFAILURE | ENABLE | CERTIFICATES | MASTERKEY
-		| MAXCLSESS | MAXCLCONN | MAXCLRCPT
+		| MAXCLSESS | MAXCLCONN | MAXCLRCPT | SPF | DKIM | DMARC
+		| DMARCREJECT | DMARCQUAR | SPFFAIL | PSL
 		;
 
 %%
@@ -561,6 +566,7 @@ static const struct keyword {
 	{ "ca-file",		T_CAFILE },
 	{ "certificate",	T_CERTIFICATE },
 	{ "certificates",	T_CERTIFICATES },
+	{ "checkd",		T_CHECKD },
 	{ "control",		T_CONTROL },
 	{ "cryptod",		T_CRYPTOD },
 	{ "database",		T_DATABASE },
@@ -568,6 +574,9 @@ static const struct keyword {
 	{ "delivery",		T_DELIVERY },
 	{ "directory",		T_DIRECTORY },
 	{ "dkim",		T_DKIM },
+	{ "dmarc",		T_DMARC },
+	{ "dmarc-quarantine",	T_DMARCQUAR },
+	{ "dmarc-reject",	T_DMARCREJECT },
 	{ "domain",		T_DOMAIN },
 	{ "domains",		T_DOMAINS },
 	{ "empty",		T_EMPTY },
@@ -606,6 +615,7 @@ static const struct keyword {
 	{ "pop3",		T_POP3 },
 	{ "port",		T_PORT },
 	{ "postgres",		T_POSTGRES },
+	{ "public-suffix-list",	T_PSL },
 	{ "query",		T_QUERY },
 	{ "queue",		T_QUEUE },
 	{ "relay",		T_RELAY },
@@ -618,6 +628,8 @@ static const struct keyword {
 	{ "smtp",		T_SMTP },
 	{ "smtpd",		T_SMTPD },
 	{ "socket",		T_SOCKET },
+	{ "spf",		T_SPF },
+	{ "spf-fail",		T_SPFFAIL },
 	{ "srs",		T_SRS },
 	{ "starttls",		T_STARTTLS },
 	{ "starttls-require",	T_STARTTLSREQ },
@@ -1658,6 +1670,85 @@ scand_setting(struct parser *p, int line, const char *setting,
 		    " block", setting);
 }
 
+static int
+check_action(const char *s)
+{
+	if (strcmp(s, "reject") == 0)
+		return AR_REJECT;
+	if (strcmp(s, "junk") == 0)
+		return AR_JUNK;
+	if (strcmp(s, "accept") == 0)
+		return AR_ACCEPT;
+	return -1;
+}
+
+static void
+checkd_setting(struct parser *p, int line, const char *setting,
+    const char *s)
+{
+	struct conf_checkd	*ck = &p->conf->checkd;
+	const char		*why;
+	char			 q[80];
+	long long		 v;
+	int			*flag = NULL, a;
+	enum ar_action		*act = NULL;
+
+	(void)conf_quote(q, sizeof(q), s);
+	if (strcmp(setting, "enable") == 0)
+		flag = &ck->enable;
+	else if (strcmp(setting, "spf") == 0)
+		flag = &ck->spf;
+	else if (strcmp(setting, "dkim") == 0)
+		flag = &ck->dkim;
+	else if (strcmp(setting, "dmarc") == 0)
+		flag = &ck->dmarc;
+	else if (strcmp(setting, "dmarc-reject") == 0)
+		act = &ck->dmarc_reject;
+	else if (strcmp(setting, "dmarc-quarantine") == 0)
+		act = &ck->dmarc_quarantine;
+	else if (strcmp(setting, "spf-fail") == 0)
+		act = &ck->spf_fail;
+	if (flag != NULL) {
+		if (strcmp(s, "yes") != 0 && strcmp(s, "no") != 0)
+			conf_error(p->rep, line, "invalid %s %s: expected yes"
+			    " or no", setting, q);
+		else
+			*flag = s[0] == 'y';
+	} else if (act != NULL) {
+		if ((a = check_action(s)) == -1)
+			conf_error(p->rep, line, "invalid %s %s: expected "
+			    "reject, junk or accept", setting, q);
+		else
+			*act = (enum ar_action)a;
+	} else if (strcmp(setting, "workers") == 0) {
+		if (conf_parse_number(s, 1, 64, &v) == -1)
+			conf_error(p->rep, line, "invalid workers %s: expected"
+			    " a number from 1 to 64", q);
+		else
+			ck->workers = (uint32_t)v;
+	} else if (strcmp(setting, "timeout") == 0) {
+		if (conf_parse_duration(s, &ck->timeout) == -1)
+			conf_error(p->rep, line, "invalid timeout %s: "
+			    "expected a duration from 1s to 1h", q);
+	} else if (strcmp(setting, "on-failure") == 0) {
+		if (strcmp(s, "tempfail") != 0 && strcmp(s, "accept") != 0)
+			conf_error(p->rep, line, "invalid on-failure %s: "
+			    "expected tempfail or accept", q);
+		else
+			ck->on_failure = s[0] == 'a' ? SCAN_ACCEPT :
+			    SCAN_TEMPFAIL;
+	} else if (strcmp(setting, "public-suffix-list") == 0) {
+		if ((why = conf_check_path(s)) != NULL)
+			conf_error(p->rep, line, "invalid public-suffix-list"
+			    " %s: %s", q, why);
+		else
+			(void)osms_strlcpy(ck->public_suffix_list, s,
+			    sizeof(ck->public_suffix_list));
+	} else
+		conf_error(p->rep, line, "%s is not a setting of the checkd"
+		    " block", setting);
+}
+
 static void
 queue_setting(struct parser *p, int line, const char *setting,
     const char *s)
@@ -1827,6 +1918,9 @@ block_setting(struct parser *p, int line, const char *setting,
 		return;
 	case ROLE_SCAND:
 		scand_setting(p, line, setting, s);
+		return;
+	case ROLE_CHECKD:
+		checkd_setting(p, line, setting, s);
 		return;
 	case ROLE_CRYPTOD:
 		if (strcmp(setting, "certificates") == 0)

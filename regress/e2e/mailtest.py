@@ -74,10 +74,12 @@ def submit(port, rcpts, user="alice@example.test", password="alice-pw",
 
 
 def smtp_data(port, sender, data, rcpts=("alice@example.test",),
-              helo="client.test"):
+              helo="client.test", source=None):
     """One message as given (bytes), plain SMTP: (code, text) of the
-    final reply to DATA; (0, b"disconnected") if the server hung up."""
-    c = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    final reply to DATA; (0, b"disconnected") if the server hung up.
+    source: the client's address."""
+    c = smtplib.SMTP("127.0.0.1", port, timeout=60,
+                     source_address=(source, 0) if source else None)
     try:
         c.ehlo(helo)
         c.mail(sender)

@@ -18,11 +18,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from osmstest import *  # noqa: E402,F401,F403
 
 ROLES = ["control", "smtpd", "queue", "delivery", "mta", "imapd", "authd",
-         "cryptod", "scand"]
+         "cryptod", "scand", "checkd"]
 USERS_BY_ROLE = {"control": "_osms", "smtpd": "_osms", "imapd": "_osms",
                  "queue": "_osmsq", "delivery": "vmail", "mta": "_osmsmta",
                  "authd": "_osmsauth", "cryptod": "_osmscrypt",
-                 "scand": "_osmsscan"}
+                 "scand": "_osmsscan", "checkd": "_osmscheck"}
 SECRET_ROLES = ["authd", "cryptod"]
 OSMSCTL = os.path.join(BUILD, "osmsctl")
 OSMSD = os.path.join(BUILD, "osmsd")
@@ -164,7 +164,7 @@ with Osms() as o:
         t.expect(proc_field(o.proc.pid, "Uid")[0] == "0", "parent is root")
 
     with t.case("network roles are chrooted to the empty directory"):
-        for role in ("smtpd", "imapd", "mta", "control"):
+        for role in ("smtpd", "imapd", "mta", "control", "checkd"):
             pid = rows[role]["pid"]
             root = os.readlink("/proc/%d/root" % pid)
             t.expect(root == o.path("empty"), "%s root %s" % (role, root))
@@ -176,7 +176,7 @@ with Osms() as o:
                  o.path("mail"), "delivery jailed in the mail store")
 
     with t.case("network roles hold no file: no config, no key"):
-        for role in ("smtpd", "imapd", "mta", "control"):
+        for role in ("smtpd", "imapd", "mta", "control", "checkd"):
             pid = rows[role]["pid"]
             for fd in os.listdir("/proc/%d/fd" % pid):
                 if int(fd) <= 2:
@@ -237,7 +237,7 @@ with Osms() as o:
                  o.path("empty"), "the new smtpd is jailed too")
         # The fresh smtpd gets a channel to each linked role again.
         log = o.log()
-        for peer in ("queue", "authd", "cryptod", "scand"):
+        for peer in ("queue", "authd", "cryptod", "scand", "checkd"):
             t.expect(wait_for(lambda p=peer: "smtpd[%d]: channel to %s up"
                               % (new["pid"], p) in o.log(), 5),
                      "smtpd linked to %s again" % peer)

@@ -396,10 +396,10 @@ static const struct errcase errcases[] = {
 	  "t.conf:23: delay-warning is not a setting of the smtpd block\n" },
 	{ "parent {\n\tuser root\n}\n",
 	  "t.conf:1: unknown block \"parent\" (control, smtpd, queue, "
-	  "delivery, mta, imapd, authd, cryptod or scand)\n" },
+	  "delivery, mta, imapd, authd, cryptod, scand or checkd)\n" },
 	{ "Smtpd {\n\ttimeout 1\n}\n",
 	  "t.conf:1: unknown block \"Smtpd\" (control, smtpd, queue, "
-	  "delivery, mta, imapd, authd, cryptod or scand)\n" },
+	  "delivery, mta, imapd, authd, cryptod, scand or checkd)\n" },
 	/* Macros. */
 	{ "$nope\n",
 	  "t.conf:1: undefined macro \"$nope\"\n" },
@@ -945,7 +945,12 @@ test_defaults(void)
 	    conf->scand.workers == SCAND_WORKERS &&
 	    conf->scand.action == SCAN_REJECT &&
 	    conf->scand.unscannable == SCAN_TEMPFAIL &&
-	    conf->scand.on_failure == SCAN_TEMPFAIL);
+	    conf->scand.on_failure == SCAN_TEMPFAIL &&
+	    conf->checkd.enable && conf->checkd.spf && conf->checkd.dkim &&
+	    conf->checkd.dmarc && conf->checkd.dmarc_reject == AR_REJECT &&
+	    conf->checkd.dmarc_quarantine == AR_JUNK &&
+	    conf->checkd.spf_fail == AR_ACCEPT &&
+	    conf->checkd.on_failure == SCAN_TEMPFAIL);
 	test_assert(conf != NULL && TAILQ_EMPTY(&conf->listeners) &&
 	    TAILQ_EMPTY(&conf->pkis) && TAILQ_EMPTY(&conf->tables) &&
 	    TAILQ_EMPTY(&conf->domains) && TAILQ_EMPTY(&conf->relays) &&
@@ -1004,6 +1009,20 @@ test_defaults(void)
 		    "\tsubmission-action reject\n"
 		    "\tunscannable tempfail\n"
 		    "\ton-failure tempfail\n"
+		    "}\n"
+		    "checkd {\n"
+		    "\tenable yes\n"
+		    "\tspf yes\n"
+		    "\tdkim yes\n"
+		    "\tdmarc yes\n"
+		    "\tdmarc-reject reject\n"
+		    "\tdmarc-quarantine junk\n"
+		    "\tspf-fail accept\n"
+		    "\tworkers 4\n"
+		    "\ttimeout 30\n"
+		    "\ton-failure tempfail\n"
+		    "\tpublic-suffix-list "
+		    "\"/usr/share/publicsuffix/public_suffix_list.dat\"\n"
 		    "}\n"));
 		free(out);
 		test_assert(strcmp(conf_role_user(conf, ROLE_SMTPD),

@@ -41,7 +41,7 @@ sign(const char *msg, EVP_PKEY *key, const char **err)
 {
 	struct buf	 b = BUF_INIT(65536);
 
-	if (dkim_sign(msg, strlen(msg), "example.test", "sel", key,
+	if (dkim_signature(msg, strlen(msg), "example.test", "sel", key,
 	    1700000000, &b, err) == -1) {
 		buf_free(&b);
 		return NULL;
@@ -180,15 +180,16 @@ test_output(void)
 
 	test_assert(sign("To: b@example.org\r\n\r\nx\r\n", ed, &err) == NULL &&
 	    strcmp(err, "no From field") == 0);
-	test_assert(dkim_sign("From: a@x\r\n\r\n", 13, "example.test",
+	test_assert(dkim_signature("From: a@x\r\n\r\n", 13, "example.test",
 	    "bad selector", ed, 0, &big, &err) == -1);
-	test_assert(dkim_sign("From: a@x\r\n\r\n", 13, "-x.test", "s", ed, 0,
-	    &big, &err) == -1);
-	test_assert(dkim_sign("From: a@x\r\n\r\n", 13, "x..test", "s", ed, 0,
-	    &big, &err) == -1);
+	test_assert(dkim_signature("From: a@x\r\n\r\n", 13, "-x.test", "s", ed,
+	    0, &big, &err) == -1);
+	test_assert(dkim_signature("From: a@x\r\n\r\n", 13, "x..test", "s", ed,
+	    0, &big, &err) == -1);
 	small = keygen(EVP_PKEY_RSA, 512);
-	test_assert(dkim_key_alg(small) == -1 && dkim_sign("From: a@x\r\n\r\n",
-	    13, "example.test", "s", small, 0, &big, &err) == -1);
+	test_assert(dkim_key_alg(small) == -1 &&
+	    dkim_signature("From: a@x\r\n\r\n", 13, "example.test", "s", small,
+	    0, &big, &err) == -1);
 	EVP_PKEY_free(small);
 	/* Past DKIM_MAX_FIELDS fields, or a header past its size. */
 	(void)buf_addstr(&big, "From: a@example.test\r\n");

@@ -670,7 +670,7 @@ test_values(void)
 	ONE_HDR(0, raw_str(&x, T_ID, "0123456789abcde"), "bad queue id");
 	ONE_HDR(0, raw_str(&x, T_ID, "0123456789abcdef0"), "bad queue id");
 	ONE_HDR(1, raw_u32(&x, T_CREATED, 1), "bad field length");
-	ONE_HDR(2, raw_u32(&x, T_FLAGS, 0x08), "unknown flag");
+	ONE_HDR(2, raw_u32(&x, T_FLAGS, 0x10), "unknown flag");
 	ONE_HDR(2, raw_u64(&x, T_FLAGS, 1), "bad field length");
 	ONE_HDR(3, raw_str(&x, T_SENDER, "a\nb@example.test"),
 	    "control byte in a string");

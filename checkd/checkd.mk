@@ -1,0 +1,9 @@
+# checkd/: sender authentication (SPF, DKIM, DMARC) of mail from outside.
+# libspf2 and libopendmarc have no pkg-config files in Debian.
+
+$(eval $(call program,$(BUILD)/libexec/osms-checkd,checkd/checkd.c \
+	checkd/dns.c checkd/senderauth.c,lib lib/mail checkd,\
+	libunbound opendkim))
+$(BUILD)/libexec/osms-checkd: LDLIBS += -lspf2 -lopendmarc
+
+ROLE_PROGRAMS	+= $(BUILD)/libexec/osms-checkd
