@@ -347,7 +347,8 @@ check_dmarc(struct ub_ctx *ctx, const struct sa_input *in,
 	enum dns_status	 st;
 	char		 org[AR_MAX_DOMAIN], *rec, spfdom[AR_MAX_DOMAIN];
 	const char	*at;
-	int		 v6, pol, p = 0, origin = DMARC_POLICY_SPF_ORIGIN_MAILFROM;
+	int		 v6, pol, p = 0;
+	int		 origin = DMARC_POLICY_SPF_ORIGIN_MAILFROM;
 	size_t		 i;
 
 	ar->dmarc_checked = 1;

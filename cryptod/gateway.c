@@ -55,6 +55,11 @@
 #define GW_HEADER	"X-Osms-SMIME:"
 #define GW_PGP_HEADER	"X-Osms-PGP:"	/* pgpgate.c's verdict */
 #define GW_AR		"Authentication-Results:"
+
+/* checkd's fields (the spam score), removed from mail that has them. */
+static const char *const spam_fields[] = {
+	"X-Spam-Score:", "X-Spam-Status:", "X-Spam-Symbols:"
+};
 #define GW_MAX_PENDING	1024		/* sources waiting for their job */
 #define GW_MAX_RCPTS	100		/* recipients whose keys are tried */
 #define GW_ISSUE_DAYS	365		/* the internal CA's certificates */
@@ -218,6 +223,7 @@ struct request {
 	char		 ar[800];	/* "" or our smime= result */
 	char		 checks[2048];	/* "" or checkd's A-R methods */
 	uint32_t	 from_verified;	/* checkd: DMARC pass */
+	char		 fields[1024];	/* "" or checkd's: the spam score */
 };
 
 static size_t
@@ -383,7 +389,7 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 	int			 nested = 0, decrypted = 0, keep = 0, tag = 0;
 	int			 signed_ = 0, smime_signed = 0, psigned, pverified;
 	int			 smime_verified = 0, pgp;
-	int			 autocrypt = 0;
+	int			 autocrypt = 0, guarded = 0, harvest;
 	enum policy_pgp_keys	 attached = PGP_KEYS_NO;
 
 	notes[0] = '\0';
@@ -405,6 +411,15 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		adopt(cur, &next);
 	} else
 		buf_reset(&next);
+	/* Nor may a sender give its own spam score where ours goes. */
+	for (i = 0; rq->fields[0] != '\0' && i < nitems(spam_fields); i++) {
+		if (verdict_strip(cur->data, cur->len, authserv_id,
+		    spam_fields[i], &next) == 1) {
+			changed = 1;
+			adopt(cur, &next);
+		} else
+			buf_reset(&next);
+	}
 	/* An encrypted part among others (EFAIL) is decrypted apart. */
 	if (smime_is_encrypted(cur->data, cur->len) ||
 	    (nested = smime_has_nested(cur->data, cur->len))) {
@@ -484,8 +499,16 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		autocrypt |= pol.autocrypt == POLICY_YES;
 		if (pol.pgp_keys > attached)
 			attached = pol.pgp_keys;
+		guarded |= pol.harvest == HARVEST_VERIFIED;
 	}
-	pgpgate_harvest(cur, from, rq->tag, autocrypt, attached);
+	/* A recipient's policy may want the sender verified (checkd: the
+	 * From domain passed DMARC) before anything is kept. */
+	harvest = !guarded || rq->from_verified;
+	if (!harvest && (autocrypt || attached != PGP_KEYS_NO))
+		audit(rq->tag, "from=<%s> no OpenPGP key taken: the sender's"
+		    " domain is not verified (harvest verified)", rq->sender);
+	pgpgate_harvest(cur, from, rq->tag, autocrypt && harvest, harvest ?
+	    attached : PGP_KEYS_NO);
 	if (smime_verify(cur->data, cur->len, store_trust(), &v, NULL, &signer,
 	    &err) == 0 && v.result != SMIME_NOT_SIGNED) {
 		changed = 1;
@@ -510,7 +533,12 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 			(void)snprintf(notes + strlen(notes), size -
 			    strlen(notes), "%sverified signer=%.100s", notes[0] ?
 			    "; " : "", v.signer);
-			store_harvest(signer, v.signer, v.caps);
+			if (harvest)
+				store_harvest(signer, v.signer, v.caps);
+			else
+				audit(rq->tag, "from=<%s> certificate not "
+				    "kept: the sender's domain is not verified"
+				    " (harvest verified)", rq->sender);
 			nverified++;
 			verified = smime_verified = 1;
 		}
@@ -870,7 +898,7 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	struct request		*rq = xcalloc(1, sizeof(*rq));
 	struct buf		 cur = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	struct stat		 st;
-	char			 notes[512], head[4000], *map;
+	char			 notes[512], head[8192], *map;
 	uint64_t		 size = 0;
 	uint32_t		 outgoing;
 	int			 out, src, rewritten = 0, changed, ready;
@@ -883,8 +911,10 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	(void)msg_get_u32(&r, &outgoing);
 	(void)msg_get_str(&r, rq->checks, sizeof(rq->checks));
 	(void)msg_get_u32(&r, &rq->from_verified);
+	(void)msg_get_str(&r, rq->fields, sizeof(rq->fields));
 	out = imsg_take_fd(imsg);
-	if (msg_end(&r) == -1 || out == -1 || str_has_ctl(rq->list) ||
+	if (msg_end(&r) == -1 || out == -1 || !header_fields_ok(rq->fields) ||
+	    !folded_text_ok(rq->checks) || str_has_ctl(rq->list) ||
 	    str_has_ctl(rq->outside_list) || str_has_ctl(rq->sender)) {
 		if (out != -1)
 			(void)close(out);
@@ -925,8 +955,8 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	changed = outgoing ? outbound(&cur, rq, notes, sizeof(notes)) :
 	    inbound(&cur, rq, notes, sizeof(notes));
 	/* checkd's results are written even if nothing else changed. */
-	if ((!changed && (outgoing || rq->checks[0] == '\0')) ||
-	    rq->refusal[0] != '\0')
+	if ((!changed && (outgoing || (rq->checks[0] == '\0' &&
+	    rq->fields[0] == '\0'))) || rq->refusal[0] != '\0')
 		goto done;
 	head[0] = '\0';
 	if (!outgoing) {
@@ -941,7 +971,8 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 			    "", rq->checks, rq->ar[0] == '\0' ? "" :
 			    rq->checks[0] ? ";\r\n\t" : " ", rq->ar);
 		(void)snprintf(head + strlen(head), sizeof(head) -
-		    strlen(head), "%s%s%s%s%s%s", notes[0] ? GW_HEADER " " :
+		    strlen(head), "%s%s%s%s%s%s%s", rq->fields, notes[0] ?
+		    GW_HEADER " " :
 		    "", notes, notes[0] ? "\r\n" : "", rq->pgp[0] ?
 		    GW_PGP_HEADER " " : "", rq->pgp, rq->pgp[0] ? "\r\n" : "");
 	}

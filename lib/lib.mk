@@ -24,6 +24,7 @@ LIB_SRCS	:= \
 	lib/listener.c \
 	lib/log.c \
 	lib/msg.c \
+	lib/netlist.c \
 	lib/osms_imsg.c \
 	lib/proc.c \
 	lib/resolver.c \
@@ -51,6 +52,7 @@ LIB_SRCS	:= \
 	lib/mail/mtasts.c \
 	lib/mail/pgp.c \
 	lib/mail/policy.c \
+	lib/mail/rspamd.c \
 	lib/mail/pwhash.c \
 	lib/mail/smime.c \
 	lib/mail/smtp_cmd.c \

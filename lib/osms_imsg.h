@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	14
+#define OSMS_IMSG_VERSION	16
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -70,13 +70,17 @@ X(IMSG_CONF_SMTPD_SCAN, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuuu",	\
     "enable, timeout, action, submission action, unscannable, on"	\
     " failure: what becomes of scanned mail (enum scan_action,"	\
     " scan_fallback)")							\
-X(IMSG_CONF_SMTPD_CHECK, R(ROLE_PARENT), R(ROLE_SMTPD), "uuu",	\
-    "enable, timeout, on failure (enum scan_fallback): sender checks"	\
-    " of mail from outside")						\
-X(IMSG_CONF_CHECKD, R(ROLE_PARENT), R(ROLE_CHECKD), "uuuuuuuss",	\
-    "spf, dkim, dmarc on; what a failing DMARC reject and quarantine"	\
-    " policy and an SPF fail do (enum ar_action); workers; resolver"	\
-    " (\"\": resolv.conf), public suffix list")				\
+X(IMSG_CONF_SMTPD_CHECK, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuu",	\
+    "enable, timeout, on failure (enum scan_fallback), greylist,"	\
+    " dnsbl: sender checks of mail from outside")			\
+X(IMSG_CONF_CHECKD, R(ROLE_PARENT), R(ROLE_CHECKD),			\
+    "uuuuuuusssuuuuuusssu", "spf, dkim, dmarc on; what a failing DMARC"\
+    " reject and quarantine policy and an SPF fail do (enum"		\
+    " ar_action); workers; resolver (\"\": resolv.conf), public suffix"	\
+    " list; rspamd (\"\": no spam scoring), its reject and junk scores,"	\
+    " on failure (enum scan_fallback), timeout; greylist on, its delay,"	\
+    " exempt networks, domains exempt when SPF passes; DNS block and"	\
+    " allow lists with weights, the score that blocks")		\
 X(IMSG_CONF_SCAND, R(ROLE_PARENT), R(ROLE_SCAND), "uUUuu",		\
     "workers, max scan size, max file size, max files, max recursion")	\
 X(IMSG_CONF_IMAPD, R(ROLE_PARENT), R(ROLE_IMAPD), "u",		\
@@ -206,13 +210,21 @@ X(IMSG_SCAN_REQ, R(ROLE_SMTPD), R(ROLE_SCAND), "fs",			\
 X(IMSG_SCAN_RESULT, R(ROLE_SCAND), R(ROLE_SMTPD), "usss",		\
     "verdict (enum scan_verdict), virus or why, scanner, tag")		\
 /* smtpd -> checkd, sender authentication */				\
-X(IMSG_CHECK_REQ, R(ROLE_SMTPD), R(ROLE_CHECKD), "fssss",		\
-    "content, tag (the queue id), client address, HELO, MAIL FROM:"	\
-    " check SPF, DKIM and DMARC")					\
-X(IMSG_CHECK_RESULT, R(ROLE_CHECKD), R(ROLE_SMTPD), "susssu",		\
+X(IMSG_DNSBL_REQ, R(ROLE_SMTPD), R(ROLE_CHECKD), "s",			\
+    "client address: its score on the DNS block and allow lists")	\
+X(IMSG_DNSBL_RESULT, R(ROLE_CHECKD), R(ROLE_SMTPD), "uSs",		\
+    "blocked, score, the lists that name it (for the reply and log)")	\
+X(IMSG_GREY_REQ, R(ROLE_SMTPD), R(ROLE_CHECKD), "ssss",		\
+    "client address, HELO, MAIL FROM, RCPT TO: greylist the triplet?")	\
+X(IMSG_GREY_RESULT, R(ROLE_CHECKD), R(ROLE_SMTPD), "sus",		\
+    "RCPT TO, seconds left to wait (0: it passes), why, for the log")	\
+X(IMSG_CHECK_REQ, R(ROLE_SMTPD), R(ROLE_CHECKD), "fsssss",		\
+    "content, tag (the queue id), client address, HELO, MAIL FROM,"	\
+    " recipients (a comma list): check SPF, DKIM, DMARC; score it")	\
+X(IMSG_CHECK_RESULT, R(ROLE_CHECKD), R(ROLE_SMTPD), "susssus",		\
     "tag, action (enum ar_action, or CHECK_ACTION_ERROR), why, the"	\
     " Authentication-Results methods, a summary for the log, From"	\
-    " verified (DMARC pass)")						\
+    " verified (DMARC pass), header fields to add (the spam score)")	\
 /* queue -> delivery */							\
 X(IMSG_DELIVERY_REQ, R(ROLE_QUEUE), R(ROLE_DELIVERY), "fusssssUUs",	\
     "content, flags, id, sender, address, mailbox, unique name,"	\
@@ -240,11 +252,11 @@ X(IMSG_MTA_DONE, R(ROLE_MTA), R(ROLE_QUEUE), "",			\
 X(IMSG_CRYPT_SOURCE, R(ROLE_SMTPD) | R(ROLE_QUEUE), R(ROLE_CRYPTOD),	\
     "fs", "content (read only), tag: the message for the next PROCESS"	\
     " or ENCRYPT of the same id")					\
-X(IMSG_CRYPT_PROCESS, R(ROLE_SMTPD), R(ROLE_CRYPTOD), "fssssusu",	\
+X(IMSG_CRYPT_PROCESS, R(ROLE_SMTPD), R(ROLE_CRYPTOD), "fssssusus",	\
     "new content (write only), tag, sender, recipients, those that"	\
     " leave (comma lists), outbound, checkd's Authentication-Results"	\
-    " methods, From verified: decrypt, verify, record (from outside);"	\
-    " sign (users'); refuse what the policy forbids")			\
+    " methods, From verified, checkd's fields: decrypt, verify, record"	\
+    " (from outside); sign (users'); refuse what the policy forbids")	\
 X(IMSG_CRYPT_DONE, R(ROLE_CRYPTOD), R(ROLE_SMTPD), "uUsss",		\
     "rewritten, new size, what was done, tag, refusal (\"\" or the"	\
     " text of a 550 5.7.1)")						\
@@ -403,7 +415,7 @@ enum scan_verdict {
 };
 
 /* IMSG_CHECK_RESULT: no check was made (smtpd's on-failure decides). */
-#define CHECK_ACTION_ERROR	3
+#define CHECK_ACTION_ERROR	4
 
 /* IMSG_CTL_QUARANTINE operations. */
 enum quarantine_op { QUAR_LIST, QUAR_SHOW, QUAR_RELEASE, QUAR_DELETE };

@@ -36,8 +36,9 @@ static const struct role_info roles[ROLE_COUNT] = {
 	 * their osms-tmp/, its own. */
 	[ROLE_SCAND] = { "scand", "osms-scand", "_osmsscan", JAIL_SCAN, 0,
 	    R(ROLE_SMTPD) | R(ROLE_QUEUE) },
-	/* Network access through its resolver only; no secrets. */
-	[ROLE_CHECKD] = { "checkd", "osms-checkd", "_osmscheck", JAIL_EMPTY, 0,
+	/* Network access through its resolver only; no secrets. Its
+	 * directory holds the greylist. */
+	[ROLE_CHECKD] = { "checkd", "osms-checkd", "_osmscheck", JAIL_CHECK, 0,
 	    R(ROLE_SMTPD) },
 	[ROLE_CLIENT] = { "client", NULL, NULL, JAIL_NONE, 0, 0, 0 },
 	/* One per login, chrooted into the user's own Maildir; no peers. */

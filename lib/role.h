@@ -38,6 +38,7 @@ enum role_jail {
 	JAIL_SPOOL,		/* chroot to the queue directory */
 	JAIL_MAILSTORE,		/* chroot to the mail store root */
 	JAIL_SCAN,		/* chroot to the signature databases */
+	JAIL_CHECK,		/* chroot to checkd's state directory */
 };
 
 struct role_info {

@@ -222,10 +222,53 @@ word_in_list(const char *list, const char *word)
 	return 0;
 }
 
+int
+list_next(const char **list, char *buf, size_t size)
+{
+	const char	*s = *list + strspn(*list, " ");
+	size_t		 len = strcspn(s, " ");
+
+	*list = s + len;
+	if (len == 0)
+		return 0;
+	if (len >= size)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return 1;
+}
+
 void
 explicit_wipe(void *p, size_t len)
 {
 	explicit_bzero(p, len);
+}
+
+int
+header_fields_ok(const char *h)
+{
+	size_t	 n = strlen(h);
+
+	if (n > 0 && (n < 2 || strcmp(h + n - 2, "\r\n") != 0))
+		return 0;
+	for (; *h != '\0'; h++) {
+		if (*h == '\r' && h[1] == '\n' && h[2] != ' ' && h[2] != '\t')
+			h++;
+		else if ((unsigned char)*h < 0x20 || *h == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+int
+folded_text_ok(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s == '\r' && strncmp(s, "\r\n\t", 3) == 0)
+			s += 2;
+		else if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
 }
 
 char *

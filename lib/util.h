@@ -48,6 +48,9 @@ void	 str_lower(char *);
 
 /* 1 if word is one of the space-separated words of list (a SASL list). */
 int	 word_in_list(const char *list, const char *word);
+/* The next word of a list separated by spaces into buf, *list moved
+ * past it: 1, 0 at the end, -1 if it does not fit. */
+int	 list_next(const char **list, char *buf, size_t size);
 
 /* Wipe memory that held a secret (not optimised away). */
 void	 explicit_wipe(void *, size_t);
@@ -70,6 +73,12 @@ int	 write_all(int, const void *, size_t);
 /* The same at an offset, and reading all of len (EIO: the file ends). */
 int	 pwrite_all(int, const void *, size_t, off_t);
 int	 pread_all(int, void *, size_t, off_t);
+/* 1 if h is whole header fields, each ended by CRLF, unfolded, with
+ * nothing else that is not printable: what a role adds to a message
+ * cannot break it. */
+int	 header_fields_ok(const char *h);
+/* 1 if s is printable but for folds ("\r\n\t"): a field's value. */
+int	 folded_text_ok(const char *s);
 /* Up to max bytes of a file as a string (cut at the first NUL if it has
  * one); the descriptor is closed. */
 char	*read_fd_text(int, size_t max);

@@ -440,6 +440,17 @@ slice_checkd(struct child *c)
 	msg_add_u32(&m, ck->workers);
 	msg_add_str(&m, conf->mta.resolver);
 	msg_add_str(&m, ck->public_suffix_list);
+	msg_add_str(&m, ck->rspamd);
+	msg_add_u32(&m, ck->spam_reject);
+	msg_add_u32(&m, ck->spam_junk);
+	msg_add_u32(&m, ck->spam_on_failure);
+	msg_add_u32(&m, ck->spam_timeout);
+	msg_add_u32(&m, (uint32_t)ck->greylist);
+	msg_add_u32(&m, ck->grey_delay);
+	msg_add_str(&m, ck->grey_exempt);
+	msg_add_str(&m, ck->grey_spf_exempt);
+	msg_add_str(&m, ck->dnsbl);
+	msg_add_u32(&m, ck->dnsbl_threshold);
 	send_or_kill(c, &m);
 	slice_resolver_files(c, 0);
 }
@@ -617,6 +628,10 @@ slice_send(struct child *c)
 		msg_add_u32(&m, (uint32_t)conf->checkd.enable);
 		msg_add_u32(&m, conf->checkd.timeout);
 		msg_add_u32(&m, conf->checkd.on_failure);
+		msg_add_u32(&m, (uint32_t)(conf->checkd.enable &&
+		    conf->checkd.greylist));
+		msg_add_u32(&m, (uint32_t)(conf->checkd.enable &&
+		    conf->checkd.dnsbl[0] != '\0'));
 		send_or_kill(c, &m);
 		break;
 	case ROLE_CHECKD:

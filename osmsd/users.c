@@ -240,6 +240,10 @@ users_prepare(const struct osms_conf *conf, struct role_cred *creds,
 			(void)osms_strlcpy(creds[r].jail, conf->scand.database,
 			    sizeof(creds[r].jail));
 			break;
+		case JAIL_CHECK:
+			(void)osms_strlcpy(creds[r].jail, conf->checkd.directory,
+			    sizeof(creds[r].jail));
+			break;
 		case JAIL_NONE:
 			creds[r].jail[0] = '\0';
 			break;
@@ -263,6 +267,10 @@ users_prepare(const struct osms_conf *conf, struct role_cred *creds,
 	    creds[ROLE_CRYPTOD].gid, 0700, err, errsize) == -1 ||
 	    store_prepare(conf->cryptod.store, creds[ROLE_CRYPTOD].uid,
 	    creds[ROLE_CRYPTOD].gid, err, errsize) == -1)
+		return -1;
+	/* checkd's state (the greylist): its own. */
+	if (dir_prepare(conf->checkd.directory, creds[ROLE_CHECKD].uid,
+	    creds[ROLE_CHECKD].gid, 0700, err, errsize) == -1)
 		return -1;
 	/* scand's temporary files, in its jail. */
 	if (scand_tmp_prepare(conf, creds[ROLE_SCAND].uid,

@@ -64,6 +64,10 @@ $(BUILD)/regress/test-senderauth: EXTRA_OBJS := $(SENDERAUTH_OBJS)
 $(BUILD)/regress/test-senderauth: EXTRA_PKGS := opendkim
 $(BUILD)/regress/test-senderauth: LDLIBS += -lspf2 -lopendmarc
 
+$(OBJ)/regress/unit/test-greylist.o: PROG_INC += -Icheckd
+$(BUILD)/regress/test-greylist: $(OBJ)/checkd/greylist.o
+$(BUILD)/regress/test-greylist: EXTRA_OBJS := $(OBJ)/checkd/greylist.o
+
 tests: $(TESTS)
 
 # libFuzzer targets: the library is rebuilt by clang with coverage.

@@ -90,24 +90,6 @@ delivery_done(void *arg)
 	free(j);
 }
 
-/* Whole header fields, each ended by CRLF, nothing else that is not
- * printable: what the queue adds cannot break the message. */
-static int
-header_fields_ok(const char *h)
-{
-	size_t	 n = strlen(h);
-
-	if (n > 0 && (n < 2 || strcmp(h + n - 2, "\r\n") != 0))
-		return 0;
-	for (; *h != '\0'; h++) {
-		if (*h == '\r' && h[1] == '\n' && h[2] != ' ' && h[2] != '\t')
-			h++;
-		else if ((unsigned char)*h < 0x20 || *h == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
 static void
 delivery_request(struct channel *ch, struct imsg *imsg)
 {

@@ -36,7 +36,7 @@ struct smtp_scan	 smtp_scan = {
 	1, SCAND_TIMEOUT, SCAN_REJECT, SCAN_REJECT, SCAN_TEMPFAIL,
 	SCAN_TEMPFAIL
 };
-struct smtp_checks	 smtp_checks = { 0, CHECKD_TIMEOUT, SCAN_TEMPFAIL };
+struct smtp_checks	 smtp_checks = { 0, CHECKD_TIMEOUT, SCAN_TEMPFAIL, 0, 0 };
 
 /* Messages per authenticated user, in the hour since its first. */
 #define USER_RATE_MAX	100000	/* users counted at once */
@@ -165,6 +165,8 @@ smtp_conf(struct imsg *imsg)
 		(void)msg_get_u32(&r, &checks.enable);
 		(void)msg_get_u32(&r, &checks.timeout);
 		(void)msg_get_u32(&r, &checks.on_failure);
+		(void)msg_get_u32(&r, &checks.greylist);
+		(void)msg_get_u32(&r, &checks.dnsbl);
 		if (msg_end(&r) == -1 || checks.timeout == 0 ||
 		    checks.on_failure > SCAN_ACCEPT)
 			fatalx("bad IMSG_CONF_SMTPD_CHECK");
@@ -265,6 +267,14 @@ smtp_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_CRYPT_DONE:
 		if (s != NULL && smtp_session_check(s) != NULL)
 			smtp_check_crypted(smtp_session_check(s), imsg);
+		break;
+	case IMSG_DNSBL_RESULT:
+		if (s != NULL)
+			smtp_session_dnsbl_result(s, imsg);
+		break;
+	case IMSG_GREY_RESULT:
+		if (s != NULL)
+			smtp_session_grey_result(s, imsg);
 		break;
 	case IMSG_CHECK_RESULT:
 		if (s != NULL && smtp_session_check(s) != NULL)

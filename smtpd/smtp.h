@@ -51,6 +51,8 @@ struct smtp_checks {
 	uint32_t	 enable;
 	uint32_t	 timeout;		/* seconds */
 	uint32_t	 on_failure;		/* enum scan_fallback */
+	uint32_t	 greylist;		/* RCPT asks checkd */
+	uint32_t	 dnsbl;			/* connect asks checkd */
 };
 
 struct smtp_session;
@@ -88,6 +90,10 @@ void		 smtp_session_auth_challenge(struct smtp_session *,
 void		 smtp_session_auth_result(struct smtp_session *,
 		    struct imsg *);
 void		 smtp_session_sender_result(struct smtp_session *,
+		    struct imsg *);
+void		 smtp_session_grey_result(struct smtp_session *,
+		    struct imsg *);
+void		 smtp_session_dnsbl_result(struct smtp_session *,
 		    struct imsg *);
 /* A linked role went down: sessions waiting on it get a 4xx. */
 void		 smtp_session_peer_down_all(enum osms_role);

@@ -49,6 +49,7 @@ struct check_run {
 	struct check_result	 res;		/* what the stages add */
 	char			 authres[2048];	/* checkd's A-R methods */
 	uint32_t		 from_verified;	/* DMARC pass */
+	char			 fields[1024];	/* checkd's: the spam score */
 };
 
 typedef void (*check_stage_fn)(struct check_run *);
@@ -276,6 +277,7 @@ smtp_check_opened(struct check_run *run, struct imsg *imsg)
 	struct msg_reader	 r;
 	struct msg		 m;
 	char			 id[QUEUE_ID_LEN + 1], sender[ADDR_MAX_TEXT];
+	char			 rcpts[4096];
 	int			 fd;
 
 	msg_reader_init(&r, imsg);
@@ -293,12 +295,13 @@ smtp_check_opened(struct check_run *run, struct imsg *imsg)
 	}
 	if (run->stage == STAGE_SENDER) {
 		smtp_session_addresses(run->session, sender, sizeof(sender),
-		    NULL, 0);
+		    rcpts, sizeof(rcpts));
 		msg_init(&m, IMSG_CHECK_REQ, smtp_session_id(run->session));
 		msg_add_str(&m, run->msgid);
 		msg_add_str(&m, smtp_session_client(run->session));
 		msg_add_str(&m, smtp_session_helo(run->session));
 		msg_add_str(&m, sender);
+		msg_add_str(&m, rcpts);
 		msg_add_fd(&m, fd);
 		if (smtp_peer_send(ROLE_CHECKD, &m) == -1)
 			smtp_check_failed(run, "checkd is not available");
@@ -421,6 +424,7 @@ smtp_check_rewriting(struct check_run *run, struct imsg *imsg)
 	msg_add_u32(&m, smtp_session_user(run->session)[0] != '\0');
 	msg_add_str(&m, run->authres);
 	msg_add_u32(&m, run->from_verified);
+	msg_add_str(&m, run->fields);
 	msg_add_fd(&m, fd);
 	if (smtp_peer_send(ROLE_CRYPTOD, &m) == -1)
 		smtp_check_failed(run, "cryptod is not available");
@@ -434,8 +438,7 @@ smtp_check_sender(struct check_run *run, struct imsg *imsg)
 	struct check_result	 res;
 	uint32_t		 action, verified;
 	char			 tag[64], why[200], methods[2048];
-	char			 summary[512];
-	const char		*p;
+	char			 summary[512], fields[1024];
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_str(&r, tag, sizeof(tag));
@@ -444,16 +447,14 @@ smtp_check_sender(struct check_run *run, struct imsg *imsg)
 	(void)msg_get_str(&r, methods, sizeof(methods));
 	(void)msg_get_str(&r, summary, sizeof(summary));
 	(void)msg_get_u32(&r, &verified);
+	(void)msg_get_str(&r, fields, sizeof(fields));
 	if (run->stage != STAGE_SENDER || strcmp(tag, run->msgid) != 0)
 		return;		/* late */
-	/* The methods go into the message: folded lines, nothing else. */
-	for (p = methods; *p != '\0'; p++)
-		if (*p == '\r' && strncmp(p, "\r\n\t", 3) == 0)
-			p += 2;
-		else if ((unsigned char)*p < ' ' || *p == 0x7f)
-			break;
-	if (msg_end(&r) == -1 || action > CHECK_ACTION_ERROR || *p != '\0' ||
-	    str_has_ctl(why) || str_has_ctl(summary)) {
+	/* Both go into the message: folded lines, whole fields. */
+	if (msg_end(&r) == -1 || action > CHECK_ACTION_ERROR ||
+	    !folded_text_ok(methods) ||
+	    str_has_ctl(why) || str_has_ctl(summary) ||
+	    !header_fields_ok(fields)) {
 		smtp_check_failed(run, "checkd's answer is malformed");
 		return;
 	}
@@ -464,6 +465,7 @@ smtp_check_sender(struct check_run *run, struct imsg *imsg)
 	memset(&res, 0, sizeof(res));
 	res.verdict = CHECK_ACCEPT;
 	(void)osms_strlcpy(run->authres, methods, sizeof(run->authres));
+	(void)osms_strlcpy(run->fields, fields, sizeof(run->fields));
 	run->from_verified = verified != 0;
 	(void)snprintf(run->res.checks, sizeof(run->res.checks), "%.480s%s%s",
 	    summary, action != AR_ACCEPT ? " -> " : "", action != AR_ACCEPT ?
@@ -472,6 +474,8 @@ smtp_check_sender(struct check_run *run, struct imsg *imsg)
 	    run->res.checks);
 	if (action == AR_REJECT)
 		refuse(&res, CHECK_REJECT, 550, "5.7.1", "%s", why);
+	else if (action == AR_TEMPFAIL)
+		refuse(&res, CHECK_TEMPFAIL, 451, "4.7.1", "%s", why);
 	else if (action == AR_JUNK)
 		run->res.junk = 1;
 	check_next(run, &res);

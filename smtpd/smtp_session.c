@@ -72,7 +72,12 @@ enum smtp_wait {
 	W_AUTH,		/* authd: the next SASL step */
 	W_SENDER,	/* authd: may the user send as this sender? */
 	W_CHECK,	/* the content checks (queue, scand) */
+	W_GREY,		/* checkd: is the recipient greylisted? */
+	W_DNSBL,	/* checkd: is the client on a blocklist? */
 };
+
+/* The client's DNS blocklists, asked at connect (checkd). */
+enum dnsbl_state { DNSBL_NONE, DNSBL_ASKED, DNSBL_CLEAR, DNSBL_BLOCKED };
 
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;
@@ -90,6 +95,8 @@ struct smtp_session {
 	SSL_CTX			*ctx;		/* NULL: no TLS here */
 	char			 addr[INET6_ADDRSTRLEN];
 	char			 ratekey[INET6_ADDRSTRLEN + 8]; /* its limits' */
+	enum dnsbl_state	 dnsbl;
+	char			 dnsbl_lists[256];	/* where it is listed */
 
 	/* the session so far */
 	int			 ehlo;
@@ -146,6 +153,10 @@ static void	 session_reset(struct smtp_session *);
 static void	 data_end(struct smtp_session *);
 static void	 bdat_chunk_done(struct smtp_session *);
 static void	 rcpt_drop_dests(struct smtp_session *);
+static void	 rcpt_accept(struct smtp_session *);
+static int	 grey_ask(struct smtp_session *);
+static void	 rcpt_gates(struct smtp_session *);
+static void	 dnsbl_ask(struct smtp_session *);
 static void	 mail_accepted(struct smtp_session *);
 static int	 auth_offered(const struct smtp_session *);
 
@@ -297,6 +308,7 @@ smtp_session_new(struct listener *l, int fd, const struct sockaddr_storage *ss,
 	}
 	if (!client_admitted(s))
 		return;
+	dnsbl_ask(s);
 	if (s->tlsmode == TLS_IMPLICIT) {
 		if (s->ctx == NULL || io_start_tls(s->io, s->ctx) == -1) {
 			log_warnx("%016llx smtpd no TLS context for the"
@@ -430,6 +442,18 @@ session_peer_down(struct smtp_session *s, enum osms_role role)
 		    S_READY ? "4.7.0" : "4.3.0", "Temporary failure; try"
 		    " again later");
 		session_input(s);
+		return;
+	}
+	if (role == ROLE_CHECKD && s->dnsbl == DNSBL_ASKED)
+		s->dnsbl = DNSBL_CLEAR;	/* no answer: nothing blocked */
+	if (role == ROLE_CHECKD && s->wait == W_DNSBL) {
+		s->wait = W_NONE;
+		rcpt_gates(s);
+		return;
+	}
+	if (role == ROLE_CHECKD && s->wait == W_GREY) {
+		s->wait = W_NONE;
+		rcpt_accept(s);		/* greylisting fails open */
 		return;
 	}
 	if ((role == ROLE_AUTHD && s->wait == W_RCPT) ||
@@ -801,16 +825,7 @@ smtp_session_rcpt_end(struct smtp_session *s, struct imsg *imsg)
 		res = LOOKUP_TOOMANY;	/* the message's limit was hit */
 	switch (res) {
 	case LOOKUP_OK:
-		if (envelope_add_rcpt(&s->env, &s->pending) == -1) {
-			rcpt_drop_dests(s);
-			reply(s, 452, "4.5.3", "Too many recipients");
-			break;
-		}
-		s->state = S_RCPT;
-		reply(s, 250, "2.1.5", "Ok");
-		log_debug("%016llx smtpd rcpt to=<%s> destinations=%zu",
-		    (unsigned long long)s->id, to, s->pending_dests);
-		session_input(s);	/* commands pipelined behind it */
+		rcpt_gates(s);
 		return;
 	case LOOKUP_NOTLOCAL:
 		rcpt_drop_dests(s);
@@ -837,6 +852,152 @@ smtp_session_rcpt_end(struct smtp_session *s, struct imsg *imsg)
 	log_info("%016llx smtpd rcpt rejected from=%s to=<%s> result=%u%s%s",
 	    (unsigned long long)s->id, s->addr, to, res, text[0] ? " " : "",
 	    text);
+	session_input(s);
+}
+
+/* The recipient is taken: 250, or 452 past the message's limit. */
+static void
+rcpt_accept(struct smtp_session *s)
+{
+	if (envelope_add_rcpt(&s->env, &s->pending) == -1) {
+		rcpt_drop_dests(s);
+		reply(s, 452, "4.5.3", "Too many recipients");
+		session_input(s);
+		return;
+	}
+	s->state = S_RCPT;
+	reply(s, 250, "2.1.5", "Ok");
+	log_debug("%016llx smtpd rcpt to=<%s> destinations=%zu",
+	    (unsigned long long)s->id, s->pending.address, s->pending_dests);
+	session_input(s);	/* commands pipelined behind it */
+}
+
+/*
+ * The client's blocklists: asked at connect, so the answer is usually
+ * in by the first RCPT. Only strangers are asked about; an answer that
+ * never comes blocks nothing.
+ */
+static void
+dnsbl_ask(struct smtp_session *s)
+{
+	struct msg	 m;
+
+	if (!smtp_checks.dnsbl || s->proto != PROTO_SMTP ||
+	    proc_peer(ROLE_CHECKD) == NULL)
+		return;
+	msg_init(&m, IMSG_DNSBL_REQ, s->id);
+	msg_add_str(&m, s->addr);
+	if (smtp_peer_send(ROLE_CHECKD, &m) == 0)
+		s->dnsbl = DNSBL_ASKED;
+}
+
+void
+smtp_session_dnsbl_result(struct smtp_session *s, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	uint32_t		 blocked;
+	int64_t			 score;
+	char			 lists[256];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &blocked);
+	(void)msg_get_s64(&r, &score);
+	(void)msg_get_str(&r, lists, sizeof(lists));
+	if (s->dnsbl != DNSBL_ASKED)
+		return;
+	if (msg_end(&r) == -1 || str_has_ctl(lists))
+		blocked = 0;
+	s->dnsbl = blocked ? DNSBL_BLOCKED : DNSBL_CLEAR;
+	(void)osms_strlcpy(s->dnsbl_lists, lists, sizeof(s->dnsbl_lists));
+	if (lists[0] != '\0')
+		log_info("%016llx smtpd dnsbl from=%s score=%lld%s lists=%s",
+		    (unsigned long long)s->id, s->addr, (long long)score,
+		    blocked ? " blocked" : "", lists);
+	if (s->wait == W_DNSBL) {
+		s->wait = W_NONE;
+		rcpt_gates(s);
+	}
+}
+
+/*
+ * A recipient authd took passes the gates for strangers: the client's
+ * blocklists, then greylisting; then it is accepted.
+ */
+static void
+rcpt_gates(struct smtp_session *s)
+{
+	if (s->auth_user[0] == '\0' && s->dnsbl == DNSBL_ASKED) {
+		s->wait = W_DNSBL;	/* the answer is on its way */
+		return;
+	}
+	if (s->auth_user[0] == '\0' && s->dnsbl == DNSBL_BLOCKED) {
+		rcpt_drop_dests(s);
+		reply(s, 550, "5.7.1", "Service unavailable; client [%s]"
+		    " blocked using %.100s", s->addr, s->dnsbl_lists);
+		log_info("%016llx smtpd rcpt rejected from=%s to=<%s>: on a"
+		    " blocklist", (unsigned long long)s->id, s->addr,
+		    s->pending.address);
+		session_input(s);
+		return;
+	}
+	if (grey_ask(s) == 0)
+		return;		/* checkd answers */
+	rcpt_accept(s);
+}
+
+/*
+ * Greylisting (checkd) of a stranger's recipient: 0 if checkd was
+ * asked, -1 if the recipient goes on at once (greylisting is off, the
+ * client authenticated, or checkd is not there: greylisting fails
+ * open).
+ */
+static int
+grey_ask(struct smtp_session *s)
+{
+	struct msg	 m;
+	char		 from[ADDR_MAX_TEXT];
+
+	if (!smtp_checks.greylist || s->auth_user[0] != '\0' ||
+	    proc_peer(ROLE_CHECKD) == NULL)
+		return -1;
+	if (addr_format(&s->sender, from, sizeof(from)) == -1)
+		from[0] = '\0';
+	msg_init(&m, IMSG_GREY_REQ, s->id);
+	msg_add_str(&m, s->addr);
+	msg_add_str(&m, s->helo);
+	msg_add_str(&m, from);
+	msg_add_str(&m, s->pending.address);
+	if (smtp_peer_send(ROLE_CHECKD, &m) == -1)
+		return -1;
+	s->wait = W_GREY;
+	return 0;
+}
+
+void
+smtp_session_grey_result(struct smtp_session *s, struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	uint32_t		 wait;
+	char			 rcpt[ADDR_MAX_TEXT], why[128];
+
+	msg_reader_init(&r, imsg);
+	(void)msg_get_str(&r, rcpt, sizeof(rcpt));
+	(void)msg_get_u32(&r, &wait);
+	(void)msg_get_str(&r, why, sizeof(why));
+	if (s->wait != W_GREY || strcmp(rcpt, s->pending.address) != 0)
+		return;		/* late */
+	s->wait = W_NONE;
+	if (msg_end(&r) == -1 || str_has_ctl(why) || wait == 0) {
+		rcpt_accept(s);
+		return;
+	}
+	rcpt_drop_dests(s);
+	/* RFC 6647 2.1: a temporary failure that says why. */
+	reply(s, 451, "4.7.1", "<%s>: Greylisted; try again in %u seconds",
+	    rcpt, wait);
+	log_info("%016llx smtpd rcpt greylisted from=%s to=<%s> wait=%u%s%s",
+	    (unsigned long long)s->id, s->addr, rcpt, wait, why[0] ? " " : "",
+	    why);
 	session_input(s);
 }
 

@@ -34,6 +34,8 @@ authres_action_name(enum ar_action a)
 		return "junk";
 	case AR_REJECT:
 		return "reject";
+	case AR_TEMPFAIL:
+		return "tempfail";
 	default:
 		return "accept";
 	}

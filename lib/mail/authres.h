@@ -41,7 +41,8 @@ struct authres {
 	int		 from_fields;	/* From fields in the header */
 };
 
-enum ar_action { AR_ACCEPT, AR_JUNK, AR_REJECT };
+/* What becomes of a message, in rising order: the stronger wins. */
+enum ar_action { AR_ACCEPT, AR_JUNK, AR_TEMPFAIL, AR_REJECT };
 
 struct ar_policy {
 	enum ar_action	 dmarc_reject;		/* p=reject fails */

@@ -158,6 +158,43 @@ conf_check_path(const char *s)
 	return NULL;
 }
 
+/* Domains separated by spaces, each as conf_check_domain() wants. */
+const char *
+conf_check_domains(const char *s)
+{
+	char		 d[256];
+	const char	*why;
+	int		 r;
+
+	while ((r = list_next(&s, d, sizeof(d))) == 1)
+		if ((why = conf_check_domain(d)) != NULL)
+			return why;
+	return r == -1 ? "a domain too long" : NULL;
+}
+
+/* DNS lists and their weights: "LIST:WEIGHT ...", a weight from -1000
+ * (an allow list) to 1000. */
+const char *
+conf_check_dnsbl(const char *s)
+{
+	char		 d[256], *colon, *end;
+	long		 w;
+	int		 r;
+
+	while ((r = list_next(&s, d, sizeof(d))) == 1) {
+		if ((colon = strrchr(d, ':')) == NULL)
+			return "expected LIST:WEIGHT words";
+		*colon++ = '\0';
+		w = strtol(colon, &end, 10);
+		if (*colon == '\0' || *end != '\0' || w < -1000 || w > 1000 ||
+		    w == 0)
+			return "a weight is a number from -1000 to 1000, not 0";
+		if (conf_check_domain(d) != NULL)
+			return "a list is a domain name";
+	}
+	return r == -1 ? "a list's name too long" : NULL;
+}
+
 const char *
 conf_check_name(const char *s)
 {
@@ -483,6 +520,14 @@ conf_new(const char *name)
 	conf->checkd.timeout = CHECKD_TIMEOUT;
 	(void)osms_strlcpy(conf->checkd.public_suffix_list,
 	    CHECKD_PUBLIC_SUFFIX, sizeof(conf->checkd.public_suffix_list));
+	conf->checkd.spam_reject = CHECKD_SPAM_REJECT;
+	conf->checkd.spam_junk = CHECKD_SPAM_JUNK;
+	conf->checkd.spam_on_failure = SCAN_ACCEPT;
+	conf->checkd.spam_timeout = CHECKD_SPAM_TIMEOUT;
+	(void)osms_strlcpy(conf->checkd.directory, CHECKD_DIRECTORY,
+	    sizeof(conf->checkd.directory));
+	conf->checkd.grey_delay = CHECKD_GREY_DELAY;
+	conf->checkd.dnsbl_threshold = CHECKD_DNSBL_THRESHOLD;
 	return conf;
 }
 
@@ -1079,7 +1124,24 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		    ck->timeout, ck->on_failure == SCAN_ACCEPT ? "accept" :
 		    "tempfail");
 		dump_str(fp, ck->public_suffix_list);
-		(void)fputc('\n', fp);
+		(void)fputs("\n\trspamd ", fp);
+		dump_str(fp, ck->rspamd);
+		(void)fprintf(fp, "\n\tspam-reject %u\n\tspam-junk %u\n"
+		    "\tspam-on-failure %s\n\tspam-timeout %u\n",
+		    ck->spam_reject, ck->spam_junk, ck->spam_on_failure ==
+		    SCAN_ACCEPT ? "accept" : "tempfail", ck->spam_timeout);
+		(void)fputs("\tdirectory ", fp);
+		dump_str(fp, ck->directory);
+		(void)fprintf(fp, "\n\tgreylist %s\n\tgreylist-delay %u\n"
+		    "\tgreylist-exempt ", ck->greylist ? "yes" : "no",
+		    ck->grey_delay);
+		dump_str(fp, ck->grey_exempt);
+		(void)fputs("\n\tgreylist-spf-exempt ", fp);
+		dump_str(fp, ck->grey_spf_exempt);
+		(void)fputs("\n\tdnsbl ", fp);
+		dump_str(fp, ck->dnsbl);
+		(void)fprintf(fp, "\n\tdnsbl-threshold %u\n",
+		    ck->dnsbl_threshold);
 	}
 	(void)fputs("}\n", fp);
 }

@@ -55,6 +55,12 @@
 #define CHECKD_WORKERS		4	/* messages checked at once */
 #define CHECKD_TIMEOUT		30	/* seconds smtpd waits for the checks */
 #define CHECKD_PUBLIC_SUFFIX	"/usr/share/publicsuffix/public_suffix_list.dat"
+#define CHECKD_SPAM_REJECT	15	/* rspamd's own reject score */
+#define CHECKD_SPAM_JUNK	6	/* and its "add header" one */
+#define CHECKD_SPAM_TIMEOUT	20	/* seconds for rspamd's answer */
+#define CHECKD_DIRECTORY	"/var/lib/osms/check"	/* the greylist */
+#define CHECKD_GREY_DELAY	300	/* seconds a first attempt waits */
+#define CHECKD_DNSBL_THRESHOLD	1	/* a score that blocks */
 
 enum table_backend { TABLE_FILE, TABLE_POSTGRES };
 
@@ -263,6 +269,17 @@ struct conf_checkd {
 	uint32_t		 timeout;		/* seconds */
 	enum scan_fallback	 on_failure;		/* checkd down or slow */
 	char			 public_suffix_list[CONF_MAX_PATH];
+	char			 rspamd[256];		/* "" or ADDRESS:PORT */
+	uint32_t		 spam_reject, spam_junk;	/* 0: never */
+	enum scan_fallback	 spam_on_failure;
+	uint32_t		 spam_timeout;		/* seconds */
+	char			 directory[CONF_MAX_PATH];	/* its jail */
+	int			 greylist;
+	uint32_t		 grey_delay;		/* seconds */
+	char			 grey_exempt[1024];	/* networks */
+	char			 grey_spf_exempt[1024];	/* domains */
+	char			 dnsbl[1024];		/* "LIST:WEIGHT ..." */
+	uint32_t		 dnsbl_threshold;
 };
 
 /* The gateway's certificate store: ADDRESS.pem and .key, DOMAIN.pem

@@ -62,6 +62,8 @@ const char	*conf_check_name(const char *);
 const char	*conf_check_conninfo(const char *);
 const char	*conf_check_hostname(const char *);
 const char	*conf_check_domain(const char *);	/* in lower case */
+const char	*conf_check_domains(const char *);	/* a list of them */
+const char	*conf_check_dnsbl(const char *);	/* LIST:WEIGHT ... */
 const char	*conf_check_user(const char *);
 const char	*conf_check_address(const char *);
 

@@ -39,6 +39,7 @@ struct dbuild;
 
 #include "conf.h"
 #include "conf_private.h"
+#include "netlist.h"
 #include "role.h"
 #include "util.h"
 }
@@ -226,6 +227,11 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> CHECKD "checkd" SPF "spf" DMARC "dmarc"
 %token <kw> DMARCREJECT "dmarc-reject" DMARCQUAR "dmarc-quarantine"
 %token <kw> SPFFAIL "spf-fail" PSL "public-suffix-list"
+%token <kw> RSPAMD "rspamd" SPAMREJECT "spam-reject" SPAMJUNK "spam-junk"
+%token <kw> SPAMFAIL "spam-on-failure" SPAMTIMEOUT "spam-timeout"
+%token <kw> GREYLIST "greylist" GREYDELAY "greylist-delay"
+%token <kw> GREYEXEMPT "greylist-exempt" GREYSPF "greylist-spf-exempt"
+%token <kw> DNSBL "dnsbl" DNSBLTHRESH "dnsbl-threshold"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -279,7 +285,9 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE | ENABLE
 		| CERTIFICATES | RULE | MASTERKEY | POLICYTABLE | MAXCLSESS
 		| MAXCLCONN | MAXCLRCPT | CHECKD | SPF | DMARC | DMARCREJECT
-		| DMARCQUAR | SPFFAIL | PSL
+		| DMARCQUAR | SPFFAIL | PSL | RSPAMD | SPAMREJECT | SPAMJUNK
+		| SPAMFAIL | SPAMTIMEOUT | GREYLIST | GREYDELAY | GREYEXEMPT
+		| GREYSPF | DNSBL | DNSBLTHRESH
 		;
 
 macro		: STRING '=' str {
@@ -548,7 +556,9 @@ setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| MAXFILESIZE | MAXFILES | MAXRECURSION | ACTION | SUBACTION
 		| UNSCANNABLE | ONFAILURE | ENABLE | CERTIFICATES | MASTERKEY
 		| MAXCLSESS | MAXCLCONN | MAXCLRCPT | SPF | DKIM | DMARC
-		| DMARCREJECT | DMARCQUAR | SPFFAIL | PSL
+		| DMARCREJECT | DMARCQUAR | SPFFAIL | PSL | RSPAMD | SPAMREJECT
+		| SPAMJUNK | SPAMFAIL | SPAMTIMEOUT | GREYLIST | GREYDELAY
+		| GREYEXEMPT | GREYSPF | DIRECTORY | DNSBL | DNSBLTHRESH
 		;
 
 %%
@@ -577,11 +587,17 @@ static const struct keyword {
 	{ "dmarc",		T_DMARC },
 	{ "dmarc-quarantine",	T_DMARCQUAR },
 	{ "dmarc-reject",	T_DMARCREJECT },
+	{ "dnsbl",		T_DNSBL },
+	{ "dnsbl-threshold",	T_DNSBLTHRESH },
 	{ "domain",		T_DOMAIN },
 	{ "domains",		T_DOMAINS },
 	{ "empty",		T_EMPTY },
 	{ "enable",		T_ENABLE },
 	{ "file",		T_FILE },
+	{ "greylist",		T_GREYLIST },
+	{ "greylist-delay",	T_GREYDELAY },
+	{ "greylist-exempt",	T_GREYEXEMPT },
+	{ "greylist-spf-exempt", T_GREYSPF },
 	{ "host",		T_HOST },
 	{ "hostname",		T_HOSTNAME },
 	{ "imap",		T_IMAP },
@@ -620,6 +636,7 @@ static const struct keyword {
 	{ "queue",		T_QUEUE },
 	{ "relay",		T_RELAY },
 	{ "resolver",		T_RESOLVER },
+	{ "rspamd",		T_RSPAMD },
 	{ "rule",		T_RULE },
 	{ "scand",		T_SCAND },
 	{ "secret",		T_SECRET },
@@ -628,6 +645,10 @@ static const struct keyword {
 	{ "smtp",		T_SMTP },
 	{ "smtpd",		T_SMTPD },
 	{ "socket",		T_SOCKET },
+	{ "spam-junk",		T_SPAMJUNK },
+	{ "spam-on-failure",	T_SPAMFAIL },
+	{ "spam-reject",	T_SPAMREJECT },
+	{ "spam-timeout",	T_SPAMTIMEOUT },
 	{ "spf",		T_SPF },
 	{ "spf-fail",		T_SPFFAIL },
 	{ "srs",		T_SRS },
@@ -1687,7 +1708,7 @@ checkd_setting(struct parser *p, int line, const char *setting,
     const char *s)
 {
 	struct conf_checkd	*ck = &p->conf->checkd;
-	const char		*why;
+	const char		*why = NULL;
 	char			 q[80];
 	long long		 v;
 	int			*flag = NULL, a;
@@ -1696,6 +1717,8 @@ checkd_setting(struct parser *p, int line, const char *setting,
 	(void)conf_quote(q, sizeof(q), s);
 	if (strcmp(setting, "enable") == 0)
 		flag = &ck->enable;
+	else if (strcmp(setting, "greylist") == 0)
+		flag = &ck->greylist;
 	else if (strcmp(setting, "spf") == 0)
 		flag = &ck->spf;
 	else if (strcmp(setting, "dkim") == 0)
@@ -1737,6 +1760,70 @@ checkd_setting(struct parser *p, int line, const char *setting,
 		else
 			ck->on_failure = s[0] == 'a' ? SCAN_ACCEPT :
 			    SCAN_TEMPFAIL;
+	} else if (strcmp(setting, "rspamd") == 0) {
+		/* "host:port" with an address, or "" for none. */
+		if (strlen(s) >= sizeof(ck->rspamd) || str_has_ctl(s) ||
+		    (s[0] != '\0' && strchr(s, ':') == NULL))
+			conf_error(p->rep, line, "invalid rspamd %s: expected"
+			    " ADDRESS:PORT", q);
+		else
+			(void)osms_strlcpy(ck->rspamd, s, sizeof(ck->rspamd));
+	} else if (strcmp(setting, "spam-reject") == 0 ||
+	    strcmp(setting, "spam-junk") == 0) {
+		if (conf_parse_number(s, 0, 1000, &v) == -1)
+			conf_error(p->rep, line, "invalid %s %s: expected a"
+			    " score from 0 (never) to 1000", setting, q);
+		else if (setting[5] == 'r')
+			ck->spam_reject = (uint32_t)v;
+		else
+			ck->spam_junk = (uint32_t)v;
+	} else if (strcmp(setting, "spam-on-failure") == 0) {
+		if (strcmp(s, "tempfail") != 0 && strcmp(s, "accept") != 0)
+			conf_error(p->rep, line, "invalid spam-on-failure %s: "
+			    "expected tempfail or accept", q);
+		else
+			ck->spam_on_failure = s[0] == 'a' ? SCAN_ACCEPT :
+			    SCAN_TEMPFAIL;
+	} else if (strcmp(setting, "spam-timeout") == 0) {
+		if (conf_parse_duration(s, &ck->spam_timeout) == -1)
+			conf_error(p->rep, line, "invalid spam-timeout %s: "
+			    "expected a duration from 1s to 1h", q);
+	} else if (strcmp(setting, "directory") == 0) {
+		set_path(p, line, "directory", ck->directory, s);
+	} else if (strcmp(setting, "greylist-delay") == 0) {
+		if (conf_parse_period(s, 86400, &ck->grey_delay) == -1 ||
+		    ck->grey_delay == 0)
+			conf_error(p->rep, line, "invalid greylist-delay %s: "
+			    "expected a duration from 1s to 1d", q);
+	} else if (strcmp(setting, "greylist-exempt") == 0) {
+		if (strlen(s) >= sizeof(ck->grey_exempt) ||
+		    (why = netlist_check(s)) != NULL)
+			conf_error(p->rep, line, "invalid greylist-exempt %s: "
+			    "%s", q, why != NULL ? why : "too long");
+		else
+			(void)osms_strlcpy(ck->grey_exempt, s,
+			    sizeof(ck->grey_exempt));
+	} else if (strcmp(setting, "greylist-spf-exempt") == 0) {
+		if (strlen(s) >= sizeof(ck->grey_spf_exempt) ||
+		    (why = conf_check_domains(s)) != NULL)
+			conf_error(p->rep, line, "invalid greylist-spf-exempt"
+			    " %s: %s", q, why != NULL ? why : "too long");
+		else
+			(void)osms_strlcpy(ck->grey_spf_exempt, s,
+			    sizeof(ck->grey_spf_exempt));
+	} else if (strcmp(setting, "dnsbl") == 0) {
+		if (strlen(s) >= sizeof(ck->dnsbl) ||
+		    (why = conf_check_dnsbl(s)) != NULL)
+			conf_error(p->rep, line, "invalid dnsbl %s: %s", q,
+			    why != NULL ? why : "too long");
+		else
+			(void)osms_strlcpy(ck->dnsbl, s, sizeof(ck->dnsbl));
+	} else if (strcmp(setting, "dnsbl-threshold") == 0) {
+		if (conf_parse_number(s, 1, 100000, &v) == -1)
+			conf_error(p->rep, line, "invalid dnsbl-threshold %s: "
+			    "expected a number from 1 to 100000", q);
+		else
+			ck->dnsbl_threshold = (uint32_t)v;
 	} else if (strcmp(setting, "public-suffix-list") == 0) {
 		if ((why = conf_check_path(s)) != NULL)
 			conf_error(p->rep, line, "invalid public-suffix-list"

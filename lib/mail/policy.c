@@ -37,6 +37,10 @@ static const char *const pgp_keys_names[] = {
 	[PGP_KEYS_SIGNED] = "signed",
 	[PGP_KEYS_YES] = "yes",
 };
+static const char *const harvest_names[] = {
+	[HARVEST_ANY] = "any",
+	[HARVEST_VERIFIED] = "verified",
+};
 static const char *const user_encrypted_names[] = {
 	[USER_ENCRYPTED_PASS] = "pass",
 	[USER_ENCRYPTED_REJECT] = "reject",
@@ -108,6 +112,8 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 		    &r->autocrypt },
 		{ "pgp-keys", pgp_keys_names, nitems(pgp_keys_names),
 		    &r->pgp_keys },
+		{ "harvest", harvest_names, nitems(harvest_names),
+		    &r->harvest },
 	};
 	size_t		 i = 0, a, k;
 	int		 nactions = 0;
@@ -151,7 +157,8 @@ policy_rule_parse(struct policy_rule *r, char *const *words, size_t n,
 			(void)snprintf(err, errsize, "unknown word \"%.40s\" (a"
 			    " direction, from, to, sign, encrypt, decrypt, "
 			    "user-encrypted, keep-original, subject-tag, prefer, "
-			    "autocrypt, pgp-keys or require-signed)", words[i]);
+			    "autocrypt, pgp-keys, harvest or require-signed)",
+			    words[i]);
 			return -1;
 		}
 		if (i + 1 == n || (*actions[a].slot = lookup(actions[a].values,
@@ -204,6 +211,7 @@ policy_rule_format(const struct policy_rule *r, char *buf, size_t size)
 	ACTION(r->prefer, "prefer", prefer_names)
 	ACTION(r->autocrypt, "autocrypt", yesno_names)
 	ACTION(r->pgp_keys, "pgp-keys", pgp_keys_names)
+	ACTION(r->harvest, "harvest", harvest_names)
 #undef ACTION
 	if (r->require_signed)
 		(void)osms_strlcat(buf, buf[0] ? " require-signed" :
@@ -279,6 +287,8 @@ apply(struct policy *out, const struct policy_rule *r)
 		out->autocrypt = (enum policy_yesno)r->autocrypt;
 	if (r->pgp_keys != 0)
 		out->pgp_keys = (enum policy_pgp_keys)r->pgp_keys;
+	if (r->harvest != 0)
+		out->harvest = (enum policy_harvest)r->harvest;
 	if (r->require_signed == POLICY_YES)
 		out->require_signed = 1;
 }
@@ -328,6 +338,8 @@ policy_match(const struct policy_rules *rules, enum policy_dir dir,
 		out->autocrypt = POLICY_NO;
 	if (out->pgp_keys == 0)
 		out->pgp_keys = PGP_KEYS_NO;
+	if (out->harvest == 0)
+		out->harvest = HARVEST_ANY;
 	return unknown ? -1 : 0;
 }
 

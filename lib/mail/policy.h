@@ -24,6 +24,10 @@
  *					pgp-keys part: signed, only when
  *					that key's signature over the
  *					message verifies)
+ *		harvest any|verified	(inbound: certificates and keys
+ *					are kept from any sender, or only
+ *					when checkd verified the From
+ *					domain: DMARC pass)
  *		require-signed
  *
  * Defaults: outbound and internal mail is signed and encrypted if
@@ -31,7 +35,8 @@
  * encryption passes; inbound mail is decrypted, need not be signed, and
  * is delivered without its encrypted original and with its Subject as
  * it came; no OpenPGP key is taken from mail (autocrypt no, pgp-keys
- * no).
+ * no); what may be harvested is harvested from any sender (harvest
+ * any).
  *
  * The directory may say more for one local user or domain (cryptod's
  * policy-table: a key, an address or a domain, and ACTION words): what
@@ -69,6 +74,7 @@ enum policy_yesno { POLICY_NO = 1, POLICY_YES };
 enum policy_user_encrypted { USER_ENCRYPTED_PASS = 1, USER_ENCRYPTED_REJECT };
 enum policy_prefer { PREFER_SMIME = 1, PREFER_OPENPGP };
 enum policy_pgp_keys { PGP_KEYS_NO = 1, PGP_KEYS_SIGNED, PGP_KEYS_YES };
+enum policy_harvest { HARVEST_ANY = 1, HARVEST_VERIFIED };
 
 struct policy_rule {
 	TAILQ_ENTRY(policy_rule) entry;
@@ -77,7 +83,7 @@ struct policy_rule {
 	char			 to[POLICY_MAX_WHO];
 	uint32_t		 sign, encrypt, decrypt, user_encrypted;
 	uint32_t		 keep_original, subject_tag;
-	uint32_t		 prefer, autocrypt, pgp_keys;
+	uint32_t		 prefer, autocrypt, pgp_keys, harvest;
 	uint32_t		 require_signed;	/* POLICY_YES or 0 */
 	int			 line;
 };
@@ -94,6 +100,7 @@ struct policy {
 	enum policy_prefer		 prefer;
 	enum policy_yesno		 autocrypt;
 	enum policy_pgp_keys		 pgp_keys;
+	enum policy_harvest		 harvest;
 	int				 require_signed;
 	int				 line;	/* the rule's, 0: defaults */
 	char				 via[POLICY_MAX_WHO];	/* "" or the

@@ -545,7 +545,7 @@ class Osms:
         text += '\ncryptod {\n\tcertificates "%s/certs"\n}\n' % d
         # No name server is reachable outside a test's own network
         # namespace: the sender checks are on only where a test asks.
-        text += '\ncheckd {\n\tenable no\n}\n'
+        text += '\ncheckd {\n\tenable no\n\tdirectory "%s/check"\n}\n' % d
         if roles_conf:
             text += "\n" + roles_conf.rstrip("\n") + "\n"
         return text

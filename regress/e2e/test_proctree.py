@@ -163,8 +163,9 @@ with Osms() as o:
                      "%s NoNewPrivs" % role)
         t.expect(proc_field(o.proc.pid, "Uid")[0] == "0", "parent is root")
 
-    with t.case("network roles are chrooted to the empty directory"):
-        for role in ("smtpd", "imapd", "mta", "control", "checkd"):
+    with t.case("network roles are chrooted to the empty directory, "
+                "checkd to its own"):
+        for role in ("smtpd", "imapd", "mta", "control"):
             pid = rows[role]["pid"]
             root = os.readlink("/proc/%d/root" % pid)
             t.expect(root == o.path("empty"), "%s root %s" % (role, root))
@@ -174,6 +175,13 @@ with Osms() as o:
                  o.path("spool"), "queue jailed in the spool")
         t.expect(os.readlink("/proc/%d/root" % rows["delivery"]["pid"]) ==
                  o.path("mail"), "delivery jailed in the mail store")
+        # checkd: in its own directory, which holds only its greylist.
+        t.expect(os.readlink("/proc/%d/root" % rows["checkd"]["pid"]) ==
+                 o.path("check"), "checkd jailed in its directory")
+        t.expect(set(os.listdir(o.path("check"))) <= {"greylist"},
+                 os.listdir(o.path("check")))
+        t.expect(os.stat(o.path("check")).st_mode & 0o777 == 0o700,
+                 "checkd's directory is not 0700")
 
     with t.case("network roles hold no file: no config, no key"):
         for role in ("smtpd", "imapd", "mta", "control", "checkd"):

@@ -3,13 +3,16 @@
 of MAIL FROM and HELO, DKIM (RFC 6376) of every signature, DMARC (RFC
 7489), one Authentication-Results field (RFC 8601) in our name, forged
 ones removed, and the DMARC policy enforced: p=reject refused at DATA,
-p=quarantine delivered to the Junk folder.
+p=quarantine delivered to the Junk folder; with "harvest verified", a
+signer's certificate is kept only when DMARC verified its domain.
 
 Runs in a network namespace of its own; the test DNS server (dnstest.py)
 serves the zones, and checkd resolves through it.
 """
 import os
+import pwd
 import re
+import shutil
 import subprocess
 import sys
 
@@ -42,6 +45,43 @@ def sign(o, domain, sel, key, data):
     p = subprocess.run([OSMSCTL, "dkim", "sign", domain, sel, key],
                        input=data, stdout=subprocess.PIPE, check=True)
     return p.stdout
+
+
+def sh(args, data=None):
+    return subprocess.run(args, input=data, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=True).stdout
+
+
+def make_signer(d, address):
+    """A test CA (once) and a certificate of it for address."""
+    if not os.path.exists(d + "/ca.pem"):
+        sh(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+            "-keyout", d + "/ca.key", "-out", d + "/ca.pem", "-days", "30",
+            "-subj", "/CN=Checks Test CA", "-addext",
+            "basicConstraints=critical,CA:TRUE", "-addext",
+            "keyUsage=critical,keyCertSign"])
+    with open(d + "/%s.ext" % address, "w") as f:
+        f.write("subjectAltName=email:%s\nkeyUsage=digitalSignature,"
+                "keyEncipherment\nextendedKeyUsage=emailProtection\n"
+                % address)
+    sh(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout",
+        "%s/%s.key" % (d, address), "-out", "%s/%s.csr" % (d, address),
+        "-subj", "/CN=%s" % address])
+    sh(["openssl", "x509", "-req", "-in", "%s/%s.csr" % (d, address),
+        "-CA", d + "/ca.pem", "-CAkey", d + "/ca.key", "-set_serial",
+        str(int.from_bytes(os.urandom(8), "big")), "-days", "30",
+        "-extfile", "%s/%s.ext" % (d, address), "-out",
+        "%s/%s.pem" % (d, address)])
+
+
+def smime_signed(d, frm, mid):
+    """A message signed by frm's certificate, as a mail client makes it."""
+    out = sh(["openssl", "cms", "-sign", "-signer", "%s/%s.pem" % (d, frm),
+              "-inkey", "%s/%s.key" % (d, frm)],
+             b"Content-Type: text/plain\r\n\r\nSigned.\r\n")
+    out = out.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+    return ("From: %s\r\nTo: alice@example.test\r\nSubject: signed\r\n"
+            "Message-ID: %s\r\n" % (frm, mid)).encode() + out
 
 
 def ours(m):
@@ -93,8 +133,19 @@ with Osms(start=False) as o:
     o.write_conf(o.make_conf(
         'mta {\n\tresolver "127.0.0.1@%d"\n\ttrust-anchor "%s"\n}'
         % (dns.port, dns.trust_anchor_file),
-        'checkd {\n\tenable yes\n}'))
+        'checkd {\n\tenable yes\n}\n'
+        'cryptod {\n\trule inbound harvest verified\n}'))
     o.start()
+    # The gateway trusts a test CA; its certificates sign mail below.
+    pki = o.path("pki")
+    os.mkdir(pki)
+    for a in ("ann@good.test", "bob@none.test"):
+        make_signer(pki, a)
+    store = o.path("certs")
+    crypt = pwd.getpwnam("_osmscrypt")
+    shutil.copyfile(pki + "/ca.pem", store + "/trust.pem")
+    os.chown(store + "/trust.pem", crypt.pw_uid, crypt.pw_gid)
+    o.ctl("reload")
     o.ctl("log", "verbose")
 
     with t.case("SPF, DKIM and DMARC pass: one field says so"):
@@ -180,6 +231,27 @@ with Osms(start=False) as o:
         m = box.wait_for("alice", mid)
         t.require(m is not None, "not delivered")
         t.expect(ours(m) == [], ours(m))
+
+    with t.case("harvest verified: a certificate is kept only from a "
+                "sender whose domain passes DMARC"):
+        harvested = os.path.join(store, "harvested")
+        mid = message_id()
+        data = sign(o, "good.test", "s1", keys["good.test"],
+                    smime_signed(pki, "ann@good.test", mid))
+        ar = deliver(o, box, "ann@good.test", data, mid)
+        t.expect("dmarc=pass" in ar and "smime=pass" in ar, ar)
+        t.expect(wait_until(lambda: os.path.exists(os.path.join(
+            harvested, "ann@good.test.pem")), 5), "ann's not harvested")
+        # bob@none.test: a valid signature, but no DMARC to say the
+        # From domain is his.
+        mid = message_id()
+        ar = deliver(o, box, "bob@none.test",
+                     smime_signed(pki, "bob@none.test", mid), mid)
+        t.expect("dmarc=none" in ar and "smime=pass" in ar, ar)
+        t.expect(wait_log(o, r"from=<bob@none\.test> certificate not kept"),
+                 "no audit line")
+        t.expect(not os.path.exists(os.path.join(
+            harvested, "bob@none.test.pem")), "bob's harvested")
 
     with t.case("checkd down: the configured fallback (tempfail)"):
         pid = o.pid("checkd")

@@ -455,6 +455,21 @@ static const struct errcase errcases[] = {
 	  "imapd block\n" },
 	{ "queue {\n sender-check no\n}\n",
 	  "t.conf:2: sender-check is not a setting of the queue block\n" },
+	{ "checkd {\n greylist-exempt \"192.0.2.0/33\"\n rspamd localhost\n"
+	  " greylist-spf-exempt \"a..b\"\n dmarc-reject bounce\n"
+	  " greylist-delay 0\n spam-junk 1001\n dnsbl \"bl.test:0\"\n}\n",
+	  "t.conf:2: invalid greylist-exempt \"192.0.2.0/33\": expected"
+	  " addresses or networks (ADDRESS/BITS) separated by spaces\n"
+	  "t.conf:3: invalid rspamd \"localhost\": expected ADDRESS:PORT\n"
+	  "t.conf:4: invalid greylist-spf-exempt \"a..b\": empty label\n"
+	  "t.conf:5: invalid dmarc-reject \"bounce\": expected reject, junk"
+	  " or accept\n"
+	  "t.conf:6: invalid greylist-delay \"0\": expected a duration from"
+	  " 1s to 1d\n"
+	  "t.conf:7: invalid spam-junk \"1001\": expected a score from 0"
+	  " (never) to 1000\n"
+	  "t.conf:8: invalid dnsbl \"bl.test:0\": a weight is a number from"
+	  " -1000 to 1000, not 0\n" },
 };
 
 static void
@@ -1023,6 +1038,18 @@ test_defaults(void)
 		    "\ton-failure tempfail\n"
 		    "\tpublic-suffix-list "
 		    "\"/usr/share/publicsuffix/public_suffix_list.dat\"\n"
+		    "\trspamd \"\"\n"
+		    "\tspam-reject 15\n"
+		    "\tspam-junk 6\n"
+		    "\tspam-on-failure accept\n"
+		    "\tspam-timeout 20\n"
+		    "\tdirectory \"/var/lib/osms/check\"\n"
+		    "\tgreylist no\n"
+		    "\tgreylist-delay 300\n"
+		    "\tgreylist-exempt \"\"\n"
+		    "\tgreylist-spf-exempt \"\"\n"
+		    "\tdnsbl \"\"\n"
+		    "\tdnsbl-threshold 1\n"
 		    "}\n"));
 		free(out);
 		test_assert(strcmp(conf_role_user(conf, ROLE_SMTPD),

@@ -36,6 +36,8 @@ test_parse(void)
 		"inbound from .pgp.example autocrypt yes",
 		"inbound from .pgp.example pgp-keys signed",
 		"inbound to alice@example.test pgp-keys yes",
+		"inbound harvest verified",
+		"inbound to <Careful> autocrypt yes harvest any",
 	};
 	static const struct {
 		const char	*text, *why;
@@ -55,13 +57,14 @@ test_parse(void)
 		{ "sideways sign never", "unknown word \"sideways\" (a "
 		    "direction, from, to, sign, encrypt, decrypt, "
 		    "user-encrypted, keep-original, subject-tag, prefer, "
-		    "autocrypt, pgp-keys or require-signed)" },
+		    "autocrypt, pgp-keys, harvest or require-signed)" },
 		{ "prefer rot13", "prefer wants smime or openpgp" },
 		{ "inbound keep-original maybe", "keep-original wants no or "
 		    "yes" },
 		{ "decrypt", "decrypt wants no or yes" },
 		{ "inbound pgp-keys always", "pgp-keys wants no, signed or "
 		    "yes" },
+		{ "inbound harvest dkim", "harvest wants any or verified" },
 	};
 	struct policy_rule	 r, r2;
 	char			 err[256], text[POLICY_MAX_TEXT];
@@ -120,7 +123,8 @@ test_match(void)
 	policy_match(&rules, POLICY_OUTBOUND, "ceo@example.test",
 	    "x@PARTNER.example", NULL, NULL, &p);
 	test_assert(p.line == 10 && p.encrypt == ENCRYPT_MANDATORY &&
-	    p.sign == SIGN_IF_POSSIBLE && p.decrypt == POLICY_YES);
+	    p.sign == SIGN_IF_POSSIBLE && p.decrypt == POLICY_YES &&
+	    p.harvest == HARVEST_ANY);
 	policy_match(&rules, POLICY_OUTBOUND, "a@example.test",
 	    "y@deep.sub.example", NULL, NULL, &p);
 	test_assert(p.line == 11 && p.encrypt == ENCRYPT_NEVER);
