@@ -27,6 +27,7 @@
 #include "authd.h"
 #include "channel.h"
 #include "gateway.h"
+#include "greylist.h"
 #include "log.h"
 #include "lookup.h"
 #include "msg.h"
@@ -415,6 +416,9 @@ authd_dispatch_peer(struct channel *ch, struct imsg *imsg)
 		break;
 	case IMSG_AUTH_STORE_PUT:
 		authd_store_put(ch, imsg);
+		break;
+	case IMSG_GREY_DB_REQ:
+		authd_greylist(ch, imsg);
 		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");

@@ -126,6 +126,9 @@ static const char *const pg_default_queries[TQ_COUNT] = {
 	[TQ_STORE_REMOVE] =
 	    "UPDATE crypt_store SET data = NULL"
 	    " WHERE name = $1::text AND data IS NOT NULL",
+	[TQ_GREY_CHECK] =
+	    "SELECT greylist_check($1::text, $2::text, $3::integer,"
+	    " $4::integer, $5::integer, $6::integer)",
 };
 
 struct pgtable {

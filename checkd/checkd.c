@@ -102,9 +102,12 @@ checkd_conf(struct imsg *imsg)
 	(void)msg_get_str(&r, set.grey_spf, sizeof(set.grey_spf));
 	(void)msg_get_str(&r, set.dnsbl, sizeof(set.dnsbl));
 	(void)msg_get_u32(&r, &set.dnsbl_threshold);
+	(void)msg_get_str(&r, set.arc_trusted, sizeof(set.arc_trusted));
+	(void)msg_get_u32(&r, &set.grey_db);
 	if (msg_end(&r) == -1 || set.grey_delay == 0 ||
 	    set.dnsbl_threshold == 0 || str_has_ctl(set.dnsbl) ||
 	    str_has_ctl(set.grey_exempt) || str_has_ctl(set.grey_spf) ||
+	    str_has_ctl(set.arc_trusted) ||
 	    a[0] > AR_REJECT ||
 	    a[1] > AR_REJECT || a[2] > AR_REJECT || a[0] == AR_TEMPFAIL ||
 	    a[1] == AR_TEMPFAIL || a[2] == AR_TEMPFAIL || n == 0 || n > 64 ||
@@ -174,6 +177,9 @@ checkd_dispatch_peer(struct channel *ch, struct imsg *imsg)
 	case IMSG_DNSBL_REQ:
 		client_dnsbl_request(ch, imsg);
 		break;
+	case IMSG_GREY_DB_RESULT:
+		client_grey_db_result(imsg);
+		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");
 		break;
@@ -191,6 +197,13 @@ checkd_state(char *buf, size_t size)
 	    "resolver set up" : "no resolver", c, g);
 }
 
+static void
+checkd_peer_down(enum osms_role role)
+{
+	if (role == ROLE_AUTHD)
+		client_authd_down();
+}
+
 static const struct proc_ops checkd_ops = {
 	.role = ROLE_CHECKD,
 	.conf = checkd_conf,
@@ -198,6 +211,7 @@ static const struct proc_ops checkd_ops = {
 	.setup = checkd_setup,
 	.ready = checkd_ready,
 	.dispatch_peer = checkd_dispatch_peer,
+	.peer_down = checkd_peer_down,
 	.state = checkd_state,
 };
 

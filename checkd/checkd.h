@@ -43,6 +43,8 @@ struct checkd_settings {
 	char			 grey_spf[1024];	/* domains */
 	char			 dnsbl[1024];		/* LIST:WEIGHT ... */
 	uint32_t		 dnsbl_threshold;
+	char			 arc_trusted[1024];	/* sealers' domains */
+	uint32_t		 grey_db;	/* the greylist is authd's */
 };
 extern struct checkd_settings	 checkd_set;
 
@@ -55,6 +57,9 @@ void	 content_state(char *, size_t);
 /* client.c */
 void	 client_grey_request(struct channel *, struct imsg *);
 void	 client_dnsbl_request(struct channel *, struct imsg *);
+void	 client_grey_db_result(struct imsg *);
+/* authd went away: what waits on it passes. */
+void	 client_authd_down(void);
 /* The greylist, once in the jail, if greylisting is on. */
 void	 client_grey_open(void);
 void	 client_state(char *, size_t);

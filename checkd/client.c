@@ -1,8 +1,9 @@
 /*
  * checkd: the checks of a client from outside. At connect, its DNS
  * block and allow lists, each asked on a worker of its own; at RCPT,
- * the greylist (greylist.c), kept in checkd's directory, with its
- * exemptions.
+ * the greylist (greylist.c), with its exemptions: kept in checkd's
+ * directory, or, when the directory is in PostgreSQL, in its database,
+ * which authd asks for checkd.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "checkd.h"
 #include "dns.h"
 #include "greylist.h"
+#include "idmap.h"
 #include "log.h"
 #include "msg.h"
 #include "osms_imsg.h"
@@ -35,6 +37,10 @@ struct grey_job {
 };
 static struct greylist	*grey;
 static unsigned long	 ngreylisted;
+
+/* Triplets whose answer authd (the database) owes, by request id. */
+static struct idmap	 grey_waiting;
+static uint64_t		 grey_next_id = 1;
 
 /* DNS block and allow lists: a query per list, on workers at once. */
 #define DNSBL_MAX_LISTS	16
@@ -76,6 +82,67 @@ grey_answer(const struct grey_job *j, unsigned wait, const char *why)
 	(void)channel_send(ch, &m);
 }
 
+/* The database's turn: authd asks it; j waits (or passes). */
+static void
+grey_db_ask(struct grey_job *j, const char *net)
+{
+	struct grey_job	*w;
+	struct msg	 m;
+	char		 tkey[GREY_DB_KEY], ckey[GREY_DB_KEY];
+
+	greylist_db_keys(net, j->sender, j->rcpt, tkey, ckey);
+	msg_init(&m, IMSG_GREY_DB_REQ, grey_next_id);
+	msg_add_str(&m, tkey);
+	msg_add_str(&m, ckey);
+	msg_add_u32(&m, checkd_set.grey_delay);
+	msg_add_u32(&m, GREY_RETRY_WINDOW);
+	msg_add_u32(&m, GREY_LIFETIME);
+	msg_add_u32(&m, GREY_AWL_PASSES);
+	if (proc_peer(ROLE_AUTHD) == NULL ||
+	    channel_send(proc_peer(ROLE_AUTHD), &m) == -1) {
+		grey_answer(j, 0, "the database is not there");
+		return;
+	}
+	w = xmalloc(sizeof(*w));
+	*w = *j;
+	if (idmap_put(&grey_waiting, grey_next_id++, w) == -1) {
+		free(w);
+		grey_answer(j, 0, "too many waiting");
+	}
+}
+
+void
+client_grey_db_result(struct imsg *imsg)
+{
+	struct msg_reader	 r;
+	struct grey_job		*j;
+	uint32_t		 ok, wait;
+
+	if ((j = idmap_del(&grey_waiting, imsg->hdr.id)) == NULL)
+		return;		/* answered already */
+	msg_reader_init(&r, imsg);
+	(void)msg_get_u32(&r, &ok);
+	(void)msg_get_u32(&r, &wait);
+	if (msg_end(&r) == -1 || !ok)
+		grey_answer(j, 0, "no answer from the database");
+	else
+		grey_answer(j, wait, wait > 0 ? "first attempt" : "");
+	free(j);
+}
+
+void
+client_authd_down(void)
+{
+	struct grey_job	*j;
+	uint64_t	 id;
+
+	while ((j = idmap_any(&grey_waiting, &id)) != NULL) {
+		(void)idmap_del(&grey_waiting, id);
+		grey_answer(j, 0, "authd went away");
+		free(j);
+	}
+}
+
 /* The triplet's turn, unless an exemption holds. */
 static void
 grey_decide(struct grey_job *j)
@@ -83,11 +150,15 @@ grey_decide(struct grey_job *j)
 	char		 net[80];
 	unsigned	 wait;
 
+	greylist_net(j->ip, net, sizeof(net));
+	if (checkd_set.grey_db) {
+		grey_db_ask(j, net);
+		return;
+	}
 	if (grey == NULL) {
 		grey_answer(j, 0, "no greylist");
 		return;
 	}
-	greylist_net(j->ip, net, sizeof(net));
 	wait = greylist_check(grey, net, j->sender, j->rcpt,
 	    checkd_set.grey_delay, time(NULL));
 	grey_answer(j, wait, wait > 0 ? "first attempt" : "");
@@ -294,13 +365,16 @@ client_dnsbl_request(struct channel *ch, struct imsg *imsg)
 		workq_push(dnsbl_work, dnsbl_done, qs[i]);
 }
 
-/* The greylist, in the jail: opened when it is first wanted. */
+/* The greylist, in the jail: opened when it is first wanted (never
+ * when the database keeps it). */
 void
 client_grey_open(void)
 {
 	char	 err[256];
 
-	if (!checkd_set.grey_on || grey != NULL)
+	if (grey_waiting.buckets == NULL)
+		idmap_init(&grey_waiting);
+	if (!checkd_set.grey_on || checkd_set.grey_db || grey != NULL)
 		return;
 	if ((grey = greylist_open("/greylist", err, sizeof(err))) == NULL)
 		log_warnx("checkd: greylist: %s: nothing is greylisted", err);
@@ -311,6 +385,7 @@ client_grey_open(void)
 void
 client_state(char *buf, size_t size)
 {
-	(void)snprintf(buf, size, "%lu greylisted%s", ngreylisted, grey !=
-	    NULL ? "" : checkd_set.grey_on ? " (no greylist file)" : "");
+	(void)snprintf(buf, size, "%lu greylisted%s", ngreylisted,
+	    checkd_set.grey_db ? " (in the database)" : grey != NULL ? "" :
+	    checkd_set.grey_on ? " (no greylist file)" : "");
 }

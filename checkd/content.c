@@ -13,9 +13,11 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "arc.h"
 #include "checkd.h"
 #include "conf.h"
 #include "dkim.h"
+#include "dns.h"
 #include "log.h"
 #include "msg.h"
 #include "osms_imsg.h"
@@ -65,12 +67,33 @@ spam_unref(struct spam_conf *sc)
 		free(sc);
 }
 
+/* A key for ARC: the TXT record at SELECTOR._domainkey.DOMAIN. */
+static int
+arc_key(const char *sel, const char *dom, char *out, size_t size, void *arg)
+{
+	char	 name[320];
+	int	 n, count;
+
+	n = snprintf(name, sizeof(name), "%s._domainkey.%s", sel, dom);
+	if (n < 0 || (size_t)n >= sizeof(name))
+		return -1;
+	switch (dns_txt(arg, name, "", out, size, &count)) {
+	case DNS_FOUND:
+		return 0;
+	case DNS_NONE:
+		return -1;
+	default:
+		return -2;
+	}
+}
+
 /* The sender checks, on a worker. */
 static void
 check_work(void *arg)
 {
 	struct check_job	*j = arg;
 	struct sa_input		 in;
+	struct arc_verdict	 arc;
 	char			 from[AR_MAX_DOMAIN] = "";
 
 	memset(&in, 0, sizeof(in));
@@ -91,6 +114,18 @@ check_work(void *arg)
 			from[0] = '\0';
 	}
 	sa_check(j->res->ctx, &in, &j->ar);
+	/* The forwarders' chain, with the keys DKIM's lookups find. */
+	if (in.dkim) {
+		arc_verify(j->msg, j->len, arc_key, j->res->ctx, &arc);
+		j->ar.arc_checked = 1;
+		j->ar.arc = arc.result == ARC_PASS ? AR_PASS : arc.result ==
+		    ARC_NONE ? AR_NONE : arc.temp ? AR_TEMPERROR : AR_FAIL;
+		j->ar.arc_sets = arc.sets;
+		(void)osms_strlcpy(j->ar.arc_sealer, arc.sealer,
+		    sizeof(j->ar.arc_sealer));
+		j->ar.arc_trusted = arc.result == ARC_PASS &&
+		    word_in_list(checkd_set.arc_trusted, arc.sealer);
+	}
 	j->action = authres_decide(&j->ar, &j->policy, j->why,
 	    sizeof(j->why));
 	if (authres_methods(&j->ar, j->sender, j->helo, j->methods,

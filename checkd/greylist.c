@@ -42,7 +42,7 @@ struct greylist {
 };
 
 static void
-key_of(const struct greylist *g, char kind, const char *a, const char *b,
+key_of(const unsigned char *salt, char kind, const char *a, const char *b,
     const char *c, unsigned char *key)
 {
 	EVP_MD_CTX	*md;
@@ -51,7 +51,7 @@ key_of(const struct greylist *g, char kind, const char *a, const char *b,
 
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(md, g->salt, sizeof(g->salt)) != 1 ||
+	    EVP_DigestUpdate(md, salt, GREY_SALT) != 1 ||
 	    EVP_DigestUpdate(md, &kind, 1) != 1 ||
 	    EVP_DigestUpdate(md, a, strlen(a) + 1) != 1 ||
 	    EVP_DigestUpdate(md, b, strlen(b) + 1) != 1 ||
@@ -335,14 +335,14 @@ greylist_check(struct greylist *g, const char *net, const char *sender,
 
 	if (g->lines > 2 * g->n + 10000)
 		(void)greylist_compact(g, now);
-	key_of(g, 'C', net, "", "", ck);
+	key_of(g->salt, 'C', net, "", "", ck);
 	c = find(g, ck);
 	if (c != NULL && !expired(c, now) && c->passes >= GREY_AWL_PASSES) {
 		c->last = now;		/* kept while it keeps coming */
 		journal(g, c);
 		return 0;
 	}
-	key_of(g, 'T', net, sender, rcpt, tk);
+	key_of(g->salt, 'T', net, sender, rcpt, tk);
 	if ((t = get(g, tk)) == NULL) {
 		if (!g->full_logged)
 			log_warnx("greylist: %d triplets: passing new ones",
@@ -373,6 +373,22 @@ greylist_check(struct greylist *g, const char *net, const char *sender,
 	t->last = now;
 	journal(g, t);
 	return 0;
+}
+
+void
+greylist_db_keys(const char *net, const char *sender, const char *rcpt,
+    char tkey[GREY_DB_KEY], char ckey[GREY_DB_KEY])
+{
+	/* The database is shared: no secret salt, one fixed for all. */
+	static const unsigned char salt[GREY_SALT] = "osms greylist 1";
+	unsigned char		 k[GREY_KEY];
+
+	key_of(salt, 'T', net, sender, rcpt, k);
+	tkey[0] = 'T';
+	hex(k, GREY_KEY, tkey + 1);
+	key_of(salt, 'C', net, "", "", k);
+	ckey[0] = 'C';
+	hex(k, GREY_KEY, ckey + 1);
 }
 
 void

@@ -43,6 +43,15 @@ unsigned	 greylist_check(struct greylist *, const char *net,
 size_t		 greylist_size(const struct greylist *);
 int		 greylist_compact(struct greylist *, time_t now);
 
+/*
+ * The keys of a triplet and of its network in the directory's database
+ * (sql/migrations/004-greylist.sql): "T" or "C" and 32 hex digits.
+ */
+#define GREY_DB_KEY	34
+void		 greylist_db_keys(const char *net, const char *sender,
+		    const char *rcpt, char tkey[GREY_DB_KEY],
+		    char ckey[GREY_DB_KEY]);
+
 /* The client's network as greylisting sees it: an IPv4 /24, an IPv6
  * /64 (a client may come from any address of it). */
 void		 greylist_net(const char *ip, char *out, size_t size);

@@ -34,12 +34,14 @@ LIB_SRCS	:= \
 	lib/util.c \
 	lib/workq.c \
 	lib/mail/addr.c \
+	lib/mail/arc.c \
 	lib/mail/authres.c \
 	lib/mail/autocrypt.c \
 	lib/mail/certstore.c \
 	lib/mail/charsets.c \
 	lib/mail/conf.c \
 	lib/mail/dkim.c \
+	lib/mail/dkimcanon.c \
 	lib/mail/dnsrr.c \
 	lib/mail/dsn.c \
 	lib/mail/entity.c \

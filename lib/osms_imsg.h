@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	16
+#define OSMS_IMSG_VERSION	18
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -74,13 +74,14 @@ X(IMSG_CONF_SMTPD_CHECK, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuu",	\
     "enable, timeout, on failure (enum scan_fallback), greylist,"	\
     " dnsbl: sender checks of mail from outside")			\
 X(IMSG_CONF_CHECKD, R(ROLE_PARENT), R(ROLE_CHECKD),			\
-    "uuuuuuusssuuuuuusssu", "spf, dkim, dmarc on; what a failing DMARC"\
-    " reject and quarantine policy and an SPF fail do (enum"		\
+    "uuuuuuusssuuuuuusssusu", "spf, dkim, dmarc on; what a failing"	\
+    " DMARC reject and quarantine policy and an SPF fail do (enum"	\
     " ar_action); workers; resolver (\"\": resolv.conf), public suffix"	\
     " list; rspamd (\"\": no spam scoring), its reject and junk scores,"	\
     " on failure (enum scan_fallback), timeout; greylist on, its delay,"	\
     " exempt networks, domains exempt when SPF passes; DNS block and"	\
-    " allow lists with weights, the score that blocks")		\
+    " allow lists with weights, the score that blocks; trusted ARC"	\
+    " sealers; the greylist in the directory's database")		\
 X(IMSG_CONF_SCAND, R(ROLE_PARENT), R(ROLE_SCAND), "uUUuu",		\
     "workers, max scan size, max file size, max files, max recursion")	\
 X(IMSG_CONF_IMAPD, R(ROLE_PARENT), R(ROLE_IMAPD), "u",		\
@@ -94,7 +95,7 @@ X(IMSG_CONF_PKI_KEY, R(ROLE_PARENT), R_NET, "fs",		\
 X(IMSG_CONF_TABLE_FILE, R(ROLE_PARENT), R(ROLE_AUTHD), "fss",		\
     "file, name, path: a file table, opened by the parent")		\
 X(IMSG_CONF_TABLE_PG, R(ROLE_PARENT), R(ROLE_AUTHD),			\
-    "ssssssssssssssssssssss", "name, conninfo, then the 20 queries of"	\
+    "sssssssssssssssssssssss", "name, conninfo, then the 21 queries of"	\
     " enum table_query: a PostgreSQL table")				\
 X(IMSG_CONF_DOMAIN, R(ROLE_PARENT), R(ROLE_AUTHD), "sss",		\
     "name (\"*\": a table's domains), users table, aliases table")	\
@@ -214,6 +215,12 @@ X(IMSG_DNSBL_REQ, R(ROLE_SMTPD), R(ROLE_CHECKD), "s",			\
     "client address: its score on the DNS block and allow lists")	\
 X(IMSG_DNSBL_RESULT, R(ROLE_CHECKD), R(ROLE_SMTPD), "uSs",		\
     "blocked, score, the lists that name it (for the reply and log)")	\
+X(IMSG_GREY_DB_REQ, R(ROLE_CHECKD), R(ROLE_AUTHD), "ssuuuu",		\
+    "triplet key, network key (checkd's hashes), delay, retry window,"	\
+    " lifetime (seconds), passes that whitelist: the greylist in the"	\
+    " directory's database")						\
+X(IMSG_GREY_DB_RESULT, R(ROLE_AUTHD), R(ROLE_CHECKD), "uu",		\
+    "answered (0: no database now), seconds still to wait")		\
 X(IMSG_GREY_REQ, R(ROLE_SMTPD), R(ROLE_CHECKD), "ssss",		\
     "client address, HELO, MAIL FROM, RCPT TO: greylist the triplet?")	\
 X(IMSG_GREY_RESULT, R(ROLE_CHECKD), R(ROLE_SMTPD), "sus",		\

@@ -27,7 +27,8 @@ static const struct role_info roles[ROLE_COUNT] = {
 	    R(ROLE_AUTHD) },
 	[ROLE_AUTHD] = { "authd", "osms-authd", "_osmsauth", JAIL_NONE, 1,
 	    R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_QUEUE) |
-	    R(ROLE_DELIVERY) | R(ROLE_IMAPD) | R(ROLE_CRYPTOD) },
+	    R(ROLE_DELIVERY) | R(ROLE_IMAPD) | R(ROLE_CRYPTOD) |
+	    R(ROLE_CHECKD) },
 	/* Its audit trail goes to the database through authd, which holds
 	 * the database password. */
 	[ROLE_CRYPTOD] = { "cryptod", "osms-cryptod", "_osmscrypt", JAIL_NONE,
@@ -39,7 +40,7 @@ static const struct role_info roles[ROLE_COUNT] = {
 	/* Network access through its resolver only; no secrets. Its
 	 * directory holds the greylist. */
 	[ROLE_CHECKD] = { "checkd", "osms-checkd", "_osmscheck", JAIL_CHECK, 0,
-	    R(ROLE_SMTPD) },
+	    R(ROLE_SMTPD) | R(ROLE_AUTHD) },
 	[ROLE_CLIENT] = { "client", NULL, NULL, JAIL_NONE, 0, 0, 0 },
 	/* One per login, chrooted into the user's own Maildir; no peers. */
 	[ROLE_SESSION] = { "session", "osms-session", "vmail", JAIL_MAILSTORE,

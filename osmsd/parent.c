@@ -451,6 +451,8 @@ slice_checkd(struct child *c)
 	msg_add_str(&m, ck->grey_spf_exempt);
 	msg_add_str(&m, ck->dnsbl);
 	msg_add_u32(&m, ck->dnsbl_threshold);
+	msg_add_str(&m, ck->arc_trusted);
+	msg_add_u32(&m, (uint32_t)conf_directory_pg(conf));
 	send_or_kill(c, &m);
 	slice_resolver_files(c, 0);
 }

@@ -137,6 +137,16 @@ authres_methods(const struct authres *ar, const char *sender,
 				return -1;
 		}
 	}
+	if (ar->arc_checked) {
+		(void)snprintf(m, sizeof(m), "arc=%s", authres_word(ar->arc));
+		if (ar->arc_sets > 0 && plain_name(ar->arc_sealer))
+			(void)snprintf(m + strlen(m), sizeof(m) - strlen(m),
+			    " (%d set%s, sealed by %s%s)", ar->arc_sets,
+			    ar->arc_sets > 1 ? "s" : "", ar->arc_sealer,
+			    ar->arc_trusted ? ", trusted" : "");
+		if (method(out, size, &len, m) == -1)
+			return -1;
+	}
 	if (ar->dmarc_checked) {
 		(void)snprintf(m, sizeof(m), "dmarc=%s%s%s%s%s",
 		    authres_word(ar->dmarc), ar->dmarc_policy == 'r' ?
@@ -163,6 +173,12 @@ authres_summary(const struct authres *ar, char *out, size_t size)
 	    ar->spf_checked ? authres_word(ar->spf_helo) : "off",
 	    ar->dmarc_checked ? authres_word(ar->dmarc) : "off",
 	    ar->from_domain[0] ? ":" : "", ar->from_domain);
+	if (ar->arc_checked && ar->arc != AR_NONE) {
+		len = strlen(out);
+		(void)snprintf(out + len, size - len, " arc=%s%s%s",
+		    authres_word(ar->arc), ar->arc == AR_PASS ? ":" : "",
+		    ar->arc == AR_PASS ? ar->arc_sealer : "");
+	}
 	if (!ar->dkim_checked) {
 		(void)osms_strlcat(out, " dkim=off", size);
 		return;
@@ -196,7 +212,8 @@ authres_decide(const struct authres *ar, const struct ar_policy *pol,
 		return AR_REJECT;
 	}
 	if (ar->dmarc_checked && ar->dmarc == AR_FAIL &&
-	    (ar->dmarc_policy == 'r' || ar->dmarc_policy == 'q')) {
+	    (ar->dmarc_policy == 'r' || ar->dmarc_policy == 'q') &&
+	    !ar->arc_trusted) {
 		(void)snprintf(why, size, "DMARC policy of %.253s: the From"
 		    " domain is not verified", ar->from_domain);
 		return ar->dmarc_policy == 'r' ? pol->dmarc_reject :

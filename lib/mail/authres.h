@@ -39,6 +39,12 @@ struct authres {
 	char		 dmarc_policy;	/* 'n', 'q', 'r', or 0 without a record */
 	char		 from_domain[AR_MAX_DOMAIN];
 	int		 from_fields;	/* From fields in the header */
+	int		 arc_checked;
+	enum ar_result	 arc;		/* the ARC chain (RFC 8617) */
+	int		 arc_sets;
+	char		 arc_sealer[AR_MAX_DOMAIN];	/* the newest */
+	int		 arc_trusted;	/* a passing chain a trusted
+					   forwarder sealed last */
 };
 
 /* What becomes of a message, in rising order: the stronger wins. */
@@ -65,7 +71,9 @@ int	 authres_methods(const struct authres *, const char *sender,
 /* One line for the log: "spf=pass helo=none dkim=pass:d.example ..." */
 void	 authres_summary(const struct authres *, char *out, size_t size);
 
-/* What the policy does with the results; why says it for the reply. */
+/* What the policy does with the results; why says it for the reply.
+ * A DMARC failure is forgiven when a trusted forwarder's ARC chain
+ * passes (RFC 8617 7.2: the forwarder saw it pass). */
 enum ar_action	 authres_decide(const struct authres *,
 		    const struct ar_policy *, char *why, size_t size);
 

@@ -1140,8 +1140,10 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		dump_str(fp, ck->grey_spf_exempt);
 		(void)fputs("\n\tdnsbl ", fp);
 		dump_str(fp, ck->dnsbl);
-		(void)fprintf(fp, "\n\tdnsbl-threshold %u\n",
+		(void)fprintf(fp, "\n\tdnsbl-threshold %u\n\tarc-trusted ",
 		    ck->dnsbl_threshold);
+		dump_str(fp, ck->arc_trusted);
+		(void)fputc('\n', fp);
 	}
 	(void)fputs("}\n", fp);
 }
@@ -1329,7 +1331,21 @@ static const char *const query_names[TQ_COUNT] = {
 	[TQ_STORE_SINCE] = "store-since",
 	[TQ_STORE_PUT] = "store-put",
 	[TQ_STORE_REMOVE] = "store-remove",
+	[TQ_GREY_CHECK] = "greylist-check",
 };
+
+int
+conf_directory_pg(const struct osms_conf *conf)
+{
+	const struct conf_domain	*d;
+	const struct conf_table		*t;
+
+	TAILQ_FOREACH(d, &conf->domains, entry)
+		if (d->users[0] != '\0' && (t = conf_table_find(conf,
+		    d->users)) != NULL && t->backend == TABLE_POSTGRES)
+			return 1;
+	return 0;
+}
 
 const char *
 conf_query_name(enum table_query q)

@@ -99,6 +99,11 @@ enum table_backend { TABLE_FILE, TABLE_POSTGRES };
  *	store-put	$1 name, $2 data in hex: a store file, added or
  *			changed
  *	store-remove	$1 name: a store file removed
+ *	greylist-check	$1 a triplet's key, $2 its client network's
+ *			(checkd's hashes), $3 the delay, $4 the retry
+ *			window, $5 the lifetime, $6 the passes that
+ *			whitelist a network (seconds, counts): one row, one
+ *			column, the seconds still to wait (0: it passes)
  *
  * A table a gateway rule names (<t>) lists what its domain query
  * finds, asked with the address and then with its domain.
@@ -124,6 +129,7 @@ enum table_query {
 	TQ_STORE_SINCE,
 	TQ_STORE_PUT,
 	TQ_STORE_REMOVE,
+	TQ_GREY_CHECK,
 	TQ_COUNT
 };
 #define CONF_MAX_QUERY		2048
@@ -280,6 +286,7 @@ struct conf_checkd {
 	char			 grey_spf_exempt[1024];	/* domains */
 	char			 dnsbl[1024];		/* "LIST:WEIGHT ..." */
 	uint32_t		 dnsbl_threshold;
+	char			 arc_trusted[1024];	/* sealers' domains */
 };
 
 /* The gateway's certificate store: ADDRESS.pem and .key, DOMAIN.pem
@@ -341,6 +348,11 @@ void		 conf_free(struct osms_conf *);
  * default spelt out. conf_parse_buffer() of the output gives an equal
  * configuration. */
 void		 conf_dump(const struct osms_conf *, FILE *);
+
+/* 1 if the directory is (also) in PostgreSQL: a domain's users come
+ * from a PostgreSQL table. authd keeps what osms stores in the
+ * directory's database there (the audit trail, the greylist). */
+int		 conf_directory_pg(const struct osms_conf *);
 
 /* Lookups by name; NULL if absent. */
 struct conf_pki	*conf_pki_find(const struct osms_conf *, const char *);

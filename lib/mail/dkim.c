@@ -17,16 +17,10 @@
 #include <openssl/x509.h>
 
 #include "dkim.h"
+#include "dkimcanon.h"
 #include "util.h"
 
 #define FOLD_AT		76	/* output columns before a fold */
-
-struct field {
-	size_t	 off;		/* in the message: the field's first byte */
-	size_t	 len;		/* up to, not with, its last line end */
-	size_t	 namelen;	/* before the colon, trailing WSP cut */
-	int	 used;		/* signed already (an h= entry took it) */
-};
 
 /* Signed when present, in this order; From once more than present. */
 static const char *const sign_fields[] = {
@@ -35,192 +29,6 @@ static const char *const sign_fields[] = {
 	"content-transfer-encoding", "content-disposition", "list-id",
 	"list-unsubscribe", "list-unsubscribe-post",
 };
-
-static int
-is_wsp(int c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* The end of the line at p (its CR LF or LF excluded), and its next. */
-static size_t
-line_end(const char *m, size_t len, size_t p, size_t *next)
-{
-	const char	*lf = memchr(m + p, '\n', len - p);
-	size_t		 e;
-
-	if (lf == NULL) {
-		*next = len;
-		return len;
-	}
-	e = (size_t)(lf - m);
-	*next = e + 1;
-	return e > p && m[e - 1] == '\r' ? e - 1 : e;
-}
-
-/*
- * The fields of the header block into f (at most DKIM_MAX_FIELDS), and
- * where the body starts. -1 past the limits.
- */
-static int
-split_header(const char *m, size_t len, struct field *f, size_t *nf,
-    size_t *body)
-{
-	size_t	 p = 0, e, next, n = 0;
-
-	*nf = 0;
-	while (p < len) {
-		e = line_end(m, len, p, &next);
-		if (e == p) {			/* the blank line */
-			*body = next;
-			*nf = n;
-			return 0;
-		}
-		if (p > DKIM_MAX_HEADER)
-			return -1;
-		if (is_wsp((unsigned char)m[p]) && n > 0)
-			f[n - 1].len = e - f[n - 1].off;	/* folded */
-		else {
-			if (n == DKIM_MAX_FIELDS)
-				return -1;
-			f[n].off = p;
-			f[n].len = e - p;
-			f[n].used = 0;
-			n++;
-		}
-		p = next;
-	}
-	*body = len;
-	*nf = n;
-	return 0;
-}
-
-/* The field's name length, or 0 if it has no colon (not selectable). */
-static size_t
-field_name(const char *m, const struct field *f)
-{
-	const char	*colon = memchr(m + f->off, ':', f->len);
-	size_t		 n;
-
-	if (colon == NULL)
-		return 0;
-	n = (size_t)(colon - (m + f->off));
-	while (n > 0 && is_wsp((unsigned char)m[f->off + n - 1]))
-		n--;
-	return n;
-}
-
-/*
- * Relaxed header canonicalization (RFC 6376 3.4.2) of the field text
- * s (len bytes, folded or not): "name:value", then CRLF if crlf.
- */
-static int
-canon_field(const char *s, size_t len, int crlf, struct buf *out)
-{
-	size_t	 i = 0;
-	int	 sp = 0, any = 0;
-	char	 c;
-
-	for (; i < len && s[i] != ':'; i++) {
-		c = s[i];
-		if (is_wsp((unsigned char)c) || c == '\r' || c == '\n')
-			continue;
-		(void)buf_addc(out, c >= 'A' && c <= 'Z' ? c + 32 : c);
-	}
-	(void)buf_addc(out, ':');
-	/* The value: unfolded, WSP runs as one SP, none at either end. */
-	for (i++; i < len; i++) {
-		c = s[i];
-		if (c == '\r' || c == '\n')
-			continue;
-		if (is_wsp((unsigned char)c)) {
-			sp = 1;
-			continue;
-		}
-		if (sp && any)
-			(void)buf_addc(out, ' ');
-		sp = 0;
-		any = 1;
-		(void)buf_addc(out, c);
-	}
-	if (crlf)
-		(void)buf_add(out, "\r\n", 2);
-	return out->over ? -1 : 0;
-}
-
-/*
- * Relaxed body canonicalization (RFC 6376 3.4.4) into the hash: WSP
- * runs as one SP, none at a line's end, CRLF line ends, no empty lines
- * at the end; an empty body is empty.
- */
-static int
-hash_body(const char *m, size_t len, size_t p, EVP_MD_CTX *md)
-{
-	char		 tmp[4096];
-	size_t		 e, next, i, n, empty = 0;
-	int		 sp, content;
-
-	while (p < len) {
-		e = line_end(m, len, p, &next);
-		n = 0;
-		sp = content = 0;
-		for (i = p; i < e; i++) {
-			if (is_wsp((unsigned char)m[i])) {
-				sp = 1;
-				continue;
-			}
-			if (!content) {
-				/* Empty lines before this one were not the end. */
-				for (; empty > 0; empty--)
-					if (EVP_DigestUpdate(md, "\r\n", 2) != 1)
-						return -1;
-				content = 1;
-			}
-			if (n + 2 > sizeof(tmp)) {
-				if (EVP_DigestUpdate(md, tmp, n) != 1)
-					return -1;
-				n = 0;
-			}
-			if (sp)
-				tmp[n++] = ' ';
-			sp = 0;
-			tmp[n++] = m[i];
-		}
-		p = next;
-		if (!content) {
-			empty++;
-			continue;
-		}
-		if (EVP_DigestUpdate(md, tmp, n) != 1 ||
-		    EVP_DigestUpdate(md, "\r\n", 2) != 1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
-name_ok(const char *s, size_t max)
-{
-	size_t	 i, label = 0, n = strlen(s);
-
-	if (n == 0 || n > max || s[0] == '.' || s[n - 1] == '.' ||
-	    s[0] == '-')
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			if (label == 0)
-				return 0;
-			label = 0;
-			continue;
-		}
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		    (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' ||
-		    s[i] == '_') || ++label > 63)
-			return 0;
-	}
-	return 1;
-}
 
 int
 dkim_key_alg(EVP_PKEY *key)
@@ -284,7 +92,7 @@ dkim_signature(const char *msg, size_t len, const char *domain,
     const char *selector, EVP_PKEY *key, time_t now, struct buf *out,
     const char **errstr)
 {
-	struct field	*f = NULL;
+	struct dkc_field	*f = NULL;
 	struct buf	 sig = BUF_INIT(DKIM_MAX_HEADER * 2 + 65536);
 	struct buf	 data = BUF_INIT(DKIM_MAX_HEADER * 2 + 65536);
 	struct buf	 b64 = BUF_INIT(4096);
@@ -303,18 +111,18 @@ dkim_signature(const char *msg, size_t len, const char *domain,
 		*errstr = "not an RSA (1024 bits or more) or Ed25519 key";
 		return -1;
 	}
-	if (!name_ok(domain, DKIM_MAX_DOMAIN) ||
-	    !name_ok(selector, DKIM_MAX_SELECTOR)) {
+	if (!dkc_name_ok(domain, DKIM_MAX_DOMAIN) ||
+	    !dkc_name_ok(selector, DKIM_MAX_SELECTOR)) {
 		*errstr = "invalid domain or selector";
 		return -1;
 	}
 	f = xreallocarray(NULL, DKIM_MAX_FIELDS, sizeof(*f));
-	if (split_header(msg, len, f, &nf, &body) == -1) {
+	if (dkc_split_header(msg, len, f, &nf, &body) == -1) {
 		*errstr = "header too large";
 		goto done;
 	}
 	for (i = 0; i < nf; i++) {
-		f[i].namelen = field_name(msg, &f[i]);
+		f[i].namelen = dkc_field_name(msg, &f[i]);
 		if (f[i].namelen == 4 &&
 		    strncasecmp(msg + f[i].off, "from", 4) == 0)
 			from++;
@@ -327,7 +135,7 @@ dkim_signature(const char *msg, size_t len, const char *domain,
 	/* bh=: the body. */
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
-	    hash_body(msg, len, body, md) == -1 ||
+	    dkc_hash_body(msg, len, body, md) == -1 ||
 	    EVP_DigestFinal_ex(md, bh, &bhlen) != 1) {
 		*errstr = "body hash failed";
 		goto done;
@@ -379,13 +187,13 @@ dkim_signature(const char *msg, size_t len, const char *domain,
 			    strncasecmp(msg + f[i - 1].off, name, nl) != 0)
 				continue;
 			f[i - 1].used = 1;
-			if (canon_field(msg + f[i - 1].off, f[i - 1].len, 1,
+			if (dkc_canon_field(msg + f[i - 1].off, f[i - 1].len, 1,
 			    &data) == -1)
 				goto fail;
 		}
 		/* An entry with no field left signs nothing (From + 1). */
 	}
-	if (canon_field(sig.data, sig.len, 0, &data) == -1)
+	if (dkc_canon_field(sig.data, sig.len, 0, &data) == -1)
 		goto fail;
 
 	if ((sctx = EVP_MD_CTX_new()) == NULL)
@@ -457,16 +265,16 @@ dkim_txt_record(EVP_PKEY *key, struct buf *out)
 int
 dkim_from_count(const char *msg, size_t len)
 {
-	struct field	*f;
+	struct dkc_field	*f;
 	size_t		 nf, body, i;
 	int		 n = 0;
 
 	f = xreallocarray(NULL, DKIM_MAX_FIELDS, sizeof(*f));
-	if (split_header(msg, len, f, &nf, &body) == -1)
+	if (dkc_split_header(msg, len, f, &nf, &body) == -1)
 		n = -1;
 	else
 		for (i = 0; i < nf; i++)
-			if (field_name(msg, &f[i]) == 4 &&
+			if (dkc_field_name(msg, &f[i]) == 4 &&
 			    strncasecmp(msg + f[i].off, "from", 4) == 0)
 				n++;
 	free(f);
@@ -476,22 +284,22 @@ dkim_from_count(const char *msg, size_t len)
 int
 dkim_from_domain(const char *msg, size_t len, char *out, size_t size)
 {
-	struct field	*f;
+	struct dkc_field	*f;
 	struct buf	 v = BUF_INIT(DKIM_MAX_HEADER);
 	size_t		 nf, body, i, n;
 	const char	*val, *lt, *gt, *at;
 	int		 r = -1;
 
 	f = xreallocarray(NULL, DKIM_MAX_FIELDS, sizeof(*f));
-	if (split_header(msg, len, f, &nf, &body) == -1)
+	if (dkc_split_header(msg, len, f, &nf, &body) == -1)
 		goto done;
 	for (i = 0; i < nf; i++) {
-		f[i].namelen = field_name(msg, &f[i]);
+		f[i].namelen = dkc_field_name(msg, &f[i]);
 		if (f[i].namelen == 4 &&
 		    strncasecmp(msg + f[i].off, "from", 4) == 0)
 			break;
 	}
-	if (i == nf || canon_field(msg + f[i].off, f[i].len, 0, &v) == -1)
+	if (i == nf || dkc_canon_field(msg + f[i].off, f[i].len, 0, &v) == -1)
 		goto done;
 	/* "from:Name <local@domain>" or "from:local@domain" */
 	val = v.data + 5;
@@ -510,7 +318,7 @@ dkim_from_domain(const char *msg, size_t len, char *out, size_t size)
 	for (i = 0; i < n; i++)
 		if (out[i] >= 'A' && out[i] <= 'Z')
 			out[i] = (char)(out[i] + 32);
-	if (name_ok(out, DKIM_MAX_DOMAIN))
+	if (dkc_name_ok(out, DKIM_MAX_DOMAIN))
 		r = 0;
 done:
 	buf_free(&v);

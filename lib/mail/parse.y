@@ -232,6 +232,7 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> GREYLIST "greylist" GREYDELAY "greylist-delay"
 %token <kw> GREYEXEMPT "greylist-exempt" GREYSPF "greylist-spf-exempt"
 %token <kw> DNSBL "dnsbl" DNSBLTHRESH "dnsbl-threshold"
+%token <kw> ARCTRUSTED "arc-trusted"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -287,7 +288,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| MAXCLCONN | MAXCLRCPT | CHECKD | SPF | DMARC | DMARCREJECT
 		| DMARCQUAR | SPFFAIL | PSL | RSPAMD | SPAMREJECT | SPAMJUNK
 		| SPAMFAIL | SPAMTIMEOUT | GREYLIST | GREYDELAY | GREYEXEMPT
-		| GREYSPF | DNSBL | DNSBLTHRESH
+		| GREYSPF | DNSBL | DNSBLTHRESH | ARCTRUSTED
 		;
 
 macro		: STRING '=' str {
@@ -559,6 +560,7 @@ setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| DMARCREJECT | DMARCQUAR | SPFFAIL | PSL | RSPAMD | SPAMREJECT
 		| SPAMJUNK | SPAMFAIL | SPAMTIMEOUT | GREYLIST | GREYDELAY
 		| GREYEXEMPT | GREYSPF | DIRECTORY | DNSBL | DNSBLTHRESH
+		| ARCTRUSTED
 		;
 
 %%
@@ -570,6 +572,7 @@ static const struct keyword {
 } keywords[] = {
 	{ "action",		T_ACTION },
 	{ "aliases",		T_ALIASES },
+	{ "arc-trusted",	T_ARCTRUSTED },
 	{ "auth",		T_AUTH },
 	{ "auth-max-failures",	T_AUTHFAIL },
 	{ "authd",		T_AUTHD },
@@ -1811,6 +1814,14 @@ checkd_setting(struct parser *p, int line, const char *setting,
 		else
 			(void)osms_strlcpy(ck->grey_spf_exempt, s,
 			    sizeof(ck->grey_spf_exempt));
+	} else if (strcmp(setting, "arc-trusted") == 0) {
+		if (strlen(s) >= sizeof(ck->arc_trusted) ||
+		    (why = conf_check_domains(s)) != NULL)
+			conf_error(p->rep, line, "invalid arc-trusted %s: %s",
+			    q, why != NULL ? why : "too long");
+		else
+			(void)osms_strlcpy(ck->arc_trusted, s,
+			    sizeof(ck->arc_trusted));
 	} else if (strcmp(setting, "dnsbl") == 0) {
 		if (strlen(s) >= sizeof(ck->dnsbl) ||
 		    (why = conf_check_dnsbl(s)) != NULL)

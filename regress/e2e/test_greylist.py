@@ -4,7 +4,8 @@
 before the delay too, a retry after it passes and is delivered; the
 state survives a restart of checkd; authenticated submission, exempt
 networks and SPF-pass senders of listed domains are never greylisted;
-a client whose retries passed is whitelisted.
+a client whose retries passed is whitelisted. With the directory in
+PostgreSQL the greylist is a table there, asked through authd.
 
 Runs in a network namespace of its own (clients from 192.0.2.0/24 on
 its lo), with the test DNS server for the SPF exemption.
@@ -136,6 +137,34 @@ with Osms(start=False) as o:
             t.require(code == 250, "retry %d: %d" % (i, code))
         code, text = rcpt(mx, net, "never-seen@remote.test")
         t.expect(code == 250, "%d %r" % (code, text))
+
+    with t.case("a directory in PostgreSQL keeps the greylist there"):
+        with Pg() as pg:
+            run([os.path.join(pg.bin, "psql"), "-X", "-h", pg.sockdir,
+                 "-U", "osms", "-d", "osms", "-v", "ON_ERROR_STOP=1", "-q",
+                 "-f", os.path.join(ROOT, "sql", "schema.sql")])
+            o.write_conf(o.conf_text() + 'table dir postgres "%s"\n'
+                         'domains <dir>\n' % pg.conninfo)
+            t.require(o.ctl("reload").returncode == 0, "reload")
+            time.sleep(0.5)
+            journal = os.path.getsize(o.path("check", "greylist"))
+            code, text = rcpt(mx, CLIENTS[4], "pg@remote.test")
+            t.expect(code == 451, "%d %r" % (code, text))
+            rows = pg.psql("SELECT count(*) FROM greylist WHERE key LIKE"
+                           " 'T%' AND passes = 0")
+            t.expect(rows.strip() == "1", "rows: %r" % rows)
+            time.sleep(DELAY + 0.5)
+            code, text = rcpt(mx, CLIENTS[4], "pg@remote.test")
+            t.expect(code == 250, "%d %r" % (code, text))
+            rows = pg.psql("SELECT count(*) FROM greylist WHERE passes = 1")
+            t.expect(rows.strip() == "2", "the triplet and its network: %r"
+                     % rows)
+            t.expect(os.path.getsize(o.path("check", "greylist")) ==
+                     journal, "the file greylist was written to")
+            # The database gone: greylisting fails open.
+            pg.stop()
+            code, text = rcpt(mx, CLIENTS[5], "down@remote.test")
+            t.expect(code == 250, "%d %r" % (code, text))
 
     dns.stop()
 t.done()

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Sender authentication of mail from outside (checkd): SPF (RFC 7208)
 of MAIL FROM and HELO, DKIM (RFC 6376) of every signature, DMARC (RFC
-7489), one Authentication-Results field (RFC 8601) in our name, forged
-ones removed, and the DMARC policy enforced: p=reject refused at DATA,
+7489), ARC (RFC 8617): a trusted forwarder's passing chain forgives a DMARC
+failure, a broken one or an untrusted sealer's does not; one
+Authentication-Results field (RFC 8601) in our name, forged ones removed, and the DMARC policy enforced: p=reject refused at DATA,
 p=quarantine delivered to the Junk folder; with "harvest verified", a
 signer's certificate is kept only when DMARC verified its domain.
 
@@ -109,7 +110,7 @@ with Osms(start=False) as o:
     box = Mailboxes(o)
     keys = {}
     records = {}
-    for dom in ("good.test", "strict.test"):
+    for dom in ("good.test", "strict.test", "list.test", "evil.test"):
         keys[dom] = o.path(dom + ".key")
         p = subprocess.run([OSMSCTL, "dkim", "keygen", dom, "s1",
                             keys[dom]], stdout=subprocess.PIPE, check=True)
@@ -127,13 +128,18 @@ with Osms(start=False) as o:
                         ("_dmarc", "TXT", "v=DMARC1; p=reject")],
         "quar.test": [("@", "TXT", "v=spf1 ip4:192.0.2.1 -all"),
                       ("_dmarc", "TXT", "v=DMARC1; p=quarantine")],
+        # Forwarders: a mailing list we trust, and one we do not.
+        "list.test": [("@", "TXT", "v=spf1 ip4:192.0.2.10 -all"),
+                      ("s1._domainkey", "TXT", records["list.test"])],
+        "evil.test": [("@", "TXT", "v=spf1 ip4:192.0.2.10 -all"),
+                      ("s1._domainkey", "TXT", records["evil.test"])],
     }
     dns = DnsServer(o.path("dns"), zones)
     dns.start()
     o.write_conf(o.make_conf(
         'mta {\n\tresolver "127.0.0.1@%d"\n\ttrust-anchor "%s"\n}'
         % (dns.port, dns.trust_anchor_file),
-        'checkd {\n\tenable yes\n}\n'
+        'checkd {\n\tenable yes\n\tarc-trusted "list.test"\n}\n'
         'cryptod {\n\trule inbound harvest verified\n}'))
     o.start()
     # The gateway trusts a test CA; its certificates sign mail below.
@@ -231,6 +237,42 @@ with Osms(start=False) as o:
         m = box.wait_for("alice", mid)
         t.require(m is not None, "not delivered")
         t.expect(ours(m) == [], ours(m))
+
+    def listed(mid, sealer, tamper=False):
+        """ceo@strict.test's signed mail as a list passes it on: subject
+        tagged, footer added (its DKIM signature breaks), then sealed."""
+        data = sign(o, "strict.test", "s1", keys["strict.test"],
+                    message("ceo@strict.test", mid))
+        data = data.replace(b"Subject: checks", b"Subject: [list] checks")
+        data += b"-- \r\nthe list's footer\r\n"
+        data = (b"Authentication-Results: %s; dkim=pass "
+                b"header.d=strict.test\r\n" % sealer.encode()) + data
+        data = arc_seal(data, "s1", sealer, keys[sealer])
+        if tamper:
+            data = data.replace(b"Hello.", b"Hello!")
+        return data
+
+    with t.case("ARC: a trusted list's chain passes: DMARC reject is "
+                "forgiven"):
+        mid = message_id()
+        ar = deliver(o, box, "bounce@list.test", listed(mid, "list.test"),
+                     mid)
+        t.expect("arc=pass (1 set, sealed by list.test, trusted)" in ar, ar)
+        t.expect("dmarc=fail (p=reject) header.from=strict.test" in ar, ar)
+        t.expect(re.search(r"dkim=fail \([^)]*\) header.d=strict.test", ar),
+                 ar)
+
+    with t.case("ARC: an untrusted sealer, or a broken chain: refused"):
+        code, text = smtp_data(o.ports["smtp"], "bounce@evil.test",
+                               listed(message_id(), "evil.test"),
+                               source=CLIENT)
+        t.expect(code == 550 and b"DMARC" in text, "%d %r" % (code, text))
+        t.expect(wait_log(o, r"arc=pass:evil\.test"), "no log of the seal")
+        code, text = smtp_data(o.ports["smtp"], "bounce@list.test",
+                               listed(message_id(), "list.test", True),
+                               source=CLIENT)
+        t.expect(code == 550 and b"DMARC" in text, "%d %r" % (code, text))
+        t.expect(wait_log(o, r"arc=fail"), "no log of the broken chain")
 
     with t.case("harvest verified: a certificate is kept only from a "
                 "sender whose domain passes DMARC"):

@@ -1050,6 +1050,7 @@ test_defaults(void)
 		    "\tgreylist-spf-exempt \"\"\n"
 		    "\tdnsbl \"\"\n"
 		    "\tdnsbl-threshold 1\n"
+		    "\tarc-trusted \"\"\n"
 		    "}\n"));
 		free(out);
 		test_assert(strcmp(conf_role_user(conf, ROLE_SMTPD),

@@ -474,7 +474,7 @@ test_schema(void)
 	    a, sizeof(a)) == 0);
 	test_assert(psql("mig", "SELECT max(version) FROM schema_version",
 	    b, sizeof(b)) == 0);
-	test_assert(strcmp(a, "3") == 0 && strcmp(b, "3") == 0);
+	test_assert(strcmp(a, "4") == 0 && strcmp(b, "4") == 0);
 	/* The checks refuse what lookups would refuse. */
 	psql_quiet = 1;
 	test_assert(psql("osms", "INSERT INTO domains (name)"
@@ -531,7 +531,7 @@ test_new(void)
 	pgtable_free(NULL);
 	test_end();
 
-	test_begin("etc/postfixadmin.conf parses and has all 20 queries");
+	test_begin("etc/postfixadmin.conf parses and has all 21 queries");
 	conf = conf_parse_file("etc/postfixadmin.conf", stderr, NULL);
 	test_assert(conf != NULL);
 	if (conf != NULL) {
@@ -550,6 +550,42 @@ test_new(void)
 	pfa = pgtable_new("pfa", ci_pfa, pfa_queries);
 	if (osms == NULL || pfa == NULL)
 		abort();
+}
+
+/* greylist_check(), as checkd asks it through authd. */
+static void
+test_greylist(void)
+{
+	static const char *const t1 = "T0123456789abcdef0123456789abcdef";
+	static const char *const t2 = "T1123456789abcdef0123456789abcdef";
+	static const char *const t3 = "T2123456789abcdef0123456789abcdef";
+	static const char *const c = "C0123456789abcdef0123456789abcdef";
+	struct rows	 r;
+
+	test_begin("osms schema: the greylist decides in one statement");
+	memset(&r, 0, sizeof(r));
+	test_assert(ex(osms, TQ_GREY_CHECK, &r, 6, t1, c, "1000", "86400",
+	    "3024000", "1") == 1 && strcmp(r.text, "1000") == 0);
+	memset(&r, 0, sizeof(r));
+	test_assert(ex(osms, TQ_GREY_CHECK, &r, 6, t1, c, "1000", "86400",
+	    "3024000", "1") == 1 && (strcmp(r.text, "1000") == 0 ||
+	    strcmp(r.text, "999") == 0));
+	/* Past its delay the retry passes, and whitelists the network
+	 * (awl 1): a new triplet from it passes at once. */
+	memset(&r, 0, sizeof(r));
+	test_assert(ex(osms, TQ_GREY_CHECK, &r, 6, t2, c, "1", "86400",
+	    "3024000", "1") == 1 && strcmp(r.text, "1") == 0);
+	(void)usleep(1100 * 1000);
+	memset(&r, 0, sizeof(r));
+	test_assert(ex(osms, TQ_GREY_CHECK, &r, 6, t2, c, "1", "86400",
+	    "3024000", "1") == 1 && strcmp(r.text, "0") == 0);
+	memset(&r, 0, sizeof(r));
+	test_assert(ex(osms, TQ_GREY_CHECK, &r, 6, t3, c, "1000", "86400",
+	    "3024000", "1") == 1 && strcmp(r.text, "0") == 0);
+	/* Keys are checkd's hashes, nothing else. */
+	test_assert(ex(osms, TQ_GREY_CHECK, NULL, 6, "alice@example.test",
+	    "C9999999999999999999999999999999", "1", "1", "1", "1") == -1);
+	test_end();
 }
 
 static void
@@ -1329,6 +1365,7 @@ main(void)
 	test_injection();
 	test_admin_osms();
 	test_admin_pfa();
+	test_greylist();
 	test_reload();
 	test_cache();
 	test_down();
