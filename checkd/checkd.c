@@ -27,6 +27,7 @@
 #include "proc.h"
 #include "resolver.h"
 #include "senderauth.h"
+#include "spam.h"
 #include "util.h"
 #include "workq.h"
 
@@ -91,6 +92,7 @@ checkd_conf(struct imsg *imsg)
 	(void)msg_get_u32(&r, &n);
 	(void)msg_get_str(&r, resolver_addr, sizeof(resolver_addr));
 	(void)msg_get_str(&r, psl, sizeof(psl));
+	(void)msg_get_u32(&r, &spam_next.engine);
 	(void)msg_get_str(&r, spam_next.addr, sizeof(spam_next.addr));
 	(void)msg_get_u32(&r, &spam_next.reject);
 	(void)msg_get_u32(&r, &spam_next.junk);
@@ -111,8 +113,11 @@ checkd_conf(struct imsg *imsg)
 	    a[0] > AR_REJECT ||
 	    a[1] > AR_REJECT || a[2] > AR_REJECT || a[0] == AR_TEMPFAIL ||
 	    a[1] == AR_TEMPFAIL || a[2] == AR_TEMPFAIL || n == 0 || n > 64 ||
-	    spam_next.on_failure > SCAN_ACCEPT || spam_next.timeout == 0)
+	    spam_next.on_failure > SCAN_ACCEPT || spam_next.timeout == 0 ||
+	    spam_next.engine > SPAM_ENGINE_SPAMD)
 		fatalx("bad IMSG_CONF_CHECKD");
+	set.spam_reject = spam_next.reject;
+	set.spam_junk = spam_next.junk;
 	set.policy.dmarc_reject = (enum ar_action)a[0];
 	set.policy.dmarc_quarantine = (enum ar_action)a[1];
 	set.policy.spf_fail = (enum ar_action)a[2];

@@ -27,6 +27,7 @@ void		 resolver_put(struct resolver *);
 
 /* Spam scoring, as configured when a job started. */
 struct spam_conf {
+	uint32_t	 engine;		/* enum spam_engine_kind */
 	char		 addr[256];		/* "": none */
 	uint32_t	 reject, junk;		/* scores; 0: not by score */
 	uint32_t	 on_failure;		/* enum scan_fallback */
@@ -45,6 +46,7 @@ struct checkd_settings {
 	uint32_t		 dnsbl_threshold;
 	char			 arc_trusted[1024];	/* sealers' domains */
 	uint32_t		 grey_db;	/* the greylist is authd's */
+	uint32_t		 spam_reject, spam_junk;	/* scores */
 };
 extern struct checkd_settings	 checkd_set;
 

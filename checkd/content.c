@@ -51,8 +51,9 @@ struct check_job {
 	char			 summary[512];
 	struct spam_conf	*spam;		/* NULL: not scored */
 	int			 scored;
-	struct rspamd_result	 score;
+	struct spam_result	 score;
 	char			 spam_why[200];
+	int64_t			 dnsbl;		/* the client's list score */
 	char			 fields[1024];
 };
 
@@ -139,7 +140,7 @@ static void
 spam_work(void *arg)
 {
 	struct check_job	*j = arg;
-	struct rspamd_request	 rq;
+	struct spam_request	 rq;
 	char			*list[CHECKD_MAX_RCPTS], *p, *save = NULL;
 
 	memset(&rq, 0, sizeof(rq));
@@ -157,7 +158,8 @@ spam_work(void *arg)
 		(void)osms_strlcpy(j->spam_why, "no content",
 		    sizeof(j->spam_why));
 	else
-		j->scored = spam_score(j->spam->addr, &rq, j->msg, j->len,
+		j->scored = spam_score((enum spam_engine_kind)j->spam->engine,
+		    j->spam->addr, &rq, j->msg, j->len,
 		    (int)j->spam->timeout, &j->score, j->spam_why,
 		    sizeof(j->spam_why)) == 0;
 }
@@ -168,10 +170,13 @@ spam_verdict(struct check_job *j)
 {
 	const struct spam_conf	*sc = j->spam;
 	enum ar_action		 a = AR_ACCEPT;
-	char			 why[200] = "", s[96];
+	char			 why[200] = "", s[96], dnsbl[48] = "";
+	uint32_t		 reject = checkd_set.spam_reject;
+	uint32_t		 junk = checkd_set.spam_junk;
+	double			 total;
 	size_t			 len;
 
-	if (!j->scored) {
+	if (sc != NULL && !j->scored) {
 		(void)snprintf(j->fields, sizeof(j->fields), "X-Spam-Status:"
 		    " unscored (%.150s)\r\n", j->spam_why);
 		(void)osms_strlcat(j->summary, " spam=unscored",
@@ -182,25 +187,31 @@ spam_verdict(struct check_job *j)
 			    " available; try again later", sizeof(why));
 		}
 	} else {
+		/* The engine's score (if any) and the client's DNS lists'
+		 * (dnsbl-action score) together. */
+		total = (sc != NULL ? j->score.score : 0) + (double)j->dnsbl;
+		if (j->dnsbl != 0)
+			(void)snprintf(dnsbl, sizeof(dnsbl), " dnsbl=%lld",
+			    (long long)j->dnsbl);
 		if (strcmp(j->score.action, "reject") == 0 ||
-		    (sc->reject > 0 && j->score.score >= sc->reject))
+		    (reject > 0 && total >= reject))
 			a = AR_REJECT;
-		else if (sc->junk > 0 && j->score.score >= sc->junk)
+		else if (junk > 0 && total >= junk)
 			a = AR_JUNK;
 		if (a == AR_REJECT)
 			(void)snprintf(why, sizeof(why), "Spam message"
-			    " rejected (score %.2f)", j->score.score);
+			    " rejected (score %.2f)", total);
 		(void)snprintf(j->fields, sizeof(j->fields), "X-Spam-Score:"
 		    " %.2f\r\nX-Spam-Status: %s, score=%.2f junk=%u reject=%u"
-		    " action=\"%s\"\r\n", j->score.score, a == AR_ACCEPT ?
-		    "No" : "Yes", j->score.score, sc->junk, sc->reject,
-		    j->score.action);
+		    "%s%s%s%s\r\n", total, a == AR_ACCEPT ? "No" : "Yes", total,
+		    junk, reject, dnsbl, j->score.action[0] ? " action=\"" : "",
+		    j->score.action, j->score.action[0] ? "\"" : "");
 		if (j->score.symbols[0] != '\0') {
 			len = strlen(j->fields);
 			(void)snprintf(j->fields + len, sizeof(j->fields) - len,
 			    "X-Spam-Symbols: %s\r\n", j->score.symbols);
 		}
-		(void)snprintf(s, sizeof(s), " spam=%.2f", j->score.score);
+		(void)snprintf(s, sizeof(s), " spam=%.2f", total);
 		(void)osms_strlcat(j->summary, s, sizeof(j->summary));
 	}
 	if (a > j->action) {
@@ -218,7 +229,7 @@ check_done(void *arg)
 
 	if (--j->pending > 0)
 		return;
-	if (j->spam != NULL)
+	if (j->spam != NULL || j->dnsbl != 0)
 		spam_verdict(j);
 	njobs--;
 	nchecked++;
@@ -276,6 +287,7 @@ content_request(struct channel *ch, struct imsg *imsg)
 	(void)msg_get_str(&r, j->helo, sizeof(j->helo));
 	(void)msg_get_str(&r, j->sender, sizeof(j->sender));
 	(void)msg_get_str(&r, j->rcpts, sizeof(j->rcpts));
+	(void)msg_get_s64(&r, &j->dnsbl);
 	j->fd = imsg_take_fd(imsg);
 	if (msg_end(&r) == -1 || j->fd == -1 || str_has_ctl(j->tag) ||
 	    str_has_ctl(j->ip) || str_has_ctl(j->helo) ||

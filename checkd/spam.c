@@ -112,10 +112,12 @@ send_all(int fd, const char *p, size_t len, long long deadline)
 }
 
 int
-spam_score(const char *addr, const struct rspamd_request *rq, const char *msg,
-    size_t len, int timeout, struct rspamd_result *res, char *why,
-    size_t whysize)
+spam_score(enum spam_engine_kind engine, const char *addr,
+    const struct spam_request *rq, const char *msg, size_t len, int timeout,
+    struct spam_result *res, char *why, size_t whysize)
 {
+	const char		*name = engine == SPAM_ENGINE_SPAMD ? "spamd" :
+				    "rspamd";
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	struct buf		 head = BUF_INIT(64 * 1024);
@@ -129,10 +131,11 @@ spam_score(const char *addr, const struct rspamd_request *rq, const char *msg,
 
 	deadline = now_ms() + (long long)timeout * 1000;
 	if (parse_addr(addr, &ss, &sslen) == -1) {
-		(void)snprintf(why, whysize, "bad rspamd address %s", addr);
+		(void)snprintf(why, whysize, "bad %s address %s", name, addr);
 		goto done;
 	}
-	if (rspamd_request_head(rq, &head) == -1) {
+	if ((engine == SPAM_ENGINE_SPAMD ? spamc_request_head(rq, &head) :
+	    rspamd_request_head(rq, &head)) == -1) {
 		(void)snprintf(why, whysize, "the request cannot be made");
 		goto done;
 	}
@@ -153,11 +156,11 @@ spam_score(const char *addr, const struct rspamd_request *rq, const char *msg,
 	if (send_all(fd, head.data, head.len, deadline) == -1 ||
 	    send_all(fd, msg, len, deadline) == -1)
 		goto syserr;
-	reply = xmalloc(RSPAMD_MAX_REPLY + 1);
+	reply = xmalloc(SPAM_MAX_REPLY + 1);
 	for (;;) {
 		if (wait_fd(fd, POLLIN, deadline) == -1)
 			goto syserr;
-		n = recv(fd, reply + got, RSPAMD_MAX_REPLY + 1 - got, 0);
+		n = recv(fd, reply + got, SPAM_MAX_REPLY + 1 - got, 0);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (n == -1)
@@ -165,20 +168,21 @@ spam_score(const char *addr, const struct rspamd_request *rq, const char *msg,
 		if (n == 0)
 			break;
 		got += (size_t)n;
-		if (got > RSPAMD_MAX_REPLY) {
-			(void)snprintf(why, whysize, "rspamd's answer is too"
-			    " long");
+		if (got > SPAM_MAX_REPLY) {
+			(void)snprintf(why, whysize, "%s's answer is too"
+			    " long", name);
 			goto done;
 		}
 	}
-	if (rspamd_parse_reply(reply, got, res, &err) == -1) {
+	if ((engine == SPAM_ENGINE_SPAMD ? spamc_parse_reply(reply, got, res,
+	    &err) : rspamd_parse_reply(reply, got, res, &err)) == -1) {
 		(void)snprintf(why, whysize, "%s", err);
 		goto done;
 	}
 	r = 0;
 	goto done;
 syserr:
-	(void)snprintf(why, whysize, "rspamd at %s: %s", addr,
+	(void)snprintf(why, whysize, "%s at %s: %s", name, addr,
 	    strerror(errno));
 done:
 	if (fd != -1)

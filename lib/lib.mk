@@ -54,11 +54,11 @@ LIB_SRCS	:= \
 	lib/mail/mtasts.c \
 	lib/mail/pgp.c \
 	lib/mail/policy.c \
-	lib/mail/rspamd.c \
 	lib/mail/pwhash.c \
 	lib/mail/smime.c \
 	lib/mail/smtp_cmd.c \
 	lib/mail/smtp_reply.c \
+	lib/mail/spamproto.c \
 	lib/mail/spool.c \
 	lib/mail/srs.c \
 	lib/mail/userent.c \

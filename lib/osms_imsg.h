@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	18
+#define OSMS_IMSG_VERSION	20
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -72,12 +72,14 @@ X(IMSG_CONF_SMTPD_SCAN, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuuu",	\
     " scan_fallback)")							\
 X(IMSG_CONF_SMTPD_CHECK, R(ROLE_PARENT), R(ROLE_SMTPD), "uuuuu",	\
     "enable, timeout, on failure (enum scan_fallback), greylist,"	\
-    " dnsbl: sender checks of mail from outside")			\
+    " dnsbl (0: none, 1: block, 2: score): sender checks of mail from"	\
+    " outside")								\
 X(IMSG_CONF_CHECKD, R(ROLE_PARENT), R(ROLE_CHECKD),			\
-    "uuuuuuusssuuuuuusssusu", "spf, dkim, dmarc on; what a failing"	\
+    "uuuuuuussusuuuuuusssusu", "spf, dkim, dmarc on; what a failing"	\
     " DMARC reject and quarantine policy and an SPF fail do (enum"	\
     " ar_action); workers; resolver (\"\": resolv.conf), public suffix"	\
-    " list; rspamd (\"\": no spam scoring), its reject and junk scores,"	\
+    " list; spam engine (enum spam_engine_kind), its address (\"\":"	\
+    " no spam scoring), the reject and junk scores,"			\
     " on failure (enum scan_fallback), timeout; greylist on, its delay,"	\
     " exempt networks, domains exempt when SPF passes; DNS block and"	\
     " allow lists with weights, the score that blocks; trusted ARC"	\
@@ -225,9 +227,10 @@ X(IMSG_GREY_REQ, R(ROLE_SMTPD), R(ROLE_CHECKD), "ssss",		\
     "client address, HELO, MAIL FROM, RCPT TO: greylist the triplet?")	\
 X(IMSG_GREY_RESULT, R(ROLE_CHECKD), R(ROLE_SMTPD), "sus",		\
     "RCPT TO, seconds left to wait (0: it passes), why, for the log")	\
-X(IMSG_CHECK_REQ, R(ROLE_SMTPD), R(ROLE_CHECKD), "fsssss",		\
+X(IMSG_CHECK_REQ, R(ROLE_SMTPD), R(ROLE_CHECKD), "fsssssS",		\
     "content, tag (the queue id), client address, HELO, MAIL FROM,"	\
-    " recipients (a comma list): check SPF, DKIM, DMARC; score it")	\
+    " recipients (a comma list), the client's DNS list score (to add"	\
+    " to the spam score): check SPF, DKIM, DMARC; score it")		\
 X(IMSG_CHECK_RESULT, R(ROLE_CHECKD), R(ROLE_SMTPD), "susssus",		\
     "tag, action (enum ar_action, or CHECK_ACTION_ERROR), why, the"	\
     " Authentication-Results methods, a summary for the log, From"	\
@@ -420,6 +423,9 @@ enum scan_verdict {
 	SCAN_UNSCANNABLE,	/* a limit was hit, or the data is broken */
 	SCAN_ERROR,		/* the scan itself failed */
 };
+
+/* IMSG_CONF_CHECKD: which spam engine the address is of. */
+enum spam_engine_kind { SPAM_ENGINE_RSPAMD, SPAM_ENGINE_SPAMD };
 
 /* IMSG_CHECK_RESULT: no check was made (smtpd's on-failure decides). */
 #define CHECK_ACTION_ERROR	4

@@ -440,7 +440,10 @@ slice_checkd(struct child *c)
 	msg_add_u32(&m, ck->workers);
 	msg_add_str(&m, conf->mta.resolver);
 	msg_add_str(&m, ck->public_suffix_list);
-	msg_add_str(&m, ck->rspamd);
+	/* One engine: rspamd's address, else spamd's (or none). */
+	msg_add_u32(&m, ck->rspamd[0] != '\0' ? SPAM_ENGINE_RSPAMD :
+	    SPAM_ENGINE_SPAMD);
+	msg_add_str(&m, ck->rspamd[0] != '\0' ? ck->rspamd : ck->spamd);
 	msg_add_u32(&m, ck->spam_reject);
 	msg_add_u32(&m, ck->spam_junk);
 	msg_add_u32(&m, ck->spam_on_failure);
@@ -632,8 +635,9 @@ slice_send(struct child *c)
 		msg_add_u32(&m, conf->checkd.on_failure);
 		msg_add_u32(&m, (uint32_t)(conf->checkd.enable &&
 		    conf->checkd.greylist));
-		msg_add_u32(&m, (uint32_t)(conf->checkd.enable &&
-		    conf->checkd.dnsbl[0] != '\0'));
+		msg_add_u32(&m, !conf->checkd.enable ||
+		    conf->checkd.dnsbl[0] == '\0' ? 0 :
+		    conf->checkd.dnsbl_score ? 2 : 1);
 		send_or_kill(c, &m);
 		break;
 	case ROLE_CHECKD:

@@ -151,6 +151,8 @@ void		 smtp_session_set_check(struct smtp_session *,
 /* The client's address and HELO name. */
 const char	*smtp_session_client(const struct smtp_session *);
 const char	*smtp_session_helo(const struct smtp_session *);
+/* The client's DNS list score, when lists score rather than block. */
+int64_t		 smtp_session_dnsbl_score(const struct smtp_session *);
 /* The authenticated user, "" for a stranger. */
 const char	*smtp_session_user(const struct smtp_session *);
 uint64_t	 smtp_session_id(const struct smtp_session *);

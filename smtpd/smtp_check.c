@@ -302,6 +302,7 @@ smtp_check_opened(struct check_run *run, struct imsg *imsg)
 		msg_add_str(&m, smtp_session_helo(run->session));
 		msg_add_str(&m, sender);
 		msg_add_str(&m, rcpts);
+		msg_add_s64(&m, smtp_session_dnsbl_score(run->session));
 		msg_add_fd(&m, fd);
 		if (smtp_peer_send(ROLE_CHECKD, &m) == -1)
 			smtp_check_failed(run, "checkd is not available");

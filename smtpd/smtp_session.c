@@ -96,6 +96,7 @@ struct smtp_session {
 	char			 addr[INET6_ADDRSTRLEN];
 	char			 ratekey[INET6_ADDRSTRLEN + 8]; /* its limits' */
 	enum dnsbl_state	 dnsbl;
+	int64_t			 dnsbl_score;
 	char			 dnsbl_lists[256];	/* where it is listed */
 
 	/* the session so far */
@@ -907,6 +908,11 @@ smtp_session_dnsbl_result(struct smtp_session *s, struct imsg *imsg)
 		return;
 	if (msg_end(&r) == -1 || str_has_ctl(lists))
 		blocked = 0;
+	/* Scored, not blocked: the score goes with each message. */
+	if (smtp_checks.dnsbl == 2) {
+		blocked = 0;
+		s->dnsbl_score = score;
+	}
 	s->dnsbl = blocked ? DNSBL_BLOCKED : DNSBL_CLEAR;
 	(void)osms_strlcpy(s->dnsbl_lists, lists, sizeof(s->dnsbl_lists));
 	if (lists[0] != '\0')
@@ -1949,6 +1955,12 @@ const char *
 smtp_session_helo(const struct smtp_session *s)
 {
 	return s->helo;
+}
+
+int64_t
+smtp_session_dnsbl_score(const struct smtp_session *s)
+{
+	return s->dnsbl_score;
 }
 
 uint64_t

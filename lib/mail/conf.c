@@ -1126,6 +1126,8 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		dump_str(fp, ck->public_suffix_list);
 		(void)fputs("\n\trspamd ", fp);
 		dump_str(fp, ck->rspamd);
+		(void)fputs("\n\tspamd ", fp);
+		dump_str(fp, ck->spamd);
 		(void)fprintf(fp, "\n\tspam-reject %u\n\tspam-junk %u\n"
 		    "\tspam-on-failure %s\n\tspam-timeout %u\n",
 		    ck->spam_reject, ck->spam_junk, ck->spam_on_failure ==
@@ -1140,8 +1142,9 @@ dump_role(const struct osms_conf *conf, FILE *fp, enum osms_role role)
 		dump_str(fp, ck->grey_spf_exempt);
 		(void)fputs("\n\tdnsbl ", fp);
 		dump_str(fp, ck->dnsbl);
-		(void)fprintf(fp, "\n\tdnsbl-threshold %u\n\tarc-trusted ",
-		    ck->dnsbl_threshold);
+		(void)fprintf(fp, "\n\tdnsbl-threshold %u\n\tdnsbl-action %s\n"
+		    "\tarc-trusted ", ck->dnsbl_threshold, ck->dnsbl_score ?
+		    "score" : "reject");
 		dump_str(fp, ck->arc_trusted);
 		(void)fputc('\n', fp);
 	}

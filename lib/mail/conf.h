@@ -276,6 +276,7 @@ struct conf_checkd {
 	enum scan_fallback	 on_failure;		/* checkd down or slow */
 	char			 public_suffix_list[CONF_MAX_PATH];
 	char			 rspamd[256];		/* "" or ADDRESS:PORT */
+	char			 spamd[256];		/* the same, SpamAssassin */
 	uint32_t		 spam_reject, spam_junk;	/* 0: never */
 	enum scan_fallback	 spam_on_failure;
 	uint32_t		 spam_timeout;		/* seconds */
@@ -286,6 +287,7 @@ struct conf_checkd {
 	char			 grey_spf_exempt[1024];	/* domains */
 	char			 dnsbl[1024];		/* "LIST:WEIGHT ..." */
 	uint32_t		 dnsbl_threshold;
+	int			 dnsbl_score;	/* add to the spam score */
 	char			 arc_trusted[1024];	/* sealers' domains */
 };
 

@@ -232,7 +232,8 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> GREYLIST "greylist" GREYDELAY "greylist-delay"
 %token <kw> GREYEXEMPT "greylist-exempt" GREYSPF "greylist-spf-exempt"
 %token <kw> DNSBL "dnsbl" DNSBLTHRESH "dnsbl-threshold"
-%token <kw> ARCTRUSTED "arc-trusted"
+%token <kw> ARCTRUSTED "arc-trusted" SPAMD "spamd"
+%token <kw> DNSBLACTION "dnsbl-action"
 %token <str> STRING "string"
 
 %type <str> str tableref
@@ -288,7 +289,8 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| MAXCLCONN | MAXCLRCPT | CHECKD | SPF | DMARC | DMARCREJECT
 		| DMARCQUAR | SPFFAIL | PSL | RSPAMD | SPAMREJECT | SPAMJUNK
 		| SPAMFAIL | SPAMTIMEOUT | GREYLIST | GREYDELAY | GREYEXEMPT
-		| GREYSPF | DNSBL | DNSBLTHRESH | ARCTRUSTED
+		| GREYSPF | DNSBL | DNSBLTHRESH | ARCTRUSTED | SPAMD
+		| DNSBLACTION
 		;
 
 macro		: STRING '=' str {
@@ -560,7 +562,7 @@ setting		: USER | MAXMSG | MAXRCPT | MAXLINE | TIMEOUT | DATABASE
 		| DMARCREJECT | DMARCQUAR | SPFFAIL | PSL | RSPAMD | SPAMREJECT
 		| SPAMJUNK | SPAMFAIL | SPAMTIMEOUT | GREYLIST | GREYDELAY
 		| GREYEXEMPT | GREYSPF | DIRECTORY | DNSBL | DNSBLTHRESH
-		| ARCTRUSTED
+		| ARCTRUSTED | SPAMD | DNSBLACTION
 		;
 
 %%
@@ -591,6 +593,7 @@ static const struct keyword {
 	{ "dmarc-quarantine",	T_DMARCQUAR },
 	{ "dmarc-reject",	T_DMARCREJECT },
 	{ "dnsbl",		T_DNSBL },
+	{ "dnsbl-action",	T_DNSBLACTION },
 	{ "dnsbl-threshold",	T_DNSBLTHRESH },
 	{ "domain",		T_DOMAIN },
 	{ "domains",		T_DOMAINS },
@@ -652,6 +655,7 @@ static const struct keyword {
 	{ "spam-on-failure",	T_SPAMFAIL },
 	{ "spam-reject",	T_SPAMREJECT },
 	{ "spam-timeout",	T_SPAMTIMEOUT },
+	{ "spamd",		T_SPAMD },
 	{ "spf",		T_SPF },
 	{ "spf-fail",		T_SPFFAIL },
 	{ "srs",		T_SRS },
@@ -1763,14 +1767,21 @@ checkd_setting(struct parser *p, int line, const char *setting,
 		else
 			ck->on_failure = s[0] == 'a' ? SCAN_ACCEPT :
 			    SCAN_TEMPFAIL;
-	} else if (strcmp(setting, "rspamd") == 0) {
-		/* "host:port" with an address, or "" for none. */
+	} else if (strcmp(setting, "rspamd") == 0 ||
+	    strcmp(setting, "spamd") == 0) {
+		/* "host:port" with an address, or "" for none; one engine. */
+		char	*dst = setting[0] == 'r' ? ck->rspamd : ck->spamd;
+		char	*other = setting[0] == 'r' ? ck->spamd : ck->rspamd;
+
 		if (strlen(s) >= sizeof(ck->rspamd) || str_has_ctl(s) ||
 		    (s[0] != '\0' && strchr(s, ':') == NULL))
-			conf_error(p->rep, line, "invalid rspamd %s: expected"
-			    " ADDRESS:PORT", q);
+			conf_error(p->rep, line, "invalid %s %s: expected"
+			    " ADDRESS:PORT", setting, q);
+		else if (s[0] != '\0' && other[0] != '\0')
+			conf_error(p->rep, line, "%s %s: rspamd or spamd, not"
+			    " both", setting, q);
 		else
-			(void)osms_strlcpy(ck->rspamd, s, sizeof(ck->rspamd));
+			(void)osms_strlcpy(dst, s, sizeof(ck->rspamd));
 	} else if (strcmp(setting, "spam-reject") == 0 ||
 	    strcmp(setting, "spam-junk") == 0) {
 		if (conf_parse_number(s, 0, 1000, &v) == -1)
@@ -1829,6 +1840,12 @@ checkd_setting(struct parser *p, int line, const char *setting,
 			    why != NULL ? why : "too long");
 		else
 			(void)osms_strlcpy(ck->dnsbl, s, sizeof(ck->dnsbl));
+	} else if (strcmp(setting, "dnsbl-action") == 0) {
+		if (strcmp(s, "reject") != 0 && strcmp(s, "score") != 0)
+			conf_error(p->rep, line, "invalid dnsbl-action %s: "
+			    "expected reject or score", q);
+		else
+			ck->dnsbl_score = s[0] == 's';
 	} else if (strcmp(setting, "dnsbl-threshold") == 0) {
 		if (conf_parse_number(s, 1, 100000, &v) == -1)
 			conf_error(p->rep, line, "invalid dnsbl-threshold %s: "

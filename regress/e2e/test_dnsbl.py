@@ -3,7 +3,9 @@
 once: a client whose weighted score reaches the threshold gets 550 5.7.1
 at RCPT naming the list; an allow list's negative weight lets a listed
 client through; 127.255.255.x answers (a list refusing to answer) count
-for nothing; an authenticated client is never blocked.
+for nothing; an authenticated client is never blocked. With
+dnsbl-action score, nothing is blocked and the client's score is added
+to each message's spam score.
 
 Runs in a network namespace of its own (clients from 192.0.2.0/24 on
 its lo), the lists served by the test DNS server.
@@ -12,6 +14,7 @@ import os
 import smtplib
 import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -98,6 +101,22 @@ with Osms(start=False) as o:
         finally:
             c.close()
         t.expect(code == 250, "%d %r" % (code, text))
+
+    with t.case("dnsbl-action score: no block; the score goes with the "
+                "message (to Junk past spam-junk)"):
+        o.write_conf(o.conf_text() + 'checkd {\n\tdnsbl-action score\n'
+                     '\tspam-junk 5\n}\n')
+        t.require(o.ctl("reload").returncode == 0, "reload")
+        time.sleep(0.5)
+        mid = message_id()
+        data = ("From: x@remote.test\r\nTo: alice@example.test\r\n"
+                "Subject: hi\r\nMessage-ID: %s\r\n\r\nhi\r\n" % mid).encode()
+        code, text = smtp_data(mx, "x@remote.test", data, source="192.0.2.10")
+        t.expect(code == 250, "%d %r" % (code, text))
+        m = box.wait_for("alice/.Junk", mid)
+        t.require(m is not None, "not in Junk")
+        t.expect(m["X-Spam-Score"] == "10.00" and "dnsbl=10" in
+                 m["X-Spam-Status"], m["X-Spam-Status"])
 
     dns.stop()
 t.done()

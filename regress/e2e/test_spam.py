@@ -4,12 +4,15 @@ loopback): GTUBE refused at DATA, a message past the junk score
 delivered to the Junk folder with its score, a plain message to the
 INBOX, a message past the reject score refused, a sender's own spam
 fields removed, and rspamd down: accepted unscored, or 451 with
-spam-on-failure tempfail.
+spam-on-failure tempfail. Then the other engine, SpamAssassin's spamd
+(also Debian's): scored, and GTUBE refused.
 
 Runs in a network namespace of its own; rspamd and checkd resolve
 through the test DNS server.
 """
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,6 +59,15 @@ def delivered(o, box, sender, make, user="alice", **kw):
     m = box.wait_for(user, mid)
     t.require(m is not None, "not delivered to %s" % user)
     return m
+
+
+def spamd_ping(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), 2) as c:
+            c.sendall(b"PING SPAMC/1.5\r\n\r\n")
+            return b"PONG" in c.recv(100)
+    except OSError:
+        return False
 
 
 def score(m):
@@ -159,6 +171,39 @@ with Osms(start=False) as o:
         code, text = smtp_data(o.ports["smtp"], "ann@remote.test",
                                plain(message_id()))
         t.expect(code == 451 and b"4.7.1" in text, "%d %r" % (code, text))
+
+    # SpamAssassin's spamd (the spamc protocol), the other engine.
+    sa = subprocess.Popen(
+        ["/usr/sbin/spamd", "-L", "--listen=127.0.0.1:7830",
+         "--max-children=1", "-u", "nobody", "--syslog=stderr",
+         "--pidfile=" + o.path("spamd.pid")],
+        stdout=subprocess.DEVNULL, stderr=open(o.path("spamd.log"), "wb"),
+        start_new_session=True)
+    try:
+        t.require(wait_until(lambda: spamd_ping(7830), 60),
+                  "spamd did not start")
+        reload(o.make_conf(
+            'mta {\n\tresolver "127.0.0.1@%d"\n\ttrust-anchor "%s"\n}'
+            % (dns.port, dns.trust_anchor_file),
+            'checkd {\n\tenable yes\n\tspamd "127.0.0.1:7830"\n'
+            '\tspam-junk 1000\n\tspam-reject 15\n}'))
+
+        with t.case("spamd: scored, with its rules' names"):
+            m = delivered(o, box, "ann@remote.test", plain)
+            t.expect(score(m) is not None and
+                     m["X-Spam-Status"].startswith("No, score="),
+                     m["X-Spam-Status"])
+            t.expect(m["X-Spam-Symbols"], "no symbols")
+
+        with t.case("spamd: GTUBE refused at DATA with 550 5.7.1"):
+            code, text = smtp_data(o.ports["smtp"], "ann@remote.test",
+                                   plain(message_id()).replace(
+                                       b"Shall we", GTUBE.encode()))
+            t.expect(code == 550 and b"5.7.1 Spam message rejected" in text,
+                     "%d %r" % (code, text))
+    finally:
+        os.killpg(sa.pid, 15)
+        sa.wait(timeout=20)
 
     dns.stop()
 rs.clean()

@@ -1039,6 +1039,7 @@ test_defaults(void)
 		    "\tpublic-suffix-list "
 		    "\"/usr/share/publicsuffix/public_suffix_list.dat\"\n"
 		    "\trspamd \"\"\n"
+		    "\tspamd \"\"\n"
 		    "\tspam-reject 15\n"
 		    "\tspam-junk 6\n"
 		    "\tspam-on-failure accept\n"
@@ -1050,6 +1051,7 @@ test_defaults(void)
 		    "\tgreylist-spf-exempt \"\"\n"
 		    "\tdnsbl \"\"\n"
 		    "\tdnsbl-threshold 1\n"
+		    "\tdnsbl-action reject\n"
 		    "\tarc-trusted \"\"\n"
 		    "}\n"));
 		free(out);

@@ -1,15 +1,16 @@
 /*
- * rspamd's protocol (rspamd.h). The JSON reader knows only what the
- * answer needs: the top object's "score", "required_score", "action"
- * and the names in "symbols"; everything else is skipped, strings and
- * nesting checked, depth bounded.
+ * The spam engines' protocols (spamproto.h). rspamd's JSON is read for
+ * what the answer needs only: the top object's "score",
+ * "required_score", "action" and the names in "symbols"; everything
+ * else is skipped, strings and nesting checked, depth bounded. spamd's
+ * answer is a status line, a header and the symbol list.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "rspamd.h"
+#include "spamproto.h"
 #include "util.h"
 
 #define JSON_MAX_DEPTH	16
@@ -182,7 +183,7 @@ json_symbols(struct json *j, char *out, size_t size)
 }
 
 int
-rspamd_parse_reply(const char *reply, size_t len, struct rspamd_result *res,
+rspamd_parse_reply(const char *reply, size_t len, struct spam_result *res,
     const char **err)
 {
 	struct json	 j;
@@ -191,7 +192,7 @@ rspamd_parse_reply(const char *reply, size_t len, struct rspamd_result *res,
 	int		 have_score = 0;
 
 	memset(res, 0, sizeof(*res));
-	if (len > RSPAMD_MAX_REPLY) {
+	if (len > SPAM_MAX_REPLY) {
 		*err = "the answer is too long";
 		return -1;
 	}
@@ -269,7 +270,7 @@ header(struct buf *out, const char *name, const char *value)
 }
 
 int
-rspamd_request_head(const struct rspamd_request *rq, struct buf *out)
+rspamd_request_head(const struct spam_request *rq, struct buf *out)
 {
 	char	 len[32];
 	size_t	 i;
@@ -288,4 +289,107 @@ rspamd_request_head(const struct rspamd_request *rq, struct buf *out)
 			return -1;
 	(void)buf_addstr(out, "\r\n");
 	return out->over ? -1 : 0;
+}
+
+/*
+ * SpamAssassin's spamc protocol (spamd): SYMBOLS asks for the verdict
+ * and the names of the rules that hit.
+ */
+
+int
+spamc_request_head(const struct spam_request *rq, struct buf *out)
+{
+	char	 len[32];
+
+	(void)snprintf(len, sizeof(len), "%zu", rq->length);
+	(void)buf_addstr(out, "SYMBOLS SPAMC/1.5\r\n");
+	if (header(out, "Content-length", len) == -1 ||
+	    header(out, "Queue-Id", rq->queue_id) == -1)
+		return -1;
+	(void)buf_addstr(out, "\r\n");
+	return out->over ? -1 : 0;
+}
+
+/* The symbol list (spamd's body): rule names and commas, up to size. */
+static void
+spamc_symbols(const char *p, const char *end, char *out, size_t size)
+{
+	size_t	 n = 0;
+
+	while (p < end && (*p == '\r' || *p == '\n' || *p == ' '))
+		p++;
+	for (; p < end && n + 1 < size; p++) {
+		if (*p == '\r' || *p == '\n')
+			break;
+		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789_-.,", *p) == NULL || *p == '\0')
+			break;
+		out[n++] = *p;
+	}
+	/* A list cut short ends at its last whole name. */
+	if (p < end && *p != '\r' && *p != '\n') {
+		while (n > 0 && out[n - 1] != ',')
+			n--;
+		if (n > 0)
+			n--;
+	}
+	out[n] = '\0';
+}
+
+int
+spamc_parse_reply(const char *reply, size_t len, struct spam_result *res,
+    const char **err)
+{
+	const char	*p = reply, *end = reply + len, *nl, *body;
+	char		 line[256], verdict[16];
+	size_t		 n;
+	int		 have = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (len > SPAM_MAX_REPLY) {
+		*err = "the answer is too long";
+		return -1;
+	}
+	/* "SPAMD/1.1 0 EX_OK" */
+	if (len < 12 || strncmp(reply, "SPAMD/1.", 8) != 0 ||
+	    strncmp(reply + 9, " 0 ", 3) != 0) {
+		*err = "spamd did not answer EX_OK";
+		return -1;
+	}
+	if ((body = memmem(reply, len, "\r\n\r\n", 4)) == NULL) {
+		*err = "the answer has no end of header";
+		return -1;
+	}
+	for (p = memchr(reply, '\n', len); p != NULL && p < body;
+	    p = nl) {
+		p++;
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			break;
+		n = (size_t)(nl - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n >= sizeof(line))
+			continue;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		/* "Spam: True ; 1003.3 / 5.0" */
+		if (strncasecmp(line, "Spam:", 5) != 0)
+			continue;
+		if (sscanf(line + 5, " %15s ; %lf / %lf", verdict,
+		    &res->score, &res->required) != 3 ||
+		    (strcasecmp(verdict, "true") != 0 &&
+		    strcasecmp(verdict, "false") != 0 &&
+		    strcasecmp(verdict, "yes") != 0 &&
+		    strcasecmp(verdict, "no") != 0)) {
+			*err = "the Spam line is malformed";
+			return -1;
+		}
+		have = 1;
+	}
+	if (!have) {
+		*err = "the answer has no score";
+		return -1;
+	}
+	spamc_symbols(body + 4, end, res->symbols, sizeof(res->symbols));
+	return 0;
 }

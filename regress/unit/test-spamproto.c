@@ -1,17 +1,17 @@
 /*
- * rspamd's protocol (rspamd.c): the request's head, and answers read
- * back, good, odd and hostile.
+ * The spam engines' protocols (spamproto.c): rspamd's and spamd's
+ * requests, and their answers read back, good, odd and hostile.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
-#include "rspamd.h"
+#include "spamproto.h"
 #include "test.h"
 
 static int
-parse(const char *body, struct rspamd_result *r, const char **err)
+parse(const char *body, struct spam_result *r, const char **err)
 {
 	char	*reply;
 	int	 rc;
@@ -27,7 +27,7 @@ parse(const char *body, struct rspamd_result *r, const char **err)
 static void
 test_reply(void)
 {
-	struct rspamd_result	 r;
+	struct spam_result	 r;
 	const char		*err;
 
 	test_begin("rspamd: answers");
@@ -58,7 +58,7 @@ test_bad(void)
 		"{\"score\":1,\"x\":\"unterminated}",
 		"{\"score\":1,\"x\":\"ctl\x01\"}",
 	};
-	struct rspamd_result	 r;
+	struct spam_result	 r;
 	const char		*err;
 	size_t			 i;
 
@@ -78,7 +78,7 @@ static void
 test_request(void)
 {
 	static const char *const rcpts[] = { "a@x.test", "b@x.test" };
-	struct rspamd_request	 rq;
+	struct spam_request	 rq;
 	struct buf		 b = BUF_INIT(4096);
 
 	test_begin("rspamd: the request's head");
@@ -103,11 +103,60 @@ test_request(void)
 	test_end();
 }
 
+static void
+test_spamc(void)
+{
+	static const char *const bad[] = {
+		"SPAMD/1.1 76 Bad header line\r\n\r\n",
+		"SPAMD/1.1 0 EX_OK\r\nContent-length: 3\r\n\r\nA,B",
+		"SPAMD/1.1 0 EX_OK\r\nSpam: Maybe ; 1 / 5\r\n\r\n",
+		"SPAMD/1.1 0 EX_OK\r\nSpam: True ; x / 5\r\n\r\n",
+		"SPAMD/1.1 0 EX_OK\r\nSpam: True ; 1 / 5\r\n",
+		"HTTP/1.1 200 OK\r\n\r\n{\"score\":1}",
+	};
+	static const char *const rcpts[] = { "a@x.test" };
+	struct spam_request	 rq;
+	struct spam_result	 r;
+	struct buf		 b = BUF_INIT(4096);
+	const char		*err, *ok = "SPAMD/1.1 0 EX_OK\r\n"
+	    "Content-length: 21\r\nSpam: True ; 1003.3 / 5.0\r\n\r\n"
+	    "GTUBE,MISSING_DATE\r\n";
+	size_t			 i;
+
+	test_begin("spamd: the request, answers good and bad");
+	memset(&rq, 0, sizeof(rq));
+	rq.queue_id = "0123456789abcdef";
+	rq.rcpts = rcpts;
+	rq.nrcpts = 1;
+	rq.length = 42;
+	test_assert(spamc_request_head(&rq, &b) == 0 && buf_add(&b, "", 1) ==
+	    0);
+	test_assert(strcmp(b.data, "SYMBOLS SPAMC/1.5\r\nContent-length: 42"
+	    "\r\nQueue-Id: 0123456789abcdef\r\n\r\n") == 0);
+	buf_free(&b);
+	test_assert(spamc_parse_reply(ok, strlen(ok), &r, &err) == 0);
+	test_assert(r.score > 1003.2 && r.score < 1003.4 && r.required == 5.0);
+	test_assert(strcmp(r.symbols, "GTUBE,MISSING_DATE") == 0);
+	test_assert(r.action[0] == '\0');
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err = NULL;
+		test_assert(spamc_parse_reply(bad[i], strlen(bad[i]), &r,
+		    &err) == -1 && err != NULL);
+	}
+	/* A symbol list with junk in it ends before the junk. */
+	ok = "SPAMD/1.1 0 EX_OK\r\nSpam: False ; -0.1 / 5.0\r\n\r\n"
+	    "A,B,C<evil>";
+	test_assert(spamc_parse_reply(ok, strlen(ok), &r, &err) == 0 &&
+	    strcmp(r.symbols, "A,B") == 0 && r.score < 0);
+	test_end();
+}
+
 int
 main(void)
 {
 	test_reply();
 	test_bad();
 	test_request();
+	test_spamc();
 	return test_exit();
 }
