@@ -2,8 +2,8 @@
 """The demo's name server: the test DNS server (regress/e2e/dnstest.py)
 on 127.0.0.1, answering for the demo domain (SPF, its DKIM key, a DMARC
 policy) and the demo's partner domain, so that checkd's sender checks
-have answers on loopback. It ends with the process that started it
-(scripts/demo.sh, which becomes osmsd).
+have answers on loopback. It ends when its standard input, a pipe
+that scripts/demo.sh and then osmsd hold open, reaches its end.
 
     demo-dns.py STATE_DIR PORT
 """
@@ -30,4 +30,4 @@ srv = DnsServer(os.path.join(state, "dns"), zones, port=port)
 os.makedirs(srv.workdir, exist_ok=True)
 srv._write_config()
 os.execv(srv.python, [srv.python, os.path.join(E2E, "dnstest.py"), "serve",
-                      srv.config_file])
+                      srv.config_file, "--parent-fd", "0"])

@@ -312,10 +312,13 @@ EOF
 }
 
 # The demo's name server on loopback (scripts/demo-dns.py), so that the
-# sender checks (SPF, DKIM, DMARC) have answers; it ends with osmsd.
+# sender checks (SPF, DKIM, DMARC) have answers. Its standard input is a
+# pipe whose other end (descriptor 9) this shell, and then osmsd, holds:
+# it ends as soon as they do.
 mkdir -p "$D/dns"
 rm -f "$D/dns/dnstest-status.json"
-/usr/bin/python3 scripts/demo-dns.py "$D" 10053 >>"$D/dns/demo-dns.log" 2>&1 &
+exec 9> >(exec /usr/bin/python3 scripts/demo-dns.py "$D" 10053 \
+    >>"$D/dns/demo-dns.log" 2>&1)
 for _ in $(seq 100); do
 	[ -s "$D/dns/dnstest-status.json" ] && break
 	sleep 0.1
