@@ -32,6 +32,7 @@ struct grey_job {
 	enum osms_role		 from;
 	char			 ip[64], helo[256];
 	char			 sender[ADDR_MAX_TEXT], rcpt[ADDR_MAX_TEXT];
+	char			 hostname[256];	/* ours, for the worker */
 	struct resolver		*res;
 	struct authres		 ar;		/* SPF, for the exemption */
 };
@@ -174,7 +175,7 @@ grey_spf_work(void *arg)
 	in.ip = j->ip;
 	in.helo = j->helo;
 	in.sender = j->sender;
-	in.hostname = proc_conf()->hostname;
+	in.hostname = j->hostname;
 	in.from_domain = "";
 	in.spf = 1;
 	sa_check(j->res->ctx, &in, &j->ar);
@@ -225,6 +226,8 @@ client_grey_request(struct channel *ch, struct imsg *imsg)
 	at = strrchr(j->sender, '@');
 	if (at != NULL && word_in_list(checkd_set.grey_spf, at + 1) &&
 	    (j->res = resolver_get()) != NULL) {
+		(void)osms_strlcpy(j->hostname, proc_conf()->hostname,
+		    sizeof(j->hostname));
 		workq_push(grey_spf_work, grey_spf_done, j);
 		return;
 	}

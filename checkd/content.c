@@ -43,7 +43,11 @@ struct check_job {
 	size_t			 len;
 	unsigned		 pending;	/* workers still at it */
 	struct resolver		*res;
+	/* The settings it started with: workers read no global. */
 	struct ar_policy	 policy;
+	uint32_t		 spf, dkim, dmarc;
+	char			 arc_trusted[1024];
+	char			 hostname[256];
 	struct authres		 ar;
 	enum ar_action		 action;
 	char			 why[200];
@@ -101,10 +105,10 @@ check_work(void *arg)
 	in.ip = j->ip;
 	in.helo = j->helo;
 	in.sender = j->sender;
-	in.hostname = proc_conf()->hostname;
-	in.spf = checkd_set.spf != 0;
-	in.dkim = checkd_set.dkim != 0 && j->msg != NULL;
-	in.dmarc = checkd_set.dmarc != 0 && j->msg != NULL;
+	in.hostname = j->hostname;
+	in.spf = j->spf != 0;
+	in.dkim = j->dkim != 0 && j->msg != NULL;
+	in.dmarc = j->dmarc != 0 && j->msg != NULL;
 	in.from_domain = from;
 	in.msg = j->msg;
 	in.len = j->len;
@@ -125,7 +129,7 @@ check_work(void *arg)
 		(void)osms_strlcpy(j->ar.arc_sealer, arc.sealer,
 		    sizeof(j->ar.arc_sealer));
 		j->ar.arc_trusted = arc.result == ARC_PASS &&
-		    word_in_list(checkd_set.arc_trusted, arc.sealer);
+		    word_in_list(j->arc_trusted, arc.sealer);
 	}
 	j->action = authres_decide(&j->ar, &j->policy, j->why,
 	    sizeof(j->why));
@@ -147,7 +151,7 @@ spam_work(void *arg)
 	rq.ip = j->ip;
 	rq.helo = j->helo;
 	rq.sender = j->sender;
-	rq.hostname = proc_conf()->hostname;
+	rq.hostname = j->hostname;
 	rq.queue_id = j->tag;
 	rq.length = j->len;
 	rq.rcpts = (const char *const *)list;
@@ -301,6 +305,13 @@ content_request(struct channel *ch, struct imsg *imsg)
 	j->reqid = imsg->hdr.id;
 	j->from = ch->remote;
 	j->policy = checkd_set.policy;
+	j->spf = checkd_set.spf;
+	j->dkim = checkd_set.dkim;
+	j->dmarc = checkd_set.dmarc;
+	(void)osms_strlcpy(j->arc_trusted, checkd_set.arc_trusted,
+	    sizeof(j->arc_trusted));
+	(void)osms_strlcpy(j->hostname, proc_conf()->hostname,
+	    sizeof(j->hostname));
 	if (njobs >= CHECKD_MAX_JOBS || (j->res = resolver_get()) == NULL) {
 		check_unavailable(ch, j->reqid, j->tag, njobs >=
 		    CHECKD_MAX_JOBS ? "too many checks waiting" :
