@@ -971,10 +971,10 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 			    "", rq->checks, rq->ar[0] == '\0' ? "" :
 			    rq->checks[0] ? ";\r\n\t" : " ", rq->ar);
 		(void)snprintf(head + strlen(head), sizeof(head) -
-		    strlen(head), "%s%s%s%s%s%s%s", rq->fields, notes[0] ?
-		    GW_HEADER " " :
-		    "", notes, notes[0] ? "\r\n" : "", rq->pgp[0] ?
-		    GW_PGP_HEADER " " : "", rq->pgp, rq->pgp[0] ? "\r\n" : "");
+		    strlen(head), "%s%s%s%s%s%s%s", rq->fields,
+		    notes[0] ? GW_HEADER " " : "", notes,
+		    notes[0] ? "\r\n" : "", rq->pgp[0] ? GW_PGP_HEADER " " :
+		    "", rq->pgp, rq->pgp[0] ? "\r\n" : "");
 	}
 	if (write_all(out, head, strlen(head)) == -1 ||
 	    write_all(out, cur.data, cur.len) == -1) {

@@ -19,7 +19,7 @@ __all__ = [
     "Mailboxes", "message_id", "make_message", "send", "insecure_ctx",
     "Conn", "connect", "read_line", "read_lines", "read_codes", "rss_kb",
     "Scram", "smtp_data", "smtp_scram", "submit", "wait_until", "wait_log",
-    "dkim_verify", "arc_seal",
+    "dkim_verify", "arc_seal", "smtp_rcpt",
 ]
 
 
@@ -92,6 +92,20 @@ def smtp_data(port, sender, data, rcpts=("alice@example.test",),
     finally:
         c.close()
     return code, text
+
+
+def smtp_rcpt(port, sender, rcpt="alice@example.test", source=None,
+              helo="client.remote.test"):
+    """MAIL and one RCPT, plain SMTP: (code, text) of the RCPT reply.
+    source: the client's address."""
+    c = smtplib.SMTP("127.0.0.1", port, timeout=30,
+                     source_address=(source, 0) if source else None)
+    try:
+        c.ehlo(helo)
+        c.mail(sender)
+        return c.rcpt(rcpt)
+    finally:
+        c.close()
 
 
 def wait_until(cond, timeout=20):

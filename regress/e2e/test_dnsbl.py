@@ -32,14 +32,7 @@ for i in range(10, 15):
 
 
 def rcpt(port, source):
-    c = smtplib.SMTP("127.0.0.1", port, timeout=30,
-                     source_address=(source, 0))
-    try:
-        c.ehlo("client.remote.test")
-        c.mail("x@remote.test")
-        return c.rcpt("alice@example.test")
-    finally:
-        c.close()
+    return smtp_rcpt(port, "x@remote.test", source=source)
 
 
 with Osms(start=False) as o:

@@ -12,7 +12,6 @@ its lo), with the test DNS server for the SPF exemption.
 """
 import os
 import re
-import smtplib
 import subprocess
 import sys
 import time
@@ -36,15 +35,7 @@ DELAY = 3
 
 
 def rcpt(port, source, sender, to="alice@example.test"):
-    """MAIL and RCPT: the RCPT reply (code, text)."""
-    c = smtplib.SMTP("127.0.0.1", port, timeout=30,
-                     source_address=(source, 0))
-    try:
-        c.ehlo("client.remote.test")
-        c.mail(sender)
-        return c.rcpt(to)
-    finally:
-        c.close()
+    return smtp_rcpt(port, sender, to, source=source)
 
 
 def send(port, source, sender, mid):

@@ -59,18 +59,7 @@ def mime(mid, parts, sender="x@remote.test", rcpt="alice@example.test"):
 
 def smtp_send(port, data, rcpt="alice@example.test", sender="x@remote.test"):
     """(code, text) of the final reply to DATA."""
-    c = smtplib.SMTP("127.0.0.1", port, timeout=60)
-    try:
-        c.ehlo("client.test")
-        c.mail(sender)
-        c.rcpt(rcpt)
-        code, text = c.data(data)
-        c.quit()
-    except smtplib.SMTPServerDisconnected:
-        return 0, b"disconnected"
-    finally:
-        c.close()
-    return code, text
+    return smtp_data(port, sender, data, rcpts=(rcpt,))
 
 
 with Osms() as o:
