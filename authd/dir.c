@@ -75,7 +75,6 @@ dir_domain(struct directory *dir, const char *name, struct domain **dp,
 				goto found;
 		/* The databases that list their domains. */
 		target[0] = '\0';
-		f = TABLE_NOTFOUND;
 		TAILQ_FOREACH(d, &dir->domains, entry) {
 			if (strcmp(d->name, "*") != 0 || d->users == NULL)
 				continue;

@@ -16,7 +16,9 @@
  * exchange being served is thread-local there.
  *
  * Failures are slowed down per client address and per account
- * (ratelimit.c); past a limit a client address is refused for a while.
+ * (ratelimit.c), the delay counted from the request, so that when a
+ * failure is answered does not tell how long its hash took; past a
+ * limit a client address is refused for a while.
  * An account is never locked: that would let anyone lock out its owner.
  * Each failure is logged as one line a tool like fail2ban can match.
  */
@@ -25,6 +27,7 @@
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
 #include <ctype.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +54,7 @@
 
 #define SASL_MAX_EXCHANGES	4096
 #define SASL_MAX_STEPS		8	/* a mechanism needs at most 3 */
+#define INVALID_USER		"<invalid>"	/* not an address */
 
 struct exchange {
 	uint64_t		 id;		/* the session's */
@@ -63,6 +67,7 @@ struct exchange {
 	int			 busy;
 	int			 aborted;
 	int			 steps;
+	struct timespec		 began;		/* the step's start */
 	struct event		 delay;		/* a failure's answer waits */
 
 	/* the job's input and output */
@@ -175,7 +180,12 @@ exchange_user(struct exchange *x, const char *user)
 	return x->found ? 0 : -1;
 }
 
-/* Users are addresses: lower case, and nothing else may pass. */
+/*
+ * Users are addresses, in lower case. A name that is no address is no
+ * user's, but it is not refused here: libsasl2's LOGIN then leaks the
+ * password it holds (found by fuzz_sasl). It becomes INVALID_USER, which
+ * no address can be, and fails at the password like an unknown user.
+ */
 static int
 cb_canon_user(sasl_conn_t *conn, void *context, const char *in,
     unsigned inlen, unsigned flags, const char *realm, char *out,
@@ -190,13 +200,17 @@ cb_canon_user(sasl_conn_t *conn, void *context, const char *in,
 	(void)context;
 	(void)flags;
 	(void)realm;
-	if (inlen == 0 || inlen >= sizeof(buf) || memchr(in, '\0', inlen))
-		return SASL_BADPROT;
-	memcpy(buf, in, inlen);
-	buf[inlen] = '\0';
-	if (addr_parse_mailbox(buf, ADDR_UTF8, &a, &errstr) == -1 ||
-	    addr_format(&a, buf, sizeof(buf)) == -1)
-		return SASL_BADPROT;
+	buf[0] = '\0';
+	if (inlen > 0 && inlen < sizeof(buf) && memchr(in, '\0', inlen) ==
+	    NULL) {
+		memcpy(buf, in, inlen);
+		buf[inlen] = '\0';
+		if (addr_parse_mailbox(buf, ADDR_UTF8, &a, &errstr) == -1 ||
+		    addr_format(&a, buf, sizeof(buf)) == -1)
+			buf[0] = '\0';
+	}
+	if (buf[0] == '\0')
+		(void)osms_strlcpy(buf, INVALID_USER, sizeof(buf));
 	for (i = 0; buf[i]; i++)
 		buf[i] = (char)tolower((unsigned char)buf[i]);
 	if (strlen(buf) >= out_max)
@@ -238,6 +252,11 @@ cb_checkpass(sasl_conn_t *conn, void *context, const char *user,
 			log_warnx("authd: the password of %s is stored in a"
 			    " scheme osms refuses (plaintext, DES or unknown);"
 			    " set a new one", x->user);
+		else if (pass != NULL && passlen <= PWHASH_MAX_PASSWORD &&
+		    memchr(pass, '\0', passlen) == NULL)
+			log_warnx("authd: the password hash of %s is malformed"
+			    " or costs more than osms allows; set a new one",
+			    x->user);
 		pwhash_dummy(pass, passlen);
 		return SASL_BADAUTH;
 	}
@@ -436,6 +455,19 @@ failure_answer(evutil_socket_t fd, short ev, void *arg)
 	exchange_free(x);
 }
 
+/* Milliseconds since t, on the monotonic clock. */
+static unsigned
+ms_since(const struct timespec *t)
+{
+	struct timespec	 now;
+	long long	 ms;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(now.tv_sec - t->tv_sec) * 1000 +
+	    (now.tv_nsec - t->tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > UINT_MAX ? UINT_MAX : (unsigned)ms;
+}
+
 static void
 step_done(void *arg)
 {
@@ -444,7 +476,7 @@ step_done(void *arg)
 	struct msg	 m;
 	struct timeval	 tv;
 	char		 ipkey[80], userkey[ADDR_MAX_TEXT + 8];
-	unsigned	 d1, d2;
+	unsigned	 d1, d2, spent;
 	time_t		 now = time(NULL);
 
 	x->busy = 0;
@@ -497,6 +529,14 @@ step_done(void *arg)
 	    " disabled)" : "");
 	if (d2 > d1)
 		d1 = d2;
+	/*
+	 * The delay counts from the step's start, not its end: the hash it
+	 * spent (the user's own scheme, or the dummy for a user that does
+	 * not exist) does not show in when the failure is answered
+	 * (SECURITY.md H3), as long as it took less than the delay.
+	 */
+	spent = ms_since(&x->began);
+	d1 = spent < d1 ? d1 - spent : 0;
 	tv.tv_sec = d1 / 1000;
 	tv.tv_usec = (d1 % 1000) * 1000;
 	x->busy = 1;		/* until the delayed answer */
@@ -527,6 +567,7 @@ run(struct exchange *x, const void *in, size_t inlen)
 {
 	x->busy = 1;
 	x->steps++;
+	(void)clock_gettime(CLOCK_MONOTONIC, &x->began);
 	x->in = NULL;
 	x->inlen = (unsigned)inlen;
 	if (in != NULL) {
@@ -624,7 +665,7 @@ authd_sasl_peer_down(enum osms_role role)
 	if (exchanges.count == 0)
 		return;
 	/* Take them all out, put them back, then end that peer's. */
-	all = xcalloc(exchanges.count, sizeof(*all));
+	all = xcalloc(exchanges.count, sizeof(struct exchange *));
 	while ((x = idmap_any(&exchanges, &id)) != NULL) {
 		(void)idmap_del(&exchanges, id);
 		all[n++] = x;

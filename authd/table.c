@@ -37,7 +37,7 @@ table_grow(struct table *t)
 	struct table_entry	**nb, *e, *next;
 	size_t			  n = t->nbuckets ? t->nbuckets * 2 : 64, i, h;
 
-	nb = xcalloc(n, sizeof(*nb));
+	nb = xcalloc(n, sizeof(struct table_entry *));
 	for (i = 0; i < t->nbuckets; i++)
 		for (e = t->buckets[i]; e != NULL; e = next) {
 			next = e->next;
@@ -226,11 +226,13 @@ char **
 table_keys(const struct table *t, size_t *np)
 {
 	struct table_entry	*e;
-	char			**keys = NULL;
+	char			**keys;
 	size_t			 i, n = 0;
 
-	if (t->count > 0)
-		keys = xcalloc(t->count, sizeof(*keys));
+	*np = 0;
+	if (t->count == 0)
+		return NULL;
+	keys = xcalloc(t->count, sizeof(*keys));
 	for (i = 0; i < t->nbuckets; i++)
 		for (e = t->buckets[i]; e != NULL; e = e->next)
 			keys[n++] = xstrdup(e->key);

@@ -356,7 +356,7 @@ check_dmarc(struct ub_ctx *ctx, const struct sa_input *in,
 	(void)osms_strlcpy(ar->from_domain, in->from_domain,
 	    sizeof(ar->from_domain));
 	if (ar->from_fields != 1 || ar->from_domain[0] == '\0') {
-		ar->dmarc = ar->from_fields > 1 ? AR_PERMERROR : AR_NONE;
+		ar->dmarc = ar->from_fields != 0 ? AR_PERMERROR : AR_NONE;
 		return;
 	}
 	rec = xmalloc(SA_MAX_RECORD);

@@ -5,13 +5,15 @@
  * while the user still listens (encryption that is mandatory but has no
  * certificate, a user's own encryption where that may not leave, a
  * signature that is required but cannot be made). Inbound, a message
- * from outside, before the virus scan: decrypted with the key of a
- * recipient (its address's, else its domain's), its signature checked
- * against the store's trust anchors, and what was done recorded in an
- * X-Osms-SMIME field, which a sender cannot set: such fields that come
- * with the message are removed. A signer that verifies and matches the
- * From address has its certificate kept (harvested/), so replies to it
- * can be encrypted (encrypt.c, as mail leaves).
+ * from outside, before the virus scan: decrypted with the keys of its
+ * recipients (each one's address's, else its domain's) when it is
+ * encrypted for every one of them and no copy leaves, its signature
+ * checked against the store's trust anchors, and what was done recorded
+ * in an X-Osms-SMIME field, which a sender cannot set: such fields that
+ * come with the message are removed (also from a message too large for
+ * the rest). A signer that verifies and matches the From address has its
+ * certificate kept (harvested/), so replies to it can be encrypted
+ * (encrypt.c, as mail leaves).
  *
  * The message arrives as a read-only descriptor (IMSG_CRYPT_SOURCE) and
  * the new content goes to a write-only one (IMSG_CRYPT_PROCESS), both
@@ -175,14 +177,17 @@ angle_address(const char *v, char *addr, size_t size)
 	}
 }
 
-/* The address in the message's From field, lower case, or "". */
+/* The address in the message's From field, lower case, or "": also
+ * when there are two, for a reader may show either (RFC 5322 allows
+ * one). */
 static void
 from_address(const struct buf *m, char *addr, size_t size)
 {
 	struct mime_msg		*mm;
 	const char		*err, *p, *end, *lf;
 	char			 value[1024];
-	size_t			 n;
+	size_t			 n, k;
+	int			 seen = 0;
 
 	addr[0] = '\0';
 	if ((mm = mime_parse(m->data, m->len, &err)) == NULL)
@@ -192,16 +197,20 @@ from_address(const struct buf *m, char *addr, size_t size)
 	for (; p < end; p = lf + 1) {
 		if ((lf = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			break;
-		if ((size_t)(end - p) > 5 && strncasecmp(p, "From:", 5) == 0) {
-			n = (size_t)(lf - p - 5);
-			if (n >= sizeof(value))
-				n = sizeof(value) - 1;
-			memcpy(value, p + 5, n);
-			value[n] = '\0';
-			value[strcspn(value, "\r")] = '\0';
-			angle_address(value, addr, size);
+		if ((k = verdict_field_name(p, (size_t)(lf - p),
+		    "From:")) == 0)
+			continue;
+		if (seen++) {
+			addr[0] = '\0';
 			break;
 		}
+		n = (size_t)(lf - p) - k;
+		if (n >= sizeof(value))
+			n = sizeof(value) - 1;
+		memcpy(value, p + k, n);
+		value[n] = '\0';
+		value[strcspn(value, "\r")] = '\0';
+		angle_address(value, addr, size);
 	}
 	mime_free(mm);
 	for (n = 0; addr[n] != '\0'; n++)
@@ -367,6 +376,48 @@ adopt(struct buf *cur, struct buf *next)
 	buf_init(next, cur->max);
 }
 
+/* Only we may give our verdict, nor may a sender give its own spam
+ * score where ours goes: such fields leave cur. 1 if some did. */
+static int
+strip_forged(struct buf *cur, const struct request *rq)
+{
+	struct buf	 next = BUF_INIT(2 * SMIME_MAX_MESSAGE);
+	const char	*names[2 + nitems(spam_fields)];
+	size_t		 i, n = 0;
+	int		 changed = 0;
+
+	names[n++] = GW_HEADER;
+	names[n++] = GW_PGP_HEADER;
+	for (i = 0; rq->fields[0] != '\0' && i < nitems(spam_fields); i++)
+		names[n++] = spam_fields[i];
+	for (i = 0; i < n; i++) {
+		if (verdict_strip(cur->data, cur->len, authserv_id, names[i],
+		    &next) == 1) {
+			changed = 1;
+			adopt(cur, &next);
+		} else
+			buf_reset(&next);
+	}
+	buf_free(&next);
+	return changed;
+}
+
+/* Where the header of the message at p ends: its blank line, or len. */
+static size_t
+header_length(const char *p, size_t len)
+{
+	const char	*lf;
+	size_t		 i = 0;
+
+	while (i < len && (lf = memchr(p + i, '\n', len - i)) != NULL) {
+		i = (size_t)(lf - p) + 1;
+		if (i < len && (p[i] == '\n' || (p[i] == '\r' && i + 1 <
+		    len && p[i + 1] == '\n')))
+			return i;
+	}
+	return len;
+}
+
 /*
  * Mail from outside: cur is replaced as the steps go; notes say what was
  * done. 1 if the message changed.
@@ -398,64 +449,63 @@ inbound(struct buf *cur, struct request *rq, char *notes, size_t size)
 		keep |= pol.keep_original == POLICY_YES;
 		tag |= pol.subject_tag == POLICY_YES;
 	}
-	/* Only we may give our verdict. */
-	if (verdict_strip(cur->data, cur->len, authserv_id, GW_HEADER,
-	    &next) == 1) {
-		changed = 1;
-		adopt(cur, &next);
-	} else
-		buf_reset(&next);
-	if (verdict_strip(cur->data, cur->len, authserv_id, GW_PGP_HEADER,
-	    &next) == 1) {
-		changed = 1;
-		adopt(cur, &next);
-	} else
-		buf_reset(&next);
-	/* Nor may a sender give its own spam score where ours goes. */
-	for (i = 0; rq->fields[0] != '\0' && i < nitems(spam_fields); i++) {
-		if (verdict_strip(cur->data, cur->len, authserv_id,
-		    spam_fields[i], &next) == 1) {
-			changed = 1;
-			adopt(cur, &next);
-		} else
-			buf_reset(&next);
-	}
-	/* An encrypted part among others (EFAIL) is decrypted apart. */
+	changed = strip_forged(cur, rq);
+	/*
+	 * An encrypted part among others (EFAIL) is decrypted apart. The
+	 * plaintext goes to every destination, so it is made only if no
+	 * copy leaves and each recipient may have it done with a key of
+	 * its own (or its domain's) that the message is encrypted for:
+	 * else an old message sent again would be read by whoever it was
+	 * not meant for (EFAIL's decryption oracle).
+	 */
 	if (smime_is_encrypted(cur->data, cur->len) ||
 	    (nested = smime_has_nested(cur->data, cur->len))) {
-		(void)osms_strlcpy(notes, "encrypted, for no key here", size);
-		for (i = 0; i < rq->nrcpts; i++) {
+		for (i = 0, n = 0; rq->noutside == 0 && i < rq->nrcpts; i++) {
 			r = rq->rcpts[i];
 			gateway_policy(POLICY_INBOUND, rq->sender, r, &pol);
-			if (pol.decrypt != POLICY_YES)
-				continue;
 			at = strrchr(r, '@');
-			if (decrypt_with(r, cur, nested, &next) == 0 ||
-			    (at != NULL && decrypt_with(at + 1, cur, nested,
-			    &next) == 0)) {
-				/* What came, kept as evidence, by policy. */
-				if (keep && !nested)
-					(void)buf_add(&orig, cur->data,
-					    cur->len);
-				decrypted = 1;
-				(void)snprintf(notes, size, "decrypted for "
-				    "%.100s%s", r, nested ? " (one encrypted "
-				    "part among unencrypted ones: not joined to "
-				    "them, the original attached)" : "");
-				adopt(cur, &next);
-				ndecrypted++;
-				break;
-			}
 			buf_reset(&next);
+			if (pol.decrypt != POLICY_YES ||
+			    (decrypt_with(r, cur, nested, &next) == -1 &&
+			    (at == NULL || decrypt_with(at + 1, cur, nested,
+			    &next) == -1)))
+				break;
+			n++;
 		}
+		if (rq->noutside > 0)
+			(void)snprintf(notes, size, "encrypted, not decrypted: "
+			    "a copy leaves for %.100s", rq->outside[0]);
+		else if (n == 0)
+			(void)osms_strlcpy(notes, "encrypted, for no key here",
+			    size);
+		else if (n < rq->nrcpts)
+			(void)snprintf(notes, size, "encrypted, not decrypted: "
+			    "not for %.100s", rq->rcpts[n]);
+		else {
+			/* What came, kept as evidence, by policy. */
+			if (keep && !nested)
+				(void)buf_add(&orig, cur->data, cur->len);
+			decrypted = 1;
+			(void)snprintf(notes, size, "decrypted for %.100s%s",
+			    rq->rcpts[0], nested ? " (one encrypted part "
+			    "among unencrypted ones: not joined to them, the "
+			    "original attached)" : "");
+			adopt(cur, &next);
+			ndecrypted++;
+		}
+		buf_reset(&next);
 		changed = 1;
 	}
-	/* OpenPGP likewise, for the recipients that may have it done. */
+	/* OpenPGP likewise: by the same rule (pgp.c checks that it is
+	 * encrypted for each recipient), else not at all. */
 	from_address(cur, from, sizeof(from));
 	for (i = 0, n = 0; i < rq->nrcpts; i++) {
 		gateway_policy(POLICY_INBOUND, rq->sender, rq->rcpts[i], &pol);
-		if (pol.decrypt == POLICY_YES)
-			decryptable[n++] = rq->rcpts[i];
+		if (pol.decrypt != POLICY_YES || rq->noutside > 0) {
+			n = 0;
+			break;
+		}
+		decryptable[n++] = rq->rcpts[i];
 	}
 	/* And their domains: a partner gateway encrypts to the domain key. */
 	for (i = 0, j = n; i < j; i++) {
@@ -898,10 +948,12 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 	struct request		*rq = xcalloc(1, sizeof(*rq));
 	struct buf		 cur = BUF_INIT(2 * SMIME_MAX_MESSAGE);
 	struct stat		 st;
-	char			 notes[512], head[8192], *map;
+	char			 notes[512], head[8192], *map = NULL;
 	uint64_t		 size = 0;
 	uint32_t		 outgoing;
+	size_t			 mapped = 0, hlen = 0;
 	int			 out, src, rewritten = 0, changed, ready;
+	int			 whole;
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_str(&r, rq->tag, sizeof(rq->tag));
@@ -943,17 +995,29 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 		return;
 	}
 	notes[0] = '\0';
-	if (fstat(src, &st) == -1 || st.st_size <= 0 ||
-	    st.st_size > SMIME_MAX_MESSAGE || (map = mmap(NULL,
+	if (fstat(src, &st) == -1 || st.st_size <= 0 || (map = mmap(NULL,
 	    (size_t)st.st_size, PROT_READ, MAP_PRIVATE, src, 0)) ==
 	    MAP_FAILED)
 		goto done;
-	(void)buf_add(&cur, map, (size_t)st.st_size);
-	(void)munmap(map, (size_t)st.st_size);
-	if (cur.over || ready != 1)
+	mapped = (size_t)st.st_size;
+	/*
+	 * Too large to be decrypted or verified: from outside, its header
+	 * still loses the verdict fields it came with and gets checkd's,
+	 * and the body is copied as it is.
+	 */
+	whole = mapped <= SMIME_MAX_MESSAGE;
+	hlen = whole ? mapped : header_length(map, mapped);
+	if ((!whole && (outgoing || hlen > SMIME_MAX_MESSAGE)) ||
+	    buf_add(&cur, map, hlen) == -1 || ready != 1)
 		goto done;
-	changed = outgoing ? outbound(&cur, rq, notes, sizeof(notes)) :
-	    inbound(&cur, rq, notes, sizeof(notes));
+	if (!whole) {
+		changed = strip_forged(&cur, rq);
+		(void)snprintf(notes, sizeof(notes), "too large to be "
+		    "decrypted or verified (%zu bytes)", mapped);
+	} else if (outgoing)
+		changed = outbound(&cur, rq, notes, sizeof(notes));
+	else
+		changed = inbound(&cur, rq, notes, sizeof(notes));
 	/* checkd's results are written even if nothing else changed. */
 	if ((!changed && (outgoing || (rq->checks[0] == '\0' &&
 	    rq->fields[0] == '\0'))) || rq->refusal[0] != '\0')
@@ -977,14 +1041,17 @@ gateway_process(struct channel *ch, struct imsg *imsg)
 		    "", rq->pgp, rq->pgp[0] ? "\r\n" : "");
 	}
 	if (write_all(out, head, strlen(head)) == -1 ||
-	    write_all(out, cur.data, cur.len) == -1) {
+	    write_all(out, cur.data, cur.len) == -1 ||
+	    write_all(out, map + hlen, mapped - hlen) == -1) {
 		log_warn("cryptod: %s: write", rq->tag);
 		(void)osms_strlcpy(notes, "cannot write", sizeof(notes));
 		goto done;
 	}
-	size = strlen(head) + cur.len;
+	size = strlen(head) + cur.len + mapped - hlen;
 	rewritten = 1;
 done:
+	if (mapped > 0)
+		(void)munmap(map, mapped);
 	(void)close(src);
 	(void)close(out);
 	answer(ch, imsg->hdr.id, rewritten, size, notes, rq->tag, rq->refusal);

@@ -69,11 +69,14 @@ static void
 imap_dispatch_peer(struct channel *ch, struct imsg *imsg)
 {
 	switch (imsg->hdr.type) {
+	/* Garbage from authd is authd's fault, not a reason to die. */
 	case IMSG_AUTH_SASL_CHALLENGE:
-		login_auth_challenge(imsg);
+		if (login_auth_challenge(imsg) == -1)
+			channel_bad_message(ch, imsg, "bad SASL challenge");
 		break;
 	case IMSG_AUTH_SASL_RESULT:
-		login_auth_result(imsg);
+		if (login_auth_result(imsg) == -1)
+			channel_bad_message(ch, imsg, "bad SASL result");
 		break;
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");

@@ -409,12 +409,15 @@ imap_set_indexes(struct imap_session *s, const struct imap_seqset *set0,
 
 			if (lo == 0)
 				continue;
-			if (n + (hi - lo + 1) > cap) {
-				cap = n + (hi - lo + 1);
-				idx = xreallocarray(idx, cap, sizeof(*idx));
-			}
-			for (i = lo; i <= hi; i++)
+			for (i = lo; i <= hi; i++) {
+				if (n == cap) {
+					/* Room for the rest of the range. */
+					cap = n + (hi - i + 1);
+					idx = xreallocarray(idx, cap,
+					    sizeof(*idx));
+				}
 				idx[n++] = i - 1;
+			}
 		}
 	} else {
 		/* UIDs: walk the view once against the sorted ranges. */
@@ -776,6 +779,9 @@ feed(struct imap_session *s, enum imap_feed f, const char *err)
 			imap_untagged(s, "BYE Cannot continue after that");
 			s->state = IMAP_LOGOUT;
 		}
+		/* The tag is spent: a long line next starts a command of its
+		 * own, to be refused under its own tag (too_long()). */
+		imap_reader_reset(s->rd);
 		return;
 	case IMAP_FEED_COMPLETE:
 		break;
@@ -863,9 +869,9 @@ imap_input(struct imap_session *s)
 			idle_done(s, imap_is_done(line, len));
 			continue;
 		}
-		err = NULL;
-		feed(s, imap_reader_line(s->rd, line, len, &n, &sync, &err),
-		    err);
+		/* Two statements: err is set by the call, not before it. */
+		f = imap_reader_line(s->rd, line, len, &n, &sync, &err);
+		feed(s, f, err);
 	}
 	if (s->state == IMAP_LOGOUT) {
 		io_pause_read(s->io);

@@ -33,6 +33,13 @@ static int		 nproxied;
 static void	 login_io(struct io *, enum io_event, void *);
 static void	 session_io(struct io *, enum io_event, void *);
 
+/* The login an answer is for; there is none before the first connect. */
+static struct login *
+login_find(uint64_t id)
+{
+	return ready ? idmap_get(&logins, id) : NULL;
+}
+
 static uint64_t
 login_new_id(void)
 {
@@ -171,6 +178,21 @@ login_close_after(struct login *lg)
 		login_close(lg, "done");
 }
 
+/*
+ * STARTTLS/STLS: nothing may follow the command before the handshake
+ * (RFC 9051 6.2.1, RFC 2595 4). What did is a client's bug or an
+ * injection (CVE-2011-0411): 1, logged, and the caller ends the session.
+ */
+int
+login_pipelined(struct login *lg, const char *cmd)
+{
+	if (io_inbuf(lg->io) == 0)
+		return 0;
+	log_warnx("%016llx imapd from=%s sent data after %s; closing",
+	    (unsigned long long)lg->id, lg->addr, cmd);
+	return 1;
+}
+
 void
 login_starttls(struct login *lg)
 {
@@ -206,7 +228,13 @@ login_sasl_start(struct login *lg, const char *mech, const void *initial,
 	(void)channel_send(ch, &m);
 	explicit_wipe(m.buf, m.len);
 	lg->state = LOGIN_SASL;
-	/* One exchange at a time: nothing more is read until it ends. */
+	/*
+	 * One exchange at a time, one step at a time: until authd answers,
+	 * nothing more is read, nor taken from what is buffered (a line
+	 * pipelined behind the command is no response to a challenge, and
+	 * a second start would be garbage to authd).
+	 */
+	lg->awaiting = 1;
 	io_pause_read(lg->io);
 }
 
@@ -226,6 +254,7 @@ login_sasl_step(struct login *lg, const void *data, size_t len)
 	msg_add_data(&m, data, len);
 	(void)channel_send(ch, &m);
 	explicit_wipe(m.buf, m.len);
+	lg->awaiting = 1;
 	io_pause_read(lg->io);
 }
 
@@ -248,10 +277,10 @@ login_b64_decode(const char *s, void *out, size_t size, size_t *len)
 	return base64_decode(s, out, size, len);
 }
 
-void
+int
 login_auth_challenge(struct imsg *imsg)
 {
-	struct login		*lg = idmap_get(&logins, imsg->hdr.id);
+	struct login		*lg = login_find(imsg->hdr.id);
 	struct msg_reader	 r;
 	const void		*p;
 	size_t			 len;
@@ -261,11 +290,14 @@ login_auth_challenge(struct imsg *imsg)
 	(void)msg_get_data(&r, &p, &len);
 	if (msg_end(&r) == -1 || base64_encode(p, len, enc, sizeof(enc)) ==
 	    -1)
-		fatalx("bad IMSG_AUTH_SASL_CHALLENGE from authd");
+		return -1;
 	if (lg == NULL || lg->state != LOGIN_SASL)
-		return;
+		return 0;
 	lg->proto->challenge(lg, enc);
+	lg->awaiting = 0;
 	io_resume_read(lg->io);
+	login_io(lg->io, IO_DATAIN, lg);	/* a response sent already */
+	return 0;
 }
 
 /* The login succeeded: ask the parent for the user's session. */
@@ -295,10 +327,10 @@ login_handoff(struct login *lg, const char *token)
 	io_pause_read(lg->sio);
 }
 
-void
+int
 login_auth_result(struct imsg *imsg)
 {
-	struct login		*lg = idmap_get(&logins, imsg->hdr.id);
+	struct login		*lg = login_find(imsg->hdr.id);
 	struct msg_reader	 r;
 	uint32_t		 res;
 	char			 user[256], text[256], token[64];
@@ -308,13 +340,16 @@ login_auth_result(struct imsg *imsg)
 	(void)msg_get_str(&r, user, sizeof(user));
 	(void)msg_get_str(&r, text, sizeof(text));
 	(void)msg_get_str(&r, token, sizeof(token));
-	if (msg_end(&r) == -1)
-		fatalx("bad IMSG_AUTH_SASL_RESULT from authd");
+	if (msg_end(&r) == -1) {
+		explicit_wipe(token, sizeof(token));
+		return -1;
+	}
 	if (lg == NULL || lg->state != LOGIN_SASL) {
 		explicit_wipe(token, sizeof(token));
-		return;
+		return 0;
 	}
 	lg->state = LOGIN_READY;
+	lg->awaiting = 0;
 	io_resume_read(lg->io);
 	if (res == AUTH_OK && token[0] != '\0') {
 		(void)osms_strlcpy(lg->user, user, sizeof(lg->user));
@@ -324,7 +359,7 @@ login_auth_result(struct imsg *imsg)
 		    lg->tls ? "yes" : "no");
 		login_handoff(lg, token);
 		explicit_wipe(token, sizeof(token));
-		return;
+		return 0;
 	}
 	if (res != AUTH_TEMPFAIL && res != AUTH_THROTTLED)
 		lg->failures++;
@@ -333,7 +368,10 @@ login_auth_result(struct imsg *imsg)
 	if (lg->failures >= LOGIN_MAX_FAILURES && lg->state != LOGIN_CLOSING) {
 		lg->proto->bye(lg, "too many failed logins");
 		login_close_after(lg);
+		return 0;
 	}
+	login_io(lg->io, IO_DATAIN, lg);	/* what was pipelined */
+	return 0;
 }
 
 /* authd went away: every exchange in progress fails for now. */
@@ -347,16 +385,18 @@ login_authd_down(void)
 		if (lg->state != LOGIN_SASL)
 			continue;
 		lg->state = LOGIN_READY;
+		lg->awaiting = 0;
 		io_resume_read(lg->io);
 		lg->proto->auth_failed(lg, AUTH_TEMPFAIL,
 		    "the directory is not available");
+		login_io(lg->io, IO_DATAIN, lg);
 	}
 }
 
 void
 login_handoff_result(struct imsg *imsg)
 {
-	struct login		*lg = idmap_get(&logins, imsg->hdr.id);
+	struct login		*lg = login_find(imsg->hdr.id);
 	struct msg_reader	 r;
 	uint32_t		 ok;
 	char			 text[256];
@@ -453,7 +493,8 @@ login_io(struct io *io, enum io_event ev, void *arg)
 			pump(lg->io, lg->sio);
 			return;
 		}
-		while (lg->state == LOGIN_READY || lg->state == LOGIN_SASL) {
+		while ((lg->state == LOGIN_READY ||
+		    lg->state == LOGIN_SASL) && !lg->awaiting) {
 			if (lg->raw_need > 0) {
 				char	 buf[4096];
 				size_t	 n;

@@ -77,6 +77,8 @@ struct login {
 	char			 user[256];	/* POP3 USER, or who logged in */
 	void			*pdata;		/* the protocol's own state */
 	size_t			 raw_need;	/* literal bytes still to read */
+	int			 awaiting;	/* authd's answer: no input is
+						 * taken until it comes */
 	struct event		 deadline;	/* login-timeout after connect */
 
 	/* the session, once logged in */
@@ -92,6 +94,8 @@ void	 login_reply(struct login *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 /* Close after the last reply is out. */
 void	 login_close_after(struct login *);
+/* STARTTLS/STLS: 1 if the client sent more after the command. */
+int	 login_pipelined(struct login *, const char *cmd);
 /* STARTTLS/STLS: the reply is queued; the handshake follows it. */
 void	 login_starttls(struct login *);
 /* Start a SASL exchange (mech upper case); initial may be NULL. */
@@ -104,10 +108,10 @@ int	 login_b64_decode(const char *, void *, size_t, size_t *);
 int	 login_session_count(void);
 void	 login_shutdown(void);
 
-/* Answers from authd and the parent, by login id. */
+/* Answers from authd (-1: a malformed one) and the parent, by login id. */
 struct imsg;
-void	 login_auth_challenge(struct imsg *);
-void	 login_auth_result(struct imsg *);
+int	 login_auth_challenge(struct imsg *);
+int	 login_auth_result(struct imsg *);
 void	 login_handoff_result(struct imsg *);
 void	 login_authd_down(void);
 

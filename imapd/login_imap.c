@@ -173,6 +173,13 @@ command(struct login *lg, struct imap_cmd *cmd)
 			bad(lg, cmd->tag, "STARTTLS not available");
 			break;
 		}
+		if (login_pipelined(lg, "STARTTLS")) {
+			login_reply(lg, "%s BAD Command pipelined after"
+			    " STARTTLS", cmd->tag);
+			imap_bye(lg, "Closing");
+			login_close_after(lg);
+			break;
+		}
 		login_reply(lg, "%s OK Begin TLS negotiation now", cmd->tag);
 		imap_reader_reset(il(lg)->rd);
 		login_starttls(lg);
@@ -259,6 +266,7 @@ imap_line(struct login *lg, char *line, size_t len, int flags)
 	unsigned char		 dec[LOGIN_MAX_RESPONSE];
 	size_t			 declen = 0, need;
 	const char		*err = NULL;
+	enum imap_feed		 f;
 	int			 sync;
 
 	if (lg->state == LOGIN_SASL && p->authenticating) {
@@ -279,8 +287,9 @@ imap_line(struct login *lg, char *line, size_t len, int flags)
 		return;
 	}
 	(void)flags;	/* the reader refuses NUL and CR, under the tag */
-	feed_result(lg, imap_reader_line(p->rd, line, len, &need, &sync,
-	    &err), err);
+	/* Two statements: err is set by the call, not before it. */
+	f = imap_reader_line(p->rd, line, len, &need, &sync, &err);
+	feed_result(lg, f, err);
 }
 
 static void

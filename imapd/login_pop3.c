@@ -145,7 +145,11 @@ pop3_line(struct login *lg, char *line, size_t len, int flags)
 	} else if (strcasecmp(cmd, "STLS") == 0) {
 		if (lg->tls || lg->ctx == NULL)
 			pop3_error(lg, "STLS not available");
-		else {
+		else if (login_pipelined(lg, "STLS")) {
+			login_reply(lg, "-ERR Command pipelined after STLS;"
+			    " closing");
+			login_close_after(lg);
+		} else {
 			login_reply(lg, "+OK Begin TLS negotiation");
 			login_starttls(lg);
 		}

@@ -2198,10 +2198,10 @@ thread_orderedsubject(struct thr *t, int32_t root)
 	int32_t		 head = NONE, x;
 	size_t		 i, cap = 0;
 
-	v = xreallocarray(NULL, t->nm, sizeof(*v));
+	v = xreallocarray(NULL, t->nm, sizeof(struct tmsg *));
 	for (i = 0; i < t->nm; i++)
 		v[i] = &t->m[i];
-	qsort(v, t->nm, sizeof(*v), osubj_cmp);
+	qsort(v, t->nm, sizeof(struct tmsg *), osubj_cmp);
 	for (i = 0; i < t->nm; i++) {
 		x = tnew(t, (int32_t)(v[i] - t->m));
 		if (i > 0 && head != NONE &&

@@ -27,7 +27,7 @@ void
 idmap_init(struct idmap *m)
 {
 	m->nbuckets = 64;
-	m->buckets = xcalloc(m->nbuckets, sizeof(*m->buckets));
+	m->buckets = xcalloc(m->nbuckets, sizeof(struct idmap_entry *));
 	m->count = 0;
 }
 
@@ -54,7 +54,7 @@ idmap_grow(struct idmap *m)
 	struct idmap_entry	**nb, *e, *next;
 	size_t			  n = m->nbuckets * 2, i, h;
 
-	nb = xcalloc(n, sizeof(*nb));
+	nb = xcalloc(n, sizeof(struct idmap_entry *));
 	for (i = 0; i < m->nbuckets; i++)
 		for (e = m->buckets[i]; e != NULL; e = next) {
 			next = e->next;

@@ -27,7 +27,7 @@ imsgbuf_init(struct imsgbuf *ibuf, int fd)
 	ibuf->fd = fd;
 	ibuf->pid = getpid();
 	ibuf->rbuf = xmalloc(IMSG_MAX_SIZE);
-	TAILQ_INIT(&ibuf->wq);
+	STAILQ_INIT(&ibuf->wq);
 }
 
 static void
@@ -45,8 +45,8 @@ imsgbuf_clear(struct imsgbuf *ibuf)
 {
 	struct ibuf	*b;
 
-	while ((b = TAILQ_FIRST(&ibuf->wq)) != NULL) {
-		TAILQ_REMOVE(&ibuf->wq, b, entry);
+	while ((b = STAILQ_FIRST(&ibuf->wq)) != NULL) {
+		STAILQ_REMOVE_HEAD(&ibuf->wq, entry);
 		if (b->fd != -1)
 			(void)close(b->fd);
 		free(b);
@@ -236,7 +236,7 @@ imsg_compose(struct imsgbuf *ibuf, uint32_t type, uint64_t id, int fd,
 	memcpy(b->data, &hdr, sizeof(hdr));
 	if (len > 0)
 		memcpy(b->data + IMSG_HEADER_SIZE, data, len);
-	TAILQ_INSERT_TAIL(&ibuf->wq, b, entry);
+	STAILQ_INSERT_TAIL(&ibuf->wq, b, entry);
 	ibuf->wqbytes += b->len;
 	return 0;
 }
@@ -252,12 +252,12 @@ imsgbuf_write_once(struct imsgbuf *ibuf)
 	} cmsgbuf;
 	struct iovec	 iov[IMSG_MAX_IOV];
 	struct msghdr	 msg;
-	struct ibuf	*b, *first = TAILQ_FIRST(&ibuf->wq);
+	struct ibuf	*b, *first = STAILQ_FIRST(&ibuf->wq);
 	int		 n = 0;
 	ssize_t		 w;
 
 	memset(&msg, 0, sizeof(msg));
-	TAILQ_FOREACH(b, &ibuf->wq, entry) {
+	STAILQ_FOREACH(b, &ibuf->wq, entry) {
 		if (n == IMSG_MAX_IOV || (b != first && b->fd != -1))
 			break;
 		iov[n].iov_base = b->data + b->off;
@@ -293,14 +293,14 @@ imsgbuf_flush(struct imsgbuf *ibuf)
 	ssize_t		 w;
 	size_t		 left, chunk;
 
-	while (!TAILQ_EMPTY(&ibuf->wq)) {
+	while (!STAILQ_EMPTY(&ibuf->wq)) {
 		if ((w = imsgbuf_write_once(ibuf)) == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 0;
 			return -1;
 		}
 		left = (size_t)w;
-		while (left > 0 && (b = TAILQ_FIRST(&ibuf->wq)) != NULL) {
+		while (left > 0 && (b = STAILQ_FIRST(&ibuf->wq)) != NULL) {
 			if (b->fd != -1) {
 				/* The kernel holds its own reference now. */
 				(void)close(b->fd);
@@ -309,12 +309,11 @@ imsgbuf_flush(struct imsgbuf *ibuf)
 			chunk = b->len - b->off;
 			if (left < chunk) {
 				b->off += left;
-				left = 0;
 				break;
 			}
 			left -= chunk;
 			ibuf->wqbytes -= b->len;
-			TAILQ_REMOVE(&ibuf->wq, b, entry);
+			STAILQ_REMOVE_HEAD(&ibuf->wq, entry);
 			free(b);
 		}
 	}
@@ -324,5 +323,5 @@ imsgbuf_flush(struct imsgbuf *ibuf)
 int
 imsgbuf_pending(const struct imsgbuf *ibuf)
 {
-	return !TAILQ_EMPTY(&ibuf->wq);
+	return !STAILQ_EMPTY(&ibuf->wq);
 }

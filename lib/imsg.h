@@ -38,7 +38,7 @@ struct imsg {
 };
 
 struct ibuf {
-	TAILQ_ENTRY(ibuf) entry;
+	STAILQ_ENTRY(ibuf) entry;
 	size_t		 len;
 	size_t		 off;		/* bytes already written */
 	int		 fd;		/* sent with byte 0, then closed */
@@ -52,7 +52,7 @@ struct imsgbuf {
 	size_t		 rlen;
 	int		 rfds[IMSG_MAX_FDS];
 	unsigned	 nrfds;
-	TAILQ_HEAD(, ibuf) wq;
+	STAILQ_HEAD(, ibuf) wq;	/* sent from the head */
 	size_t		 wqbytes;
 };
 

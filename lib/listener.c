@@ -134,6 +134,7 @@ listener_accept(evutil_socket_t fd, short ev, void *arg)
 	int			 s;
 
 	(void)ev;
+	memset(&ss, 0, sizeof(ss));
 	s = accept4(fd, (struct sockaddr *)&ss, &len,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (s == -1) {

@@ -183,6 +183,13 @@ proc_peer_new(struct channel *ch, struct imsg *imsg)
 		log_debug("channel to %s replaced", role_name(role));
 		channel_close(peers[role]);	/* frees in its callback */
 		peers[role] = NULL;
+		/*
+		 * A new channel means a new process: the old one died before
+		 * we saw its channel close, and the callback will not find
+		 * it, so what waited on it is lost now.
+		 */
+		if (ops->peer_down != NULL)
+			ops->peer_down((enum osms_role)role);
 	}
 	pch = xcalloc(1, sizeof(*pch));
 	channel_init(pch, fd, ops->role, (enum osms_role)role, 0,

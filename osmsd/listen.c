@@ -76,23 +76,23 @@ listen_open_all(const struct osms_conf *conf, struct plistener_list *old,
     struct plistener_list *new, char *err, size_t errsize)
 {
 	struct conf_listener	*cl;
-	struct plistener	*pl, *prev;
+	struct plistener	*pl;
 
 	TAILQ_INIT(new);
 	TAILQ_FOREACH(cl, &conf->listeners, entry) {
-		pl = xcalloc(1, sizeof(*pl));
-		pl->conf = *cl;
-		if (old != NULL && (prev = listen_find(old, cl)) != NULL) {
+		if (old != NULL && (pl = listen_find(old, cl)) != NULL) {
 			/* Same socket: connections waiting in its backlog
-			 * survive the reload. */
-			TAILQ_REMOVE(old, prev, entry);
-			pl->fd = prev->fd;
+			 * survive the reload. It moves to the new list. */
+			TAILQ_REMOVE(old, pl, entry);
 			pl->reused = 1;
-			free(prev);
-		} else if ((pl->fd = listen_open(cl, err, errsize)) == -1) {
-			free(pl);
-			goto fail;
+		} else {
+			pl = xcalloc(1, sizeof(*pl));
+			if ((pl->fd = listen_open(cl, err, errsize)) == -1) {
+				free(pl);
+				goto fail;
+			}
 		}
+		pl->conf = *cl;
 		TAILQ_INSERT_TAIL(new, pl, entry);
 	}
 	return 0;

@@ -247,8 +247,7 @@ cmd_pgp(const char *path, int argc, char **argv)
 			rc = 0;
 		}
 	} else if (strcmp(sub, "import") == 0) {
-		if ((n = pgp_import(data, len, print_imported, NULL, &err)) ==
-		    -1)
+		if (pgp_import(data, len, print_imported, NULL, &err) == -1)
 			(void)fprintf(stderr, "osmsctl: %s: %s\n", argv[2], err);
 		else
 			rc = 0;

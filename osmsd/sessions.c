@@ -328,10 +328,12 @@ void
 sessions_stop(void)
 {
 	struct session	*s;
-	struct pending	*p;
+	struct pending	*p, *next;
 
-	while ((p = TAILQ_FIRST(&pendings)) != NULL)
+	for (p = TAILQ_FIRST(&pendings); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
 		pending_free(p);
+	}
 	TAILQ_FOREACH(s, &sessions, entry)
 		(void)kill(s->pid, SIGTERM);
 }

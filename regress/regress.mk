@@ -50,12 +50,17 @@ $(BUILD)/regress/test-imap_parser: EXTRA_OBJS := $(IMAP_PARSER_OBJS)
 $(OBJ)/imapd/imap_parser.o: PROG_INC := -Ilib -Ilib/mail -Iimapd -I$(GEN)
 $(OBJ)/imapd/imap_parser.o: PROG_PKGS := $(LIBOSMS_PKGS)
 $(OBJ)/regress/unit/test-scan.o: PROG_INC += -Iscand
-$(OBJ)/regress/unit/test-scan.o: PROG_PKGS += libclamav
+$(OBJ)/regress/unit/test-scan.o: PROG_PKGS += libclamav zlib
 $(BUILD)/regress/test-scan: $(OBJ)/scand/scan.o
 $(BUILD)/regress/test-scan: EXTRA_OBJS := $(OBJ)/scand/scan.o
-$(BUILD)/regress/test-scan: EXTRA_PKGS := libclamav
+$(BUILD)/regress/test-scan: EXTRA_PKGS := libclamav zlib
 $(BUILD)/regress/test-ratelimit: $(OBJ)/authd/ratelimit.o
 $(BUILD)/regress/test-ratelimit: EXTRA_OBJS := $(OBJ)/authd/ratelimit.o
+$(OBJ)/regress/unit/test-sasl.o: PROG_INC += -Iauthd
+$(OBJ)/regress/unit/test-sasl.o: PROG_PKGS += libsasl2
+$(BUILD)/regress/test-sasl: $(OBJ)/authd/sasl.o
+$(BUILD)/regress/test-sasl: EXTRA_OBJS := $(OBJ)/authd/sasl.o
+$(BUILD)/regress/test-sasl: EXTRA_PKGS := libsasl2
 
 SENDERAUTH_OBJS	:= $(OBJ)/checkd/senderauth.o $(OBJ)/checkd/dns.o
 $(OBJ)/regress/unit/test-senderauth.o: PROG_INC += -Icheckd
@@ -89,13 +94,39 @@ $(FUZZ_DIR)/obj/gen/parse.o: $(GEN)/parse.c
 	$(FUZZCC) $(FUZZ_FLAGS) -c -o $@ $<
 
 $(FUZZ_DIR)/%: $(FUZZ_DIR)/obj/regress/fuzz/%.o $(FUZZ_LIB_OBJS)
-	$(FUZZCC) -fsanitize=fuzzer,address,undefined -o $@ $^ \
-	    $(call pkg_libs,$(ALL_LIB_PKGS))
+	$(FUZZCC) -fsanitize=fuzzer,address,undefined -o $@ \
+	    $(filter-out $(FUZZ_OMIT),$^) \
+	    $(call pkg_libs,$(ALL_LIB_PKGS) $(FUZZ_PKGS))
+
+# Kept between runs: a change to one target relinks, not recompiles all.
+.SECONDARY: $(FUZZ_LIB_OBJS) \
+	$(patsubst regress/fuzz/%.c,$(FUZZ_DIR)/obj/regress/fuzz/%.o,$(FUZZ_SRCS))
 
 # Fuzz targets of a role's own parsers link that parser in too.
 $(FUZZ_DIR)/fuzz_imap_parser: $(FUZZ_DIR)/obj/imapd/imap_parser.o
 $(FUZZ_DIR)/fuzz_imap_search: $(FUZZ_DIR)/obj/imapd/imap_parser.o $(FUZZ_DIR)/obj/imapd/search.o
 $(FUZZ_DIR)/fuzz_imap_fetch: $(FUZZ_DIR)/obj/imapd/imap_parser.o $(FUZZ_DIR)/obj/imapd/fetch.o
+
+# Session targets (session_harness.h) run a role's real session code and
+# play every role around it, proc_peer() included, so proc.o stays out.
+FUZZ_SESSIONS	:= $(FUZZ_DIR)/fuzz_smtp_session $(FUZZ_DIR)/fuzz_imap_session \
+		   $(FUZZ_DIR)/fuzz_pop3_session $(FUZZ_DIR)/fuzz_sasl
+LOGIN_FUZZ_OBJS	:= $(FUZZ_DIR)/obj/imapd/login.o \
+		   $(FUZZ_DIR)/obj/imapd/login_imap.o \
+		   $(FUZZ_DIR)/obj/imapd/login_pop3.o \
+		   $(FUZZ_DIR)/obj/imapd/imap_parser.o
+$(FUZZ_SESSIONS): FUZZ_OMIT := $(FUZZ_DIR)/obj/lib/proc.o
+$(patsubst $(FUZZ_DIR)/%,$(FUZZ_DIR)/obj/regress/fuzz/%.o,$(FUZZ_SESSIONS)): \
+	regress/fuzz/session_harness.h
+$(FUZZ_DIR)/obj/regress/fuzz/fuzz_imap_session.o \
+    $(FUZZ_DIR)/obj/regress/fuzz/fuzz_pop3_session.o: regress/fuzz/login_harness.h
+$(FUZZ_DIR)/fuzz_smtp_session: $(FUZZ_DIR)/obj/smtpd/smtp_session.o
+$(FUZZ_DIR)/obj/regress/fuzz/fuzz_smtp_session.o: FUZZ_FLAGS += -Ismtpd
+$(FUZZ_DIR)/fuzz_imap_session $(FUZZ_DIR)/fuzz_pop3_session: $(LOGIN_FUZZ_OBJS)
+$(FUZZ_DIR)/fuzz_sasl: $(FUZZ_DIR)/obj/authd/sasl.o
+$(FUZZ_DIR)/fuzz_sasl: FUZZ_PKGS := libsasl2
+$(FUZZ_DIR)/obj/regress/fuzz/fuzz_sasl.o: FUZZ_FLAGS += -Iauthd
+$(FUZZ_DIR)/obj/authd/sasl.o: FUZZ_FLAGS += -Iauthd
 
 fuzz: $(FUZZERS)
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """The osms test runner.
 
-    BUILD=build SAN=0 python3 regress/run.py [NAME-OR-GLOB...]
+    BUILD=build SAN=0 python3 regress/run.py [--dir DIR] [NAME-OR-GLOB...]
 
 Runs, one after the other, every unit test program $BUILD/regress/test-*
 and every end-to-end script regress/e2e/test_*.py (with this Python, from
-the project root, BUILD and SAN in the environment). Each program prints
-"ok - NAME" / "not ok - NAME" lines and "# " diagnostics; they are counted.
+the project root, BUILD and SAN in the environment); with --dir DIR, the
+scripts regress/DIR/test_*.py instead (`make check-faults`: --dir
+faults). Each program prints "ok - NAME" / "not ok - NAME" lines and "# "
+diagnostics; they are counted, and "# summary: " lines are shown even
+when the program passes.
 A program that exits non-zero without a "not ok" line, dies of a signal,
 runs past its timeout (OSMS_TEST_TIMEOUT seconds, default 600) or reports
 no test at all counts as one more failure named after the program.
@@ -33,12 +36,12 @@ SAN_UNIT_ENV = {
 
 
 class Program:
-    def __init__(self, kind, path):
-        self.kind = kind            # "unit" or "e2e"
+    def __init__(self, kind, path, folder="e2e"):
+        self.kind = kind            # "unit" or "e2e" (a script)
         self.path = path
         base = os.path.basename(path)
         if kind == "e2e":
-            self.name = "e2e/" + base
+            self.name = folder + "/" + base
             self.aliases = {base, base[:-3], self.name, self.name[:-3]}
         else:
             self.name = base
@@ -48,8 +51,14 @@ class Program:
         return any(fnmatch.fnmatchcase(a, pattern) for a in self.aliases)
 
 
-def discover(build):
+def discover(build, folder=None):
     progs = []
+    if folder is not None:
+        d = os.path.join(ROOT, "regress", folder)
+        for f in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+            if fnmatch.fnmatchcase(f, "test_*.py"):
+                progs.append(Program("e2e", os.path.join(d, f), folder))
+        return progs
     unitdir = os.path.join(build, "regress")
     if os.path.isdir(unitdir):
         for f in sorted(os.listdir(unitdir)):
@@ -107,6 +116,7 @@ class Result:
         self.passed = []
         self.failed = []
         self.diag = []          # "not ok" and "# " lines, in order
+        self.summary = []       # "# summary: " lines
         self.synthetic = None   # reason for the extra failure, or None
         self.stderr_tail = []
         self.elapsed = 0.0
@@ -180,6 +190,8 @@ def run_one(prog, build, san, timeout):
             res.diag.append(line)
         elif line.startswith("#"):
             res.diag.append(line)
+            if line.startswith("# summary: "):
+                res.summary.append(line)
     res.stderr_tail = stderr.splitlines()[-STDERR_TAIL:]
 
     if timed_out:
@@ -204,6 +216,9 @@ def report(res):
     if res.synthetic:
         line += ": " + res.synthetic
     print(line)
+    if not nfail:
+        for s in res.summary:
+            print("    " + s)
     if nfail:
         for d in res.diag:
             print("    " + d)
@@ -230,7 +245,15 @@ def main(argv):
         return 2
     os.chdir(ROOT)
 
-    progs = discover(build)
+    folder = None
+    if argv and argv[0] == "--dir":
+        if len(argv) < 2 or not os.path.isdir(os.path.join(
+                ROOT, "regress", argv[1])):
+            print("run.py: --dir needs a folder of regress/",
+                  file=sys.stderr)
+            return 2
+        folder, argv = argv[1], argv[2:]
+    progs = discover(build, folder)
     passed = failed = 0
     unmatched = []
     if argv:

@@ -4,8 +4,10 @@
  * Everything a message holds is taken apart (MIME, base64,
  * quoted-printable, uuencode, archives, documents), within limits; a
  * limit that is hit is never "clean": libclamav's alert on exceeded
- * limits is on, and that alert is reported as unscannable. A scan also
- * has a time limit, so a crafted archive cannot hold a worker forever.
+ * limits is on, and that alert is reported as unscannable. So are
+ * encrypted archives (what they hold cannot be seen) and files that
+ * libclamav cut at the size limit without an alert. A scan also has a
+ * time limit, so a crafted archive cannot hold a worker forever.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -18,13 +20,25 @@
 #include "util.h"
 
 #define SCAN_MAX_TIME_MS	60000	/* then it is unscannable */
+#define SCAN_CUT_SLACK		(64 * 1024)	/* see inspect() */
+#define SCAN_LIMIT_NAME		"Heuristics.Limits.Exceeded"
+#define SCAN_CUT_NAME		SCAN_LIMIT_NAME ".MaxFileSize"
+#define SCAN_ENCRYPTED_NAME	"Heuristics.Encrypted."
 
 struct scan_engine {
 	struct cl_engine	*cl;
 	pthread_mutex_t		 lock;
 	unsigned		 refs;
 	unsigned		 signatures;
+	uint64_t		 max_filesize;
 	char			 version[64];
+};
+
+/* One scan's own state, for the callbacks. */
+struct scan_ctx {
+	char		 name[SCAN_MAX_VIRUS];	/* the first find */
+	uint64_t	 max_filesize;
+	int		 cut;		/* a file inside may have been cut */
 };
 
 /* The name of a find, into the scan's own buffer: libclamav 1.x does not
@@ -32,11 +46,41 @@ struct scan_engine {
 static void
 found(int fd, const char *virname, void *context)
 {
-	char	*name = context;
+	struct scan_ctx	*c = context;
 
 	(void)fd;
-	if (name != NULL && name[0] == '\0' && virname != NULL)
-		(void)osms_strlcpy(name, virname, SCAN_MAX_VIRUS);
+	if (c != NULL && c->name[0] == '\0' && virname != NULL)
+		(void)osms_strlcpy(c->name, virname, sizeof(c->name));
+}
+
+/*
+ * libclamav writes a file it takes out of a zip only up to max-file-size
+ * and scans that piece as if it were all (unzip.c trims its output with
+ * no alert), so a virus after the limit would pass as clean. A file
+ * inside the message that ends within SCAN_CUT_SLACK of the limit may
+ * be such a piece (libclamav writes in pieces of BUFSIZ): the scan
+ * stops, and the message is unscannable. Under a max-file-size of less
+ * than the slack, every file inside is.
+ */
+static cl_error_t
+inspect(int fd, const char *type, const char **ancestors, size_t parent_size,
+    const char *file_name, size_t size, const char *buffer, uint32_t level,
+    uint32_t attributes, void *context)
+{
+	struct scan_ctx	*c = context;
+
+	(void)fd;
+	(void)type;
+	(void)ancestors;
+	(void)parent_size;
+	(void)file_name;
+	(void)buffer;
+	(void)attributes;
+	if (c == NULL || level == 0 || c->max_filesize == 0 ||
+	    (uint64_t)size + SCAN_CUT_SLACK <= c->max_filesize)
+		return CL_CLEAN;
+	c->cut = 1;
+	return CL_VIRUS;
 }
 
 int
@@ -75,7 +119,8 @@ scan_engine_load(const char *dir, const struct scan_limits *l,
 	    cl_engine_set_num(e->cl, CL_ENGINE_MAX_RECURSION,
 	    l->max_recursion) != CL_SUCCESS ||
 	    cl_engine_set_num(e->cl, CL_ENGINE_MAX_SCANTIME,
-	    SCAN_MAX_TIME_MS) != CL_SUCCESS ||
+	    l->max_scantime != 0 ? l->max_scantime : SCAN_MAX_TIME_MS) !=
+	    CL_SUCCESS ||
 	    /* Messages are unique: hashing each one for a cache of clean
 	     * files costs more than it saves. */
 	    cl_engine_set_num(e->cl, CL_ENGINE_DISABLE_CACHE, 1) !=
@@ -96,6 +141,8 @@ scan_engine_load(const char *dir, const struct scan_limits *l,
 		goto bad;
 	}
 	cl_engine_set_clcb_virus_found(e->cl, found);
+	cl_engine_set_clcb_file_inspection(e->cl, inspect);
+	e->max_filesize = l->max_filesize;
 	if ((rc = cl_engine_compile(e->cl)) != CL_SUCCESS) {
 		(void)snprintf(err, errsize, "cl_engine_compile: %s",
 		    cl_strerror(rc));
@@ -159,29 +206,38 @@ scan_fd(struct scan_engine *e, int fd, char *virus, size_t size,
     uint64_t *scanned)
 {
 	struct cl_scan_options	 opts;
+	struct scan_ctx		 c;
 	const char		*name = NULL;
-	char			 cbname[SCAN_MAX_VIRUS] = "";
 	unsigned long		 blocks = 0;
 	cl_error_t		 rc;
 
 	memset(&opts, 0, sizeof(opts));
+	memset(&c, 0, sizeof(c));
+	c.max_filesize = e->max_filesize;
 	opts.general = CL_SCAN_GENERAL_HEURISTICS;
 	opts.parse = ~0U;		/* every parser: mail, archives, ... */
-	opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
-	rc = cl_scandesc_callback(fd, NULL, &name, &blocks, e->cl, &opts,
-	    cbname);
-	if (name == NULL && cbname[0] != '\0')
-		name = cbname;
+	opts.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX |
+	    CL_SCAN_HEURISTIC_ENCRYPTED_ARCHIVE;
+	rc = cl_scandesc_callback(fd, NULL, &name, &blocks, e->cl, &opts, &c);
+	if (name == NULL && c.name[0] != '\0')
+		name = c.name;
 	/* libclamav counts in units of CL_COUNT_PRECISION bytes */
 	*scanned = (uint64_t)blocks * CL_COUNT_PRECISION;
+	if (c.cut) {
+		(void)osms_strlcpy(virus, SCAN_CUT_NAME, size);
+		return SCAN_UNSCANNABLE;
+	}
 	switch (rc) {
 	case CL_CLEAN:
 		virus[0] = '\0';
 		return SCAN_CLEAN;
 	case CL_VIRUS:
 		(void)osms_strlcpy(virus, name != NULL ? name : "?", size);
-		/* The alert for a limit says nothing about the content. */
-		if (strncmp(virus, "Heuristics.Limits.Exceeded", 26) == 0)
+		/* The alert for a limit or for encrypted content says
+		 * nothing about the content. */
+		if (strncmp(virus, SCAN_LIMIT_NAME, sizeof(SCAN_LIMIT_NAME) -
+		    1) == 0 || strncmp(virus, SCAN_ENCRYPTED_NAME,
+		    sizeof(SCAN_ENCRYPTED_NAME) - 1) == 0)
 			return SCAN_UNSCANNABLE;
 		return SCAN_VIRUS;
 	case CL_ETIMEOUT:

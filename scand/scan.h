@@ -19,6 +19,7 @@ struct scan_limits {
 	uint64_t	 max_filesize;	/* bytes of one file inside it */
 	uint32_t	 max_files;	/* files inside archives */
 	uint32_t	 max_recursion;	/* archives in archives */
+	uint32_t	 max_scantime;	/* ms of one scan; 0: scan.c's */
 };
 
 struct scan_engine;

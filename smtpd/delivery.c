@@ -11,6 +11,8 @@
  * file and of new/) overlap; the queue records each answer before it
  * counts as delivered.
  */
+#include <sys/queue.h>
+
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@
 
 /* One delivery, from request to result; the worker owns it meanwhile. */
 struct job {
+	TAILQ_ENTRY(job)	 entry;
 	uint64_t		 reqid;
 	struct maildir_delivery	 md;
 	char			 id[QUEUE_ID_LEN + 1];
@@ -46,6 +49,7 @@ struct job {
 static int		 rootfd = -1;
 static unsigned long	 ndelivered, nfailed;
 static unsigned		 running;
+static TAILQ_HEAD(, job) jobs = TAILQ_HEAD_INITIALIZER(jobs);
 
 static void
 delivery_work(void *arg)
@@ -70,6 +74,7 @@ delivery_done(void *arg)
 	int		 ok = j->res == MAILDIR_OK || j->res == MAILDIR_DUPLICATE;
 
 	running--;
+	TAILQ_REMOVE(&jobs, j, entry);
 	(void)close(j->md.msgfd);
 	if (ok)
 		ndelivered++;
@@ -94,7 +99,8 @@ static void
 delivery_request(struct channel *ch, struct imsg *imsg)
 {
 	struct msg_reader	 r;
-	struct job		*j = xcalloc(1, sizeof(*j));
+	struct msg		 m;
+	struct job		*j = xcalloc(1, sizeof(*j)), *o;
 	char			 sender[ADDR_MAX_TEXT], headers[512];
 	uint64_t		 qbytes, qmsgs;
 	uint32_t		 flags;
@@ -138,6 +144,27 @@ delivery_request(struct channel *ch, struct imsg *imsg)
 	j->md.check_dup = (flags & DELIVERY_CHECK_DUP) != 0;
 	j->md.quota_bytes = qbytes;
 	j->md.quota_messages = qmsgs;
+	/*
+	 * The same copy asked for again while it is being written: a queue
+	 * that died asked first, its successor now. Two workers on one
+	 * tmp/ name would take each other's file; this one waits.
+	 */
+	TAILQ_FOREACH(o, &jobs, entry)
+		if (strcmp(o->name, j->name) == 0 &&
+		    strcmp(o->mailbox, j->mailbox) == 0)
+			break;
+	if (o != NULL) {
+		msg_init(&m, IMSG_DELIVERY_RESULT, j->reqid);
+		msg_add_u32(&m, MAILDIR_TEMPFAIL);
+		msg_add_u64(&m, 0);
+		msg_add_str(&m, "the same delivery is in progress");
+		(void)channel_send(ch, &m);
+		if (j->md.msgfd != -1)
+			(void)close(j->md.msgfd);
+		free(j);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&jobs, j, entry);
 	running++;
 	workq_push(delivery_work, delivery_done, j);
 }

@@ -43,6 +43,7 @@
 #define MTA_MAX_PREPEND		16384
 
 static struct idmap	 requests;	/* reqid -> mta_msg, until SEND */
+static uint64_t		 queue_gen;	/* queues gone since we started */
 static SSL_CTX		*client_ctx;
 static int		 timeout_sec = MTA_TIMEOUT;
 static char		 resolver[CONF_MAX_NAME];
@@ -121,7 +122,7 @@ mta_result(struct mta_msg *m, struct mta_rcpt *r, enum mta_result res,
 	if (r->answered)
 		return;
 	r->answered = 1;
-	if (ch == NULL)
+	if (ch == NULL || mta_orphaned(m))
 		return;
 	msg_init(&im, IMSG_MTA_RESULT, m->reqid);
 	msg_add_u32(&im, r->index);
@@ -141,12 +142,18 @@ mta_finish(struct mta_msg *m, enum mta_result res, const char *reply,
 
 	for (i = 0; i < m->nrcpts; i++)
 		mta_result(m, &m->rcpts[i], res, reply, relay);
-	if (ch != NULL) {
+	if (ch != NULL && !mta_orphaned(m)) {
 		msg_init(&im, IMSG_MTA_DONE, m->reqid);
 		(void)channel_send(ch, &im);
 	}
 	ntransactions++;
 	msg_free(m);
+}
+
+int
+mta_orphaned(const struct mta_msg *m)
+{
+	return m->gen != queue_gen;
 }
 
 /*
@@ -215,7 +222,7 @@ static void
 request(struct channel *ch, struct imsg *imsg)
 {
 	struct msg_reader	 rd;
-	struct mta_msg		*m, *old;
+	struct mta_msg		*m;
 	struct mta_rcpt		*rc;
 	char			*prepend;
 	int			 bad = 0;
@@ -227,6 +234,7 @@ request(struct channel *ch, struct imsg *imsg)
 		m = xcalloc(1, sizeof(*m));
 		prepend = xcalloc(1, MTA_MAX_PREPEND);
 		m->reqid = imsg->hdr.id;
+		m->gen = queue_gen;
 		(void)msg_get_str(&rd, m->id, sizeof(m->id));
 		(void)msg_get_str(&rd, m->sender, sizeof(m->sender));
 		(void)msg_get_str(&rd, m->envid, sizeof(m->envid));
@@ -240,7 +248,7 @@ request(struct channel *ch, struct imsg *imsg)
 		m->fd = imsg_take_fd(imsg);
 		if (msg_end(&rd) == -1 || m->fd == -1 ||
 		    str_has_ctl(m->sender) || m->body > SMTP_BODY_BINARYMIME ||
-		    (old = idmap_get(&requests, m->reqid)) != NULL) {
+		    idmap_get(&requests, m->reqid) != NULL) {
 			msg_free(m);
 			m = NULL;
 			bad = 1;
@@ -320,7 +328,8 @@ mta_dispatch_peer(struct channel *ch, struct imsg *imsg)
 }
 
 /* The queue went away: requests it had not finished are forgotten
- * (a new queue sends them again from the spool). */
+ * (a new queue sends them again from the spool), and those in sessions
+ * end before their content goes (mta_orphaned). */
 static void
 mta_peer_down(enum osms_role role)
 {
@@ -328,6 +337,7 @@ mta_peer_down(enum osms_role role)
 
 	if (role != ROLE_QUEUE)
 		return;
+	queue_gen++;
 	while ((m = idmap_any(&requests, NULL)) != NULL) {
 		(void)idmap_del(&requests, m->reqid);
 		msg_free(m);

@@ -59,6 +59,7 @@ struct mta_msg {
 	size_t			 nrcpts;
 	int			 has_sts;	/* the domain's MTA-STS policy */
 	struct sts_policy	 sts;
+	uint64_t		 gen;		/* of the queue that asked */
 };
 
 /* A place to connect to: an address of an MX (or of the route's host). */
@@ -76,6 +77,9 @@ void	 mta_result(struct mta_msg *, struct mta_rcpt *, enum mta_result,
 /* Every recipient without an answer gets this one; the request ends. */
 void	 mta_finish(struct mta_msg *, enum mta_result, const char *reply,
 	    const char *relay);
+/* 1 if the queue that asked for it is gone: its successor sends the
+ * message again, so it must not go out from here. */
+int	 mta_orphaned(const struct mta_msg *);
 /* Resolve and connect for m, without reusing a session. */
 void	 mta_connect_fresh(struct mta_msg *);
 SSL_CTX	*mta_tls_ctx(void);

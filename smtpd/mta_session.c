@@ -763,6 +763,7 @@ send_body(struct session *s)
 	len = maplen;
 	data = map != NULL ? map : "";
 	if (s->downgrade) {
+		err = "too large";	/* what buf_addstr() fails of */
 		if (buf_addstr(&conv, m->prepend) == -1 ||
 		    mime7bit_convert(data, len, &conv, &err) == -1) {
 			log_warnx("mta: %s: cannot convert to 7bit: %s",
@@ -840,6 +841,13 @@ transaction_reply(struct session *s)
 					    s->relay);
 			transaction_failed(s, MTA_TEMPFAIL, s->naccepted ?
 			    text : "4.0.0 no recipient was accepted");
+			return;
+		}
+		if (mta_orphaned(m)) {
+			/* Closed before the end of the content: the peer
+			 * takes nothing, and the new queue sends it. */
+			transaction_failed(s, MTA_TEMPFAIL, "4.3.0 the queue"
+			    " went away");
 			return;
 		}
 		if (send_body(s) == -1) {
@@ -1009,6 +1017,10 @@ session_io(struct io *io, enum io_event ev, void *arg)
 			if (rc == 1) {
 				s->reading = 1;
 				reply_done(s);
+				/* s->reading kept session_free() from freeing
+				 * s; the analyzer does not keep the flag across
+				 * the calls in between (a false positive).
+				 * NOLINTNEXTLINE(clang-analyzer-unix.Malloc) */
 				s->reading = 0;
 				if (s->dead) {
 					s->dead = 0;

@@ -1279,6 +1279,7 @@ ctl_quarantine(struct channel *ch, uint64_t id, uint32_t op,
 {
 	struct qmsg	*q;
 	char		 line[1024];
+	uint64_t	 key;
 	unsigned	 n = 0;
 
 	if (op == QUAR_LIST) {
@@ -1309,8 +1310,10 @@ ctl_quarantine(struct channel *ch, uint64_t id, uint32_t op,
 		q->env.flags &= ~(uint32_t)ENV_F_QUARANTINE;
 		log_info("queue: %s released from the quarantine by osmsctl",
 		    q->env.id);
-		qmsg_save(q);
-		schedule(q);
+		key = q->key;
+		qmsg_save(q);	/* removes it when nothing is left */
+		if ((q = idmap_get(&messages, key)) != NULL)
+			schedule(q);
 		ctl_result(ch, id, 1, "released");
 		break;
 	default:
@@ -1490,12 +1493,23 @@ static void
 recovered(struct envelope *env, void *arg)
 {
 	struct qmsg	*q;
+	size_t		 i;
 
 	(void)arg;
 	if ((q = qmsg_add(env)) == NULL)
 		return;
 	/* The crash may have come between a delivery and its record. */
 	q->check_dup = 1;
+	/*
+	 * A destination saved while it was being delivered (the state of
+	 * another one changed meanwhile) says "running" (INT64_MAX): the
+	 * queue that ran it is gone, so it is due now, or it would wait
+	 * until its lifetime ends.
+	 */
+	for (i = 0; i < q->env.ndests; i++)
+		if (q->env.dests[i].state == DEST_PENDING &&
+		    q->env.dests[i].next_try == INT64_MAX)
+			q->env.dests[i].next_try = 0;
 	schedule(q);
 }
 
@@ -1531,6 +1545,14 @@ queue_conf(struct imsg *imsg)
 static void
 queue_setup(void)
 {
+	/*
+	 * Request ids from a random start, so that they differ from those
+	 * of the queue before a restart: delivery, mta and cryptod may
+	 * still answer its requests, and such an answer must not meet a
+	 * request of ours (another message's result or content).
+	 */
+	arc4random_buf(&next_reqid, sizeof(next_reqid));
+	next_reqid = (next_reqid >> 1) | 1;
 	/* Opened before the chroot; everything after goes through it. */
 	if ((spool_rootfd = open(proc_conf()->jail, O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1)

@@ -54,7 +54,7 @@ struct route {
 
 /* A relay destination waiting for its hop. */
 struct due_relay {
-	TAILQ_ENTRY(due_relay)	 entry;
+	STAILQ_ENTRY(due_relay)	 entry;
 	uint64_t		 msgkey;
 	size_t			 dest;
 };
@@ -65,7 +65,7 @@ struct hop {
 	char			 key[RELAY_HOP_KEY];
 	char			 domain[CONF_MAX_NAME];	/* for MX, DANE */
 	struct route		 route;			/* a copy */
-	TAILQ_HEAD(, due_relay)	 due;
+	STAILQ_HEAD(due_list, due_relay) due;	/* taken from the head */
 	unsigned		 inflight;
 };
 
@@ -249,7 +249,7 @@ hop_get(const char *address)
 	(void)osms_strlcpy(h->key, key, sizeof(h->key));
 	(void)osms_strlcpy(h->domain, domain, sizeof(h->domain));
 	h->route = *r;
-	TAILQ_INIT(&h->due);
+	STAILQ_INIT(&h->due);
 	TAILQ_INSERT_TAIL(&hops, h, entry);
 	return h;
 }
@@ -257,7 +257,7 @@ hop_get(const char *address)
 static void
 hop_free_if_idle(struct hop *h)
 {
-	if (h->inflight > 0 || !TAILQ_EMPTY(&h->due))
+	if (h->inflight > 0 || !STAILQ_EMPTY(&h->due))
 		return;
 	TAILQ_REMOVE(&hops, h, entry);
 	explicit_wipe(&h->route, sizeof(h->route));
@@ -401,7 +401,7 @@ relay_due(struct qmsg *q, size_t i)
 	dr = xcalloc(1, sizeof(*dr));
 	dr->msgkey = q->key;
 	dr->dest = i;
-	TAILQ_INSERT_TAIL(&h->due, dr, entry);
+	STAILQ_INSERT_TAIL(&h->due, dr, entry);
 	q->relay_waiting++;
 	return 1;
 }
@@ -410,7 +410,8 @@ void
 relay_forget(struct qmsg *q)
 {
 	struct hop		*h, *hnext;
-	struct due_relay	*dr, *next;
+	struct due_relay	*dr;
+	struct due_list		 keep;
 
 	if (q->sign_reqid != 0)
 		(void)idmap_del(&signing, q->sign_reqid);
@@ -418,14 +419,17 @@ relay_forget(struct qmsg *q)
 	for (h = TAILQ_FIRST(&hops); h != NULL && q->relay_waiting > 0;
 	    h = hnext) {
 		hnext = TAILQ_NEXT(h, entry);
-		for (dr = TAILQ_FIRST(&h->due); dr != NULL; dr = next) {
-			next = TAILQ_NEXT(dr, entry);
+		/* Its entries go, the others stay in their order. */
+		STAILQ_INIT(&keep);
+		while ((dr = STAILQ_FIRST(&h->due)) != NULL) {
+			STAILQ_REMOVE_HEAD(&h->due, entry);
 			if (dr->msgkey == q->key) {
-				TAILQ_REMOVE(&h->due, dr, entry);
 				free(dr);
 				q->relay_waiting--;
-			}
+			} else
+				STAILQ_INSERT_TAIL(&keep, dr, entry);
 		}
+		STAILQ_CONCAT(&h->due, &keep);
 		hop_free_if_idle(h);
 	}
 }
@@ -507,7 +511,7 @@ job_put_back(struct qmsg *q, struct job *j, size_t i)
 		dr = xcalloc(1, sizeof(*dr));
 		dr->msgkey = q->key;
 		dr->dest = j->dests[k - 1];
-		TAILQ_INSERT_HEAD(&j->hop->due, dr, entry);
+		STAILQ_INSERT_HEAD(&j->hop->due, dr, entry);
 		q->relay_waiting++;
 	}
 	j->n = i;
@@ -665,23 +669,23 @@ hop_send(struct channel *ch, struct hop *h)
 	struct job		*j;
 	uint64_t		 key;
 	size_t			 i;
-	int			 fd;
+	int			 encrypt, fd;
 
-	dr = TAILQ_FIRST(&h->due);
+	dr = STAILQ_FIRST(&h->due);
 	key = dr->msgkey;
 	if ((q = qmsg_get(key)) == NULL) {
 		/* Cannot be: relay_forget() takes its entries. */
-		TAILQ_REMOVE(&h->due, dr, entry);
+		STAILQ_REMOVE_HEAD(&h->due, entry);
 		free(dr);
 		return;
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->forward = dr->dest < q->env.ndests && is_forward(q, dr->dest);
 	/* Forwarded and not forwarded recipients differ in sender. */
-	while ((dr = TAILQ_FIRST(&h->due)) != NULL && dr->msgkey == key &&
+	while ((dr = STAILQ_FIRST(&h->due)) != NULL && dr->msgkey == key &&
 	    j->n < RELAY_MAX_RCPTS && (dr->dest >= q->env.ndests ||
 	    is_forward(q, dr->dest) == j->forward)) {
-		TAILQ_REMOVE(&h->due, dr, entry);
+		STAILQ_REMOVE_HEAD(&h->due, entry);
 		q->relay_waiting--;
 		if (dr->dest < q->env.ndests &&
 		    q->env.dests[dr->dest].state == DEST_PENDING)
@@ -693,7 +697,8 @@ hop_send(struct channel *ch, struct hop *h)
 		return;
 	}
 	j->copy = -1;
-	if (!wants_encryption(q) && queue_open_content(q, &fd) == -1) {
+	encrypt = wants_encryption(q);
+	if (!encrypt && queue_open_content(q, &fd) == -1) {
 		for (i = 0; i < j->n; i++)
 			dest_deferred(q, j->dests[i], "content unreadable");
 		free(j);
@@ -707,7 +712,7 @@ hop_send(struct channel *ch, struct hop *h)
 	h->inflight++;
 	inflight++;
 	q->inflight++;
-	if (wants_encryption(q)) {
+	if (encrypt) {
 		if (encrypt_request(q, j) == -1)
 			job_end(j, "cryptod is not reachable");
 		return;
@@ -728,7 +733,7 @@ relay_dispatch(void)
 	for (h = TAILQ_FIRST(&hops); h != NULL; h = next) {
 		next = TAILQ_NEXT(h, entry);
 		while (h->inflight < per_hop && inflight < RELAY_MAX_INFLIGHT &&
-		    !TAILQ_EMPTY(&h->due))
+		    !STAILQ_EMPTY(&h->due))
 			hop_send(ch, h);
 		hop_free_if_idle(h);
 	}

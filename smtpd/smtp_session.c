@@ -9,7 +9,9 @@
  * CRLF ends a line; a bare LF or CR in a command is refused, and in
  * DATA it makes the message refused at its end, so "<LF>.<LF>" and
  * "<CR>.<CR>" never end DATA and never split one message into two.
- * Plaintext that follows STARTTLS is never used: the session ends.
+ * Plaintext that follows STARTTLS is never used, nor text sent before
+ * the 354 to DATA, nor a command line with a NUL: the session ends, or
+ * the line is refused.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -128,6 +130,7 @@ struct smtp_session {
 	char			*buf;
 	size_t			 buflen;
 	int			 cr_pending;	/* BDAT: last byte was CR */
+	size_t			 bdat_col;	/* BDAT: bytes into the line */
 	unsigned		 hops;		/* Received fields seen */
 	size_t			 hop_col;	/* bytes into the line */
 	size_t			 hop_match;	/* of "received:" */
@@ -389,6 +392,7 @@ session_reset(struct smtp_session *s)
 	s->dataerr = 0;
 	s->bdat = 0;
 	s->cr_pending = 0;
+	s->bdat_col = 0;
 	s->hops = 0;
 	s->hop_col = s->hop_match = 0;
 	s->hop_body = 0;
@@ -434,9 +438,11 @@ session_peer_down(struct smtp_session *s, enum osms_role role)
 		s->msgid[0] = '\0';
 		s->dataerr |= DATA_IOERR;
 	}
+	/* An exchange dies with authd, also one waiting for the client's
+	 * response: the new authd would drop that step unanswered. */
 	if (role == ROLE_AUTHD && (s->wait == W_AUTH ||
-	    s->wait == W_SENDER)) {
-		if (s->wait == W_AUTH)
+	    s->wait == W_SENDER || s->state == S_AUTH)) {
+		if (s->state == S_AUTH)
 			s->state = s->auth_prev;
 		s->wait = W_NONE;
 		reply(s, s->state == S_READY ? 454 : 451, s->state ==
@@ -1020,9 +1026,31 @@ queue_create(struct smtp_session *s)
 	return 0;
 }
 
+/*
+ * RFC 2920 3.1: the text waits for the 354. A client that sends it with
+ * DATA is a bot or a smuggler, and if DATA fails its text would be read
+ * as commands: end the session. 1 if it was ended.
+ */
+static int
+data_pipelined(struct smtp_session *s)
+{
+	if (io_inbuf(s->io) == 0)
+		return 0;
+	log_warnx("%016llx smtpd from=%s sent data before the 354 reply;"
+	    " closing", (unsigned long long)s->id, s->addr);
+	reply(s, 554, "5.5.0", "Text sent before the 354 reply; closing");
+	session_reset(s);
+	s->state = S_QUIT;
+	s->why = "data before 354";
+	io_pause_read(s->io);
+	return 1;
+}
+
 static void
 cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
+	if (data_pipelined(s))
+		return;
 	if (cmd->arg[0] != '\0') {
 		reply(s, 501, "5.5.4", "DATA takes no argument");
 		return;
@@ -1280,6 +1308,11 @@ command(struct smtp_session *s, char *line, size_t len, int flags)
 		    " with CRLF");
 		return;
 	}
+	/* The parser would stop at the NUL and act on half a line. */
+	if (flags & IO_LINE_NUL) {
+		reply(s, 500, "5.5.2", "NUL byte in a command");
+		return;
+	}
 	if (len + 2 > SMTP_MAX_COMMAND) {
 		reply(s, 500, "5.5.2", "Line too long");
 		return;
@@ -1348,13 +1381,11 @@ data_flush(struct smtp_session *s)
 {
 	if (!(s->dataerr & (DATA_IOERR | DATA_NOSPACE)) &&
 	    write_all(s->msgfd, s->buf, s->buflen) == -1) {
-		if (errno == ENOSPC || errno == EDQUOT)
-			s->dataerr |= DATA_NOSPACE;
-		else {
-			log_warn("%016llx smtpd write to queue file",
-			    (unsigned long long)s->id);
-			s->dataerr |= DATA_IOERR;
-		}
+		/* Once per message; a full disk is logged too, as such. */
+		s->dataerr |= errno == ENOSPC || errno == EDQUOT ?
+		    DATA_NOSPACE : DATA_IOERR;
+		log_warn("%016llx smtpd write to queue file",
+		    (unsigned long long)s->id);
 	}
 	s->buflen = 0;
 }
@@ -1474,6 +1505,8 @@ smtp_session_queue_created(struct smtp_session *s, struct imsg *imsg)
 	s->wait = W_NONE;
 	(void)osms_strlcpy(s->msgid, id, sizeof(s->msgid));
 	s->msgfd = imsg_take_fd(imsg);
+	if (!s->bdat && data_pipelined(s))
+		return;
 	s->buf = xmalloc(DATA_BUFSIZE);
 	s->buflen = 0;
 	s->datalen = 0;
@@ -1710,8 +1743,9 @@ data_line(struct smtp_session *s, char *line, size_t len, int flags)
 }
 
 /*
- * BDAT chunks: raw bytes. A bare CR or LF is refused as in DATA, so a
- * message received by BDAT can be relayed by DATA without changing it.
+ * BDAT chunks: raw bytes. A bare CR or LF, or a line longer than
+ * max-line-length, is refused as in DATA, so a message received by BDAT
+ * can be relayed by DATA without changing it.
  */
 static void
 bdat_scan(struct smtp_session *s, const char *p, size_t n)
@@ -1726,6 +1760,11 @@ bdat_scan(struct smtp_session *s, const char *p, size_t n)
 		if (p[i] == '\0')
 			s->dataerr |= DATA_NUL;
 		s->cr_pending = p[i] == '\r';
+		/* Counted as io_getline() counts a DATA line, CRLF included. */
+		if (p[i] == '\n')
+			s->bdat_col = 0;
+		else if (++s->bdat_col >= smtp_limits.max_line)
+			s->dataerr |= DATA_LONGLINE;
 	}
 }
 

@@ -211,6 +211,13 @@ authres_decide(const struct authres *ar, const struct ar_policy *pol,
 		    " field", size);
 		return AR_REJECT;
 	}
+	if (ar->dmarc_checked && ar->from_fields < 0) {
+		/* A From field hidden past the header's limits would pass
+		 * as "none". */
+		(void)osms_strlcpy(why, "the header is too large to find its"
+		    " From field", size);
+		return AR_REJECT;
+	}
 	if (ar->dmarc_checked && ar->dmarc == AR_FAIL &&
 	    (ar->dmarc_policy == 'r' || ar->dmarc_policy == 'q') &&
 	    !ar->arc_trusted) {

@@ -38,7 +38,8 @@ struct authres {
 	enum ar_result	 dmarc;
 	char		 dmarc_policy;	/* 'n', 'q', 'r', or 0 without a record */
 	char		 from_domain[AR_MAX_DOMAIN];
-	int		 from_fields;	/* From fields in the header */
+	int		 from_fields;	/* From fields in the header; -1:
+					   too large to count them */
 	int		 arc_checked;
 	enum ar_result	 arc;		/* the ARC chain (RFC 8617) */
 	int		 arc_sets;

@@ -1726,7 +1726,7 @@ alex_next(struct alex *lx, struct atok *t)
 		t->len = (size_t)(lx->p - s);
 	} else if (is_aspecial((unsigned char)*s)) {
 		t->type = AT_SPECIAL;
-		t->c = *s;
+		t->c = (unsigned char)*s;
 		lx->p++;
 	} else {
 		while (lx->p < lx->end && !is_fws(*lx->p) &&
@@ -2716,10 +2716,11 @@ struct dctx {
 	struct conv	*cur;
 };
 
+/* Bytes are pending only after dctx_word() has chosen cur. */
 static void
 dctx_flush(struct dctx *d)
 {
-	if (d->pend.len == 0)
+	if (d->pend.len == 0 || d->cur == NULL)
 		return;
 	(void)conv_run(d->cur, d->pend.data, d->pend.len, &d->out);
 	buf_reset(&d->pend);
@@ -2980,7 +2981,7 @@ mime_parse_date(const char *value, time_t *out, int *tzoff)
 	if (date_num(&p, 2, &day) == 0)
 		return -1;
 	date_skip(&p);
-	if ((wl = date_word(&p, &w)) < 3)
+	if (date_word(&p, &w) < 3)
 		return -1;
 	for (i = 0; i < 12; i++)
 		if (lower((unsigned char)w[0]) == months[i * 3] &&

@@ -260,8 +260,10 @@ qp_line(struct conv *c, size_t i, size_t end)
 		/* Room for the "=" of a soft break, unless this ends it. */
 		if (col + w > QP_MAX_LINE - 1 &&
 		    !(last && col + w <= QP_MAX_LINE)) {
-			memcpy(o + col, "=\r\n", 3);
-			if (put(c, o, col + 3) == -1)
+			o[col++] = '=';
+			o[col++] = '\r';
+			o[col++] = '\n';
+			if (put(c, o, col) == -1)
 				return -1;
 			col = 0;
 		}

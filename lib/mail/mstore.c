@@ -1129,9 +1129,9 @@ mstore_fmt_ix_header_get(const unsigned char *p, struct mstore_ix_header *h)
 {
 	size_t	 i;
 
-	if (memcmp(p, ix_magic, 8) != 0 || get32(p + 8) != 1 ||
-	    get32(p + 12) != MSTORE_IX_REC || get32(p + 60) !=
-	    msum(p, 60, FNV_INIT))
+	if (memcmp(p, ix_magic, sizeof(ix_magic)) != 0 ||
+	    get32(p + 8) != 1 || get32(p + 12) != MSTORE_IX_REC ||
+	    get32(p + 60) != msum(p, 60, FNV_INIT))
 		return -1;
 	for (i = 40; i < 60; i++)
 		if (p[i] != 0)
@@ -1150,7 +1150,7 @@ void
 mstore_fmt_ix_header_put(unsigned char *p, const struct mstore_ix_header *h)
 {
 	memset(p, 0, MSTORE_IX_HDR);
-	memcpy(p, ix_magic, 8);
+	memcpy(p, ix_magic, sizeof(ix_magic));
 	put32(p + 8, 1);
 	put32(p + 12, MSTORE_IX_REC);
 	put32(p + 16, h->uidvalidity);
@@ -1205,7 +1205,8 @@ int
 mstore_fmt_cache_header_get(const unsigned char *p, size_t len,
     uint32_t *uidvalidity)
 {
-	if (len < MSTORE_CACHE_HDR || memcmp(p, cache_magic, 8) != 0 ||
+	if (len < MSTORE_CACHE_HDR ||
+	    memcmp(p, cache_magic, sizeof(cache_magic)) != 0 ||
 	    get32(p + 8) != 1 || get32(p + 12) == 0)
 		return -1;
 	*uidvalidity = get32(p + 12);
@@ -1215,7 +1216,7 @@ mstore_fmt_cache_header_get(const unsigned char *p, size_t len,
 void
 mstore_fmt_cache_header_put(unsigned char *p, uint32_t uidvalidity)
 {
-	memcpy(p, cache_magic, 8);
+	memcpy(p, cache_magic, sizeof(cache_magic));
 	put32(p + 8, 1);
 	put32(p + 12, uidvalidity);
 }
@@ -3310,7 +3311,7 @@ mbox_keyword_bit(struct mbox *mb, const char *kw, int create)
 
 	mb->store->err = MSTORE_E_NONE;
 	len = kw != NULL ? strnlen(kw, MSTORE_KEYWORD_MAX + 1) : 0;
-	if (!mstore_keyword_valid(kw, len)) {
+	if (kw == NULL || !mstore_keyword_valid(kw, len)) {
 		mb->store->err = MSTORE_E_INVALID;
 		return -1;
 	}

@@ -29,6 +29,7 @@
 #define PGP_ENCRYPTED_PREAMBLE	"This is an OpenPGP/MIME encrypted message " \
 				"(RFC 4880 and 3156)\r\n"
 #define PGP_MAX_RECIPIENTS	100
+#define PGP_KEYID_LEN		16	/* a key id, in hex */
 
 const char PGP_NO_MDC[] = "not integrity protected (no MDC): the plaintext "
     "could have been changed";
@@ -807,20 +808,25 @@ is_type(const struct mime_part *p, const char *type, const char *subtype)
 	return strcmp(p->type, type) == 0 && strcmp(p->subtype, subtype) == 0;
 }
 
-/* multipart/encrypted of RFC 3156: its two parts, else NULL. */
-static const struct mime_part *
-encrypted_part(const struct mime_part *root)
+/* 1 if root is a multipart/encrypted of RFC 3156 with its two parts. */
+static int
+is_encrypted(const struct mime_part *root)
 {
 	const char	*proto;
 
-	if (!is_type(root, "multipart", "encrypted") ||
-	    (proto = mime_param(root, "protocol")) == NULL ||
-	    strcasecmp(proto, "application/pgp-encrypted") != 0 ||
-	    root->nchildren != 2 ||
-	    !is_type(&root->children[0], "application", "pgp-encrypted") ||
-	    !is_type(&root->children[1], "application", "octet-stream"))
-		return NULL;
-	return &root->children[1];
+	return is_type(root, "multipart", "encrypted") &&
+	    (proto = mime_param(root, "protocol")) != NULL &&
+	    strcasecmp(proto, "application/pgp-encrypted") == 0 &&
+	    root->nchildren == 2 &&
+	    is_type(&root->children[0], "application", "pgp-encrypted") &&
+	    is_type(&root->children[1], "application", "octet-stream");
+}
+
+/* The encrypted data of a multipart/encrypted, else NULL. */
+static const struct mime_part *
+encrypted_part(const struct mime_part *root)
+{
+	return is_encrypted(root) ? &root->children[1] : NULL;
 }
 
 int
@@ -832,7 +838,7 @@ pgp_is_encrypted(const char *msg, size_t len)
 
 	if (len > PGP_MAX_MESSAGE || (m = mime_parse(msg, len, &err)) == NULL)
 		return 0;
-	yes = encrypted_part(mime_root(m)) != NULL;
+	yes = is_encrypted(mime_root(m));
 	mime_free(m);
 	return yes;
 }
@@ -887,8 +893,15 @@ verdict(gpgme_ctx_t c, struct pgp_verdict *v)
 		    sizeof(v->reason));
 		return;
 	}
-	if ((key = c == ctx ? key_get(s->fpr, 0) : gpgme_get_key(c, s->fpr,
-	    &key, 0) == 0 ? key : NULL) != NULL) {
+	/* The signer's address, from its key when there is one. */
+	key = NULL;
+	if (s->fpr != NULL) {
+		if (c == ctx)
+			key = key_get(s->fpr, 0);
+		else if (gpgme_get_key(c, s->fpr, &key, 0) != 0)
+			key = NULL;
+	}
+	if (key != NULL) {
 		for (u = key->uids; u != NULL; u = u->next)
 			if (!u->revoked && !u->invalid && u->email != NULL &&
 			    u->email[0] != '\0') {
@@ -937,6 +950,55 @@ decrypted_for(gpgme_decrypt_result_t dres, const char *const *for_,
 	return found;
 }
 
+/* Is one of the key ids that of a subkey of the key pgp_key_for() gives
+ * name? */
+static int
+encrypted_to(char ids[][PGP_KEYID_LEN + 1], size_t nids, const char *name)
+{
+	gpgme_subkey_t	 k;
+	gpgme_key_t	 key;
+	char		 fpr[PGP_MAX_FPR + 1];
+	size_t		 i;
+	int		 yes = 0;
+
+	if (pgp_key_for(name, 0, fpr, sizeof(fpr)) == -1 ||
+	    (key = key_get(fpr, 0)) == NULL)
+		return 0;
+	for (k = key->subkeys; k != NULL && !yes; k = k->next)
+		for (i = 0; i < nids && !yes; i++)
+			yes = k->keyid != NULL && strcasecmp(ids[i],
+			    k->keyid) == 0;
+	gpgme_key_unref(key);
+	return yes;
+}
+
+/*
+ * Is the message, encrypted to the key ids, encrypted to every address
+ * of for[], to its key or to its domain's (a domain is in for[] too)?
+ * The plaintext goes to all of them: one recipient's key must not open
+ * for another what was not sent to it (EFAIL's decryption oracle).
+ */
+static int
+encrypted_to_all(char ids[][PGP_KEYID_LEN + 1], size_t nids,
+    const char *const *for_, size_t nfor)
+{
+	const char	*at;
+	size_t		 i, j;
+
+	for (i = 0; i < nfor; i++) {
+		if ((at = strrchr(for_[i], '@')) == NULL ||
+		    encrypted_to(ids, nids, for_[i]))
+			continue;
+		for (j = 0; j < nfor; j++)
+			if (strcasecmp(for_[j], at + 1) == 0 &&
+			    encrypted_to(ids, nids, for_[j]))
+				break;
+		if (j == nfor)
+			return 0;
+	}
+	return 1;
+}
+
 /* GnuPG's DECRYPTION_INFO says how the data is protected: "0 ..." is
  * no MDC, and "0 ALGO 0" (no AEAD either) what GnuPG 2.2 then refuses
  * with a plain failure, which GPGME does not tell from a wrong key. */
@@ -967,7 +1029,10 @@ decrypt_data(const char *p, size_t len, const char *const *for_,
 {
 	gpgme_data_t		 cipher = NULL;
 	gpgme_decrypt_result_t	 dres;
+	gpgme_recipient_t	 r;
 	gpgme_error_t		 err;
+	char			 ids[PGP_MAX_RECIPIENTS][PGP_KEYID_LEN + 1];
+	size_t			 nids = 0;
 	int			 unprotected = 0, rc = -1;
 
 	*errstr = "out of memory";
@@ -992,11 +1057,21 @@ decrypt_data(const char *p, size_t len, const char *const *for_,
 	*errstr = "not encrypted for a key of its recipients";
 	if (!decrypted_for(dres, for_, nfor, who, whosize))
 		goto done;
+	/* Its key ids, kept: listing keys with ctx ends dres. */
+	for (r = dres->recipients; r != NULL; r = r->next)
+		if (r->keyid == NULL || nids == nitems(ids) ||
+		    osms_strlcpy(ids[nids++], r->keyid, sizeof(ids[0])) >=
+		    sizeof(ids[0]))
+			goto done;
 	verdict(ctx, v);
 	if (v->unknown_signer && dres->session_key != NULL &&
 	    osms_strlcpy(v->session, dres->session_key, sizeof(v->session)) >=
 	    sizeof(v->session))
 		explicit_bzero(v->session, sizeof(v->session));
+	if (!encrypted_to_all(ids, nids, for_, nfor)) {
+		explicit_bzero(v, sizeof(*v));
+		goto done;
+	}
 	*errstr = NULL;
 	rc = 0;
 done:
@@ -1055,12 +1130,12 @@ nested(const struct mime_part *p, const char *msg, int depth)
 	static const char	 begin[] = "-----BEGIN PGP MESSAGE-----";
 	size_t			 i;
 
-	if (depth > 0 && (encrypted_part(p) != NULL ||
+	if (depth > 0 && (is_encrypted(p) ||
 	    is_type(p, "application", "pgp-encrypted") ||
 	    (strcmp(p->type, "text") == 0 && memmem(msg + p->body_off,
 	    p->body_len, begin, sizeof(begin) - 1) != NULL)))
 		return 1;
-	if (depth >= 8 || encrypted_part(p) != NULL)
+	if (depth >= 8 || is_encrypted(p))
 		return 0;
 	for (i = 0; i < p->nchildren; i++)
 		if (nested(&p->children[i], msg, depth + 1))

@@ -119,7 +119,9 @@ int	 pgp_is_encrypted(const char *msg, size_t len);
 /*
  * Decrypt a PGP/MIME message with a key of the home that belongs to
  * one of the addresses for[] (nfor 0: any key of the home; the address
- * whose key it was into who): the message with the decrypted entity as
+ * whose key it was into who), if every address of for[] is among its
+ * recipients by its own key or by its domain's (a domain of for[]):
+ * the message with the decrypted entity as
  * its content, appended to out; a signature inside the OpenPGP message
  * (RFC 3156 6.2) in v (else NOT_SIGNED). 0, or -1 and errstr (not for a
  * key of theirs, damaged, or PGP_NO_MDC: without integrity protection).

@@ -200,7 +200,7 @@ policy_rule_format(const struct policy_rule *r, char *buf, size_t size)
 	if ((slot) != 0 && (slot) < nitems(names)) {			\
 		(void)osms_strlcat(buf, buf[0] ? " " word " " : word " ",	\
 		    size);						\
-		(void)osms_strlcat(buf, names[slot], size);		\
+		(void)osms_strlcat(buf, (names)[slot], size);		\
 	}
 	ACTION(r->sign, "sign", sign_names)
 	ACTION(r->encrypt, "encrypt", encrypt_names)

@@ -26,7 +26,8 @@
  *
  * Thread-safety: crypt_rn() with a struct crypt_data per call, OpenSSL's
  * one-shot and EVP functions, libargon2. The only static data written is
- * the dummy hash, under pthread_once().
+ * the dummy hash, under pthread_once(), and the copy of the last stored
+ * value verified, under a mutex.
  */
 #include <sys/types.h>
 #include <sys/random.h>
@@ -129,6 +130,15 @@ static const char dummy_fallback[] = DEFAULT_PREFIX
 static pthread_once_t	 dummy_once = PTHREAD_ONCE_INIT;
 static char		 dummy_hash[PWHASH_MAX];
 
+/*
+ * The stored value verified last: what pwhash_dummy() spends its time
+ * on, so that a user who does not exist costs what the users who do
+ * cost, in whatever scheme the directory keeps them (hashes brought from
+ * Dovecot or PostfixAdmin often cost far less than the default).
+ */
+static pthread_mutex_t	 like_lock = PTHREAD_MUTEX_INITIALIZER;
+static char		 like_hash[PWHASH_MAX];
+
 static int	 password_ok(const char **, size_t);
 static int	 fill_random(void *, size_t);
 static int	 b64_value(unsigned char);
@@ -149,6 +159,7 @@ static int	 verify_crypt(const char *, const char *, size_t);
 static int	 verify_digest(const struct pw_scheme *, const char *,
 		    const char *, size_t);
 static void	 dummy_init(void);
+static int	 verify_stored(const char *, const char *, size_t);
 
 /*
  * A password may be NULL only when empty; it must not be longer than
@@ -575,6 +586,20 @@ verify_digest(const struct pw_scheme *s, const char *enc,
 int
 pwhash_verify(const char *stored, const char *password, size_t pwlen)
 {
+	int	 r;
+
+	/* Refused values are shorter than PWHASH_MAX: the copy is whole. */
+	if ((r = verify_stored(stored, password, pwlen)) != -1 &&
+	    pthread_mutex_lock(&like_lock) == 0) {
+		(void)osms_strlcpy(like_hash, stored, sizeof(like_hash));
+		(void)pthread_mutex_unlock(&like_lock);
+	}
+	return r;
+}
+
+static int
+verify_stored(const char *stored, const char *password, size_t pwlen)
+{
 	const struct pw_scheme	*s;
 	const char		*body;
 
@@ -641,11 +666,21 @@ dummy_init(void)
 void
 pwhash_dummy(const char *password, size_t pwlen)
 {
-	const char	*hash = dummy_hash;
+	char	 hash[PWHASH_MAX];
 
-	if (pthread_once(&dummy_once, dummy_init) != 0)
-		hash = dummy_fallback;
-	(void)pwhash_verify(hash, password, pwlen);
+	hash[0] = '\0';
+	if (pthread_mutex_lock(&like_lock) == 0) {
+		memcpy(hash, like_hash, sizeof(hash));
+		(void)pthread_mutex_unlock(&like_lock);
+	}
+	if (hash[0] == '\0') {
+		if (pthread_once(&dummy_once, dummy_init) == 0)
+			memcpy(hash, dummy_hash, sizeof(hash));
+		else
+			memcpy(hash, dummy_fallback, sizeof(dummy_fallback));
+	}
+	(void)verify_stored(hash, password, pwlen);
+	explicit_bzero(hash, sizeof(hash));
 }
 
 int

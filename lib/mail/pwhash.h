@@ -2,7 +2,8 @@
  * Password hashes: verify the "{SCHEME}"-prefixed values that Dovecot
  * and PostfixAdmin store, and make new ones. authd verifies, osmsctl
  * creates. Plaintext schemes are refused. Every function is
- * thread-safe and keeps no copy of a password.
+ * thread-safe and keeps no copy of a password (pwhash_verify() keeps
+ * one of the last stored value it checked, for pwhash_dummy()).
  *
  * Schemes verified (scheme names are matched without regard to case,
  * as Dovecot does):
@@ -63,11 +64,13 @@ int	 pwhash_create(const char *password, size_t pwlen, char *out,
 	    size_t outsize);
 
 /*
- * Spend the time of pwhash_verify() against a default-scheme hash and
- * fail: call it for a user that does not exist, so that a failed lookup
- * takes as long as a wrong password (SECURITY.md H3). The hash is made
- * once, at first use, from a random password nobody knows; refusals
- * (NUL byte, too long) are as fast as in pwhash_verify().
+ * Spend the time of pwhash_verify() and fail: call it for a user that
+ * does not exist, so that a failed lookup takes as long as a wrong
+ * password (SECURITY.md H3). It verifies against the stored value
+ * pwhash_verify() last checked (answered 0 or 1), so it costs what the
+ * directory's own hashes cost; before any, against a default-scheme
+ * hash made once, at first use, from a random password nobody knows.
+ * Refusals (NUL byte, too long) are as fast as in pwhash_verify().
  */
 void	 pwhash_dummy(const char *password, size_t pwlen);
 

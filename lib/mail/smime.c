@@ -7,6 +7,7 @@
  * canonical form (RFC 8551 3.1.1), and CMS_BINARY keeps OpenSSL from
  * translating anything again.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +75,7 @@ cms_from_base64(const char *p, size_t len)
 }
 
 /* Each byte's value in base64, -1 if none. */
-static const signed char b64_values[256] = {
+static const int8_t b64_values[256] = {
 	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
 	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
@@ -683,37 +684,40 @@ done:
 	return rc;
 }
 
-/* The first enveloped part below the root, depth first; NULL if none. */
-static const struct mime_part *
-nested_encrypted(const struct mime_part *p, int depth)
+/* The first enveloped part below the root, depth first, into *found;
+ * 0 if none. */
+static int
+nested_encrypted(const struct mime_part *p, int depth,
+    const struct mime_part **found)
 {
-	const struct mime_part	*found;
-	const char		*st;
-	size_t			 i;
+	const char	*st;
+	size_t		 i;
 
 	if (depth > 0 && is_pkcs7_mime(p)) {
 		st = mime_param(p, "smime-type");
 		if (st == NULL || strcasecmp(st, "enveloped-data") == 0 ||
-		    strcasecmp(st, "authEnveloped-data") == 0)
-			return p;
+		    strcasecmp(st, "authEnveloped-data") == 0) {
+			*found = p;
+			return 1;
+		}
 	}
 	for (i = 0; i < p->nchildren; i++)
-		if ((found = nested_encrypted(&p->children[i], depth + 1)) !=
-		    NULL)
-			return found;
-	return NULL;
+		if (nested_encrypted(&p->children[i], depth + 1, found))
+			return 1;
+	return 0;
 }
 
 int
 smime_has_nested(const char *msg, size_t len)
 {
-	struct mime_msg	*m;
-	const char	*err;
-	int		 yes;
+	struct mime_msg		*m;
+	const struct mime_part	*part;
+	const char		*err;
+	int			 yes;
 
 	if (len > SMIME_MAX_MESSAGE || (m = mime_parse(msg, len, &err)) == NULL)
 		return 0;
-	yes = nested_encrypted(mime_root(m), 0) != NULL;
+	yes = nested_encrypted(mime_root(m), 0, &part);
 	mime_free(m);
 	return yes;
 }
@@ -764,7 +768,7 @@ smime_decrypt_nested(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 		return -1;
 	}
 	*errstr = "no encrypted part among others";
-	if ((part = nested_encrypted(mime_root(m), 0)) == NULL)
+	if (!nested_encrypted(mime_root(m), 0, &part))
 		goto done;
 	/* The part alone is an S/MIME message of no other fields. */
 	if (smime_decrypt(msg + part->hdr_off, part->body_off +

@@ -106,9 +106,10 @@ static int	 param_size(const char *, uint64_t *, struct smtp_err *);
 static int	 param_notify(const char *, int *, struct smtp_err *);
 static int	 param_orcpt(const char *, int, char *, size_t,
 		    struct smtp_err *);
-static int	 param_apply(const struct param_def *, const char *, int,
-		    struct smtp_mail_params *, struct smtp_rcpt_params *,
-		    struct smtp_err *);
+static int	 param_apply_mail(const struct param_def *, const char *,
+		    struct smtp_mail_params *, struct smtp_err *);
+static int	 param_apply_rcpt(const struct param_def *, const char *, int,
+		    struct smtp_rcpt_params *, struct smtp_err *);
 static int	 parse_params(const char *, int, int, const struct param_def *,
 		    size_t, struct smtp_mail_params *,
 		    struct smtp_rcpt_params *, const char *, struct smtp_err *);
@@ -493,10 +494,10 @@ param_orcpt(const char *v, int utf8, char *out, size_t size,
 	return 0;
 }
 
+/* A MAIL FROM parameter into mp. */
 static int
-param_apply(const struct param_def *def, const char *v, int utf8,
-    struct smtp_mail_params *mp, struct smtp_rcpt_params *rp,
-    struct smtp_err *err)
+param_apply_mail(const struct param_def *def, const char *v,
+    struct smtp_mail_params *mp, struct smtp_err *err)
 {
 	char	 dec[VALUE_MAX + 1];
 	int	 n;
@@ -555,10 +556,24 @@ param_apply(const struct param_def *def, const char *v, int utf8,
 			return fail(err, 501, "5.5.4", "AUTH value too long");
 		memcpy(mp->auth, v, strlen(v) + 1);
 		return 0;
+	default:
+		break;
+	}
+	return fail(err, 555, "5.5.4", "Unknown parameter");
+}
+
+/* A RCPT TO parameter into rp. */
+static int
+param_apply_rcpt(const struct param_def *def, const char *v, int utf8,
+    struct smtp_rcpt_params *rp, struct smtp_err *err)
+{
+	switch (def->id) {
 	case P_NOTIFY:
 		return param_notify(v, &rp->notify, err);
 	case P_ORCPT:
 		return param_orcpt(v, utf8, rp->orcpt, sizeof(rp->orcpt), err);
+	default:
+		break;
 	}
 	return fail(err, 555, "5.5.4", "Unknown parameter");
 }
@@ -628,7 +643,9 @@ parse_params(const char *s, int ehlo, int utf8, const struct param_def *defs,
 		seen |= 1U << def->id;
 		if (def->has_value != has_value || (has_value && vlen == 0))
 			return fail(err, 501, "5.5.4", def->value);
-		if (param_apply(def, val, utf8, mp, rp, err) == -1)
+		/* Exactly one of mp and rp is given. */
+		if ((mp != NULL ? param_apply_mail(def, val, mp, err) :
+		    param_apply_rcpt(def, val, utf8, rp, err)) == -1)
 			return -1;
 		while (*p == ' ')
 			p++;

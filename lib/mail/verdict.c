@@ -21,12 +21,26 @@ is_wsp(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+size_t
+verdict_field_name(const char *p, size_t n, const char *name)
+{
+	size_t	 len = strlen(name) - 1, i;
+
+	if (n <= len || strncasecmp(p, name, len) != 0)
+		return 0;
+	/* RFC 5322 4.5.3: the obsolete white space before the colon, which
+	 * readers of the message (ours too) take for the same field. */
+	for (i = len; i < n && (p[i] == ' ' || p[i] == '\t'); i++)
+		;
+	return i < n && p[i] == ':' ? i + 1 : 0;
+}
+
 int
 verdict_authres_ours(const char *p, size_t n, const char *authserv_id)
 {
-	size_t	 i = sizeof(AUTHRES) - 1, id = strlen(authserv_id), depth;
+	size_t	 i, id = strlen(authserv_id), depth;
 
-	if (n < i || strncasecmp(p, AUTHRES, i) != 0 || id == 0)
+	if ((i = verdict_field_name(p, n, AUTHRES)) == 0 || id == 0)
 		return 0;
 	/* CFWS before the authserv-id: comments nest and quote. */
 	for (;;) {
@@ -73,13 +87,13 @@ int
 verdict_strip(const char *p, size_t len, const char *authserv_id,
     const char *other, struct buf *out)
 {
-	size_t	 i = 0, e, olen = other != NULL ? strlen(other) : 0;
+	size_t	 i = 0, e;
 	int	 removed = 0;
 
 	while (!header_ends(p, len, i)) {
 		e = field_end(p, len, i);
-		if ((olen > 0 && e - i >= olen && strncasecmp(p + i, other,
-		    olen) == 0) || verdict_authres_ours(p + i, e - i,
+		if ((other != NULL && verdict_field_name(p + i, e - i,
+		    other) > 0) || verdict_authres_ours(p + i, e - i,
 		    authserv_id))
 			removed = 1;
 		else if (buf_add(out, p + i, e - i) == -1)
@@ -95,12 +109,11 @@ int
 verdict_tag_subject(const char *p, size_t len, const char *tag,
     struct buf *out)
 {
-	size_t	 i = 0, at, from, t, n = 0;
+	size_t	 i = 0, at = 0, from, t, n = 0;
 	int	 found = 0, forged = 0;
 
 	for (; !header_ends(p, len, i); i = field_end(p, len, i))
-		if (len - i >= sizeof(SUBJECT) - 1 && strncasecmp(p + i, SUBJECT,
-		    sizeof(SUBJECT) - 1) == 0) {
+		if ((at = verdict_field_name(p + i, len - i, SUBJECT)) > 0) {
 			found = 1;
 			break;
 		}
@@ -110,7 +123,7 @@ verdict_tag_subject(const char *p, size_t len, const char *tag,
 		return buf_printf(out, "Subject: %s\r\n", tag) == -1 ||
 		    buf_add(out, p, len) == -1 ? -1 : 1;
 	}
-	at = from = i + sizeof(SUBJECT) - 1;
+	at = from = i + at;
 	for (;;) {
 		while (from < len && (p[from] == ' ' || p[from] == '\t'))
 			from++;

@@ -12,6 +12,13 @@
 
 #include "buf.h"
 
+/*
+ * Does the field at p (len bytes) have the name given with its colon
+ * ("From:")? In any case, with white space before the colon or not:
+ * the length up to the colon included, else 0.
+ */
+size_t	 verdict_field_name(const char *p, size_t len, const char *name);
+
 /* 1 if the field (its name included, len bytes) is an
  * Authentication-Results field whose authserv-id is authserv_id. */
 int	 verdict_authres_ours(const char *field, size_t len,

@@ -5,6 +5,7 @@ message limit. PostgreSQL is in test_auth_pg.py."""
 import base64
 import os
 import re
+import signal
 import smtplib
 import subprocess
 import sys
@@ -404,5 +405,30 @@ with Osms(roles_conf=LIMITS) as o:
         c.quit()
         t.expect(re.search(r"authd: auth throttled client=127\.0\.0\.1",
                            o.log()), "logged")
+
+    with t.case("authd dies between a challenge and the client's response:"
+                " 454 4.7.0 at once, and the session goes on"
+                " (fuzz_smtp_session)"):
+        # smtpd used to keep the exchange: the response went to the new
+        # authd, which drops steps it does not know, and the client
+        # waited for the timeout.
+        c = submission(sub, source="127.0.0.7")
+        try:
+            code, text = c.docmd("AUTH", "PLAIN")
+            t.require(code == 334, "the challenge: %d %r" % (code, text))
+            pid = o.pid("authd")
+            os.kill(pid, signal.SIGKILL)
+            code, text = c.getreply()
+            t.expect(code == 454 and text.startswith(b"4.7.0"),
+                     "at once: %d %r" % (code, text))
+            t.expect(wait_until(lambda: o.pid("authd") not in (0, pid,
+                                                                None)),
+                     "authd is back")
+            o.wait_ready()
+            code, text = c.docmd("AUTH", "PLAIN " + b64(
+                "\0alice@example.test\0alice-pw"))
+            t.expect(code == 235, "then AUTH: %d %r" % (code, text))
+        finally:
+            c.close()
 
 t.done()

@@ -328,6 +328,39 @@ with Server(USERS_CONF) as S:
         finally:
             c.close_quietly()
 
+    with case(t, "commands pipelined behind LOGIN and AUTHENTICATE wait "
+              "for its answer (fuzz_imap_session): two LOGINs in one "
+              "write get two answers, a response sent with AUTHENTICATE "
+              "is taken after the '+', a SELECT behind LOGIN reaches the "
+              "session"):
+        addr, pw = S.user("auth")
+        before = S.restarts().get("imapd", 0)
+        with raw_imap(S, source="127.0.0.5") as r:
+            # imapd used to read on while authd checked the first LOGIN:
+            # the second one was a second SASL start for the same
+            # login, garbage to authd, and the parent killed imapd.
+            r.send("a1 LOGIN %s %s\r\na2 LOGIN %s %s\r\n"
+                   % (q(addr), q("wrong-1"), q(addr), q("wrong-2")))
+            st1, l1, _ = r.wait("a1")
+            st2, l2, _ = r.wait("a2")
+            t.expect(st1 == "NO" and st2 == "NO",
+                     "two pipelined LOGINs: %r %r" % (l1, l2))
+            cred = b"\0" + addr.encode() + b"\0" + pw.encode()
+            r.send("a3 AUTHENTICATE PLAIN\r\n" + b64(cred) + "\r\n")
+            line = r.line()
+            t.expect(line.startswith(b"+"), "continuation: %r" % line)
+            st, line, _ = r.wait("a3")
+            t.expect(st == "OK", "the response sent at once: %r" % line)
+        with raw_imap(S, source="127.0.0.5") as r:
+            r.send("b1 LOGIN %s %s\r\nb2 SELECT INBOX\r\n"
+                   % login_args(S, "auth"))
+            st, line, _ = r.wait("b1")
+            t.expect(st == "OK", "LOGIN: %r" % line)
+            st, line, _ = r.wait("b2")
+            t.expect(st == "OK", "SELECT behind LOGIN: %r" % line)
+        t.expect(S.restarts().get("imapd", 0) == before,
+                 "imapd was not restarted: %r" % S.restarts())
+
     # ---------------------------------------------------------------
     # Mailboxes
 

@@ -248,6 +248,26 @@ with Server(dict((a, 0) for a in AREAS)) as S:
             t.expect(is_ok(r.cmd("USER " + addr)) and
                      is_ok(r.cmd("PASS " + pw)), "then the right password")
 
+    with case(t, "PIPELINING: commands behind PASS and AUTH wait for its "
+              "answer (fuzz_pop3_session)"):
+        addr, pw = S.user("login")
+        with raw_pop3(S, source="127.0.0.6") as r:
+            # imapd used to take the line behind AUTH as the client's
+            # response to a challenge never sent; STAT was lost.
+            r.send("AUTH PLAIN %s\r\nSTAT\r\n" % b64("\0%s\0%s"
+                                                      % (addr, pw)))
+            line = r.line()
+            t.expect(is_ok(line), "AUTH PLAIN: %r" % line)
+            line = r.line()
+            t.expect(is_ok(line), "STAT behind it: %r" % line)
+        with raw_pop3(S, source="127.0.0.6") as r:
+            r.send("USER %s\r\nPASS wrong-pw\r\nUSER %s\r\nPASS %s\r\n"
+                   "STAT\r\n" % (addr, addr, pw))
+            got = [r.line() for _ in range(5)]
+            t.expect([is_ok(x) for x in got] ==
+                     [True, False, True, True, True],
+                     "USER, a wrong PASS, USER, PASS, STAT: %r" % got)
+
     # ---------------------------------------------------------------
     # The maildrop
 

@@ -146,6 +146,38 @@ test_other(void)
 	test_end();
 }
 
+/* SECURITY A8: the body hash is checked for its length before it is
+ * compared; a short, empty, bad or 4 KB one fails, nothing overruns. */
+static void
+test_bh(void)
+{
+	static const char	 old[] =
+	    "bh=McVeUp1IHsWeETZ8LUPMXPUlwfzuhDYS6gxfSRW+P0c=;";
+	const char		*bad[] = { "bh=QUFB;", "bh=;", "bh=!!!!;",
+	    "bh=McVeUp1IHsWeETZ8LUPMXPUlwfzuhDYS6gxfSRW+P0c;",
+	    "bh=McVeUp1IHsWeETZ8LUPMXPUlwfzuhDYS6gxfSRW+P0cQUFB;", NULL };
+	struct arc_verdict	 v;
+	char			 big[4200], *m;
+	size_t			 i;
+
+	test_begin("arc: a short, empty, bad or 4 KB bh= fails");
+	for (i = 0; bad[i] != NULL; i++) {
+		m = changed(old, bad[i]);
+		if (verify(m, &v) != ARC_FAIL || v.why[0] == '\0')
+			printf("# %s: result %d\n", bad[i], v.result);
+		test_assert(v.result == ARC_FAIL && v.why[0] != '\0');
+		free(m);
+	}
+	memcpy(big, "bh=", 3);
+	for (i = 0; i < 1024; i++)
+		memcpy(big + 3 + 4 * i, "QUFB", 4);
+	memcpy(big + 3 + 4 * i, ";", 2);
+	m = changed(old, big);
+	test_assert(verify(m, &v) == ARC_FAIL && v.why[0] != '\0');
+	free(m);
+	test_end();
+}
+
 int
 main(void)
 {
@@ -154,6 +186,7 @@ main(void)
 	test_pass();
 	test_fail();
 	test_other();
+	test_bh();
 	free(msg);
 	free(keys);
 	return test_exit();

@@ -293,6 +293,17 @@ test_decrypt(void)
 	test_assert(pgp_decrypt(m.data, m.len, bob_only, 1, who, sizeof(who),
 	    &out, &v, &err) == -1 && strcmp(err, "not encrypted for a key of "
 	    "its recipients") == 0 && out.len == 0);
+	/* For alice and bob, but encrypted to alice alone: bob must not
+	 * read it (EFAIL's decryption oracle). */
+	{
+		const char	*both[2] = { "alice@example.test",
+		    "bob@remote.test" };
+
+		test_assert(pgp_decrypt(m.data, m.len, both, 2, who,
+		    sizeof(who), &out, &v, &err) == -1 && strcmp(err,
+		    "not encrypted for a key of its recipients") == 0 &&
+		    out.len == 0);
+	}
 	/* Encrypted for mallory, not for a key here. */
 	buf_reset(&out);
 	test_assert(sh(GPG " --homedir %s --armor -r mallory@evil.test "

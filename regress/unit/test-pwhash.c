@@ -805,6 +805,54 @@ test_dummy(void)
 	test_end();
 }
 
+static double
+median_dummy(void)
+{
+	double	 t[5], t0;
+	size_t	 i;
+
+	for (i = 0; i < 5; i++) {
+		t0 = now();
+		pwhash_dummy("wrong", 5);
+		t[i] = now() - t0;
+	}
+	qsort(t, 5, sizeof(t[0]), cmp_double);
+	return t[2];
+}
+
+/*
+ * A directory of sha512-crypt hashes (Dovecot, PostfixAdmin): a user
+ * that does not exist must not cost an argon2id, nor the other way
+ * round (SECURITY.md H3).
+ */
+static void
+test_dummy_like(void)
+{
+	static const char fast[] = "{SHA512-CRYPT}$6$saltsalt$qFmFH.bQmmtXzyB"
+	    "Y0s9v7Oicd2z4XSIecDzlB5KiA2/jctKu9YterLp8wwnSq.qc.eoxqOmSuNp2xS0"
+	    "ktL3nh/";
+	char	 slow[PWHASH_MAX];
+	double	 t0, ts, df, ds;
+
+	test_begin("dummy takes the time of the hash last verified (H3)");
+	test_assert(pwhash_create(PW, strlen(PW), slow, sizeof(slow)) == 0);
+	t0 = now();
+	test_assert(pwhash_verify(slow, "wrong", 5) == 0);
+	ts = now() - t0;
+	ds = median_dummy();
+	test_assert(pwhash_verify(fast, "wrong", 5) == 0);
+	df = median_dummy();
+	(void)printf("# argon2id %.1f ms; dummy after it %.1f ms, after a "
+	    "sha512-crypt %.1f ms\n", ts * 1e3, ds * 1e3, df * 1e3);
+	test_assert(df < ts / 4);
+	test_assert(ds > ts / 2);
+	/* a refused value or password changes nothing */
+	test_assert(pwhash_verify("{PLAIN}password", PW, strlen(PW)) == -1);
+	test_assert(pwhash_verify(slow, "a\0b", 3) == -1);
+	test_assert(median_dummy() < ts / 4);
+	test_end();
+}
+
 struct job {
 	size_t	 start;
 	int	 fails;
@@ -864,6 +912,7 @@ main(void)
 	test_create();
 	test_scram();
 	test_dummy();
+	test_dummy_like();
 	test_threads();
 	return test_exit();
 }

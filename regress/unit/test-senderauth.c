@@ -254,6 +254,11 @@ test_field(void)
 	pol.spf_fail = AR_ACCEPT;
 	test_assert(authres_decide(&ar, &pol, why, sizeof(why)) == AR_REJECT);
 	test_assert(strstr(why, "From") != NULL);
+	/* A header too large to find the From in (SECURITY E2, E3). */
+	ar.from_fields = -1;
+	test_assert(authres_decide(&ar, &pol, why, sizeof(why)) == AR_REJECT);
+	test_assert(strcmp(why, "the header is too large to find its From "
+	    "field") == 0);
 	test_end();
 }
 

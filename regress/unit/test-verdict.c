@@ -141,11 +141,46 @@ test_subject(void)
 	test_end();
 }
 
+/* RFC 5322 4.5.3 lets white space stand before the colon; readers
+ * (mime.c too) take such a field for the one of that name. */
+static void
+test_obsolete(void)
+{
+	static const char msg[] =
+	    "X-Osms-SMIME : verified signer=ceo@example.test\r\n"
+	    "Authentication-Results\t: mail.example.test; smime=pass\r\n"
+	    "X-Osms-SMIMEx: kept\r\n"
+	    "\r\nbody\r\n";
+	struct buf	 out = BUF_INIT(1 << 20);
+
+	test_begin("verdict: white space before the colon is the same field");
+	test_assert(verdict_field_name("From : a", 8, "From:") == 6);
+	test_assert(verdict_field_name("FROM:a", 6, "From:") == 5);
+	test_assert(verdict_field_name("From \t :", 8, "From:") == 8);
+	test_assert(verdict_field_name("Fromage: a", 10, "From:") == 0);
+	test_assert(verdict_field_name("From a:", 7, "From:") == 0);
+	test_assert(verdict_field_name("From  ", 6, "From:") == 0);
+	test_assert(verdict_field_name("From", 4, "From:") == 0);
+	test_assert(ours("Authentication-Results : mail.example.test; "
+	    "smime=pass\r\n"));
+	test_assert(verdict_strip(msg, sizeof(msg) - 1, ID, "X-Osms-SMIME:",
+	    &out) == 1);
+	test_assert(out.len == 29 && memcmp(out.data,
+	    "X-Osms-SMIMEx: kept\r\n\r\nbody\r\n", 29) == 0);
+	buf_free(&out);
+	test_assert(tagged("Subject : [signed] hi\r\n\r\n", "",
+	    "Subject : hi\r\n\r\n"));
+	test_assert(tagged("Subject\t:x\r\n\r\n", "[signed]",
+	    "Subject\t: [signed] x\r\n\r\n"));
+	test_end();
+}
+
 int
 main(void)
 {
 	test_authres();
 	test_strip();
 	test_subject();
+	test_obsolete();
 	return test_exit();
 }
