@@ -17,6 +17,7 @@
 #include "osms_imsg.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "sysfilter.h"
 #include "util.h"
 
 static const struct proc_ops	*ops;
@@ -150,6 +151,7 @@ proc_conf_end(void)
 	sb.gid = pconf.gid;
 	sb.secrets = role_info(ops->role)->secrets;
 	sandbox_enter(&sb);
+	sysfilter_enter(ops->role);
 	sandboxed = 1;
 
 	msg_init(&m, IMSG_READY, 0);

@@ -1297,8 +1297,10 @@ parent_sigchld(evutil_socket_t sig, short ev, void *arg)
 			continue;
 		}
 		if (WIFSIGNALED(status))
-			log_warnx("%s (pid %d) killed by signal %d",
-			    role_name(c->role), (int)pid, WTERMSIG(status));
+			log_warnx("%s (pid %d) killed by signal %d%s",
+			    role_name(c->role), (int)pid, WTERMSIG(status),
+			    WTERMSIG(status) == SIGSYS ?
+			    " (a system call outside its allow-list)" : "");
 		else if (WEXITSTATUS(status) != 0)
 			log_warnx("%s (pid %d) exited with status %d",
 			    role_name(c->role), (int)pid, WEXITSTATUS(status));
