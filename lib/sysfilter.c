@@ -23,6 +23,12 @@
 #include "log.h"
 #include "sysfilter.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#define SF_SANITIZER	1
+#else
+#define SF_SANITIZER	0
+#endif
+
 #ifdef OSMS_SYSFILTER_LOG
 #define SF_DENY		SCMP_ACT_LOG
 #else
@@ -63,8 +69,11 @@ static const char *const sf_connect[] = {
 
 static const char *const sf_rpath[] = {
 	"stat", "lstat", "access", "faccessat", "faccessat2", "readlink",
-	"readlinkat", "getdents64", "statfs", "fstatfs", "chdir", "fchdir",
-	"getcwd",
+	"readlinkat", "getdents", "getdents64", "statfs", "fstatfs", "chdir",
+	"fchdir", "getcwd",
+	/* IMAP IDLE watches the Maildir. */
+	"inotify_init", "inotify_init1", "inotify_add_watch",
+	"inotify_rm_watch",
 	NULL
 };
 
@@ -80,7 +89,7 @@ static const char *const sf_exec[] = {
 	"clone", "clone3", "fork", "vfork", "execve", "wait4", "waitid",
 	"kill", "tgkill", "tkill", "setsid", "setpgid", "getpgrp",
 	"prctl", "setrlimit", "mlock", "munlock", "times", "socket",
-	"symlink", "fchown",
+	"symlink", "fchown", "listen", "accept", "accept4",
 	/* What a new program does first. */
 	"arch_prctl", "set_tid_address",
 	NULL
@@ -88,7 +97,8 @@ static const char *const sf_exec[] = {
 
 /*
  * What the sanitizers' run time does when it reports: it reads its own
- * maps and stops the process. Only in sanitizer builds.
+ * maps. Only in sanitizer builds; their leak check at exit, which
+ * traces the process, is off in the daemons.
  */
 static const char *const sf_sanitizer[] = {
 	"open", "readlink", "readlinkat", "getdents64", "prctl",
@@ -223,11 +233,8 @@ sysfilter_enter(enum osms_role role)
 		failed |= allow_list(ctx, sf_wpath);
 	if (p & SF_EXEC)
 		failed |= allow_list(ctx, sf_exec);
-#if defined(__SANITIZE_ADDRESS__)
-	failed |= allow_list(ctx, sf_sanitizer);
-#else
-	(void)sf_sanitizer;
-#endif
+	if (SF_SANITIZER)
+		failed |= allow_list(ctx, sf_sanitizer);
 	failed |= allow_some(ctx, p);
 	if (failed)
 		fatalx("sysfilter: cannot build the list for %s",
