@@ -174,7 +174,7 @@ test_role(enum osms_role role)
 	expect(role, P_THREAD, sf & (SF_THREAD | SF_EXEC));
 	expect(role, P_SOCKET, sf & (SF_CONNECT | SF_EXEC));
 	expect(role, P_NETLINK, sf & SF_EXEC);
-	expect(role, P_ACCEPT, sf & SF_ACCEPT);
+	expect(role, P_ACCEPT, sf & (SF_ACCEPT | SF_EXEC));
 	expect(role, P_READ_FILE, sf & (SF_RPATH | SF_WPATH));
 	expect(role, P_CREATE_FILE, sf & SF_WPATH);
 	(void)unlink(scratch);
