@@ -99,6 +99,7 @@ include authd/authd.mk
 include cryptod/cryptod.mk
 include scand/scand.mk
 include checkd/checkd.mk
+include keyd/keyd.mk
 include regress/regress.mk
 
 programs: $(PROGRAMS) $(ROLE_PROGRAMS)
@@ -155,7 +156,7 @@ lint:
 	    --std=c11 --inline-suppr -D__GNUC__ -D_GNU_SOURCE \
 	    --include=/usr/include/x86_64-linux-gnu/sys/queue.h \
 	    -Ilib -Ilib/mail -I$(GEN) lib osmsd smtpd imapd authd cryptod scand \
-	    checkd
+	    checkd keyd
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) \

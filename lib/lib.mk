@@ -32,6 +32,7 @@ LIB_SRCS	:= \
 	lib/sandbox.c \
 	lib/sysfilter.c \
 	lib/tls.c \
+	lib/tls_remote.c \
 	lib/util.c \
 	lib/workq.c \
 	lib/mail/addr.c \

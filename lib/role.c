@@ -13,7 +13,7 @@ static const struct role_info roles[ROLE_COUNT] = {
 	    R(ROLE_QUEUE) | R(ROLE_AUTHD) },
 	[ROLE_SMTPD] = { "smtpd", "osms-smtpd", "_osms", JAIL_EMPTY, 0,
 	    R(ROLE_QUEUE) | R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) |
-	    R(ROLE_CHECKD) },
+	    R(ROLE_CHECKD) | R(ROLE_KEYD) },
 	[ROLE_QUEUE] = { "queue", "osms-queue", "_osmsq", JAIL_SPOOL, 0,
 	    R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_DELIVERY) | R(ROLE_MTA) |
 	    R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) },
@@ -24,7 +24,7 @@ static const struct role_info roles[ROLE_COUNT] = {
 	[ROLE_MTA] = { "mta", "osms-mta", "_osmsmta", JAIL_EMPTY, 0,
 	    R(ROLE_QUEUE) },
 	[ROLE_IMAPD] = { "imapd", "osms-imapd", "_osms", JAIL_EMPTY, 0,
-	    R(ROLE_AUTHD) },
+	    R(ROLE_AUTHD) | R(ROLE_KEYD) },
 	[ROLE_AUTHD] = { "authd", "osms-authd", "_osmsauth", JAIL_NONE, 1,
 	    R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_QUEUE) |
 	    R(ROLE_DELIVERY) | R(ROLE_IMAPD) | R(ROLE_CRYPTOD) |
@@ -41,6 +41,10 @@ static const struct role_info roles[ROLE_COUNT] = {
 	 * directory holds the greylist. */
 	[ROLE_CHECKD] = { "checkd", "osms-checkd", "_osmscheck", JAIL_CHECK, 0,
 	    R(ROLE_SMTPD) | R(ROLE_AUTHD) },
+	/* The TLS private keys: it signs handshakes for the network roles,
+	 * which hold only the certificates (OpenSMTPD's crypto agent). */
+	[ROLE_KEYD] = { "keyd", "osms-keyd", "_osmskey", JAIL_EMPTY, 1,
+	    R(ROLE_SMTPD) | R(ROLE_IMAPD) },
 	[ROLE_CLIENT] = { "client", NULL, NULL, JAIL_NONE, 0, 0, 0 },
 	/* One per login, chrooted into the user's own Maildir; no peers. */
 	[ROLE_SESSION] = { "session", "osms-session", "vmail", JAIL_MAILSTORE,

@@ -19,12 +19,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from osmstest import *  # noqa: E402,F401,F403
 
 ROLES = ["control", "smtpd", "queue", "delivery", "mta", "imapd", "authd",
-         "cryptod", "scand", "checkd"]
+         "cryptod", "scand", "checkd", "keyd"]
 USERS_BY_ROLE = {"control": "_osms", "smtpd": "_osms", "imapd": "_osms",
                  "queue": "_osmsq", "delivery": "vmail", "mta": "_osmsmta",
                  "authd": "_osmsauth", "cryptod": "_osmscrypt",
-                 "scand": "_osmsscan", "checkd": "_osmscheck"}
-SECRET_ROLES = ["authd", "cryptod"]
+                 "scand": "_osmsscan", "checkd": "_osmscheck",
+                 "keyd": "_osmskey"}
 OSMSCTL = os.path.join(BUILD, "osmsctl")
 OSMSD = os.path.join(BUILD, "osmsd")
 
@@ -113,6 +113,13 @@ def tls_banner(port):
             return ts.recv(1000).decode(errors="replace")
 
 
+def try_tls_banner(port):
+    try:
+        return tls_banner(port)
+    except (OSError, ssl.SSLError):
+        return ""
+
+
 def imsg_frame(type_, payload=b"", flags=0):
     return struct.pack("<IIIIQ", type_, 24 + len(payload), flags,
                        os.getpid(), 0) + payload
@@ -174,7 +181,7 @@ with Osms() as o:
 
     with t.case("network roles are chrooted to the empty directory, "
                 "checkd to its own"):
-        for role in ("smtpd", "imapd", "mta", "control"):
+        for role in ("smtpd", "imapd", "mta", "control", "keyd"):
             pid = rows[role]["pid"]
             root = os.readlink("/proc/%d/root" % pid)
             t.expect(root == o.path("empty"), "%s root %s" % (role, root))
@@ -193,7 +200,7 @@ with Osms() as o:
                  "checkd's directory is not 0700")
 
     with t.case("network roles hold no file: no config, no key"):
-        for role in ("smtpd", "imapd", "mta", "control", "checkd"):
+        for role in ("smtpd", "imapd", "mta", "control", "checkd", "keyd"):
             pid = rows[role]["pid"]
             for fd in os.listdir("/proc/%d/fd" % pid):
                 if int(fd) <= 2:
@@ -202,6 +209,32 @@ with Osms() as o:
                 t.expect(target.startswith(("socket:", "pipe:",
                                             "anon_inode:")),
                          "%s fd %s -> %s" % (role, fd, target))
+
+    with t.case("the TLS private key is in keyd's memory and in no "
+                "network process's"):
+        from cryptography.hazmat.primitives import serialization
+        with open(o.tls["key"], "rb") as f:
+            pem = f.read()
+        key = serialization.load_pem_private_key(pem, None)
+        secret = key.private_numbers().private_value.to_bytes(
+            (key.curve.key_size + 7) // 8, "big")
+        der = key.private_bytes(serialization.Encoding.DER,
+                                serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        body = pem.split(b"\n")[1]       # the first line of base64
+        # Handshakes first: whatever TLS leaves in memory is there now.
+        t.expect(tls_banner(o.ports["submissions"]).startswith("220 "),
+                 "TLS on submissions")
+        t.expect(tls_banner(o.ports["imaps"]).startswith("* OK"),
+                 "TLS on imaps")
+        t.expect(memory_has(rows["keyd"]["pid"], secret),
+                 "keyd holds the key (the scan works)")
+        for role in ("smtpd", "imapd", "mta", "control", "parent"):
+            pid = rows[role]["pid"]
+            for what, needle in (("private value", secret), ("DER", der),
+                                 ("PEM", body)):
+                t.expect(not memory_has(pid, needle),
+                         "%s's memory has the key's %s" % (role, what))
 
     with t.case("no role can be read or traced by its own user"):
         for role in ROLES:
@@ -311,6 +344,11 @@ with Osms() as o:
         rows = {r["role"]: r for r in o.status()}
         t.expect(all(rows[r]["state"] == "ready" for r in ROLES),
                  "all ready again")
+        # smtpd and imapd reach the new keyd for their handshakes.
+        t.expect(wait_for(lambda: try_tls_banner(o.ports["submissions"])
+                          .startswith("220 "), 5), "TLS after keyd restart")
+        t.expect(tls_banner(o.ports["imaps"]).startswith("* OK"),
+                 "IMAP TLS after keyd restart")
 
     with t.case("garbage on the control socket closes only that client"):
         parent = o.proc.pid
