@@ -150,6 +150,7 @@ proc_conf_end(void)
 	sb.uid = pconf.uid;
 	sb.gid = pconf.gid;
 	sb.secrets = role_info(ops->role)->secrets;
+	sb.max_memory = (size_t)role_info(ops->role)->memory_mb << 20;
 	sandbox_enter(&sb);
 	sysfilter_enter(ops->role);
 	sandboxed = 1;

@@ -50,6 +50,7 @@ struct role_info {
 	int		 secrets;	/* keys or passwords: no core dump */
 	uint32_t	 links;		/* roles it has a direct channel to */
 	int		 ondemand;	/* started per login, not at start-up */
+	unsigned	 memory_mb;	/* address space cap; 0: none */
 };
 
 const struct role_info *role_info(enum osms_role);

@@ -113,6 +113,17 @@ def tls_banner(port):
             return ts.recv(1000).decode(errors="replace")
 
 
+def proc_limits(pid):
+    """{"Max open files": (soft, hard), ...} from /proc/PID/limits."""
+    out = {}
+    with open("/proc/%d/limits" % pid) as f:
+        next(f)
+        for line in f:
+            name, rest = line[:26].strip(), line[26:].split()
+            out[name] = (rest[0], rest[1])
+    return out
+
+
 def try_tls_banner(port):
     try:
         return tls_banner(port)
@@ -245,6 +256,20 @@ with Osms() as o:
             res = as_user(USERS_BY_ROLE[role],
                           can_read("/proc/%d/mem" % pid))
             t.expect(res == "denied", "%s mem: %s" % (role, res))
+
+    with t.case("limits: no role can raise its descriptor limit; the "
+                "network roles have a memory cap"):
+        caps = {"smtpd": 1024, "imapd": 2048, "control": 256, "keyd": 256}
+        for role in ROLES:
+            lim = proc_limits(rows[role]["pid"])
+            soft, hard = lim["Max open files"]
+            t.expect(soft == hard, "%s open files %s/%s" % (role, soft,
+                                                            hard))
+            want = ("unlimited" if SAN == "1" or role not in caps
+                    else str(caps[role] << 20))
+            t.expect(lim["Max address space"] == (want, want),
+                     "%s address space %s" % (role,
+                                              lim["Max address space"]))
 
     with t.case("every role and a mail session run under a seccomp "
                 "allow-list"):
