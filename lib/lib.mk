@@ -21,6 +21,7 @@ LIB_SRCS	:= \
 	lib/iodeflate.c \
 	lib/io_tls.c \
 	lib/keycount.c \
+	lib/landlock.c \
 	lib/listener.c \
 	lib/log.c \
 	lib/msg.c \

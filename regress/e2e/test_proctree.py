@@ -4,6 +4,7 @@
 A real osmsd runs as root with full privilege separation; the checks read
 /proc and probe files with each role's own uid.
 """
+import ctypes
 import imaplib
 import os
 import pwd
@@ -270,6 +271,17 @@ with Osms() as o:
             t.expect(lim["Max address space"] == (want, want),
                      "%s address space %s" % (role,
                                               lim["Max address space"]))
+
+    with t.case("the roles without a chroot are held to a few paths by "
+                "Landlock"):
+        # Where the kernel has it; this one says so itself.
+        libc = ctypes.CDLL(None, use_errno=True)
+        has = libc.syscall(444, None, 0, 1) >= 1   # its ABI version
+        want = "landlock: the file system is " if has else \
+            "landlock: not in this kernel"
+        for role in ("authd", "cryptod"):
+            t.expect("%s[%d]: %s" % (role, rows[role]["pid"], want)
+                     in o.log(), "%s: %s" % (role, want))
 
     with t.case("every role and a mail session run under a seccomp "
                 "allow-list"):
