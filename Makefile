@@ -100,6 +100,7 @@ include authd/authd.mk
 include cryptod/cryptod.mk
 include scand/scand.mk
 include checkd/checkd.mk
+include keyd/keyd.mk
 include regress/regress.mk
 
 programs: $(PROGRAMS) $(ROLE_PROGRAMS)
@@ -163,7 +164,7 @@ bench: deps
 # One file per clang-tidy run: clang-tidy 14 reports false va_list errors
 # in the second and later files of one run (LLVM bug 41311).
 CLANG_TIDY	?= clang-tidy
-LINT_DIRS	:= lib lib/mail osmsd smtpd imapd authd cryptod scand checkd
+LINT_DIRS	:= lib lib/mail osmsd smtpd imapd authd cryptod scand checkd keyd
 LINT_SRCS	 = $(sort $(wildcard $(addsuffix /*.c,$(LINT_DIRS))))
 LINT_FLAGS	 = -std=c11 -D_GNU_SOURCE $(addprefix -I,$(LINT_DIRS) $(GEN)) \
 		   $(call pkg_cflags,$(DEPS_PKGS) $(ALL_LIB_PKGS))
@@ -173,7 +174,7 @@ lint: $(GEN)/parse.h
 	    --std=c11 --inline-suppr -D__GNUC__ -D_GNU_SOURCE \
 	    --include=/usr/include/x86_64-linux-gnu/sys/queue.h \
 	    -Ilib -Ilib/mail -I$(GEN) lib osmsd smtpd imapd authd cryptod scand \
-	    checkd
+	    checkd keyd
 	@printf '%s\n' $(LINT_SRCS) | xargs -P2 -I{} sh -c 'echo "  TIDY  $$1"; \
 	    out=$$($(CLANG_TIDY) --quiet "$$1" -- $(LINT_FLAGS) 2>&1) || \
 	    { printf "%s\n" "$$out"; exit 1; }' sh {}

@@ -135,11 +135,19 @@ cryptod_shutdown(void)
 	pgpgate_shutdown();
 }
 
+/* The store: certificates, keys, GnuPG homes, the audit trail. */
+static void
+cryptod_paths(struct landlock *ll)
+{
+	landlock_allow(ll, store_dir(), LL_WRITE);
+}
+
 static const struct proc_ops cryptod_ops = {
 	.role = ROLE_CRYPTOD,
 	.conf = cryptod_conf,
 	.conf_end = cryptod_conf_end,
 	.setup = cryptod_setup,
+	.paths = cryptod_paths,
 	.dispatch_peer = cryptod_dispatch_peer,
 	.peer_down = cryptod_peer_down,
 	.ready = cryptod_ready,

@@ -32,7 +32,6 @@ imap_conf(struct imsg *imsg)
 		listener_conf(proc_parent(), imsg);
 		break;
 	case IMSG_CONF_PKI_CERT:
-	case IMSG_CONF_PKI_KEY:
 		tls_pki_conf(imsg);
 		break;
 	case IMSG_CONF_IMAPD:
@@ -78,6 +77,8 @@ imap_dispatch_peer(struct channel *ch, struct imsg *imsg)
 		if (login_auth_result(imsg) == -1)
 			channel_bad_message(ch, imsg, "bad SASL result");
 		break;
+	case IMSG_KEY_SIGNED:
+		break;		/* the answer to a signature given up on */
 	default:
 		channel_bad_message(ch, imsg, "unexpected message");
 		break;

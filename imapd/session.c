@@ -30,6 +30,7 @@
 #include "osms_imsg.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "sysfilter.h"
 #include "session.h"
 #include "util.h"
 
@@ -195,6 +196,7 @@ session_start(struct imsg *imsg)
 	sb.gid = (gid_t)gid;
 	sb.secrets = 1;		/* no ptrace from other sessions */
 	sandbox_enter(&sb);
+	sysfilter_enter(ROLE_SESSION);
 
 	if (proto == PROTO_POP3)
 		pop3_session_start(SESSION_STREAM_FD, &si);

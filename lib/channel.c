@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
@@ -261,4 +262,95 @@ channel_flush_sync(struct channel *ch)
 		if (poll(&pfd, 1, 1000) <= 0)
 			return;
 	}
+}
+
+/* Milliseconds left until deadline (monotonic), at least 0. */
+static int
+ms_left(const struct timespec *deadline)
+{
+	struct timespec	 now;
+	long long	 ms;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (long long)(deadline->tv_sec - now.tv_sec) * 1000 +
+	    (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+/* Wait for the channel's socket; 0 when ready, -1 on timeout or error. */
+static int
+channel_wait(struct channel *ch, short events, const struct timespec *dl)
+{
+	struct pollfd	 pfd;
+	int		 n;
+
+	pfd.fd = ch->ibuf.fd;
+	pfd.events = events;
+	do
+		n = poll(&pfd, 1, ms_left(dl));
+	while (n == -1 && errno == EINTR);
+	return n == 1 ? 0 : -1;
+}
+
+int
+channel_call(struct channel *ch, struct msg *m, uint32_t reply_type,
+    struct imsg *reply, int timeout_ms)
+{
+	struct timespec	 dl;
+	uint64_t	 id = m->id;
+	ssize_t		 n;
+	int		 r;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (dl.tv_nsec >= 1000000000) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000;
+	}
+	if (channel_send(ch, m) == -1)
+		return -1;
+	while (imsgbuf_pending(&ch->ibuf)) {
+		if (imsgbuf_flush(&ch->ibuf) == -1 ||
+		    (imsgbuf_pending(&ch->ibuf) &&
+		    channel_wait(ch, POLLOUT, &dl) == -1)) {
+			log_warnx("channel to %s: cannot send %s",
+			    role_name(ch->remote), imsg_type_name(m->type));
+			channel_close(ch);
+			return -1;
+		}
+	}
+	channel_update(ch);
+	for (;;) {
+		if ((r = imsg_get(&ch->ibuf, reply)) == -1) {
+			channel_violation(ch, "malformed frame", NO_TYPE);
+			return -1;
+		}
+		if (r == 1 && reply->hdr.type == reply_type &&
+		    reply->hdr.id < id) {
+			imsg_free(reply);	/* the answer to a call given up */
+			continue;
+		}
+		if (r == 1)
+			break;
+		if (channel_wait(ch, POLLIN, &dl) == -1) {
+			log_warnx("channel to %s: no answer to %s",
+			    role_name(ch->remote), imsg_type_name(m->type));
+			return -1;
+		}
+		n = imsgbuf_read(&ch->ibuf);
+		if (n == 0 || (n == -1 && errno != EAGAIN &&
+		    errno != EWOULDBLOCK)) {
+			channel_close(ch);
+			return -1;
+		}
+	}
+	if (reply->hdr.type != reply_type || reply->hdr.id != id ||
+	    !imsg_allowed(reply->hdr.type, ch->remote, ch->self) ||
+	    msg_check(reply, imsg_type_layout(reply_type)) == -1) {
+		channel_violation(ch, "unexpected answer", reply->hdr.type);
+		imsg_free(reply);
+		return -1;
+	}
+	return 0;
 }

@@ -70,6 +70,14 @@ void	 channel_drain(struct channel *);
 /* Write everything queued now, blocking: used right before exit. */
 void	 channel_flush_sync(struct channel *);
 
+/*
+ * Send a request and wait for its answer, blocking: for the one call
+ * that cannot wait for the event loop, a TLS handshake's signature. The
+ * answer must be reply_type with the request's id; anything else is a
+ * violation. 0 and *reply (imsg_free it), or -1 (closed, timed out).
+ */
+int	 channel_call(struct channel *, struct msg *, uint32_t reply_type,
+	    struct imsg *reply, int timeout_ms);
 /* For a dispatch that found a payload it cannot decode. */
 void	 channel_bad_message(struct channel *, const struct imsg *,
 	    const char *why);

@@ -1,7 +1,7 @@
 # lib/: generic code (lib/) and mail-aware code (lib/mail/), one archive.
 
 LIBOSMS		:= $(BUILD)/libosms.a
-LIBOSMS_PKGS	:= libevent libevent_openssl openssl
+LIBOSMS_PKGS	:= libevent libevent_openssl openssl libseccomp
 # Only the programs that hash passwords (authd, osmsctl) link these,
 # and only the mail session links zlib (lib/iodeflate.c). Tests and
 # fuzzers, which link every object, take them all.
@@ -21,6 +21,7 @@ LIB_SRCS	:= \
 	lib/iodeflate.c \
 	lib/io_tls.c \
 	lib/keycount.c \
+	lib/landlock.c \
 	lib/listener.c \
 	lib/log.c \
 	lib/msg.c \
@@ -30,7 +31,9 @@ LIB_SRCS	:= \
 	lib/resolver.c \
 	lib/role.c \
 	lib/sandbox.c \
+	lib/sysfilter.c \
 	lib/tls.c \
+	lib/tls_remote.c \
 	lib/util.c \
 	lib/workq.c \
 	lib/mail/addr.c \

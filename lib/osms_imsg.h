@@ -20,7 +20,7 @@
 
 #include "role.h"
 
-#define OSMS_IMSG_VERSION	20
+#define OSMS_IMSG_VERSION	21
 
 #define R_CTL	(R(ROLE_CLIENT) | R(ROLE_CONTROL))	/* request path */
 #define R_CTLR	(R(ROLE_PARENT) | R(ROLE_CONTROL) | R(ROLE_QUEUE) | \
@@ -90,10 +90,11 @@ X(IMSG_CONF_IMAPD, R(ROLE_PARENT), R(ROLE_IMAPD), "u",		\
     "seconds a client has to log in")					\
 X(IMSG_CONF_CONTROL, R(ROLE_PARENT), R(ROLE_CONTROL), "f",		\
     "socket: the listening control socket")				\
-X(IMSG_CONF_PKI_CERT, R(ROLE_PARENT), R_NET, "fs",		\
+X(IMSG_CONF_PKI_CERT, R(ROLE_PARENT), R_NET | R(ROLE_KEYD), "fs",	\
     "file, name: a pki's certificate chain (PEM), opened by the parent") \
-X(IMSG_CONF_PKI_KEY, R(ROLE_PARENT), R_NET, "fs",		\
-    "file, name: a pki's private key (PEM), opened by the parent")	\
+X(IMSG_CONF_PKI_KEY, R(ROLE_PARENT), R(ROLE_KEYD), "fs",		\
+    "file, name: a pki's private key (PEM), opened by the parent; only"	\
+    " keyd holds keys")							\
 X(IMSG_CONF_TABLE_FILE, R(ROLE_PARENT), R(ROLE_AUTHD), "fss",		\
     "file, name, path: a file table, opened by the parent")		\
 X(IMSG_CONF_TABLE_PG, R(ROLE_PARENT), R(ROLE_AUTHD),			\
@@ -235,6 +236,12 @@ X(IMSG_CHECK_RESULT, R(ROLE_CHECKD), R(ROLE_SMTPD), "susssus",		\
     "tag, action (enum ar_action, or CHECK_ACTION_ERROR), why, the"	\
     " Authentication-Results methods, a summary for the log, From"	\
     " verified (DMARC pass), header fields to add (the spam score)")	\
+/* smtpd, imapd <-> keyd: a TLS handshake's signature */		\
+X(IMSG_KEY_SIGN, R_NET, R(ROLE_KEYD), "duud",				\
+    "key id (SHA-256 of the public key), operation (TLS_SIGN_*), RSA"	\
+    " padding, input: sign with a pki's private key")			\
+X(IMSG_KEY_SIGNED, R(ROLE_KEYD), R_NET, "d",				\
+    "the signature, empty if it cannot be made")			\
 /* queue -> delivery */							\
 X(IMSG_DELIVERY_REQ, R(ROLE_QUEUE), R(ROLE_DELIVERY), "fusssssUUs",	\
     "content, flags, id, sender, address, mailbox, unique name,"	\

@@ -17,6 +17,7 @@
 #include "osms_imsg.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "sysfilter.h"
 #include "util.h"
 
 static const struct proc_ops	*ops;
@@ -124,6 +125,29 @@ proc_conf_start(struct channel *ch, struct imsg *imsg)
 	in_slice = 1;
 }
 
+/*
+ * A role without a chroot reaches the system's programs and libraries,
+ * its configuration in /etc (the C library's, libpq's, GnuPG's), and
+ * what the role asks for; nothing else.
+ */
+static void
+proc_landlock(void)
+{
+	struct landlock	*ll = landlock_new();
+
+	landlock_allow(ll, "/usr", LL_READ | LL_EXEC);
+	landlock_allow(ll, "/lib", LL_READ | LL_EXEC);
+	landlock_allow(ll, "/lib64", LL_READ | LL_EXEC);
+	landlock_allow(ll, "/bin", LL_READ | LL_EXEC);
+	landlock_allow(ll, "/etc", LL_READ);
+	landlock_allow(ll, "/dev/null", LL_READ | LL_WRITE);
+	landlock_allow(ll, "/dev/urandom", LL_READ);
+	landlock_allow(ll, "/proc", LL_READ);
+	if (ops->paths != NULL)
+		ops->paths(ll);
+	(void)landlock_enter(ll);
+}
+
 static void
 proc_conf_end(void)
 {
@@ -149,7 +173,11 @@ proc_conf_end(void)
 	sb.uid = pconf.uid;
 	sb.gid = pconf.gid;
 	sb.secrets = role_info(ops->role)->secrets;
+	sb.max_memory = (size_t)role_info(ops->role)->memory_mb << 20;
 	sandbox_enter(&sb);
+	if (role_info(ops->role)->jail == JAIL_NONE)
+		proc_landlock();
+	sysfilter_enter(ops->role);
 	sandboxed = 1;
 
 	msg_init(&m, IMSG_READY, 0);

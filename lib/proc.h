@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "channel.h"
+#include "landlock.h"
 #include "role.h"
 
 #define PROC_PARENT_FD	3
@@ -32,6 +33,11 @@ struct proc_ops {
 	void	(*conf_end)(int reload);
 	/* Start-up work that needs files or privileges (before sandbox). */
 	void	(*setup)(void);
+	/*
+	 * A role without a chroot: the paths it needs besides the system's
+	 * (landlock_allow()), which is all it may reach.
+	 */
+	void	(*paths)(struct landlock *);
 	/* Sandboxed; start serving. */
 	void	(*ready)(void);
 	/* A message from the parent outside a config slice. */

@@ -19,6 +19,7 @@ enum osms_role {
 	ROLE_CRYPTOD,
 	ROLE_SCAND,
 	ROLE_CHECKD,
+	ROLE_KEYD,
 	ROLE_CLIENT,		/* osmsctl, on the far side of control */
 	ROLE_SESSION,		/* a user's IMAP/POP3 session, on demand */
 	ROLE_COUNT
@@ -28,7 +29,7 @@ enum osms_role {
 #define R_CHILDREN	(R(ROLE_CONTROL) | R(ROLE_SMTPD) | R(ROLE_QUEUE) | \
 			 R(ROLE_DELIVERY) | R(ROLE_MTA) | R(ROLE_IMAPD) | \
 			 R(ROLE_AUTHD) | R(ROLE_CRYPTOD) | R(ROLE_SCAND) | \
-			 R(ROLE_CHECKD))
+			 R(ROLE_CHECKD) | R(ROLE_KEYD))
 #define R_ANY		(R_CHILDREN | R(ROLE_PARENT))
 
 /* Where a role is locked in after start-up. */
@@ -49,6 +50,7 @@ struct role_info {
 	int		 secrets;	/* keys or passwords: no core dump */
 	uint32_t	 links;		/* roles it has a direct channel to */
 	int		 ondemand;	/* started per login, not at start-up */
+	unsigned	 memory_mb;	/* address space cap; 0: none */
 };
 
 const struct role_info *role_info(enum osms_role);

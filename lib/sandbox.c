@@ -15,7 +15,7 @@
 void
 sandbox_enter(const struct sandbox *sb)
 {
-	struct rlimit	 zero = { 0, 0 };
+	struct rlimit	 zero = { 0, 0 }, rl;
 	uid_t		 ruid, euid, suid;
 	gid_t		 rgid, egid, sgid;
 
@@ -53,6 +53,24 @@ sandbox_enter(const struct sandbox *sb)
 		if (setrlimit(RLIMIT_CORE, &zero) == -1)
 			fatal("sandbox: RLIMIT_CORE");
 	}
+	/* The descriptor limit as it is, for good: no raising it later. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("sandbox: RLIMIT_NOFILE");
+	rl.rlim_max = rl.rlim_cur;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("sandbox: RLIMIT_NOFILE");
+	/*
+	 * A cap on memory turns a runaway into a failed allocation and a
+	 * restart of the role, not the whole machine short of memory. Not
+	 * under AddressSanitizer, whose shadow alone is terabytes.
+	 */
+#ifndef __SANITIZE_ADDRESS__
+	if (sb->max_memory != 0) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)sb->max_memory;
+		if (setrlimit(RLIMIT_AS, &rl) == -1)
+			fatal("sandbox: RLIMIT_AS");
+	}
+#endif
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("sandbox: PR_SET_NO_NEW_PRIVS");
 	/* A change of credentials clears the parent-death signal. */

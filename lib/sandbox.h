@@ -12,11 +12,13 @@ struct sandbox {
 	uid_t		 uid;		/* never 0 */
 	gid_t		 gid;
 	int		 secrets;	/* no core dumps, no ptrace by peers */
+	size_t		 max_memory;	/* address space, bytes; 0: as is */
 };
 
 /*
- * chroot, drop to uid/gid for good, no new privileges. Fatal on any
- * failure: a role that cannot lock itself in must not serve.
+ * chroot, drop to uid/gid for good, no new privileges, limits that
+ * cannot be raised again. Fatal on any failure: a role that cannot lock
+ * itself in must not serve.
  */
 void	 sandbox_enter(const struct sandbox *);
 

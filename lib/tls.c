@@ -121,6 +121,26 @@ load_key(SSL_CTX *ctx, char *pem, size_t len, char *err, size_t errsize)
 	return rc;
 }
 
+/* A server context with our settings, and no certificate yet. */
+static SSL_CTX *
+ctx_new(void)
+{
+	SSL_CTX	*ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		fatalx("SSL_CTX_new");
+	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
+		fatalx("SSL_CTX settings");
+	/* A client that closes without close_notify has simply left. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	return ctx;
+}
+
 SSL_CTX *
 tls_server_ctx(int certfd, int keyfd, char *err, size_t errsize)
 {
@@ -136,17 +156,7 @@ tls_server_ctx(int certfd, int keyfd, char *err, size_t errsize)
 		ctx = NULL;
 		goto done;
 	}
-	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
-		fatalx("SSL_CTX_new");
-	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) != 1)
-		fatalx("SSL_CTX settings");
-	/* A client that closes without close_notify has simply left. */
-	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	ctx = ctx_new();
 	if (load_chain(ctx, cert, certlen, err, errsize) == -1 ||
 	    load_key(ctx, key, keylen, err, errsize) == -1) {
 		SSL_CTX_free(ctx);
@@ -157,6 +167,38 @@ done:
 		explicit_wipe(key, keylen);
 		free(key);
 	}
+	free(cert);
+	return ctx;
+}
+
+SSL_CTX *
+tls_server_ctx_remote(int certfd, char *err, size_t errsize)
+{
+	SSL_CTX		*ctx;
+	EVP_PKEY	*pkey;
+	char		*cert;
+	size_t		 certlen = 0;
+
+	if ((cert = read_fd(certfd, &certlen)) == NULL) {
+		(void)snprintf(err, errsize, "certificate is empty or too "
+		    "large");
+		return NULL;
+	}
+	ctx = ctx_new();
+	if (load_chain(ctx, cert, certlen, err, errsize) == -1 ||
+	    (pkey = tls_remote_key(SSL_CTX_get0_certificate(ctx), err,
+	    errsize)) == NULL) {
+		SSL_CTX_free(ctx);
+		free(cert);
+		return NULL;
+	}
+	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		ssl_error(err, errsize, "keyd key");
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+	}
+	EVP_PKEY_free(pkey);
 	free(cert);
 	return ctx;
 }
@@ -180,7 +222,6 @@ tls_cipher(const SSL *ssl)
 struct pki {
 	TAILQ_ENTRY(pki)	 entry;
 	char			 name[256];
-	int			 certfd;
 	SSL_CTX			*ctx;
 };
 TAILQ_HEAD(pki_list, pki);
@@ -208,23 +249,12 @@ tls_pki_conf(struct imsg *imsg)
 
 	msg_reader_init(&r, imsg);
 	(void)msg_get_str(&r, name, sizeof(name));
-	if (msg_end(&r) == -1)
+	if (msg_end(&r) == -1 || imsg->hdr.type != IMSG_CONF_PKI_CERT)
 		fatalx("bad %s", imsg_type_name(imsg->hdr.type));
-	if (imsg->hdr.type == IMSG_CONF_PKI_CERT) {
-		p = xcalloc(1, sizeof(*p));
-		(void)osms_strlcpy(p->name, name, sizeof(p->name));
-		p->certfd = imsg_take_fd(imsg);
-		TAILQ_INSERT_TAIL(&new_pkis, p, entry);
-		return;
-	}
-	TAILQ_FOREACH(p, &new_pkis, entry)
-		if (strcmp(p->name, name) == 0)
-			break;
-	if (p == NULL || p->certfd == -1)
-		fatalx("pki key without certificate");
-	p->ctx = tls_server_ctx(p->certfd, imsg_take_fd(imsg), err,
-	    sizeof(err));
-	p->certfd = -1;
+	p = xcalloc(1, sizeof(*p));
+	(void)osms_strlcpy(p->name, name, sizeof(p->name));
+	p->ctx = tls_server_ctx_remote(imsg_take_fd(imsg), err, sizeof(err));
+	TAILQ_INSERT_TAIL(&new_pkis, p, entry);
 	if (p->ctx == NULL)
 		log_warnx("pki %s: %s; its listeners offer no TLS", name, err);
 }
@@ -241,9 +271,4 @@ tls_pki_apply(void)
 		free(p);
 	}
 	TAILQ_CONCAT(&pkis, &new_pkis, entry);
-	TAILQ_FOREACH(p, &pkis, entry)
-		if (p->certfd != -1) {
-			(void)close(p->certfd);
-			p->certfd = -1;
-		}
 }

@@ -311,18 +311,22 @@ open_for(struct child *c, const char *what, const char *path)
 	return fd;
 }
 
-/* The certificates and keys of the pkis a network role serves. */
+/*
+ * The pkis' certificates, for a network role and keyd; their private
+ * keys for keyd alone, which signs the network roles' handshakes.
+ */
 static void
 slice_pkis(struct child *c)
 {
 	struct conf_pki	*pki;
 	struct msg	 m;
-	int		 certfd, keyfd;
+	int		 certfd, keyfd = -1;
 
 	TAILQ_FOREACH(pki, &conf->pkis, entry) {
 		if ((certfd = open_for(c, "certificate", pki->cert)) == -1)
 			continue;
-		if ((keyfd = open_for(c, "key", pki->key)) == -1) {
+		if (c->role == ROLE_KEYD &&
+		    (keyfd = open_for(c, "key", pki->key)) == -1) {
 			(void)close(certfd);
 			continue;
 		}
@@ -330,6 +334,8 @@ slice_pkis(struct child *c)
 		msg_add_str(&m, pki->name);
 		msg_add_fd(&m, certfd);
 		send_or_kill(c, &m);
+		if (c->role != ROLE_KEYD)
+			continue;
 		msg_init(&m, IMSG_CONF_PKI_KEY, 0);
 		msg_add_str(&m, pki->name);
 		msg_add_fd(&m, keyfd);
@@ -642,6 +648,9 @@ slice_send(struct child *c)
 		break;
 	case ROLE_CHECKD:
 		slice_checkd(c);
+		break;
+	case ROLE_KEYD:
+		slice_pkis(c);
 		break;
 	case ROLE_SCAND:
 		msg_init(&m, IMSG_CONF_SCAND, 0);
@@ -1297,8 +1306,10 @@ parent_sigchld(evutil_socket_t sig, short ev, void *arg)
 			continue;
 		}
 		if (WIFSIGNALED(status))
-			log_warnx("%s (pid %d) killed by signal %d",
-			    role_name(c->role), (int)pid, WTERMSIG(status));
+			log_warnx("%s (pid %d) killed by signal %d%s",
+			    role_name(c->role), (int)pid, WTERMSIG(status),
+			    WTERMSIG(status) == SIGSYS ?
+			    " (a system call outside its allow-list)" : "");
 		else if (WEXITSTATUS(status) != 0)
 			log_warnx("%s (pid %d) exited with status %d",
 			    role_name(c->role), (int)pid, WEXITSTATUS(status));

@@ -309,8 +309,10 @@ sessions_reap(pid_t pid, int status)
 	if (s == NULL)
 		return 0;
 	if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM)
-		log_warnx("session of <%s> (pid %d) killed by signal %d",
-		    s->user, (int)pid, WTERMSIG(status));
+		log_warnx("session of <%s> (pid %d) killed by signal %d%s",
+		    s->user, (int)pid, WTERMSIG(status),
+		    WTERMSIG(status) == SIGSYS ?
+		    " (a system call outside its allow-list)" : "");
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		log_warnx("session of <%s> (pid %d) exited with status %d",
 		    s->user, (int)pid, WEXITSTATUS(status));

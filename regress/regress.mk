@@ -73,6 +73,10 @@ $(OBJ)/regress/unit/test-greylist.o: PROG_INC += -Icheckd
 $(BUILD)/regress/test-greylist: $(OBJ)/checkd/greylist.o
 $(BUILD)/regress/test-greylist: EXTRA_OBJS := $(OBJ)/checkd/greylist.o
 
+$(OBJ)/regress/unit/test-keyd.o: PROG_INC += -Ikeyd
+$(BUILD)/regress/test-keyd: $(OBJ)/keyd/keys.o
+$(BUILD)/regress/test-keyd: EXTRA_OBJS := $(OBJ)/keyd/keys.o
+
 tests: $(TESTS)
 
 # libFuzzer targets: the library is rebuilt by clang with coverage.

@@ -19,7 +19,7 @@ RUN_PKGS=(openssl ca-certificates postgresql clamav gnupg gpgsm swaks curl
 	python3 iproute2 procps util-linux passwd sasl2-bin
 	libsasl2-modules neomutt isync fetchmail python3-dkim python3-nacl
 	dns-root-data unbound-host python3-dnspython python3-cryptography
-	publicsuffix rspamd python3-authres spamd spamassassin)
+	publicsuffix rspamd python3-authres spamd spamassassin strace)
 DEV_PKGS=(clang libclang-rt-14-dev cppcheck clang-tidy mandoc)
 
 usage() {

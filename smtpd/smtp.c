@@ -142,7 +142,6 @@ smtp_conf(struct imsg *imsg)
 		listener_conf(proc_parent(), imsg);
 		break;
 	case IMSG_CONF_PKI_CERT:
-	case IMSG_CONF_PKI_KEY:
 		tls_pki_conf(imsg);
 		break;
 	case IMSG_CONF_SMTPD_SCAN:
@@ -251,6 +250,8 @@ smtp_dispatch_peer(struct channel *ch, struct imsg *imsg)
 		if (s != NULL)
 			smtp_session_queue_result(s, imsg);
 		break;
+	case IMSG_KEY_SIGNED:
+		break;		/* the answer to a signature given up on */
 	case IMSG_QUEUE_OPENED:
 		/* For a session gone or done, the descriptor is dropped. */
 		if (s != NULL && smtp_session_check(s) != NULL)

@@ -224,7 +224,7 @@ static void	 srs_set(struct parser *, int, const char *, const char *);
 %token <kw> ONFAILURE "on-failure" ENABLE "enable"
 %token <kw> CERTIFICATES "certificates" RULE "rule" MASTERKEY "master-key"
 %token <kw> POLICYTABLE "policy-table"
-%token <kw> CHECKD "checkd" SPF "spf" DMARC "dmarc"
+%token <kw> CHECKD "checkd" KEYD "keyd" SPF "spf" DMARC "dmarc"
 %token <kw> DMARCREJECT "dmarc-reject" DMARCQUAR "dmarc-quarantine"
 %token <kw> SPFFAIL "spf-fail" PSL "public-suffix-list"
 %token <kw> RSPAMD "rspamd" SPAMREJECT "spam-reject" SPAMJUNK "spam-junk"
@@ -286,7 +286,7 @@ keyword		: ALIASES | AUTH | AUTHD | CERTIFICATE | CONTROL
 		| WORKERS | MAXSCANSIZE | MAXFILESIZE | MAXFILES | MAXRECURSION
 		| ACTION | SUBACTION | UNSCANNABLE | ONFAILURE | ENABLE
 		| CERTIFICATES | RULE | MASTERKEY | POLICYTABLE | MAXCLSESS
-		| MAXCLCONN | MAXCLRCPT | CHECKD | SPF | DMARC | DMARCREJECT
+		| MAXCLCONN | MAXCLRCPT | CHECKD | KEYD | SPF | DMARC | DMARCREJECT
 		| DMARCQUAR | SPFFAIL | PSL | RSPAMD | SPAMREJECT | SPAMJUNK
 		| SPAMFAIL | SPAMTIMEOUT | GREYLIST | GREYDELAY | GREYEXEMPT
 		| GREYSPF | DNSBL | DNSBLTHRESH | ARCTRUSTED | SPAMD
@@ -516,14 +516,15 @@ role		: rolekw		{ p->role = role_from_name($1); }
 
 			conf_error(p->rep, @1, "unknown block %s (control, "
 			    "smtpd, queue, delivery, mta, imapd, authd, cryptod"
-			    ", scand or checkd)", conf_quote(q, sizeof(q), $1));
+			    ", scand, checkd or keyd)", conf_quote(q, sizeof(q),
+			    $1));
 			p->role = -1;
 			free($1);
 		}
 		;
 
 rolekw		: CONTROL | QUEUE | SMTPD | DELIVERY | MTA | IMAPD | AUTHD
-		| CRYPTOD | SCAND | CHECKD
+		| CRYPTOD | SCAND | CHECKD | KEYD
 		;
 
 blockitems	: %empty
@@ -609,6 +610,7 @@ static const struct keyword {
 	{ "imap",		T_IMAP },
 	{ "imapd",		T_IMAPD },
 	{ "key",		T_KEY },
+	{ "keyd",		T_KEYD },
 	{ "lifetime",		T_LIFETIME },
 	{ "listen",		T_LISTEN },
 	{ "login-timeout",	T_LOGINTIMEOUT },

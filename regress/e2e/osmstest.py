@@ -25,6 +25,7 @@ Environment:
 
 import atexit
 import contextlib
+import ctypes
 import os
 import pwd
 import shutil
@@ -41,7 +42,7 @@ __all__ = [
     "Tests", "CaseFailed", "OsmsError", "Osms", "Pg",
     "free_ports", "make_ca_and_cert", "password_hash",
     "smtp_banner", "read_banner", "wait_port", "run",
-    "proc_field", "proc_children", "memory_has",
+    "proc_field", "proc_children", "memory_has", "inject_syscall",
 ]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -437,6 +438,50 @@ def proc_field(pid, name):
             if line.startswith(name + ":"):
                 return line.split(":", 1)[1].split()
     return None
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                         ctypes.c_void_p]
+_libc.ptrace.restype = ctypes.c_long
+_REGS = ["r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
+         "rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs",
+         "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs"]
+
+
+class _Regs(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_ulonglong) for n in _REGS]
+
+
+def inject_syscall(pid, nr, args=()):
+    """Make a process that waits in a system call make another one
+    instead, as code run by an attacker inside it would (x86-64 only).
+    ptrace stops it; the registers are set up so that it runs the
+    syscall instruction it stopped after once more, with call nr."""
+    PTRACE_GETREGS, PTRACE_SETREGS, PTRACE_ATTACH, PTRACE_DETACH = \
+        12, 13, 16, 17
+
+    def pt(req, addr=None, data=None):
+        if _libc.ptrace(req, pid, addr, data) == -1:
+            e = ctypes.get_errno()
+            raise OSError(e, "ptrace %d: %s" % (req, os.strerror(e)))
+    pt(PTRACE_ATTACH)
+    os.waitpid(pid, 0x40000000)     # __WALL
+    regs = _Regs()
+    pt(PTRACE_GETREGS, None, ctypes.addressof(regs))
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        mem.seek(regs.rip - 2)
+        insn = mem.read(2)
+    if insn != b"\x0f\x05":
+        pt(PTRACE_DETACH)
+        raise OSError(0, "not stopped after a syscall instruction")
+    regs.rip -= 2
+    regs.rax = nr
+    regs.orig_rax = 2**64 - 1
+    for name, v in zip(("rdi", "rsi", "rdx"), args):
+        setattr(regs, name, v)
+    pt(PTRACE_SETREGS, None, ctypes.addressof(regs))
+    pt(PTRACE_DETACH)
 
 
 def _descendants(pid):

@@ -4,6 +4,8 @@
 A real osmsd runs as root with full privilege separation; the checks read
 /proc and probe files with each role's own uid.
 """
+import ctypes
+import imaplib
 import os
 import pwd
 import signal
@@ -18,12 +20,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from osmstest import *  # noqa: E402,F401,F403
 
 ROLES = ["control", "smtpd", "queue", "delivery", "mta", "imapd", "authd",
-         "cryptod", "scand", "checkd"]
+         "cryptod", "scand", "checkd", "keyd"]
 USERS_BY_ROLE = {"control": "_osms", "smtpd": "_osms", "imapd": "_osms",
                  "queue": "_osmsq", "delivery": "vmail", "mta": "_osmsmta",
                  "authd": "_osmsauth", "cryptod": "_osmscrypt",
-                 "scand": "_osmsscan", "checkd": "_osmscheck"}
-SECRET_ROLES = ["authd", "cryptod"]
+                 "scand": "_osmsscan", "checkd": "_osmscheck",
+                 "keyd": "_osmskey"}
 OSMSCTL = os.path.join(BUILD, "osmsctl")
 OSMSD = os.path.join(BUILD, "osmsd")
 
@@ -71,6 +73,14 @@ def can_read(path):
     return probe
 
 
+def comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 def wait_for(cond, timeout=15, step=0.1):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -102,6 +112,24 @@ def tls_banner(port):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
         with ctx.wrap_socket(s) as ts:
             return ts.recv(1000).decode(errors="replace")
+
+
+def proc_limits(pid):
+    """{"Max open files": (soft, hard), ...} from /proc/PID/limits."""
+    out = {}
+    with open("/proc/%d/limits" % pid) as f:
+        next(f)
+        for line in f:
+            name, rest = line[:26].strip(), line[26:].split()
+            out[name] = (rest[0], rest[1])
+    return out
+
+
+def try_tls_banner(port):
+    try:
+        return tls_banner(port)
+    except (OSError, ssl.SSLError):
+        return ""
 
 
 def imsg_frame(type_, payload=b"", flags=0):
@@ -165,7 +193,7 @@ with Osms() as o:
 
     with t.case("network roles are chrooted to the empty directory, "
                 "checkd to its own"):
-        for role in ("smtpd", "imapd", "mta", "control"):
+        for role in ("smtpd", "imapd", "mta", "control", "keyd"):
             pid = rows[role]["pid"]
             root = os.readlink("/proc/%d/root" % pid)
             t.expect(root == o.path("empty"), "%s root %s" % (role, root))
@@ -184,7 +212,7 @@ with Osms() as o:
                  "checkd's directory is not 0700")
 
     with t.case("network roles hold no file: no config, no key"):
-        for role in ("smtpd", "imapd", "mta", "control", "checkd"):
+        for role in ("smtpd", "imapd", "mta", "control", "checkd", "keyd"):
             pid = rows[role]["pid"]
             for fd in os.listdir("/proc/%d/fd" % pid):
                 if int(fd) <= 2:
@@ -193,6 +221,32 @@ with Osms() as o:
                 t.expect(target.startswith(("socket:", "pipe:",
                                             "anon_inode:")),
                          "%s fd %s -> %s" % (role, fd, target))
+
+    with t.case("the TLS private key is in keyd's memory and in no "
+                "network process's"):
+        from cryptography.hazmat.primitives import serialization
+        with open(o.tls["key"], "rb") as f:
+            pem = f.read()
+        key = serialization.load_pem_private_key(pem, None)
+        secret = key.private_numbers().private_value.to_bytes(
+            (key.curve.key_size + 7) // 8, "big")
+        der = key.private_bytes(serialization.Encoding.DER,
+                                serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        body = pem.split(b"\n")[1]       # the first line of base64
+        # Handshakes first: whatever TLS leaves in memory is there now.
+        t.expect(tls_banner(o.ports["submissions"]).startswith("220 "),
+                 "TLS on submissions")
+        t.expect(tls_banner(o.ports["imaps"]).startswith("* OK"),
+                 "TLS on imaps")
+        t.expect(memory_has(rows["keyd"]["pid"], secret),
+                 "keyd holds the key (the scan works)")
+        for role in ("smtpd", "imapd", "mta", "control", "parent"):
+            pid = rows[role]["pid"]
+            for what, needle in (("private value", secret), ("DER", der),
+                                 ("PEM", body)):
+                t.expect(not memory_has(pid, needle),
+                         "%s's memory has the key's %s" % (role, what))
 
     with t.case("no role can be read or traced by its own user"):
         for role in ROLES:
@@ -203,6 +257,71 @@ with Osms() as o:
             res = as_user(USERS_BY_ROLE[role],
                           can_read("/proc/%d/mem" % pid))
             t.expect(res == "denied", "%s mem: %s" % (role, res))
+
+    with t.case("limits: no role can raise its descriptor limit; the "
+                "network roles have a memory cap"):
+        caps = {"smtpd": 1024, "imapd": 2048, "control": 256, "keyd": 256}
+        for role in ROLES:
+            lim = proc_limits(rows[role]["pid"])
+            soft, hard = lim["Max open files"]
+            t.expect(soft == hard, "%s open files %s/%s" % (role, soft,
+                                                            hard))
+            want = ("unlimited" if SAN == "1" or role not in caps
+                    else str(caps[role] << 20))
+            t.expect(lim["Max address space"] == (want, want),
+                     "%s address space %s" % (role,
+                                              lim["Max address space"]))
+
+    with t.case("the roles without a chroot are held to a few paths by "
+                "Landlock"):
+        # Where the kernel has it; this one says so itself.
+        libc = ctypes.CDLL(None, use_errno=True)
+        has = libc.syscall(444, None, 0, 1) >= 1   # its ABI version
+        want = "landlock: the file system is " if has else \
+            "landlock: not in this kernel"
+        for role in ("authd", "cryptod"):
+            t.expect("%s[%d]: %s" % (role, rows[role]["pid"], want)
+                     in o.log(), "%s: %s" % (role, want))
+
+    with t.case("every role and a mail session run under a seccomp "
+                "allow-list"):
+        for role in ROLES:
+            pid = rows[role]["pid"]
+            t.expect(proc_field(pid, "Seccomp") == ["2"],
+                     "%s Seccomp: %s" % (role, proc_field(pid, "Seccomp")))
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        im = imaplib.IMAP4_SSL("127.0.0.1", o.ports["imaps"],
+                               ssl_context=ctx, timeout=10)
+        im.login("alice@example.test", "alice-pw")
+        sess = wait_for(lambda: [p for p in proc_children(o.proc.pid)
+                                 if comm(p) == "osms-session"], 5)
+        t.require(sess, "a session process for alice")
+        t.expect(proc_field(sess[0], "Seccomp") == ["2"],
+                 "session Seccomp: %s" % proc_field(sess[0], "Seccomp"))
+        im.logout()
+
+    with t.case("a role making a call outside its list is killed by "
+                "SIGSYS, and the parent says so"):
+        # smtpd is made to call execve(2), as code run by an attacker
+        # would; the kernel must kill it before the call does anything.
+        # First an allowed call, made the same way, that it survives.
+        old = o.pid("smtpd")
+        inject_syscall(old, 24)         # sched_yield
+        time.sleep(0.5)
+        t.expect(o.pid("smtpd") == old and proc_field(old, "State")[0] in
+                 ("S", "R"), "smtpd survives an allowed call")
+        inject_syscall(old, 59)         # execve
+        new = wait_new_pid(o, "smtpd", old)
+        t.require(new, "smtpd restarted")
+        t.expect(wait_for(lambda: "smtpd (pid %d) killed by signal %d "
+                          "(a system call outside its allow-list)"
+                          % (old, signal.SIGSYS) in o.log(), 5),
+                 "the log names the kill: %s" % o.log_tail(5))
+        t.expect(read_banner(o.ports["smtp"]).startswith("220 "),
+                 "the new smtpd serves")
+        rows = {r["role"]: r for r in o.status()}
 
     with t.case("no role user can read the config or the TLS key"):
         for user in sorted(set(USERS_BY_ROLE.values())):
@@ -238,7 +357,8 @@ with Osms() as o:
         os.kill(old, signal.SIGKILL)
         new = wait_new_pid(o, "smtpd", old)
         t.require(new, "smtpd restarted")
-        t.expect(new["restarts"] == 1, "restart counted: %s" % new)
+        t.expect(new["restarts"] == rows["smtpd"]["restarts"] + 1,
+                 "restart counted: %s" % new)
         t.expect(read_banner(o.ports["smtp"]).startswith("220 "),
                  "the new smtpd serves the same socket")
         t.expect(os.readlink("/proc/%d/root" % new["pid"]) ==
@@ -261,6 +381,11 @@ with Osms() as o:
         rows = {r["role"]: r for r in o.status()}
         t.expect(all(rows[r]["state"] == "ready" for r in ROLES),
                  "all ready again")
+        # smtpd and imapd reach the new keyd for their handshakes.
+        t.expect(wait_for(lambda: try_tls_banner(o.ports["submissions"])
+                          .startswith("220 "), 5), "TLS after keyd restart")
+        t.expect(tls_banner(o.ports["imaps"]).startswith("* OK"),
+                 "IMAP TLS after keyd restart")
 
     with t.case("garbage on the control socket closes only that client"):
         parent = o.proc.pid

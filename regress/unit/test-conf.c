@@ -396,10 +396,10 @@ static const struct errcase errcases[] = {
 	  "t.conf:23: delay-warning is not a setting of the smtpd block\n" },
 	{ "parent {\n\tuser root\n}\n",
 	  "t.conf:1: unknown block \"parent\" (control, smtpd, queue, "
-	  "delivery, mta, imapd, authd, cryptod, scand or checkd)\n" },
+	  "delivery, mta, imapd, authd, cryptod, scand, checkd or keyd)\n" },
 	{ "Smtpd {\n\ttimeout 1\n}\n",
 	  "t.conf:1: unknown block \"Smtpd\" (control, smtpd, queue, "
-	  "delivery, mta, imapd, authd, cryptod, scand or checkd)\n" },
+	  "delivery, mta, imapd, authd, cryptod, scand, checkd or keyd)\n" },
 	/* Macros. */
 	{ "$nope\n",
 	  "t.conf:1: undefined macro \"$nope\"\n" },
