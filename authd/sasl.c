@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -364,6 +365,23 @@ authd_sasl_init(void)
  * The exchanges (event loop).
  */
 
+/* Whether mech is one of AUTHD_SASL_MECHS (names are case-blind). */
+static int
+mech_offered(const char *mech)
+{
+	const char	*p = AUTHD_SASL_MECHS, *end;
+	size_t		 len = strlen(mech);
+
+	while (*p != '\0') {
+		if ((end = strchr(p, ' ')) == NULL)
+			end = p + strlen(p);
+		if ((size_t)(end - p) == len && strncasecmp(p, mech, len) == 0)
+			return 1;
+		p = *end == ' ' ? end + 1 : end;
+	}
+	return 0;
+}
+
 static void
 step_work(void *arg)
 {
@@ -388,6 +406,14 @@ step_work(void *arg)
 		sec.maxbufsize = 0;
 		(void)sasl_setprop(x->conn, SASL_SEC_PROPS, &sec);
 		(void)sasl_setprop(x->conn, SASL_SSF_EXTERNAL, &ssf);
+	}
+	/*
+	 * Only the mechanisms offered: libsasl2 also takes "PLAIN-PLUS"
+	 * and such for a mechanism that knows no channel binding.
+	 */
+	if (x->starting && !mech_offered(x->mech)) {
+		x->rc = SASL_NOMECH;
+		goto done;
 	}
 	if (x->starting)
 		x->rc = sasl_server_start(x->conn, x->mech,

@@ -122,6 +122,10 @@ LOGIN_FUZZ_OBJS	:= $(FUZZ_DIR)/obj/imapd/login.o \
 $(FUZZ_SESSIONS): FUZZ_OMIT := $(FUZZ_DIR)/obj/lib/proc.o
 $(patsubst $(FUZZ_DIR)/%,$(FUZZ_DIR)/obj/regress/fuzz/%.o,$(FUZZ_SESSIONS)): \
 	regress/fuzz/session_harness.h
+# keyd's key set signs their handshakes, in process.
+$(FUZZ_SESSIONS): $(FUZZ_DIR)/obj/keyd/keys.o
+$(patsubst $(FUZZ_DIR)/%,$(FUZZ_DIR)/obj/regress/fuzz/%.o,$(FUZZ_SESSIONS)) \
+    $(FUZZ_DIR)/obj/keyd/keys.o: FUZZ_FLAGS += -Ikeyd
 $(FUZZ_DIR)/obj/regress/fuzz/fuzz_imap_session.o \
     $(FUZZ_DIR)/obj/regress/fuzz/fuzz_pop3_session.o: regress/fuzz/login_harness.h
 $(FUZZ_DIR)/fuzz_smtp_session: $(FUZZ_DIR)/obj/smtpd/smtp_session.o
@@ -136,13 +140,19 @@ fuzz: $(FUZZERS)
 
 # Run each fuzz target for SECONDS from its seed corpus.
 SECONDS		?= 60
+# Each target for SECONDS from its seeds, FUZZ_JOBS at a time; one line
+# per target (runs, runs a second, coverage), its whole output on failure.
+FUZZ_JOBS	?= 1
 fuzz-run: fuzz
-	@for f in $(FUZZERS); do \
-		n=$$(basename $$f); \
-		mkdir -p $(FUZZ_DIR)/corpus/$$n; \
-		echo "== $$n, $(SECONDS)s"; \
-		$$f -max_total_time=$(SECONDS) -print_final_stats=1 \
-		    $(FUZZ_DIR)/corpus/$$n regress/fuzz/corpus/$$n || exit 1; \
-	done
+	@printf '%s\n' $(FUZZERS) | xargs -P$(FUZZ_JOBS) -I{} sh -c '\
+	    f=$$1; n=$$(basename $$f); log=$(FUZZ_DIR)/$$n.log; \
+	    mkdir -p $(FUZZ_DIR)/corpus/$$n; \
+	    if ! $$f -max_total_time=$(SECONDS) -print_final_stats=1 \
+	        $(FUZZ_DIR)/corpus/$$n regress/fuzz/corpus/$$n >$$log 2>&1; \
+	    then cat $$log; echo "== $$n FAILED"; exit 255; fi; \
+	    runs=$$(sed -n "s/^stat::number_of_executed_units: //p" $$log); \
+	    rate=$$(sed -n "s/^stat::average_exec_per_sec: //p" $$log); \
+	    cov=$$(grep -o "cov: [0-9]*" $$log | tail -n 1); \
+	    echo "== $$n, $(SECONDS)s: $$runs runs, $$rate/s, $$cov"' sh {}
 
 .PHONY: fuzz-run

@@ -51,6 +51,7 @@
 #include <openssl/x509.h>
 
 #include "channel.h"
+#include "keys.h"
 #include "imsg.h"
 #include "log.h"
 #include "msg.h"
@@ -216,7 +217,8 @@ hs_imsg(struct imsg *imsg, struct msg *m)
 
 /*
  * A throwaway P-256 certificate as the pki HS_PKI, loaded the way a role
- * loads its pkis (tls_pki_conf, tls_pki_apply), and a client context.
+ * loads its pkis (tls_pki_conf, tls_pki_apply), its key in keyd's key set
+ * (keyd/keys.c, here in process), and a client context.
  */
 static void
 hs_tls_init(void)
@@ -226,6 +228,7 @@ hs_tls_init(void)
 	EVP_PKEY	*k;
 	X509		*x;
 	X509_NAME	*name;
+	char		 err[256];
 
 	if ((k = EVP_EC_gen("P-256")) == NULL || (x = X509_new()) == NULL)
 		abort();
@@ -240,14 +243,15 @@ hs_tls_init(void)
 	    X509_set_issuer_name(x, name) != 1 ||
 	    X509_sign(x, k, EVP_sha256()) == 0)
 		abort();
+	/* keyd's key set, in process, signs for the role's context. */
+	if (keys_add(HS_PKI, hs_pem_fd(NULL, x), hs_pem_fd(k, NULL), err,
+	    sizeof(err)) == -1)
+		abort();
+	keys_apply();
+	tls_set_signer(keys_sign);
 	msg_init(&m, IMSG_CONF_PKI_CERT, 0);
 	msg_add_str(&m, HS_PKI);
 	msg_add_fd(&m, hs_pem_fd(NULL, x));
-	hs_imsg(&imsg, &m);
-	tls_pki_conf(&imsg);
-	msg_init(&m, IMSG_CONF_PKI_KEY, 0);
-	msg_add_str(&m, HS_PKI);
-	msg_add_fd(&m, hs_pem_fd(k, NULL));
 	hs_imsg(&imsg, &m);
 	tls_pki_conf(&imsg);
 	tls_pki_apply();
