@@ -48,7 +48,7 @@ static const char *const sf_stdio[] = {
 	"nanosleep", "clock_nanosleep", "sched_yield", "sched_getaffinity",
 	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid",
 	"getegid", "getresuid", "getresgid", "getgroups", "getrandom",
-	"uname", "sysinfo", "getrlimit", "prlimit64", "getrusage", "umask",
+	"uname", "sysinfo", "getrlimit", "getrusage", "umask",
 	"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
 	"epoll_pwait", "epoll_pwait2", "poll", "ppoll", "select", "pselect6",
 	"recvmsg", "sendmsg", "recvfrom", "sendto", "shutdown",
@@ -177,6 +177,10 @@ allow_some(scmp_filter_ctx ctx, unsigned p)
 	    SCMP_A1(SCMP_CMP_EQ, FIOCLEX));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 0);
 
+	/* Limits of the process itself: its user's other roles are not
+	 * its business. */
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1,
+	    SCMP_A0(SCMP_CMP_EQ, 0));
 	if ((p & SF_EXEC) == 0) {
 		/* abort() and raise() signal the process itself, no other. */
 		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill),

@@ -666,6 +666,15 @@ smime_decrypt(const char *msg, size_t len, X509 *cert, EVP_PKEY *key,
 	if (cms == NULL && (cms = cms_from_base64(msg + root->body_off,
 	    root->body_len)) == NULL)
 		goto done;
+	/*
+	 * A key of another certificate would fail as the wrong key for the
+	 * recipient, and OpenSSL then goes on with a random content key (its
+	 * defence against padding oracles): CBC content decrypts to garbage
+	 * once in 256 tries. Refused first, so the answer is always the same.
+	 */
+	*errstr = "the key does not belong to the certificate";
+	if (cert != NULL && X509_check_private_key(cert, key) != 1)
+		goto done;
 	*errstr = "cannot decrypt: not for this key, or damaged";
 	if ((plain = BIO_new(BIO_s_mem())) == NULL ||
 	    CMS_decrypt(cms, key, cert, NULL, plain, CMS_BINARY) != 1)

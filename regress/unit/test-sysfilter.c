@@ -5,6 +5,7 @@
  */
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -36,12 +37,13 @@ enum probe {
 	P_CREATE_FILE,
 	P_KILL_OTHER,
 	P_IOCTL_OTHER,	/* fails with ENOTTY, does not kill */
+	P_LIMITS_OTHER,	/* another process's resource limits */
 };
 
 static const char *probe_names[] = {
 	"stdio", "ptrace", "execve", "fork", "thread", "inet socket",
 	"netlink socket", "accept", "read a file", "create a file",
-	"signal another process", "other ioctl",
+	"signal another process", "other ioctl", "limits of another",
 };
 
 static char	 scratch[64];
@@ -58,6 +60,7 @@ run_probe(enum probe p)
 {
 	char		*big;
 	struct timespec	 ts;
+	struct rlimit	 rl;
 	pthread_t	 th;
 	char		*argv[] = { "true", NULL };
 	int		 fd, sv[2];
@@ -70,6 +73,7 @@ run_probe(enum probe p)
 		memset(big, 1, 1 << 20);
 		free(big);
 		if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1 ||
+		    getrlimit(RLIMIT_NOFILE, &rl) == -1 ||
 		    socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1 ||
 		    write(sv[0], "x", 1) != 1)
 			return 1;
@@ -107,6 +111,8 @@ run_probe(enum probe p)
 		return kill(getppid(), 0) == -1;
 	case P_IOCTL_OTHER:
 		return !(ioctl(0, TIOCSTI, "x") == -1 && errno == ENOTTY);
+	case P_LIMITS_OTHER:
+		return prlimit(getppid(), RLIMIT_NOFILE, NULL, &rl) == -1;
 	}
 	return 1;
 }
@@ -168,6 +174,7 @@ test_role(enum osms_role role)
 	expect(role, P_STDIO, 1);
 	expect(role, P_PTRACE, 0);
 	expect(role, P_IOCTL_OTHER, 1);
+	expect(role, P_LIMITS_OTHER, 0);
 	expect(role, P_EXEC, sf & SF_EXEC);
 	expect(role, P_FORK, sf & SF_EXEC);
 	expect(role, P_KILL_OTHER, sf & SF_EXEC);
