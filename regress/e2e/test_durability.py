@@ -21,15 +21,31 @@ from osmstest import *  # noqa: E402,F401,F403
 t = Tests(__file__)
 
 LINE = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+(\w+)\((.*)$")
+RESUMED = re.compile(r"^(\d+)\s+(\d+\.\d+)\s+<\.\.\. (\w+) resumed>(.*)$")
 
 
 def parse(path):
-    """[(time, call, args)] of a strace -ttt -f -y output."""
-    calls = []
+    """[(time, call, args)] of a strace -ttt -f -y output. A call another
+    process interrupted comes in two lines; it is joined, with the time
+    it returned, as a call counts once it has returned."""
+    calls, pending = [], {}
     with open(path, errors="replace") as f:
         for line in f:
+            line = line.rstrip("\n")
+            m = RESUMED.match(line)
+            if m:
+                start = pending.pop(m.group(1), None)
+                if start is not None and start[0] == m.group(3):
+                    calls.append((float(m.group(2)), start[0],
+                                  start[1] + m.group(4)))
+                continue
             m = LINE.match(line)
-            if m and "resumed>" not in line:
+            if not m:
+                continue
+            if line.endswith("<unfinished ...>"):
+                pending[m.group(1)] = (m.group(3), m.group(4)[
+                    :-len("<unfinished ...>")].rstrip())
+            else:
                 calls.append((float(m.group(2)), m.group(3), m.group(4)))
     return calls
 
