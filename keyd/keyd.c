@@ -58,7 +58,7 @@ keyd_conf(struct imsg *imsg)
 	TAILQ_REMOVE(&pendings, p, entry);
 	if (keys_add(name, p->certfd, imsg_take_fd(imsg), err,
 	    sizeof(err)) == -1)
-		log_warnx("pki %s: %s; its listeners offer no TLS", name, err);
+		log_warnx("pki %s: %s; handshakes with it fail", name, err);
 	free(p);
 }
 

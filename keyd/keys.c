@@ -11,15 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/rsa.h>
-#include <openssl/x509.h>
 
 #include "keys.h"
 #include "log.h"
 #include "tls.h"
+#include "tls_pair.h"
 #include "util.h"
 
 #define KEYS_MAX_DIGEST	64	/* SHA-512 */
@@ -48,57 +46,28 @@ keys_free(struct key_list *l)
 	}
 }
 
-static void
-ssl_reason(char *err, size_t errsize, const char *what)
-{
-	unsigned long	 e = ERR_get_error();
-	char		 buf[256] = "";
-
-	if (e != 0)
-		ERR_error_string_n(e, buf, sizeof(buf));
-	(void)snprintf(err, errsize, "%s%s%s", what, *buf ? ": " : "", buf);
-	ERR_clear_error();
-}
-
 int
 keys_add(const char *name, int certfd, int keyfd, char *err, size_t errsize)
 {
 	BIO		*cb, *kb;
-	X509		*cert = NULL;
-	EVP_PKEY	*pkey = NULL;
+	EVP_PKEY	*pkey;
 	struct key	*k;
-	int		 type, rc = -1;
 
 	cb = BIO_new_fd(certfd, BIO_CLOSE);
 	kb = BIO_new_fd(keyfd, BIO_CLOSE);
 	if (cb == NULL || kb == NULL)
 		fatalx("keys: BIO_new_fd");
-	if ((cert = PEM_read_bio_X509(cb, NULL, NULL, NULL)) == NULL)
-		ssl_reason(err, errsize, "certificate");
-	else if ((pkey = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL)) ==
-	    NULL)
-		ssl_reason(err, errsize, "private key");
-	else if (X509_check_private_key(cert, pkey) != 1)
-		ssl_reason(err, errsize, "key does not match the certificate");
-	else if ((type = EVP_PKEY_get_base_id(pkey)) != EVP_PKEY_RSA &&
-	    type != EVP_PKEY_EC)
-		(void)snprintf(err, errsize, "%s keys are not supported; use "
-		    "RSA or ECDSA", OBJ_nid2sn(type));
-	else {
+	if ((pkey = tls_pair_load(cb, kb, err, errsize)) != NULL) {
 		k = xcalloc(1, sizeof(*k));
 		(void)osms_strlcpy(k->name, name, sizeof(k->name));
 		if (tls_key_id(pkey, k->id) == -1)
 			fatalx("keys: cannot hash a public key");
 		k->pkey = pkey;
-		pkey = NULL;
 		TAILQ_INSERT_TAIL(&building, k, entry);
-		rc = 0;
 	}
 	BIO_free(cb);
 	BIO_free(kb);
-	X509_free(cert);
-	EVP_PKEY_free(pkey);
-	return rc;
+	return pkey != NULL ? 0 : -1;
 }
 
 void
@@ -191,7 +160,7 @@ keys_sign(const unsigned char *keyid, int op, int padding,
 	if (!ok) {
 		char	 err[256];
 
-		ssl_reason(err, sizeof(err), "sign");
+		tls_reason(err, sizeof(err), "sign");
 		log_warnx("keys: pki %s: %s", k->name, err);
 		return -1;
 	}

@@ -33,6 +33,7 @@ LIB_SRCS	:= \
 	lib/sandbox.c \
 	lib/sysfilter.c \
 	lib/tls.c \
+	lib/tls_pair.c \
 	lib/tls_remote.c \
 	lib/util.c \
 	lib/workq.c \

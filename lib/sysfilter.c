@@ -7,7 +7,9 @@
  * The names are resolved for the running architecture; a name that
  * does not exist there (open on arm64) is skipped. Building with
  * -DOSMS_SYSFILTER_LOG logs calls outside the lists instead of killing,
- * which is how the lists are checked against the whole test suite.
+ * which is how the lists are checked against the whole test suite;
+ * -DOSMS_SYSFILTER_LOG_PARENT does so for the parent's list alone, which
+ * every role and program runs under from its first instruction.
  */
 #include <sys/ioctl.h>
 #include <errno.h>
@@ -15,6 +17,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <termios.h>
@@ -33,6 +36,11 @@
 #define SF_DENY		SCMP_ACT_LOG
 #else
 #define SF_DENY		SCMP_ACT_KILL_PROCESS
+#endif
+#if defined(OSMS_SYSFILTER_LOG) || defined(OSMS_SYSFILTER_LOG_PARENT)
+#define SF_DENY_PARENT	SCMP_ACT_LOG
+#else
+#define SF_DENY_PARENT	SCMP_ACT_KILL_PROCESS
 #endif
 
 static const char *const sf_stdio[] = {
@@ -96,6 +104,20 @@ static const char *const sf_exec[] = {
 };
 
 /*
+ * What the parent does to start a role, and what the role does before
+ * it enters its own list: the program is loaded, changes root and user,
+ * drops its limits and installs its filters.
+ */
+static const char *const sf_proc[] = {
+	"execveat", "chroot", "setuid", "setgid", "setreuid", "setregid",
+	"setresuid", "setresgid", "setgroups", "setfsuid", "setfsgid",
+	"capget", "capset", "chown", "lchown", "fchownat", "seccomp",
+	"landlock_create_ruleset", "landlock_add_rule",
+	"landlock_restrict_self",
+	NULL
+};
+
+/*
  * What the sanitizers' run time does when it reports: it reads its own
  * maps. Only in sanitizer builds; their leak check at exit, which
  * traces the process, is off in the daemons.
@@ -121,6 +143,8 @@ static const unsigned promises[ROLE_COUNT] = {
 	    SF_WPATH,
 	[ROLE_KEYD] = SF_STDIO,
 	[ROLE_SESSION] = SF_STDIO | SF_RPATH | SF_WPATH,
+	[ROLE_PARENT] = SF_STDIO | SF_THREAD | SF_ACCEPT | SF_CONNECT |
+	    SF_RPATH | SF_WPATH | SF_EXEC | SF_PROC,
 };
 
 unsigned
@@ -161,7 +185,8 @@ allow_list(scmp_filter_ctx ctx, const char *const *names)
  * why each is added only when its group does not allow it all.
  */
 static int
-allow_some(scmp_filter_ctx ctx, unsigned p)
+allow_some(scmp_filter_ctx ctx, unsigned p, uint32_t deny,
+    uint32_t other_ioctl)
 {
 	pid_t	 self = getpid();
 	int	 rc = 0;
@@ -175,7 +200,9 @@ allow_some(scmp_filter_ctx ctx, unsigned p)
 	    SCMP_A1(SCMP_CMP_EQ, FIONBIO));
 	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
 	    SCMP_A1(SCMP_CMP_EQ, FIOCLEX));
-	rc |= seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 0);
+	/* Unless that is the default (learning): libseccomp refuses it. */
+	if (other_ioctl != deny)
+		rc |= seccomp_rule_add(ctx, other_ioctl, SCMP_SYS(ioctl), 0);
 
 	/* Limits of the process itself: its user's other roles are not
 	 * its business. */
@@ -221,11 +248,19 @@ sysfilter_enter(enum osms_role role)
 {
 	scmp_filter_ctx	 ctx;
 	unsigned	 p = sysfilter_promises(role);
+	uint32_t	 deny = SF_DENY, other_ioctl = SCMP_ACT_ERRNO(ENOTTY);
 	int		 rc, failed = 0;
 
 	if ((p & SF_STDIO) == 0)
 		fatalx("sysfilter: no list for role %s", role_name(role));
-	if ((ctx = seccomp_init(SF_DENY)) == NULL)
+	if (role == ROLE_PARENT) {
+		deny = SF_DENY_PARENT;
+#ifdef OSMS_SYSFILTER_LOG_PARENT
+		/* What a role asks before its own list is in place. */
+		other_ioctl = SCMP_ACT_LOG;
+#endif
+	}
+	if ((ctx = seccomp_init(deny)) == NULL)
 		fatalx("sysfilter: seccomp_init failed");
 	failed |= allow_list(ctx, sf_stdio);
 	if (p & SF_ACCEPT)
@@ -238,9 +273,11 @@ sysfilter_enter(enum osms_role role)
 		failed |= allow_list(ctx, sf_wpath);
 	if (p & SF_EXEC)
 		failed |= allow_list(ctx, sf_exec);
+	if (p & SF_PROC)
+		failed |= allow_list(ctx, sf_proc);
 	if (SF_SANITIZER)
 		failed |= allow_list(ctx, sf_sanitizer);
-	failed |= allow_some(ctx, p);
+	failed |= allow_some(ctx, p, deny, other_ioctl);
 	if (failed)
 		fatalx("sysfilter: cannot build the list for %s",
 		    role_name(role));

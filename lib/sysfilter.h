@@ -16,12 +16,15 @@
 #define SF_RPATH	0x10	/* open files to read, list directories */
 #define SF_WPATH	0x20	/* create, write, rename, remove files */
 #define SF_EXEC		0x40	/* run helper programs (gpg) */
+#define SF_PROC		0x80	/* start roles: change root and user, filters */
 
 unsigned	 sysfilter_promises(enum osms_role);
 
 /*
  * Install the role's list; fatal if the kernel refuses, as a role that
- * cannot lock itself in must not serve.
+ * cannot lock itself in must not serve. The parent's list (ROLE_PARENT)
+ * is inherited by every role it starts, so it holds all the others and
+ * what a role does before it enters its own.
  */
 void		 sysfilter_enter(enum osms_role);
 

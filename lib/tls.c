@@ -16,6 +16,7 @@
 #include "msg.h"
 #include "osms_imsg.h"
 #include "tls.h"
+#include "tls_pair.h"
 #include "util.h"
 
 #define TLS_MAX_PEM	(1024 * 1024)
@@ -53,18 +54,6 @@ read_fd(int fd, size_t *lenp)
 	return buf;
 }
 
-static void
-ssl_error(char *err, size_t errsize, const char *what)
-{
-	unsigned long	 e = ERR_get_error();
-	char		 buf[256] = "";
-
-	if (e != 0)
-		ERR_error_string_n(e, buf, sizeof(buf));
-	(void)snprintf(err, errsize, "%s%s%s", what, *buf ? ": " : "", buf);
-	ERR_clear_error();
-}
-
 static int
 load_chain(SSL_CTX *ctx, const char *pem, size_t len, char *err,
     size_t errsize)
@@ -79,7 +68,7 @@ load_chain(SSL_CTX *ctx, const char *pem, size_t len, char *err,
 	    SSL_CTX_use_certificate(ctx, x) != 1) {
 		X509_free(x);
 		BIO_free(bio);
-		ssl_error(err, errsize, "certificate");
+		tls_reason(err, errsize, "certificate");
 		return -1;
 	}
 	X509_free(x);
@@ -88,7 +77,7 @@ load_chain(SSL_CTX *ctx, const char *pem, size_t len, char *err,
 		if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
 			X509_free(x);
 			BIO_free(bio);
-			ssl_error(err, errsize, "certificate chain");
+			tls_reason(err, errsize, "certificate chain");
 			return -1;
 		}
 		n++;
@@ -110,11 +99,11 @@ load_key(SSL_CTX *ctx, char *pem, size_t len, char *err, size_t errsize)
 	pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (pkey == NULL) {
-		ssl_error(err, errsize, "private key");
+		tls_reason(err, errsize, "private key");
 		rc = -1;
 	} else if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		ssl_error(err, errsize, "key does not match the certificate");
+		tls_reason(err, errsize, "key does not match the certificate");
 		rc = -1;
 	}
 	EVP_PKEY_free(pkey);
@@ -194,7 +183,7 @@ tls_server_ctx_remote(int certfd, char *err, size_t errsize)
 	}
 	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
 	    SSL_CTX_check_private_key(ctx) != 1) {
-		ssl_error(err, errsize, "keyd key");
+		tls_reason(err, errsize, "keyd key");
 		SSL_CTX_free(ctx);
 		ctx = NULL;
 	}

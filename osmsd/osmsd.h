@@ -23,6 +23,9 @@ struct role_cred {
 	uid_t		 uid;
 	gid_t		 gid;
 	char		 jail[CONF_MAX_PATH];
+	/* What Landlock lets a role without a jail write, fixed at its
+	 * start: a change needs a new process. */
+	char		 writes[CONF_MAX_PATH];
 };
 
 /* A socket opened for a "listen on" line. */

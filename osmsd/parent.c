@@ -32,6 +32,7 @@
 #include "osms_imsg.h"
 #include "osmsd.h"
 #include "proc.h"
+#include "sysfilter.h"
 #include "util.h"
 
 #define BACKOFF_FIRST_MS	250
@@ -947,11 +948,12 @@ parent_reload(char *err, size_t errsize)
 			continue;
 		if (ncreds[r].uid != creds[r].uid ||
 		    ncreds[r].gid != creds[r].gid ||
-		    strcmp(ncreds[r].jail, creds[r].jail) != 0) {
+		    strcmp(ncreds[r].jail, creds[r].jail) != 0 ||
+		    strcmp(ncreds[r].writes, creds[r].writes) != 0) {
 			creds[r] = ncreds[r];
 			if (c->pid != 0) {
-				log_info("%s: user or jail changed;"
-				    " restarting it", role_name(c->role));
+				log_info("%s: user, jail or writable directory"
+				    " changed; restarting it", role_name(c->role));
 				c->restart_now = 1;
 				(void)kill(c->pid, SIGTERM);
 			}
@@ -1400,6 +1402,9 @@ parent_run(struct osms_conf *c, struct role_cred *rc,
 	    evsignal_add(&ev_sighup, NULL) == -1 ||
 	    evsignal_add(&ev_sigchld, NULL) == -1)
 		fatal("evsignal_add");
+
+	/* Before the first role: each runs under this list from its start. */
+	sysfilter_enter(ROLE_PARENT);
 
 	for (r = 0; r < ROLE_COUNT; r++) {
 		if (!is_spawned((enum osms_role)r))

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "osmsd.h"
+#include "tls_pair.h"
 #include "util.h"
 
 extern char **environ;
@@ -258,7 +259,10 @@ users_prepare(const struct osms_conf *conf, struct role_cred *creds,
 	if (dir_prepare(conf->mailstore, creds[ROLE_DELIVERY].uid,
 	    creds[ROLE_DELIVERY].gid, 0750, err, errsize) == -1)
 		return -1;
-	/* cryptod's certificate store: its own, files and all. */
+	/* cryptod's certificate store: its own, files and all, and the one
+	 * place its Landlock rules let it write. */
+	(void)osms_strlcpy(creds[ROLE_CRYPTOD].writes, conf->cryptod.store,
+	    sizeof(creds[ROLE_CRYPTOD].writes));
 	(void)snprintf(harvested, sizeof(harvested), "%s/harvested",
 	    conf->cryptod.store);
 	if (dir_prepare(conf->cryptod.store, creds[ROLE_CRYPTOD].uid,
@@ -310,6 +314,7 @@ conf_check_files(const struct osms_conf *conf, FILE *errfp)
 	struct conf_pki		*pki;
 	struct conf_table	*t;
 	struct stat		 st;
+	char			 err[512];
 	int			 rc = 0;
 
 	TAILQ_FOREACH(pki, &conf->pkis, entry) {
@@ -322,6 +327,14 @@ conf_check_files(const struct osms_conf *conf, FILE *errfp)
 		if (check_private(conf, pki->key, pki->line, "key",
 		    errfp) == -1)
 			rc = -1;
+		else if (tls_pair_check(pki->cert, pki->key, err,
+		    sizeof(err)) == -1) {
+			/* Else keyd would refuse it, and every handshake
+			 * on its listeners fail. */
+			(void)fprintf(errfp, "%s:%d: pki %s: %s\n", conf->path,
+			    pki->line, pki->name, err);
+			rc = -1;
+		}
 	}
 	/* A config holding a database password is a secret file too. */
 	TAILQ_FOREACH(t, &conf->tables, entry)

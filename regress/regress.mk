@@ -133,7 +133,9 @@ $(FUZZ_DIR)/obj/regress/fuzz/fuzz_smtp_session.o: FUZZ_FLAGS += -Ismtpd
 $(FUZZ_DIR)/fuzz_imap_session $(FUZZ_DIR)/fuzz_pop3_session: $(LOGIN_FUZZ_OBJS)
 $(FUZZ_DIR)/fuzz_sasl: $(FUZZ_DIR)/obj/authd/sasl.o
 $(FUZZ_DIR)/fuzz_sasl: FUZZ_PKGS := libsasl2
-$(FUZZ_DIR)/obj/regress/fuzz/fuzz_sasl.o: FUZZ_FLAGS += -Iauthd
+$(FUZZ_DIR)/obj/regress/fuzz/fuzz_sasl.o: FUZZ_FLAGS += -Iauthd -Iregress/lib
+$(FUZZ_DIR)/obj/regress/fuzz/fuzz_sasl.o $(OBJ)/regress/unit/test-sasl.o: \
+	regress/lib/sasl_stubs.h
 $(FUZZ_DIR)/obj/authd/sasl.o: FUZZ_FLAGS += -Iauthd
 
 fuzz: $(FUZZERS)

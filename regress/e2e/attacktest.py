@@ -9,6 +9,7 @@ server still serves.
 """
 import base64
 import os
+import re
 import socket
 import ssl
 import time
@@ -21,6 +22,7 @@ __all__ = [
     "ALICE", "PLAIN", "HOST", "BARE", "NUL", "TOOBIG", "ENDINGS", "MODES",
     "READY", "INJECTED", "CTX", "Attack", "tls_wrap", "ask", "closed",
     "raw_until_close", "client_hello", "ehlo", "sender_for",
+    "assert_untouched",
 ]
 
 ALICE = "alice@example.test"
@@ -106,6 +108,23 @@ def client_hello():
 
 def sender_for(mode):
     return ALICE if mode in ("sub", "subs") else "a@remote.test"
+
+
+def assert_untouched(t, o, roles0, sink=None):
+    """What every attack file ends with: no role restarted, crashed or
+    changed its pid since roles0, and the open-relay sink, if any, got
+    no connection."""
+    if sink is not None:
+        t.expect(sink.connections == 0 and not sink.messages,
+                 "the smarthost got %d connections, %d messages" %
+                 (sink.connections, len(sink.messages)))
+    rows = o.status()
+    t.expect(all(r["restarts"] == 0 for r in rows),
+             [(r["role"], r["restarts"]) for r in rows])
+    t.expect({r["role"]: r["pid"] for r in rows} == roles0,
+             "a role has a new pid")
+    t.expect(not re.search(r"\(pid \d+\) (killed by signal|exited)",
+                           o.log()), o.log_tail(20))
 
 
 class Attack:

@@ -283,8 +283,10 @@ with Osms() as o:
             t.expect("%s[%d]: %s" % (role, rows[role]["pid"], want)
                      in o.log(), "%s: %s" % (role, want))
 
-    with t.case("every role and a mail session run under a seccomp "
-                "allow-list"):
+    with t.case("every role, the parent and a mail session run under a "
+                "seccomp allow-list"):
+        t.expect(proc_field(o.proc.pid, "Seccomp") == ["2"],
+                 "parent Seccomp: %s" % proc_field(o.proc.pid, "Seccomp"))
         for role in ROLES:
             pid = rows[role]["pid"]
             t.expect(proc_field(pid, "Seccomp") == ["2"],
@@ -484,6 +486,20 @@ with Osms() as o:
                 t.expect(after[role] == before[role],
                          "%s kept its pid" % role)
 
+    with t.case("a new cryptod store restarts cryptod, whose Landlock "
+                "rules are fixed at its start"):
+        before = {r["role"]: r["pid"] for r in o.status()}
+        o.write_conf(o.conf_text() + 'cryptod {\n\tcertificates "%s"\n}\n'
+                     % o.path("certs2"))
+        os.kill(o.proc.pid, signal.SIGHUP)
+        new = wait_new_pid(o, "cryptod", before["cryptod"])
+        t.require(new, "cryptod restarted")
+        t.expect("cryptod: user, jail or writable directory changed; "
+                 "restarting it" in o.log(), o.log_tail(5))
+        after = {r["role"]: r["pid"] for r in o.status()}
+        t.expect([r for r in ROLES + ["parent"] if r != "cryptod" and
+                  after[r] != before[r]] == [], "only cryptod restarted")
+
     with t.case("a second osmsd on the same control socket is refused"):
         p = subprocess.run([OSMSD, "-d", "-f", o.conf], capture_output=True,
                            text=True, timeout=30)
@@ -529,6 +545,23 @@ with Osms() as o:
                  "orphans: %s" % [p for p in pids
                                   if os.path.exists("/proc/%d" % p)])
 
+with Osms() as o:
+    with t.case("the parent is killed by a call outside its list too, and "
+                "its roles go with it"):
+        # mount(2) is in no list; the parent, root, is where it would
+        # matter most. A role is restarted by the parent; the parent's
+        # own death must not leave roles behind.
+        pids = [p for p in o.pids() if p != o.proc.pid]
+        inject_syscall(o.proc.pid, 165)     # mount
+        t.expect(wait_for(lambda: o.proc.poll() is not None, 10),
+                 "osmsd still runs")
+        t.expect(o.proc.returncode == -signal.SIGSYS,
+                 "exit %s" % o.proc.returncode)
+        t.expect(wait_for(lambda: not [p for p in pids if
+                                       os.path.exists("/proc/%d" % p)], 10),
+                 "orphans: %s" % [p for p in pids
+                                  if os.path.exists("/proc/%d" % p)])
+
 with t.case("osmsd -n: good config OK, errors with file and line"):
     with Osms(start=False) as o:
         p = subprocess.run([OSMSD, "-n", "-f", o.conf], capture_output=True,
@@ -551,6 +584,36 @@ with t.case("osmsd -n: good config OK, errors with file and line"):
         t.expect(p.returncode == 1 and "accessible by others" in p.stderr,
                  p.stderr)
         os.chmod(o.tls["key"], 0o600)
+
+with t.case("osmsd -n refuses a pki whose key keyd could not sign with"):
+    # Started with it, every handshake on its listeners would fail.
+    with Osms(start=False) as o:
+        good = o.conf_text()
+        d = os.path.dirname(o.conf)
+        other, ed, edcert = (os.path.join(d, n) for n in
+                             ("other.key", "ed.key", "ed.crt"))
+        for cmd in (["genpkey", "-algorithm", "EC", "-pkeyopt",
+                     "ec_paramgen_curve:P-256", "-out", other],
+                    ["genpkey", "-algorithm", "ED25519", "-out", ed],
+                    ["req", "-new", "-x509", "-key", ed, "-subj",
+                     "/CN=mx.example.test", "-days", "2", "-out", edcert]):
+            subprocess.run(["openssl"] + cmd, check=True,
+                           capture_output=True, timeout=30)
+        for path in (other, ed):
+            os.chmod(path, 0o600)
+        n = len(good.splitlines())
+        for cert, key, want in (
+                (o.tls["cert"], other, "key does not match the certificate"),
+                (edcert, ed, "ED25519 keys are not supported; use RSA or"
+                 " ECDSA")):
+            o.write_conf(good + 'pki "bad" certificate "%s" key "%s"\n'
+                         % (cert, key))
+            p = subprocess.run([OSMSD, "-n", "-f", o.conf],
+                               capture_output=True, text=True, timeout=30)
+            t.expect(p.returncode == 1, "exit %d" % p.returncode)
+            t.expect("%s:%d: pki bad: %s" % (o.conf, n + 1, want)
+                     in p.stderr, p.stderr)
+        o.write_conf(good)
 
 with t.case("a port already in use stops osmsd with a clear error"):
     busy = socket.socket()

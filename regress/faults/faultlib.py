@@ -42,12 +42,53 @@ __all__ = [
     "seeded", "Load", "Attempt", "CountingSink", "maildir_counts",
     "maildir_tmp_files", "spool_problems", "spool_files", "drain",
     "role_kill", "wait_role_back", "kill_tree", "summary", "judge",
-    "FORGED", "wait_until",
+    "FORGED", "wait_until", "LOCAL", "RELAY", "relay_osms", "local_or_relay",
+    "expect_nothing_half_written",
 ] + osmstest.__all__
 
 # A trust field no client may set: the gateway (cryptod) removes it
 # from every message from outside. Each load message carries one.
 FORGED = "X-Osms-SMIME: verified signer=forged-by-client@example.test"
+
+
+# The crash scripts' recipients: three Maildir users, and an alias
+# forwarded through a smarthost (so the mta and the gateway's outbound
+# half are on a message's way too).
+LOCAL = ["alice@example.test", "bob@example.test", "carol@example.test"]
+RELAY = {"fwd@example.test": "far@remote.test"}
+
+
+def relay_osms(sink):
+    """A started Osms with the LOCAL users (password "pw") and the RELAY
+    alias, relaying through sink; for a with statement."""
+    o = Osms(start=False, extra_conf='relay host 127.0.0.1 port %d tls '
+             'none\n' % sink.port)
+    try:
+        o.write_users({a: "pw" for a in LOCAL})
+        with open(o.aliases_file, "a") as f:
+            for alias, to in RELAY.items():
+                f.write("%s %s\n" % (alias, to))
+        o.start()
+    except BaseException:
+        o.close()
+        raise
+    return o
+
+
+def local_or_relay(r):
+    """One or two recipients, local or relayed."""
+    return r.sample(LOCAL + list(RELAY), r.randint(1, 2))
+
+
+def expect_nothing_half_written(t, o):
+    """No file torn by a crash is left: the spool's tmp/ and corrupt/,
+    the Maildirs' tmp/."""
+    t.expect(spool_files(o, "tmp") == [], "spool tmp/: %s"
+             % spool_files(o, "tmp")[:5])
+    t.expect(spool_files(o, "corrupt") == [], "spool corrupt/: %s"
+             % spool_files(o, "corrupt")[:5])
+    t.expect(maildir_tmp_files(o) == [], "Maildir tmp/: %s"
+             % maildir_tmp_files(o)[:5])
 
 
 def seeded(t, name):

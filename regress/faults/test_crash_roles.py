@@ -26,24 +26,13 @@ MESSAGES = 800
 SECONDS = 28            # the load is spread over this long
 ROLES = ["smtpd", "queue", "delivery", "mta", "cryptod", "scand", "authd"]
 KILLS_EACH = 2
-LOCAL = ["alice@example.test", "bob@example.test", "carol@example.test"]
-RELAY = {"fwd@example.test": "far@remote.test"}
 
 t = Tests(__file__)
 rng = seeded(t, "crash-each-role")
 sink = CountingSink()
 
-with Osms(start=False, extra_conf='relay host 127.0.0.1 port %d tls none\n'
-          % sink.port) as o:
-    o.write_users({a: "pw" for a in LOCAL})
-    with open(o.aliases_file, "a") as f:
-        f.write("fwd@example.test far@remote.test\n")
-    o.start()
-
-    def pick(r):
-        return r.sample(LOCAL + list(RELAY), r.randint(1, 2))
-
-    load = Load(o.ports["smtp"], MESSAGES, rng, pick, clients=8,
+with relay_osms(sink) as o:
+    load = Load(o.ports["smtp"], MESSAGES, rng, local_or_relay, clients=8,
                 rate=MESSAGES / SECONDS, size=(500, 40000),
                 think=0.04)
     kills = []          # (role, old pid, new pid, load progress, when)
@@ -87,12 +76,7 @@ with Osms(start=False, extra_conf='relay host 127.0.0.1 port %d tls none\n'
         t.expect(len(sink.got) > 0, "the mta relayed")
 
     with t.case("crash-each-role: nothing left half-written"):
-        t.expect(spool_files(o, "tmp") == [], "spool tmp/: %s"
-                 % spool_files(o, "tmp")[:5])
-        t.expect(spool_files(o, "corrupt") == [], "spool corrupt/: %s"
-                 % spool_files(o, "corrupt")[:5])
-        t.expect(maildir_tmp_files(o) == [], "Maildir tmp/: %s"
-                 % maildir_tmp_files(o)[:5])
+        expect_nothing_half_written(t, o)
 
     with t.case("crash-queue: a destination in flight when the queue dies"
                 " is sent after the recovery"):

@@ -21,26 +21,15 @@ from faultlib import *  # noqa: E402,F401,F403
 
 MESSAGES = 300
 SECONDS = 12
-LOCAL = ["alice@example.test", "bob@example.test", "carol@example.test"]
-RELAY = {"fwd@example.test": "far@remote.test"}
 
 t = Tests(__file__)
 rng = seeded(t, "crash-tree")
 sink = CountingSink()
 sink.delay = 0.3        # a slow smarthost: messages wait in the queue
 
-with Osms(start=False, extra_conf='relay host 127.0.0.1 port %d tls none\n'
-          % sink.port) as o:
-    o.write_users({a: "pw" for a in LOCAL})
-    with open(o.aliases_file, "a") as f:
-        f.write("fwd@example.test far@remote.test\n")
-    o.start()
-
-    def pick(r):
-        return r.sample(LOCAL + list(RELAY), r.randint(1, 2))
-
+with relay_osms(sink) as o:
     # While osmsd is down nothing listens: the clients try again.
-    load = Load(o.ports["smtp"], MESSAGES, rng, pick, clients=8,
+    load = Load(o.ports["smtp"], MESSAGES, rng, local_or_relay, clients=8,
                 rate=MESSAGES / SECONDS, size=(500, 40000), think=0.04,
                 retries=40, backoff=0.25)
     kills = []
@@ -80,12 +69,7 @@ with Osms(start=False, extra_conf='relay host 127.0.0.1 port %d tls none\n'
                  % forged[:2])
 
     with t.case("crash-tree: nothing left half-written"):
-        t.expect(spool_files(o, "tmp") == [], "spool tmp/: %s"
-                 % spool_files(o, "tmp")[:5])
-        t.expect(spool_files(o, "corrupt") == [], "spool corrupt/: %s"
-                 % spool_files(o, "corrupt")[:5])
-        t.expect(maildir_tmp_files(o) == [], "Maildir tmp/: %s"
-                 % maildir_tmp_files(o)[:5])
+        expect_nothing_half_written(t, o)
 
     with t.case("crash-tree: the log tells each start and recovery"):
         log = o.log()

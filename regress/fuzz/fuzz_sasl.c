@@ -54,6 +54,8 @@
 #include "util.h"
 #include "workq.h"
 
+#include "sasl_stubs.h"
+
 int	 LLVMFuzzerInitialize(int *, char ***);
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -61,24 +63,8 @@ int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define MAX_STEPS	8	/* sasl.c's SASL_MAX_STEPS */
 #define MAX_TURNS	100000
 
-struct user {
-	const char	*address;
-	const char	*password;
-	unsigned	 services;
-	char		 hash[PWHASH_MAX];
-	char		 scram[PWHASH_MAX];
-};
-
-static struct user	 users[] = {
-	{ "alice@example.test", "secret", AUTH_SERVICE_ALL, "", "" },
-	{ "bob@example.test", "bobpw", AUTH_SERVICE_SMTP, "", "" },
-};
-
-static struct directory	 dir;
-static struct proc_conf	 pconf;
 static struct channel	 from_smtpd, from_imapd;
 static struct imsgbuf	 smtpd_ib, imapd_ib;
-static struct channel	*peers[ROLE_COUNT];
 
 /* The exchange being driven. */
 static uint64_t		 xid;
@@ -88,27 +74,11 @@ static char		 ans_user[ADDR_MAX_TEXT], ans_token[64];
 static uint64_t		 aborted_ids[64];
 static size_t		 naborted;
 
-/*
- * What sasl.c needs around it: the process (proc.c is not linked), the
- * directory, the rate limits, the login tokens.
- */
-
-const struct proc_conf *
-proc_conf(void)
-{
-	return &pconf;
-}
-
+/* What sasl.c needs around it beyond sasl_stubs.h. */
 struct channel *
 proc_parent(void)
 {
 	return NULL;
-}
-
-struct channel *
-proc_peer(enum osms_role r)
-{
-	return (unsigned)r < ROLE_COUNT ? peers[r] : NULL;
 }
 
 /* Thousands of exchanges a second: the log lines go nowhere. */
@@ -117,89 +87,6 @@ syslog(int pri, const char *fmt, ...)
 {
 	(void)pri;
 	(void)fmt;
-}
-
-struct directory *
-authd_directory(void)
-{
-	return &dir;
-}
-
-void
-dir_ref(struct directory *d)
-{
-	d->refs++;
-}
-
-void
-dir_unref(struct directory *d)
-{
-	if (--d->refs < 0)
-		abort();
-}
-
-enum table_found
-dir_user(struct directory *d, const char *address, struct userent *u)
-{
-	size_t	 i;
-
-	(void)d;
-	if (strncasecmp(address, "tempfail", 8) == 0)
-		return TABLE_TEMPFAIL;
-	for (i = 0; i < nitems(users); i++)
-		if (strcasecmp(address, users[i].address) == 0) {
-			memset(u, 0, sizeof(*u));
-			(void)osms_strlcpy(u->address, users[i].address,
-			    sizeof(u->address));
-			(void)osms_strlcpy(u->password, users[i].hash,
-			    sizeof(u->password));
-			(void)osms_strlcpy(u->scram, users[i].scram,
-			    sizeof(u->scram));
-			(void)osms_strlcpy(u->maildir, "example.test/x",
-			    sizeof(u->maildir));
-			u->services = users[i].services;
-			return TABLE_FOUND;
-		}
-	return TABLE_NOTFOUND;
-}
-
-int
-rl_blocked(const char *key, time_t now)
-{
-	(void)key;
-	(void)now;
-	return 0;
-}
-
-unsigned
-rl_failure(const char *key, time_t now)
-{
-	(void)key;
-	(void)now;
-	return 0;
-}
-
-unsigned
-rl_failures(const char *key, time_t now)
-{
-	(void)key;
-	(void)now;
-	return 1;
-}
-
-void
-rl_success(const char *key)
-{
-	(void)key;
-}
-
-void
-token_issue(const struct userent *u, unsigned service, char *out)
-{
-	(void)u;
-	(void)service;
-	(void)osms_strlcpy(out, "0123456789abcdef0123456789abcdef",
-	    TOKEN_LEN + 1);
 }
 
 static void

@@ -2,9 +2,8 @@
  * authd's SASL exchanges (authd/sasl.c) with the real libsasl2 PLAIN and
  * LOGIN, as a network role sees them over a channel: who logs in, what
  * is refused, and that libsasl2 keeps nothing of a failed exchange. The
- * directory (alice: "secret", every service; bob: "bobpw", SMTP only),
- * the rate limits (no delay) and the login tokens are stand-ins here;
- * they have tests of their own.
+ * directory, the rate limits (no delay) and the login tokens are the
+ * stand-ins of sasl_stubs.h.
  */
 #include <sys/socket.h>
 #include <errno.h>
@@ -33,116 +32,12 @@
 #include "util.h"
 #include "workq.h"
 
-struct user {
-	const char	*address;
-	const char	*password;
-	unsigned	 services;
-	char		 hash[PWHASH_MAX];
-};
+#include "sasl_stubs.h"
 
-static struct user	 users[] = {
-	{ "alice@example.test", "secret", AUTH_SERVICE_ALL, "" },
-	{ "bob@example.test", "bobpw", AUTH_SERVICE_SMTP, "" },
-};
-
-static struct directory	 dir;
-static struct proc_conf	 pconf;
 static struct channel	 authd_end;	/* authd's, from "smtpd" */
 static struct imsgbuf	 net;		/* the network role's */
-static struct channel	*peers[ROLE_COUNT];
 static long		 sasl_blocks;	/* libsasl2's, not freed yet */
 static uint64_t		 ids;
-
-/*
- * What sasl.c needs around it.
- */
-
-const struct proc_conf *
-proc_conf(void)
-{
-	return &pconf;
-}
-
-struct channel *
-proc_peer(enum osms_role r)
-{
-	return (unsigned)r < ROLE_COUNT ? peers[r] : NULL;
-}
-
-struct directory *
-authd_directory(void)
-{
-	return &dir;
-}
-
-void
-dir_ref(struct directory *d)
-{
-	d->refs++;
-}
-
-void
-dir_unref(struct directory *d)
-{
-	d->refs--;
-}
-
-enum table_found
-dir_user(struct directory *d, const char *address, struct userent *u)
-{
-	size_t	 i;
-
-	(void)d;
-	for (i = 0; i < sizeof(users) / sizeof(users[0]); i++)
-		if (strcasecmp(address, users[i].address) == 0) {
-			memset(u, 0, sizeof(*u));
-			(void)osms_strlcpy(u->address, users[i].address,
-			    sizeof(u->address));
-			(void)osms_strlcpy(u->password, users[i].hash,
-			    sizeof(u->password));
-			u->services = users[i].services;
-			return TABLE_FOUND;
-		}
-	return TABLE_NOTFOUND;
-}
-
-int
-rl_blocked(const char *key, time_t now)
-{
-	(void)key;
-	(void)now;
-	return 0;
-}
-
-unsigned
-rl_failure(const char *key, time_t now)
-{
-	(void)key;
-	(void)now;
-	return 0;
-}
-
-unsigned
-rl_failures(const char *key, time_t now)
-{
-	(void)key;
-	(void)now;
-	return 1;
-}
-
-void
-rl_success(const char *key)
-{
-	(void)key;
-}
-
-void
-token_issue(const struct userent *u, unsigned service, char *out)
-{
-	(void)u;
-	(void)service;
-	(void)osms_strlcpy(out, "", TOKEN_LEN + 1);
-}
 
 /* libsasl2's allocations, counted (its plugins allocate through them). */
 static void *

@@ -4,6 +4,7 @@
  * process with SIGSYS on anything else.
  */
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,12 +40,16 @@ enum probe {
 	P_KILL_OTHER,
 	P_IOCTL_OTHER,	/* fails with ENOTTY, does not kill */
 	P_LIMITS_OTHER,	/* another process's resource limits */
+	P_CHANGE_ID,	/* setuid: the parent's children before their list */
+	P_MOUNT,	/* never, not even the parent */
+	P_UNSHARE,	/* never */
 };
 
 static const char *probe_names[] = {
 	"stdio", "ptrace", "execve", "fork", "thread", "inet socket",
 	"netlink socket", "accept", "read a file", "create a file",
 	"signal another process", "other ioctl", "limits of another",
+	"change user", "mount", "unshare",
 };
 
 static char	 scratch[64];
@@ -113,6 +119,15 @@ run_probe(enum probe p)
 		return !(ioctl(0, TIOCSTI, "x") == -1 && errno == ENOTTY);
 	case P_LIMITS_OTHER:
 		return prlimit(getppid(), RLIMIT_NOFILE, NULL, &rl) == -1;
+	case P_CHANGE_ID:
+		return setuid(geteuid()) == -1;
+	case P_MOUNT:
+		/* Let through, it would fail: the target does not exist. */
+		(void)mount("none", "/nonexistent/osms", "tmpfs", 0, NULL);
+		return 0;
+	case P_UNSHARE:
+		(void)unshare(CLONE_NEWUTS);
+		return 0;
 	}
 	return 1;
 }
@@ -184,6 +199,9 @@ test_role(enum osms_role role)
 	expect(role, P_ACCEPT, sf & (SF_ACCEPT | SF_EXEC));
 	expect(role, P_READ_FILE, sf & (SF_RPATH | SF_WPATH));
 	expect(role, P_CREATE_FILE, sf & SF_WPATH);
+	expect(role, P_CHANGE_ID, sf & SF_PROC);
+	expect(role, P_MOUNT, 0);
+	expect(role, P_UNSHARE, 0);
 	(void)unlink(scratch);
 	test_end();
 }
@@ -204,8 +222,29 @@ test_network_roles(void)
 	test_assert(sysfilter_promises(ROLE_MTA) & SF_CONNECT);
 	test_assert((sysfilter_promises(ROLE_MTA) & (SF_RPATH | SF_WPATH |
 	    SF_EXEC)) == 0);
-	test_assert(sysfilter_promises(ROLE_PARENT) == 0);
 	test_assert(sysfilter_promises(ROLE_COUNT) == 0);
+	test_end();
+}
+
+/*
+ * Every role starts under the parent's list, so it must hold each
+ * role's own; only the parent starts roles.
+ */
+static void
+test_parent(void)
+{
+	unsigned	 parent = sysfilter_promises(ROLE_PARENT);
+	int		 r;
+
+	test_begin("sysfilter: the parent's list holds every role's");
+	for (r = 0; r < ROLE_COUNT; r++)
+		test_assert((sysfilter_promises((enum osms_role)r) &
+		    ~parent) == 0);
+	test_assert(parent & SF_PROC);
+	for (r = 0; r < ROLE_COUNT; r++)
+		if (r != ROLE_PARENT)
+			test_assert((sysfilter_promises((enum osms_role)r) &
+			    SF_PROC) == 0);
 	test_end();
 }
 
@@ -217,6 +256,7 @@ main(void)
 	(void)snprintf(scratch, sizeof(scratch), "/tmp/osms-sysfilter.%d",
 	    (int)getpid());
 	test_network_roles();
+	test_parent();
 	for (r = 0; r < ROLE_COUNT; r++)
 		if (sysfilter_promises((enum osms_role)r) != 0)
 			test_role((enum osms_role)r);
