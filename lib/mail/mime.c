@@ -21,7 +21,8 @@
  *
  * Limits: beyond MIME_MAX_DEPTH or MIME_MAX_PARTS a multipart or
  * message part becomes an opaque application/octet-stream leaf; a
- * multipart without a usable boundary becomes text/plain. Header blocks
+ * multipart without a usable boundary (none, too long, or with a CR or
+ * LF in it) becomes text/plain. Header blocks
  * are read up to MIME_MAX_HEADER bytes and MIME_MAX_FIELDS fields, a
  * value up to MIME_MAX_VALUE bytes. Comments nest without recursion.
  */
@@ -1401,7 +1402,11 @@ part_kind(const struct pctx *ctx, struct mime_part *p, size_t depth)
 
 	if (strcmp(p->type, "multipart") == 0) {
 		b = param_get(p->params, p->nparams, "boundary");
-		if (b == NULL || *b == '\0' || strlen(b) > MIME_MAX_BOUNDARY) {
+		/* A CR or LF in it (a quoted string may hold one) matches
+		 * as the line breaks around it fall, which a relay may
+		 * change: such a message would change its parts. */
+		if (b == NULL || *b == '\0' || strlen(b) > MIME_MAX_BOUNDARY ||
+		    strpbrk(b, "\r\n") != NULL) {
 			set_type(p, "text", "plain");
 			default_charset(p);
 			return K_LEAF;

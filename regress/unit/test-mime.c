@@ -1036,6 +1036,17 @@ test_boundaries(void)
 	test_assert(bs_is(&t, 0, 0, "(\"text\" \"plain\" (\"charset\" "
 	    "\"us-ascii\") NIL NIL \"7BIT\" 11 2)"));
 	tm_close(&t);
+	/*
+	 * A CR in a quoted boundary: it would match "--a\rb\r\n" but not
+	 * "--a\rb\n", so the parts would change with the line ends (the
+	 * 8BITMIME downgrade's fuzz target found this). Not usable.
+	 */
+	tm_open(&t, "Content-Type: multipart/mixed; boundary=\"a\rb\"\r\n"
+	    "\r\n--a\rb\r\nx\r\n--a\rb--\r\n");
+	test_assert(strcmp(mime_root(t.m)->type, "text") == 0 &&
+	    strcmp(mime_root(t.m)->subtype, "plain") == 0 &&
+	    mime_root(t.m)->nchildren == 0);
+	tm_close(&t);
 	/* A boundary that never comes: one empty part, as Dovecot shows. */
 	tm_open(&t, "Content-Type: multipart/mixed; boundary=zz\r\n\r\n"
 	    "just text\r\n");
