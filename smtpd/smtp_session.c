@@ -1859,21 +1859,14 @@ session_input_loop(struct smtp_session *s)
 		r = io_getline(s->io, &line, &len, &flags);
 		if (r == IO_LINE_NONE)
 			break;
-		if (r == IO_LINE_TOOLONG && s->state == S_DATA)
-			s->dataerr |= DATA_LONGLINE;
-		else if (r == IO_LINE_TOOLONG) {
-			/*
-			 * Longer than any text line: no client speaks so.
-			 * What follows it is not trusted to be a command
-			 * (SECURITY.md A9; OpenSMTPD closes too).
-			 */
-			if (s->state == S_AUTH)
+		if (r == IO_LINE_TOOLONG) {
+			if (s->state == S_DATA)
+				s->dataerr |= DATA_LONGLINE;
+			else if (s->state == S_AUTH) {
 				auth_cancel(s);
-			reply(s, 500, "5.5.2", "Line too long; closing");
-			s->state = S_QUIT;
-			s->why = "line too long";
-			io_pause_read(s->io);
-			return;
+				reply(s, 500, "5.5.2", "Line too long");
+			} else
+				reply(s, 500, "5.5.2", "Line too long");
 		} else if (s->state == S_DATA)
 			data_line(s, line, len, flags);
 		else if (s->state == S_AUTH)

@@ -22,7 +22,7 @@ __all__ = [
     "ALICE", "PLAIN", "HOST", "BARE", "NUL", "TOOBIG", "ENDINGS", "MODES",
     "READY", "INJECTED", "CTX", "Attack", "tls_wrap", "ask", "closed",
     "raw_until_close", "client_hello", "ehlo", "sender_for",
-    "assert_untouched", "send_until_closed",
+    "assert_untouched",
 ]
 
 ALICE = "alice@example.test"
@@ -108,15 +108,6 @@ def client_hello():
 
 def sender_for(mode):
     return ALICE if mode in ("sub", "subs") else "a@remote.test"
-
-
-def send_until_closed(c, data):
-    """Send data, or as much of it as the server reads before it closes
-    (it drops a megabyte after its last reply, then resets)."""
-    try:
-        c.sendall(data)
-    except OSError:
-        pass
 
 
 def assert_untouched(t, o, roles0, sink=None):

@@ -337,19 +337,14 @@ with Osms(roles_conf=ROLES, start=False) as o:
             t.expect(s.recv(100) == b"", "closed")
             s.close()
 
-    with t.case("long lines: a 600-octet command is refused, 10 MB without "
-                "CRLF end the session"):
+    with t.case("long lines: 600-octet command, 10 MB without CRLF"):
         s = connect(mx)
         s.sendall(b"NOOP " + b"x" * 600 + b"\r\nNOOP\r\n")
         codes = read_codes(s, 2)
         t.expect(codes == [500, 250], codes)
-        try:
-            s.sendall(b"y" * (10 * 1024 * 1024) + b"\r\nNOOP\r\n")
-        except OSError:
-            pass            # closed after the first megabyte is dropped
-        t.expect(read_line(s, 30) == "500 5.5.2 Line too long; closing",
-                 "the reply to the long line")
-        t.expect(read_line(s, 5) in ("", None), "more after the close")
+        s.sendall(b"y" * (10 * 1024 * 1024) + b"\r\nNOOP\r\n")
+        codes = read_codes(s, 2, timeout=30)
+        t.expect(codes == [500, 250], codes)
         s.close()
         rss = rss_kb(o.pid("smtpd"))
         t.expect(rss < 64 * 1024, "smtpd RSS %d kB" % rss)
@@ -368,9 +363,7 @@ with Osms(roles_conf=ROLES, start=False) as o:
         except (socket.timeout, ConnectionResetError):
             pass
         s.close()
-        # 20 errors end it, or a line longer than any text line.
-        t.expect(b"421 4.7.0" in got or
-                 b"500 5.5.2 Line too long; closing" in got, got[-200:])
+        t.expect(b"421 4.7.0" in got, got[-200:])
         t.expect(smtp_banner(mx).startswith("220 "), "a new client served")
 
     with t.case("VRFY 252, EXPN 502, HELP 214, NOOP, RSET"):
