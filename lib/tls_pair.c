@@ -4,6 +4,8 @@
  * not use rather than start listeners whose handshakes would all fail.
  */
 #include <sys/wait.h>
+#include <poll.h>
+#include <signal.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +17,8 @@
 #include <openssl/x509.h>
 
 #include "tls_pair.h"
+
+int	tls_pair_timeout_ms = 10000;
 
 void
 tls_reason(char *err, size_t errsize, const char *what)
@@ -64,7 +68,8 @@ tls_pair_check(const char *certpath, const char *keypath, char *err,
 	char		 why[512] = "";
 	ssize_t		 n;
 	size_t		 got = 0;
-	int		 fds[2], status;
+	struct pollfd	 pfd;
+	int		 fds[2], status, timedout = 0;
 	pid_t		 pid;
 
 	if (pipe(fds) == -1) {
@@ -92,11 +97,22 @@ tls_pair_check(const char *certpath, const char *keypath, char *err,
 		_exit(pkey != NULL ? 0 : 1);
 	}
 	(void)close(fds[1]);
-	while (got < sizeof(why) - 1 &&
-	    ((n = read(fds[0], why + got, sizeof(why) - 1 - got)) > 0 ||
-	    (n == -1 && errno == EINTR)))
-		if (n > 0)
+	/* Whatever the files turn out to be (a FIFO blocks its opener),
+	 * the parent waits no longer than this for the child. */
+	pfd.fd = fds[0];
+	pfd.events = POLLIN;
+	while (got < sizeof(why) - 1) {
+		if ((n = poll(&pfd, 1, tls_pair_timeout_ms)) == 0) {
+			(void)kill(pid, SIGKILL);
+			timedout = 1;
+			break;
+		}
+		if (n > 0 && (n = read(fds[0], why + got,
+		    sizeof(why) - 1 - got)) > 0)
 			got += (size_t)n;
+		else if (n == 0 || errno != EINTR)
+			break;
+	}
 	why[got] = '\0';
 	(void)close(fds[0]);
 	while (waitpid(pid, &status, 0) == -1)
@@ -107,7 +123,8 @@ tls_pair_check(const char *certpath, const char *keypath, char *err,
 		}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	(void)snprintf(err, errsize, "%s", got > 0 ? why :
-	    "the check of the key ended abnormally");
+	(void)snprintf(err, errsize, "%s", timedout ? "reading the"
+	    " certificate and key took too long (is one not a file?)" :
+	    got > 0 ? why : "the check of the key ended abnormally");
 	return -1;
 }

@@ -22,5 +22,7 @@ EVP_PKEY	*tls_pair_load(BIO *cert, BIO *key, char *err, size_t errsize);
  */
 int		 tls_pair_check(const char *certpath, const char *keypath,
 		    char *err, size_t errsize);
+/* How long tls_pair_check() waits for its child (a test shortens it). */
+extern int	 tls_pair_timeout_ms;
 
 #endif

@@ -318,16 +318,25 @@ conf_check_files(const struct osms_conf *conf, FILE *errfp)
 	int			 rc = 0;
 
 	TAILQ_FOREACH(pki, &conf->pkis, entry) {
-		if (stat(pki->cert, &st) == -1) {
+		int	 certok = 0;
+
+		if (stat(pki->cert, &st) == -1)
 			(void)fprintf(errfp, "%s:%d: certificate %s: %s\n",
 			    conf->path, pki->line, pki->cert,
 			    strerror(errno));
+		else if (!S_ISREG(st.st_mode))
+			/* A FIFO would block the check below. */
+			(void)fprintf(errfp, "%s:%d: certificate %s is not a"
+			    " regular file\n", conf->path, pki->line,
+			    pki->cert);
+		else
+			certok = 1;
+		if (!certok)
 			rc = -1;
-		}
 		if (check_private(conf, pki->key, pki->line, "key",
 		    errfp) == -1)
 			rc = -1;
-		else if (tls_pair_check(pki->cert, pki->key, err,
+		else if (certok && tls_pair_check(pki->cert, pki->key, err,
 		    sizeof(err)) == -1) {
 			/* Else keyd would refuse it, and every handshake
 			 * on its listeners fail. */

@@ -613,6 +613,16 @@ with t.case("osmsd -n refuses a pki whose key keyd could not sign with"):
             t.expect(p.returncode == 1, "exit %d" % p.returncode)
             t.expect("%s:%d: pki bad: %s" % (o.conf, n + 1, want)
                      in p.stderr, p.stderr)
+        # A FIFO would block the check (and a reload) until written.
+        fifo = os.path.join(d, "fifo.crt")
+        os.mkfifo(fifo, 0o600)
+        o.write_conf(good + 'pki "bad" certificate "%s" key "%s"\n'
+                     % (fifo, o.tls["key"]))
+        p = subprocess.run([OSMSD, "-n", "-f", o.conf],
+                           capture_output=True, text=True, timeout=30)
+        t.expect(p.returncode == 1, "exit %d" % p.returncode)
+        t.expect("%s:%d: certificate %s is not a regular file"
+                 % (o.conf, n + 1, fifo) in p.stderr, p.stderr)
         o.write_conf(good)
 
 with t.case("a port already in use stops osmsd with a clear error"):
