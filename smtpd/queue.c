@@ -1498,6 +1498,16 @@ recovered(struct envelope *env, void *arg)
 	(void)arg;
 	if ((q = qmsg_add(env)) == NULL)
 		return;
+	/*
+	 * The crash came after its last delivery was recorded but before
+	 * it left (a job still open, or its removal not yet done): nothing
+	 * would ever schedule it again.
+	 */
+	if (envelope_done(&q->env)) {
+		log_info("queue: %s was done before the restart", q->env.id);
+		qmsg_save(q);
+		return;
+	}
 	/* The crash may have come between a delivery and its record. */
 	q->check_dup = 1;
 	/*

@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import smtplib
+import struct
 import subprocess
 import sys
 import threading
@@ -35,6 +36,33 @@ def wait_queue_empty(o, timeout=60):
             return True
         time.sleep(0.2)
     return False
+
+
+def envelope_all_done(raw):
+    """The envelope file raw with every destination's STATE made DONE
+    (1) and its checksum redone: as a crash leaves one whose last
+    delivery was recorded but whose removal had not happened."""
+    def le32(b, at):
+        return struct.unpack("<I", b[at:at + 4])[0]
+
+    def fnv(data):
+        h = 0xcbf29ce484222325
+        for c in data:
+            h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
+        return h
+
+    out = bytearray(raw[:-13])
+    at = 8                                  # past the magic
+    while at < len(out):
+        typ, n = out[at], le32(out, at + 1)
+        if typ == 0x41:                     # DEST: records inside
+            sub = at + 5
+            while sub < at + 5 + n:
+                if out[sub] == 0x07:        # STATE u32
+                    out[sub + 5:sub + 9] = struct.pack("<I", 1)
+                sub += 5 + le32(out, sub + 1)
+        at += 5 + n
+    return bytes(out) + b"\xff" + struct.pack("<IQ", 8, fnv(out))
 
 
 def wait_pid_change(o, role, old, timeout=20):
@@ -167,6 +195,28 @@ with Osms() as o:
             t.expect(box.wait_for("alice", mid) is not None, mid)
             t.expect(box.count("alice", mid) == 1, "once: " + mid)
         t.expect(wait_queue_empty(o), "queue empty")
+
+    with t.case("a message whose deliveries were all recorded before a "
+                "crash leaves the queue at the restart, not delivered "
+                "again"):
+        os.chmod(os.path.join(alice_dir, "new"), 0o500)
+        mid = send(mx, "r@remote.test", ["alice@example.test"])
+        time.sleep(1)
+        ids = queue_ids(o)
+        t.require(len(ids) == 1, "1 queued: %s" % ids)
+        t.require(o.stop() == 0, "stopped")
+        env = o.path("spool", "queue", ids[0] + ".env")
+        with open(env, "rb") as f:
+            raw = f.read()
+        with open(env, "wb") as f:
+            f.write(envelope_all_done(raw))
+        os.chmod(os.path.join(alice_dir, "new"), 0o700)
+        o.start()
+        t.expect(wait_queue_empty(o, 10), "queue empty: %s" % queue_ids(o))
+        t.expect("queue: %s was done before the restart" % ids[0]
+                 in o.log(), "logged")
+        t.expect(not os.path.exists(env), "envelope removed")
+        t.expect(box.count("alice", mid) == 0, "not delivered again")
 
 with t.case("a full spool: 452 4.3.1, nothing half-written, then OK"):
     with Osms(start=False) as o:

@@ -629,8 +629,10 @@ def spool_problems(o):
     return bad
 
 
-def drain(o, timeout=90):
-    """Flush the queue until queue/ is empty; True when it is."""
+def drain(o, timeout=90, t=None):
+    """Flush the queue until queue/ is empty; True when it is. When it
+    is not, what the queue and the log say of what is left goes to t's
+    diagnostics: a stuck message must be explainable from the run."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if not spool_files(o, "queue"):
@@ -640,7 +642,34 @@ def drain(o, timeout=90):
         except Exception:  # noqa: BLE001 (a role restarting)
             pass
         time.sleep(0.5)
-    return not spool_files(o, "queue")
+    left = spool_files(o, "queue")
+    if left and t is not None:
+        stuck_report(t, o, left)
+    return not left
+
+
+def stuck_report(t, o, left):
+    """The queue's view and the log lines of the first messages left."""
+    try:
+        p = o.ctl("queue", "list", timeout=10)
+        t.diag("osmsctl queue list:\n%s%s" % (p.stdout[-3000:], p.stderr))
+    except Exception as e:  # noqa: BLE001
+        t.diag("osmsctl queue list: %r" % e)
+    try:
+        log = o.log().splitlines()
+    except OSError:
+        log = []
+    for name in left[:3]:
+        qid = name.split(".")[0]
+        try:
+            p = o.ctl("queue", "show", qid, timeout=10)
+            t.diag("osmsctl queue show %s:\n%s%s" % (qid, p.stdout,
+                                                      p.stderr))
+        except Exception as e:  # noqa: BLE001
+            t.diag("osmsctl queue show %s: %r" % (qid, e))
+        lines = [ln for ln in log if qid in ln]
+        t.diag("log lines of %s (%d):\n%s" % (qid, len(lines),
+                                               "\n".join(lines[-40:])))
 
 
 def role_kill(o, role):

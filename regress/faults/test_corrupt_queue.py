@@ -42,7 +42,7 @@ with Osms() as o:
     with t.case("corrupt-queue: 100 messages queued, osmsd stopped"):
         first = Load(o.ports["smtp"], 1, rng, lambda r: [ALICE])
         first.start()
-        t.require(first.join(30) and drain(o, 30), "alice's Maildir made")
+        t.require(first.join(30) and drain(o, 30, t=t), "alice's Maildir made")
         os.chmod(alice, 0)
         load.start()
         t.require(load.join(120), "sent")
@@ -101,7 +101,7 @@ with Osms() as o:
         t.expect(re.search(r"recover: 90 committed, 1 discarded, 11 "
                            r"corrupt", log), "the recovery counts: %s"
                  % re.findall(r"recover: .*", log)[-1:])
-        t.require(drain(o, 30), "drained: %s" % spool_files(o, "queue"))
+        t.require(drain(o, 30, t=t), "drained: %s" % spool_files(o, "queue"))
         counts = maildir_counts(o)
         bad = {mid for mid, _ in damaged.values()}
         t.expect(not [m for m in bad if counts.get((m, ALICE))],

@@ -56,7 +56,7 @@ with relay_osms(sink) as o:
                % [k[:4] for k in kills])
 
     with t.case("crash-each-role: recovery, exactly once, 4xx only"):
-        t.require(drain(o), "the queue drained: %s"
+        t.require(drain(o, t=t), "the queue drained: %s"
                   % spool_files(o, "queue")[:6])
         forged = []
         counts = maildir_counts(o, forged=forged)
@@ -97,7 +97,7 @@ with relay_osms(sink) as o:
         old, kt = role_kill(o, "queue")
         t.require(wait_role_back(o, "queue", old), "the queue is back")
         sink.hold.clear()
-        t.expect(drain(o, 30), "the recovered message left the queue: %s"
+        t.expect(drain(o, 30, t=t), "the recovered message left the queue: %s"
                  % spool_files(o, "queue"))
         judge(t, one, maildir_counts(o), sink, RELAY, [(kt, "queue")])
 
@@ -116,7 +116,7 @@ with relay_osms(sink) as o:
         t.require(wait_role_back(o, "queue", old), "the queue is back")
         time.sleep(1)   # past the time the mta may take to notice
         sink.hold_data.clear()
-        t.expect(drain(o, 30), "sent: %s" % spool_files(o, "queue"))
+        t.expect(drain(o, 30, t=t), "sent: %s" % spool_files(o, "queue"))
         judge(t, one, maildir_counts(o), sink, RELAY, [(kt, "queue")])
         t.expect("the queue went away" in o.log(), "the mta logs why")
 
@@ -144,7 +144,7 @@ with relay_osms(sink) as o:
             for r in m.rcpts) >= want), "every copy written")
         os.kill(qpid, signal.SIGKILL)
         t.require(wait_role_back(o, "queue", qpid), "the queue is back")
-        t.expect(drain(o, 30), "drained: %s" % spool_files(o, "queue"))
+        t.expect(drain(o, 30, t=t), "drained: %s" % spool_files(o, "queue"))
         judge(t, batch, maildir_counts(o))
         t.expect(o.log().count("(found earlier copy)") >= want,
                  "each redelivery found its copy")

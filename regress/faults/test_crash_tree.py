@@ -59,7 +59,7 @@ with relay_osms(sink) as o:
         t.require(load.join(300), "the load ended")
 
     with t.case("crash-tree: recovery, exactly once, 4xx only"):
-        t.require(drain(o), "the queue drained: %s"
+        t.require(drain(o, t=t), "the queue drained: %s"
                   % spool_files(o, "queue")[:6])
         forged = []
         res = judge(t, load, maildir_counts(o, forged=forged), sink, RELAY,

@@ -88,6 +88,9 @@ with Pg() as pg:
             t_stop = time.monotonic()
             pg.stop()
             time.sleep(DOWN)
+            # pg_ctl -w returns once the server accepts connections, so
+            # "down" ends when the restart begins, "back" when it returned
+            t_restart = time.monotonic()
             pg.start()
             t_start = time.monotonic()
             t.require(load.join(300), "the load ended")
@@ -103,7 +106,7 @@ with Pg() as pg:
 
         with t.case("db-down: RCPT 451 4.3.0 and AUTH 454 4.7.0 while "
                     "down, never 5xx; the file domain goes on"):
-            down = rcpts_of(DORA, t_stop + 1, t_start)
+            down = rcpts_of(DORA, t_stop + 1, t_restart)
             t.require(down, "RCPTs for dora while down")
             bad = [r for _, r in down if r[0] != 451 or
                    not r[1].startswith("4.3.0")]
@@ -112,7 +115,7 @@ with Pg() as pg:
             other = [r for _, r in rcpts_of(ALICE, 0, 1e18) if r[0] != 250]
             t.expect(not other, "alice always 250: %s" % other[:3])
             pdown = [p for p in probes if p[0] > t_stop + 1 and
-                     p[1] < t_start]
+                     p[1] < t_restart]
             bad = [p for p in pdown if p[2] == DORA and
                    (p[3] != 454 or not p[4].startswith("4.7.0"))]
             t.expect(pdown and not bad, "AUTH as dora while down: %s"
@@ -140,7 +143,7 @@ with Pg() as pg:
                      % [p for p in probes if p[0] > t_start][:4])
 
         with t.case("db-down: exactly once, 4xx only"):
-            t.require(drain(o), "drained: %s" % spool_files(o, "queue"))
+            t.require(drain(o, t=t), "drained: %s" % spool_files(o, "queue"))
             counts = collections.Counter(maildir_counts(o))
             counts.update(maildir_counts(o, "pg.test"))
             res = judge(t, load, counts)

@@ -106,7 +106,7 @@ with Osms(start=False) as o:
                      % (len(bad), len(later), bad[:3]))
 
         with t.case("disk-full: exactly once, 4xx only, nothing left"):
-            t.require(drain(o), "drained: %s" % spool_files(o, "queue"))
+            t.require(drain(o, t=t), "drained: %s" % spool_files(o, "queue"))
             res = judge(t, load, maildir_counts(o))
             summary(t, "disk-full", load, res)
             t.expect(spool_files(o, "tmp") == [], "spool tmp/: %s"

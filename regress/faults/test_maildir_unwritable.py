@@ -36,7 +36,7 @@ with Osms(start=False) as o:
     with t.case("maildir-unwritable: the Maildirs, and who writes them"):
         first = Load(o.ports["smtp"], 1, rng, lambda r: list(USERS))
         first.start()
-        t.require(first.join(30) and drain(o, 30), "the Maildirs made")
+        t.require(first.join(30) and drain(o, 30, t=t), "the Maildirs made")
         uid = int(proc_field(o.pid("delivery"), "Uid")[1])
         t.require(uid != 0, "delivery is not root (uid %d)" % uid)
         os.chmod(carol, 0)
@@ -87,7 +87,7 @@ with Osms(start=False) as o:
         os.chmod(bob_new, 0o700)
 
     with t.case("maildir-unwritable: after the fix, exactly once"):
-        t.require(drain(o, 30), "drained: %s" % spool_files(o, "queue"))
+        t.require(drain(o, 30, t=t), "drained: %s" % spool_files(o, "queue"))
         res = judge(t, load, maildir_counts(o))
         summary(t, "maildir-unwritable", load, res)
         t.expect(maildir_tmp_files(o) == [], "Maildir tmp/: %s"
