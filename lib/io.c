@@ -213,7 +213,7 @@ int
 io_shutdown_write(struct io *io)
 {
 	if (io->ssl != NULL)
-		return -1;
+		return io->tls_shutdown != NULL ? io->tls_shutdown(io) : -1;
 	return shutdown(io->fd, SHUT_WR);
 }
 

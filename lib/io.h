@@ -81,8 +81,9 @@ struct ssl_st	*io_ssl(const struct io *);
 const char	*io_error(const struct io *);
 
 /*
- * End the sending direction (plaintext only; -1 for TLS): a client still
- * sending then reads our last reply instead of losing it to a reset.
+ * End the sending direction (TCP's FIN, or TLS's close_notify): a client
+ * still sending then reads our last reply and the end of the session
+ * instead of losing them to a reset. Reading goes on.
  */
 int		 io_shutdown_write(struct io *);
 

@@ -23,6 +23,8 @@ struct io {
 	void			*ssl;		/* SSL *, from io_tls.c */
 	/* TLS: the reason of a failure, into io->error (io_tls.c) */
 	int			(*tls_error)(struct io *);
+	/* TLS: send close_notify, reading goes on (io_tls.c) */
+	int			(*tls_shutdown)(struct io *);
 	int			 timeout;
 	char			 error[128];
 	struct event		*failev;	/* io_fail_later() */

@@ -27,6 +27,21 @@ io_tls_error(struct io *io)
 	return 1;
 }
 
+/*
+ * close_notify, written at once: the caller has seen its output drained.
+ * OpenSSL goes on reading after it (the peer may still be sending), and
+ * the peer may still write after reading it.
+ */
+static int
+io_tls_shutdown(struct io *io)
+{
+	if (SSL_shutdown(io->ssl) < 0) {
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
 /* Hand the socket from the plain bufferevent to a TLS one. */
 static void
 io_tls_start(struct io *io, SSL *ssl, enum bufferevent_ssl_state state)
@@ -46,6 +61,7 @@ io_tls_start(struct io *io, SSL *ssl, enum bufferevent_ssl_state state)
 	io->bev = bev;
 	io->ssl = ssl;
 	io->tls_error = io_tls_error;
+	io->tls_shutdown = io_tls_shutdown;
 	bufferevent_setcb(io->bev, io_readcb, io_writecb, io_eventcb, io);
 	io_set_max_line(io, io->max_line);
 	io_set_timeout(io, io->timeout);

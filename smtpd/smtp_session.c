@@ -135,6 +135,7 @@ struct smtp_session {
 	size_t			 hop_col;	/* bytes into the line */
 	size_t			 hop_match;	/* of "received:" */
 	int			 hop_body;	/* past the header */
+	int			 text_begun;	/* a byte of the text written */
 	uint64_t		 bdat_left;
 	uint64_t		 bdat_size;	/* of the current chunk */
 	int			 bdat_last;
@@ -154,6 +155,7 @@ static void	 session_input(struct smtp_session *);
 static void	 session_input_loop(struct smtp_session *);
 static void	 session_close(struct smtp_session *, const char *);
 static void	 session_reset(struct smtp_session *);
+static void	 auth_cancel(struct smtp_session *);
 static void	 data_end(struct smtp_session *);
 static void	 bdat_chunk_done(struct smtp_session *);
 static void	 rcpt_drop_dests(struct smtp_session *);
@@ -396,6 +398,7 @@ session_reset(struct smtp_session *s)
 	s->hops = 0;
 	s->hop_col = s->hop_match = 0;
 	s->hop_body = 0;
+	s->text_begun = 0;
 	s->bdat_left = 0;
 	s->bdat_last = 0;
 	s->bdat_failed = 0;
@@ -1046,6 +1049,25 @@ data_pipelined(struct smtp_session *s)
 	return 1;
 }
 
+/*
+ * A command or AUTH line longer than any text line is no client's
+ * mistake (SECURITY.md A9): what follows it is not read as a command.
+ */
+static void
+line_too_long(struct smtp_session *s)
+{
+	log_warnx("%016llx smtpd from=%s sent a line longer than %u octets"
+	    " outside DATA; closing", (unsigned long long)s->id, s->addr,
+	    (unsigned)smtp_limits.max_line);
+	if (s->state == S_AUTH)
+		auth_cancel(s);
+	reply(s, 500, "5.5.2", "Line too long; closing");
+	session_reset(s);
+	s->state = S_QUIT;
+	s->why = "line too long";
+	io_pause_read(s->io);
+}
+
 static void
 cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
@@ -1444,6 +1466,25 @@ data_write(struct smtp_session *s, const void *p, size_t len)
 	}
 }
 
+/*
+ * Append the client's text. Text that begins with a space or tab has no
+ * header section (RFC 5322 2.2): its first line would read as a
+ * continuation of our Received field, so a blank line ends that field's
+ * header and the text is the body, as Postfix makes it.
+ */
+static void
+text_write(struct smtp_session *s, const char *p, size_t len)
+{
+	if (len == 0)
+		return;
+	if (!s->text_begun) {
+		s->text_begun = 1;
+		if (p[0] == ' ' || p[0] == '\t')
+			data_write(s, "\r\n", 2);
+	}
+	data_write(s, p, len);
+}
+
 static const char *
 with_protocol(const struct smtp_session *s)
 {
@@ -1738,8 +1779,8 @@ data_line(struct smtp_session *s, char *line, size_t len, int flags)
 		line++;
 		len--;
 	}
-	data_write(s, line, len);
-	data_write(s, "\r\n", 2);
+	text_write(s, line, len);
+	text_write(s, "\r\n", 2);
 }
 
 /*
@@ -1783,7 +1824,7 @@ bdat_input(struct smtp_session *s)
 		if (s->bdat_failed || s->msgfd == -1)
 			continue;	/* skipped */
 		bdat_scan(s, chunk, got);
-		data_write(s, chunk, got);
+		text_write(s, chunk, got);
 	}
 	bdat_chunk_done(s);
 }
@@ -1862,11 +1903,10 @@ session_input_loop(struct smtp_session *s)
 		if (r == IO_LINE_TOOLONG) {
 			if (s->state == S_DATA)
 				s->dataerr |= DATA_LONGLINE;
-			else if (s->state == S_AUTH) {
-				auth_cancel(s);
-				reply(s, 500, "5.5.2", "Line too long");
-			} else
-				reply(s, 500, "5.5.2", "Line too long");
+			else {
+				line_too_long(s);
+				return;
+			}
 		} else if (s->state == S_DATA)
 			data_line(s, line, len, flags);
 		else if (s->state == S_AUTH)

@@ -17,6 +17,8 @@ sizes, long lines, slowloris) is in test_attack_smtpdata.py; STARTTLS and
 TLS in test_attack_tls.py; the outbound side in test_attack_mta.py.
 """
 import base64
+import email
+import email.policy
 import os
 import random
 import re
@@ -105,8 +107,8 @@ with Osms(extra_conf=CONF) as o:
         t.expect(not os.path.exists(pwn), "%s was created" % pwn)
         t.expect(not set(_descendants(o.proc.pid)) - procs0, "a process")
 
-    with t.case("A4/H6: CR LF in xtext (AUTH=, ENVID, ORCPT) and an 8 KB "
-                "xtext: 501 5.5.4, 500 5.5.2"):
+    with t.case("A4/H6: CR LF in xtext (AUTH=, ENVID, ORCPT) and a "
+                "900-octet xtext: 501 5.5.4, 500 5.5.2"):
         for mode in MODES:
             c = session(mode)
             s = sender_for(mode)
@@ -121,9 +123,9 @@ with Osms(extra_conf=CONF) as o:
                      "501 5.5.4 ENVID must be printable ASCII"),
                     ("MAIL FROM:<%s> ENVID=x+0D" % s,
                      "501 5.5.4 ENVID must be printable ASCII"),
-                    ("MAIL FROM:<%s> AUTH=%s" % (s, "+41" * 2700),
+                    ("MAIL FROM:<%s> AUTH=%s" % (s, "+41" * 300),
                      "500 5.5.2 Line too long"),
-                    ("MAIL FROM:<%s> ENVID=%s" % (s, "+41" * 2700),
+                    ("MAIL FROM:<%s> ENVID=%s" % (s, "+41" * 300),
                      "500 5.5.2 Line too long")):
                 r = ask(c, cmd)
                 t.expect(r == [want], "%s %s: %r" % (mode, cmd[:40], r))
@@ -134,7 +136,7 @@ with Osms(extra_conf=CONF) as o:
                      "501 5.5.4 Bad characters in ORCPT"),
                     ("RCPT TO:<%s> ORCPT=utf-8;x+0AX" % ALICE,
                      "501 5.5.4 Bad characters in ORCPT"),
-                    ("RCPT TO:<%s> ORCPT=rfc822;%s" % (ALICE, "+41" * 2700),
+                    ("RCPT TO:<%s> ORCPT=rfc822;%s" % (ALICE, "+41" * 300),
                      "500 5.5.2 Line too long")):
                 r = ask(c, cmd)
                 t.expect(r == [want], "%s %s: %r" % (mode, cmd[:40], r))
@@ -378,13 +380,20 @@ with Osms(extra_conf=CONF) as o:
         t.expect(len(kept) == 1 and kept[0].endswith(b"\n\nsecond\n"),
                  "kept: %r" % [k[-60:] for k in kept])
 
-    with t.case("A9: EHLO of 64 KB: 500 5.5.2, memory unchanged, the next "
-                "command served"):
+    with t.case("A9: EHLO of 64 KB: 500 5.5.2 and the session closed, "
+                "memory unchanged; a command of 513-1000 octets gets 500 "
+                "5.5.2 and the session goes on"):
         pid = o.pid("smtpd")
         rss0 = rss_kb(pid)
         for mode in MODES:
             c = session(mode)
-            r = ask(c, "EHLO " + "x" * 65536)
+            r = ask(c, "EHLO " + "x" * 65536 + "\r\nNOOP", n=2)
+            t.expect(r == ["500 5.5.2 Line too long; closing"],
+                     "%s: %r" % (mode, r))
+            t.expect(closed(c), "%s: closed after the long line" % mode)
+            c.close()
+            c = session(mode)
+            r = ask(c, "EHLO " + "x" * 900)
             t.expect(r == ["500 5.5.2 Line too long"], "%s: %r" % (mode, r))
             r = ask(c, "EHLO " + "y" * 300)
             t.expect(r == ["501 5.5.4 Host name longer than 255 bytes"],
@@ -610,6 +619,32 @@ with Osms(extra_conf=CONF) as o:
         raw = box.raw_bytes("alice", mid)
         head = raw.split(b"\n\n", 1)[0]
         t.expect(b"\r" not in head and b"\0" not in head, "raw header bytes")
+
+    with t.case("H6: text that begins with white space cannot extend the "
+                "Received field; it is all body"):
+        token = "folded-%d" % random.randrange(1 << 30)
+        c = session("mx")
+        for cmd, want in (("MAIL FROM:<x@remote.test>", "250 2.1.0 Ok"),
+                          ("RCPT TO:<%s>" % ALICE, "250 2.1.5 Ok"),
+                          ("DATA", "354 End data with <CR><LF>.<CR><LF>")):
+            t.expect(ask(c, cmd) == [want], cmd)
+        c.sendall(("\tby trusted.example (%s) with ESMTP;\r\n"
+                   "Subject: x\r\n\r\nbody\r\n.\r\n" % token).encode())
+        t.expect(read_lines(c, 1)[0].startswith("250 2.0.0 Ok: queued"),
+                 "queued")
+        c.close()
+        raw = b""
+        deadline = time.monotonic() + 15
+        while not raw and time.monotonic() < deadline:
+            raw = next((r for _, r in box.messages("alice")
+                        if token.encode() in r), b"")
+            time.sleep(0.05)
+        t.require(raw, "not delivered")
+        m = email.message_from_bytes(raw, policy=email.policy.compat32)
+        t.expect(token not in str(m.get_all("Received")), m.get_all(
+            "Received"))
+        t.expect(("\n\n\tby trusted.example (%s)" % token).encode() in raw,
+                 raw[:600])
 
     with t.case("E5: each SMTP limit answers its documented code and logs "
                 "why"):

@@ -319,7 +319,7 @@ with Osms(roles_conf=ROLES, start=False) as o:
         c = submission(sub, source="127.0.0.8")
         for args, want in (("PLAIN !!!!", 501), ("PLAIN AAA", 501),
                            ("FOO", 504), ("SCRAM", 504), ("PLAI", 504),
-                           ("", 501), ("PLAIN " + "A" * 20000, 500),
+                           ("", 501), ("PLAIN " + "A" * 900, 500),
                            ("PLAIN " + b64("\0\0"), 535),
                            ("PLAIN " + b64("no-nuls-at-all"), 535)):
             code, text = c.docmd("AUTH", args)
@@ -328,6 +328,17 @@ with Osms(roles_conf=ROLES, start=False) as o:
             code, _ = c.docmd("NOOP")
             t.expect(code == 250, "still usable after AUTH %s"
                      % args[:30])
+        # Longer than any text line: the session ends (SECURITY.md A9).
+        long = submission(sub, source="127.0.0.8")
+        code, text = long.docmd("AUTH", "PLAIN " + "A" * 20000)
+        t.expect((code, text) == (500, b"5.5.2 Line too long; closing"),
+                 "AUTH PLAIN of 20000 octets: %d %r" % (code, text))
+        try:
+            code = long.docmd("NOOP")[0]
+        except (smtplib.SMTPServerDisconnected, OSError):
+            code = -1
+        t.expect(code == -1, "the session went on: NOOP %d" % code)
+        long.close()
         code, text = c.docmd("AUTH", "LOGIN")
         code, text = c.docmd("*")
         t.expect(code == 501 and text.startswith(b"5.7.0"),

@@ -54,7 +54,7 @@ int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define MAX_RCPTS	5
 #define MAX_MSGS	4	/* the next create: 452 */
 #define MAX_ANSWERS	64
-#define CLOSERS		4
+#define CLOSERS		5
 #define QUEUED		"250 2.0.0 Ok: queued as "
 
 struct smtp_limits	 smtp_limits;
@@ -392,10 +392,11 @@ check_content(struct fz_msg *q)
 	if (st.st_size < 10 || memcmp(c, "Received: ", 10) != 0)
 		hs_fail("no Received field first", &h);
 	/* The Received field ends at the first CRLF not followed by a
-	 * tab. */
+	 * space or tab: the client's text cannot extend it. */
 	hdrend = NULL;
 	for (i = 0; i + 2 < (size_t)st.st_size; i++)
-		if (c[i] == '\r' && c[i + 1] == '\n' && c[i + 2] != '\t') {
+		if (c[i] == '\r' && c[i + 1] == '\n' && c[i + 2] != '\t' &&
+		    c[i + 2] != ' ') {
 			hdrend = c + i + 2;
 			break;
 		}
@@ -409,6 +410,16 @@ check_content(struct fz_msg *q)
 		    !lines_fit(h.stream.p + q->text, raw, MAX_LINE))
 			hs_fail("a text with bare CR/LF, NUL or a long line"
 			    " was taken", &h);
+		/* Text that begins with white space is all body: a blank
+		 * line comes first. */
+		if (body.len > 0 && (body.p[0] == ' ' || body.p[0] == '\t')) {
+			if (c + st.st_size - hdrend < 2 ||
+			    memcmp(hdrend, "\r\n", 2) != 0)
+				hs_fail("text beginning with white space was"
+				    " not set apart from the Received field",
+				    &h);
+			hdrend += 2;
+		}
 		if ((size_t)(c + st.st_size - hdrend) != body.len ||
 		    (body.len > 0 && memcmp(hdrend, body.p, body.len) != 0))
 			hs_fail("the stored text is not the text up to the"
@@ -454,7 +465,7 @@ smtp_peer_send(enum osms_role role, struct msg *m)
 	struct msg		*a;
 	const char		*layout = imsg_type_layout(m->type);
 	char			 s1[ADDR_MAX_TEXT], s2[ADDR_MAX_TEXT];
-	uint32_t		 u;
+	uint32_t		 u, v;
 	uint64_t		 size;
 
 	hs_imsg(&imsg, m);
@@ -512,8 +523,11 @@ smtp_peer_send(enum osms_role role, struct msg *m)
 		(void)msg_get_str(&r, s1, sizeof(s1));
 		if ((q = find_msg(s1)) == NULL || q->aborted || q->env)
 			hs_fail("envelope of a message not open", &h);
-		for (u = 0; u < 10; u++)
+		for (u = 0; u < 5; u++)		/* from, helo, addr, tls, auth */
 			(void)msg_get_str(&r, s2, sizeof(s2));
+		for (u = 0; u < 4; u++)		/* body, ret, smtputf8, requiretls */
+			(void)msg_get_u32(&r, &v);
+		(void)msg_get_str(&r, s2, sizeof(s2));	/* envid */
 		(void)msg_get_u64(&r, &size);
 		q->env = 1;
 		q->size = size;
@@ -803,6 +817,7 @@ hs_answer(void)
 static const char *const closers[CLOSERS] = {
 	"221 ", "421 ", "554 5.5.1 Command pipelined after STARTTLS",
 	"554 5.5.0 Text sent before the 354",
+	"500 5.5.2 Line too long; closing",
 };
 
 static void
