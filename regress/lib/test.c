@@ -10,6 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
 #include "test.h"
 
 static const char	*test_name;
@@ -169,4 +172,27 @@ test_repeat(const char *head, const char *unit, size_t n, const char *tail,
 	memcpy(s + hl + ul * n, tail, tl + 1);
 	*lenp = hl + ul * n + tl;
 	return s;
+}
+
+X509 *
+test_self_signed(EVP_PKEY *key)
+{
+	X509		*cert = X509_new();
+	X509_NAME	*name;
+
+	if (cert == NULL)
+		abort();
+	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
+	X509_gmtime_adj(X509_getm_notBefore(cert), -60);
+	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
+	X509_set_pubkey(cert, key);
+	name = X509_get_subject_name(cert);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"localhost", -1, -1, 0);
+	X509_set_issuer_name(cert, name);
+	/* Ed25519 signs without a separate digest. */
+	if (X509_sign(cert, key, EVP_PKEY_get_base_id(key) ==
+	    EVP_PKEY_ED25519 ? NULL : EVP_sha256()) == 0)
+		abort();
+	return cert;
 }

@@ -30,6 +30,10 @@ void	 test_print_escaped(const char *s, size_t len, size_t max);
  * its length. */
 char	*test_repeat(const char *head, const char *unit, size_t n,
 	    const char *tail, size_t *lenp);
+/* A certificate of key signed by itself (CN localhost, an hour long). */
+struct evp_pkey_st;
+struct x509_st;
+struct x509_st		*test_self_signed(struct evp_pkey_st *key);
 /* Exit status for main(): 0 if every test passed. */
 int	 test_exit(void);
 

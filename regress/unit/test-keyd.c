@@ -34,29 +34,6 @@ counting_signer(const unsigned char *id, int op, int padding,
 	return rc;
 }
 
-static X509 *
-make_cert(EVP_PKEY *key)
-{
-	X509		*cert = X509_new();
-	X509_NAME	*name;
-
-	if (cert == NULL)
-		abort();
-	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-	X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-	X509_set_pubkey(cert, key);
-	name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"localhost", -1, -1, 0);
-	X509_set_issuer_name(cert, name);
-	/* Ed25519 signs without a separate digest. */
-	if (X509_sign(cert, key, EVP_PKEY_get_base_id(key) ==
-	    EVP_PKEY_ED25519 ? NULL : EVP_sha256()) == 0)
-		abort();
-	return cert;
-}
-
 /* A descriptor reading a certificate (key NULL) or a key as PEM. */
 static int
 pem_fd(X509 *cert, EVP_PKEY *key)
@@ -131,7 +108,7 @@ setup(struct kind *k, EVP_PKEY *key)
 	char	 err[256];
 
 	k->key = key;
-	k->cert = make_cert(key);
+	k->cert = test_self_signed(key);
 	if (keys_add(k->name, pem_fd(k->cert, NULL), pem_fd(NULL, key), err,
 	    sizeof(err)) == -1) {
 		(void)printf("# keys_add %s: %s\n", k->name, err);
@@ -257,7 +234,7 @@ test_load(void)
 	test_assert(keys_add("bad", pem_fd(ec256.cert, NULL),
 	    pem_fd(NULL, other), err, sizeof(err)) == -1);
 	test_assert(strstr(err, "does not match") != NULL);
-	edcert = make_cert(ed);
+	edcert = test_self_signed(ed);
 	test_assert(keys_add("ed", pem_fd(edcert, NULL), pem_fd(NULL, ed),
 	    err, sizeof(err)) == -1);
 	test_assert(strstr(err, "not supported") != NULL);

@@ -26,23 +26,11 @@ static X509	*cert;
 static void
 make_cert(void)
 {
-	X509_NAME	*name;
-
 	key = EVP_EC_gen("P-256");
 	otherkey = EVP_EC_gen("P-256");
-	cert = X509_new();
-	if (key == NULL || otherkey == NULL || cert == NULL)
+	if (key == NULL || otherkey == NULL)
 		abort();
-	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-	X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-	X509_set_pubkey(cert, key);
-	name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"localhost", -1, -1, 0);
-	X509_set_issuer_name(cert, name);
-	if (X509_sign(cert, key, EVP_sha256()) == 0)
-		abort();
+	cert = test_self_signed(key);
 }
 
 /* A descriptor reading the given PEM text. */

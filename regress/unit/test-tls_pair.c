@@ -18,28 +18,6 @@
 
 static char	 dir[] = "/tmp/test-tls_pair.XXXXXX";
 
-static X509 *
-self_signed(EVP_PKEY *key)
-{
-	X509		*cert = X509_new();
-	X509_NAME	*name;
-
-	if (cert == NULL)
-		abort();
-	ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-	X509_gmtime_adj(X509_getm_notBefore(cert), -60);
-	X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-	X509_set_pubkey(cert, key);
-	name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-	    (const unsigned char *)"mx.example.test", -1, -1, 0);
-	X509_set_issuer_name(cert, name);
-	if (X509_sign(cert, key, EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ?
-	    NULL : EVP_sha256()) == 0)
-		abort();
-	return cert;
-}
-
 /* dir/name, written with the certificate or the key. */
 static const char *
 put(const char *name, X509 *cert, EVP_PKEY *key)
@@ -107,9 +85,9 @@ main(void)
 	if (ec == NULL || other == NULL || rsa == NULL || ed == NULL ||
 	    mkdtemp(dir) == NULL)
 		return 2;
-	eccert = self_signed(ec);
-	rsacert = self_signed(rsa);
-	edcert = self_signed(ed);
+	eccert = test_self_signed(ec);
+	rsacert = test_self_signed(rsa);
+	edcert = test_self_signed(ed);
 
 	test_begin("tls_pair: RSA and ECDSA pairs that match pass");
 	test_assert(check(put("ec.crt", eccert, NULL), put("ec.key", NULL, ec),
