@@ -62,6 +62,8 @@ static unsigned			 workers = 2;
 static struct scan_jobs		 waiting = TAILQ_HEAD_INITIALIZER(waiting);
 static unsigned			 nwaiting, nscanning;
 static int			 loading, load_again, load_failed;
+/* A look at the databases came while loading: look again after. */
+static int			 check_again;
 static struct cl_stat		 dbstat;
 static int			 have_dbstat;
 static struct event		*check_ev;
@@ -69,6 +71,7 @@ static time_t			 loaded_at;
 static unsigned long		 nscanned, ninfected;
 
 static void	 engine_reload(void);
+static void	 check_databases(evutil_socket_t, short, void *);
 
 static void
 reply(const struct scan_job *j)
@@ -215,6 +218,9 @@ load_done(void *arg)
 	if (load_again) {
 		load_again = 0;
 		engine_reload();
+	} else if (check_again) {
+		check_again = 0;
+		check_databases(-1, 0, NULL);
 	}
 }
 
@@ -243,7 +249,13 @@ check_databases(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	if (!loading && have_dbstat && cl_statchkdir(&dbstat) == 1) {
+	if (loading) {
+		/* Not skipped: a file added during the load would wait a
+		 * whole period more. */
+		check_again = 1;
+		return;
+	}
+	if (have_dbstat && cl_statchkdir(&dbstat) == 1) {
 		log_info("scand: the signature databases changed; reloading");
 		engine_reload();
 	}

@@ -278,7 +278,17 @@ with Osms() as o:
         marker = b"OSMS-SECOND-TEST-SIGNATURE-1234567890"
         with open(o.path("clamav", "second.ndb"), "w") as f:
             f.write("Osms.Test.Second:0:*:%s\n" % marker.hex())
-        time.sleep(12)
+        # scand looks every 10 s (and again after a load that a look
+        # came during), then loads: 25 s at most, the load going on.
+        written = time.monotonic()
+        while time.monotonic() < written + 25:
+            status = o.ctl("scan", "status").stdout
+            if (re.search(r"ClamAV .* 2 signatures", status) and
+                    time.monotonic() > written + 3):
+                break
+            time.sleep(0.5)
+        t.diag("the second database loaded after %.1f s"
+               % (time.monotonic() - written))
         stop.set()
         for th in threads:
             th.join(60)
