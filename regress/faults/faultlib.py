@@ -659,8 +659,7 @@ def stuck_report(t, o, left):
         log = o.log().splitlines()
     except OSError:
         log = []
-    for name in left[:3]:
-        qid = name.split(".")[0]
+    for qid in sorted({name.split(".")[0] for name in left})[:3]:
         try:
             p = o.ctl("queue", "show", qid, timeout=10)
             t.diag("osmsctl queue show %s:\n%s%s" % (qid, p.stdout,
