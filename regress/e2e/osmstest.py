@@ -31,6 +31,7 @@ import pwd
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ __all__ = [
     "smtp_banner", "read_banner", "wait_port", "run",
     "proc_field", "proc_children", "memory_has", "inject_syscall",
     "RSS_SLACK_KB",
+    "ENV_END_LEN", "envelope_whole", "envelope_records", "envelope_seal",
 ]
 
 # Under ASan, freed memory waits in a quarantine (256 MB by default) and
@@ -383,6 +385,45 @@ def make_ca_and_cert(dir):
         "cert": os.path.join(os.path.abspath(dir), "server.pem"),
         "key": os.path.join(os.path.abspath(dir), "server.key"),
     }
+
+
+# -- queue files (lib/mail/envelope.c: "OSMSENV2", records of u8 type,
+# u32 length and the value, then END: 0xff, 8, FNV-1a 64 of the rest)
+
+ENV_END_LEN = 13
+
+
+def _fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+def envelope_whole(raw):
+    """True if raw is an envelope file with its END record and checksum."""
+    if len(raw) < 8 + ENV_END_LEN or raw[:7] != b"OSMSENV":
+        return False
+    end = raw[-ENV_END_LEN:]
+    return (end[0] == 0xff and struct.unpack("<I", end[1:5])[0] == 8 and
+            struct.unpack("<Q", end[5:])[0] ==
+            _fnv1a64(raw[:-ENV_END_LEN]))
+
+
+def envelope_records(raw, start=8, end=None):
+    """(type, offset of the value, its length) of each record in
+    raw[start:end]: the file's records past the magic, by default, or
+    those inside a RCPT or DEST value."""
+    at, end = start, len(raw) if end is None else end
+    while at + 5 <= end:
+        typ, n = raw[at], struct.unpack("<I", raw[at + 1:at + 5])[0]
+        yield typ, at + 5, n
+        at += 5 + n
+
+
+def envelope_seal(body):
+    """body (magic and records) with its END record."""
+    return body + b"\xff" + struct.pack("<IQ", 8, _fnv1a64(body))
 
 
 # -- processes

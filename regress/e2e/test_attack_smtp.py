@@ -621,30 +621,37 @@ with Osms(extra_conf=CONF) as o:
         t.expect(b"\r" not in head and b"\0" not in head, "raw header bytes")
 
     with t.case("H6: text that begins with white space cannot extend the "
-                "Received field; it is all body"):
-        token = "folded-%d" % random.randrange(1 << 30)
-        c = session("mx")
-        for cmd, want in (("MAIL FROM:<x@remote.test>", "250 2.1.0 Ok"),
-                          ("RCPT TO:<%s>" % ALICE, "250 2.1.5 Ok"),
-                          ("DATA", "354 End data with <CR><LF>.<CR><LF>")):
-            t.expect(ask(c, cmd) == [want], cmd)
-        c.sendall(("\tby trusted.example (%s) with ESMTP;\r\n"
-                   "Subject: x\r\n\r\nbody\r\n.\r\n" % token).encode())
-        t.expect(read_lines(c, 1)[0].startswith("250 2.0.0 Ok: queued"),
-                 "queued")
-        c.close()
-        raw = b""
-        deadline = time.monotonic() + 15
-        while not raw and time.monotonic() < deadline:
-            raw = next((r for _, r in box.messages("alice")
-                        if token.encode() in r), b"")
-            time.sleep(0.05)
-        t.require(raw, "not delivered")
-        m = email.message_from_bytes(raw, policy=email.policy.compat32)
-        t.expect(token not in str(m.get_all("Received")), m.get_all(
-            "Received"))
-        t.expect(("\n\n\tby trusted.example (%s)" % token).encode() in raw,
-                 raw[:600])
+                "Received field; it is all body (DATA and BDAT)"):
+        for verb in ("DATA", "BDAT"):
+            token = "folded-%d" % random.randrange(1 << 30)
+            text = ("\tby trusted.example (%s) with ESMTP;\r\n"
+                    "Subject: x\r\n\r\nbody\r\n" % token).encode()
+            c = session("mx")
+            for cmd, want in (("MAIL FROM:<x@remote.test>", "250 2.1.0 Ok"),
+                              ("RCPT TO:<%s>" % ALICE, "250 2.1.5 Ok")):
+                t.expect(ask(c, cmd) == [want], "%s: %s" % (verb, cmd))
+            if verb == "DATA":
+                t.expect(ask(c, "DATA") == ["354 End data with "
+                                            "<CR><LF>.<CR><LF>"], "DATA")
+                c.sendall(text + b".\r\n")
+            else:
+                c.sendall(b"BDAT %d LAST\r\n" % len(text) + text)
+            r = read_lines(c, 1)
+            t.expect(r and r[0].startswith("250 2.0.0 Ok: queued"),
+                     "%s: %r" % (verb, r))
+            c.close()
+            raw = b""
+            deadline = time.monotonic() + 15
+            while not raw and time.monotonic() < deadline:
+                raw = next((m for _, m in box.messages("alice")
+                            if token.encode() in m), b"")
+                time.sleep(0.05)
+            t.require(raw, "%s: not delivered" % verb)
+            m = email.message_from_bytes(raw, policy=email.policy.compat32)
+            t.expect(token not in str(m.get_all("Received")), "%s: %s"
+                     % (verb, m.get_all("Received")))
+            t.expect(("\n\n\tby trusted.example (%s)" % token).encode()
+                     in raw, "%s: %r" % (verb, raw[:600]))
 
     with t.case("E5: each SMTP limit answers its documented code and logs "
                 "why"):

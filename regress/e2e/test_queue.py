@@ -42,27 +42,13 @@ def envelope_all_done(raw):
     """The envelope file raw with every destination's STATE made DONE
     (1) and its checksum redone: as a crash leaves one whose last
     delivery was recorded but whose removal had not happened."""
-    def le32(b, at):
-        return struct.unpack("<I", b[at:at + 4])[0]
-
-    def fnv(data):
-        h = 0xcbf29ce484222325
-        for c in data:
-            h = ((h ^ c) * 0x100000001b3) & 0xffffffffffffffff
-        return h
-
-    out = bytearray(raw[:-13])
-    at = 8                                  # past the magic
-    while at < len(out):
-        typ, n = out[at], le32(out, at + 1)
+    out = bytearray(raw[:-ENV_END_LEN])
+    for typ, at, n in envelope_records(out):
         if typ == 0x41:                     # DEST: records inside
-            sub = at + 5
-            while sub < at + 5 + n:
-                if out[sub] == 0x07:        # STATE u32
-                    out[sub + 5:sub + 9] = struct.pack("<I", 1)
-                sub += 5 + le32(out, sub + 1)
-        at += 5 + n
-    return bytes(out) + b"\xff" + struct.pack("<IQ", 8, fnv(out))
+            for sub, sat, _ in envelope_records(out, at, at + n):
+                if sub == 0x07:             # STATE u32
+                    out[sat:sat + 4] = struct.pack("<I", 1)
+    return envelope_seal(bytes(out))
 
 
 def wait_pid_change(o, role, old, timeout=20):

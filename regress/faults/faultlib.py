@@ -570,28 +570,13 @@ def spool_files(o, sub):
         return []
 
 
-def _fnv1a64(data):
-    h = 0xcbf29ce484222325
-    for b in data:
-        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
-    return h
-
-
 def _env_size(raw):
     """The SIZE record of a whole envelope file, or None if it is torn."""
-    if len(raw) < 8 + 13 or raw[:7] != b"OSMSENV":
+    if not envelope_whole(raw):
         return None
-    end = raw[-13:]
-    if end[0] != 0xff or struct.unpack("<I", end[1:5])[0] != 8:
-        return None
-    if struct.unpack("<Q", end[5:])[0] != _fnv1a64(raw[:-13]):
-        return None
-    at = 8
-    while at + 5 <= len(raw) - 13:
-        t, n = raw[at], struct.unpack("<I", raw[at + 1:at + 5])[0]
-        if t == 0x0e and n == 8:
-            return struct.unpack("<Q", raw[at + 5:at + 13])[0]
-        at += 5 + n
+    for typ, at, n in envelope_records(raw, end=len(raw) - ENV_END_LEN):
+        if typ == 0x0e and n == 8:
+            return struct.unpack("<Q", raw[at:at + 8])[0]
     return None
 
 
